@@ -1,0 +1,52 @@
+# Backend Framework: PGXS build of the extension, the gateway build, and the
+# run / test / bench targets. `make` builds, `make install` installs both into
+# the system; `make run` and `make test` use a private copy of PostgreSQL under
+# .build/ so they never collide with a system server.
+
+EXTENSION_NAME = backend_framework
+EXTVERSION     = 0.1.0
+
+MODULE_big = backend_framework
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard extension/src/*.c)))
+MODULEDIR  = extension
+DATA       = extension/backend_framework.control
+DATA_built = extension/backend_framework--$(EXTVERSION).sql
+EXTRA_CLEAN = gateway/backend-gateway gateway/src/*.o
+
+# pg_regress suites: every sql/*.sql file, in name order.
+REGRESS      = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --load-extension=pgcrypto --load-extension=backend_framework --dbname=bf_regress
+
+PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+ifdef SANITIZE
+PG_CPPFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+SHLIB_LINK  += -fsanitize=address,undefined
+endif
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The install script is the schema parts concatenated in name order.
+SCHEMA_PARTS = $(sort $(wildcard extension/schema/*.sql))
+extension/backend_framework--$(EXTVERSION).sql: $(SCHEMA_PARTS)
+	cat $^ > $@
+
+all: gateway
+install: install-gateway
+
+include gateway/gateway.mk
+-include mk/*.mk
+
+PGPORT ?= 54329
+export PGPORT
+
+.PHONY: deps run test bench fuzz
+deps:
+	scripts/deps.sh
+run: deps
+	scripts/run.sh
+test: deps
+	scripts/test.sh
+bench: deps
+	scripts/bench.sh

@@ -1,0 +1,121 @@
+/*
+ * backend_framework.c — module entry: _PG_init and the backend_framework.*
+ * settings (GUCs).
+ *
+ * The request context (tenant, user, role, scopes, client) is kept in
+ * superuser-only (PGC_SUSET) settings under a reserved prefix. Only the
+ * extension's SECURITY DEFINER entry points change them, with SET LOCAL, so
+ * the context is transaction-scoped and Citus can propagate it. The library
+ * must be preloaded: loaded lazily, an unprivileged role could have created
+ * a placeholder setting of the same name first.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/uuid.h"
+
+#include "backend_framework.h"
+
+PG_MODULE_MAGIC;
+
+static char *ctx_tenant_id;
+static char *ctx_user_id;
+static char *ctx_user_role;
+static char *ctx_scopes;
+static char *ctx_client_id;
+static char *cfg_base_domain;
+static char *cfg_tenant_strategies;
+int			bf_password_min_length = 8;
+int			bf_bcrypt_cost = 10;
+
+/* A context id is either empty (unset) or a well-formed uuid. */
+static bool
+check_uuid_or_empty(char **newval, void **extra, GucSource source)
+{
+	const char *s = *newval;
+	int			hex = 0;
+
+	if (s == NULL || s[0] == '\0')
+		return true;
+	for (; *s; s++)
+	{
+		if (*s == '-')
+			continue;
+		if (!isxdigit((unsigned char) *s))
+			break;
+		hex++;
+	}
+	if (*s != '\0' || hex != 32 || strlen(*newval) != 36)
+	{
+		GUC_check_errdetail("\"%s\" is not a uuid.", *newval);
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_role(char **newval, void **extra, GucSource source)
+{
+	const char *s = *newval;
+
+	if (s == NULL || s[0] == '\0' || strcmp(s, "user") == 0 ||
+		strcmp(s, "admin") == 0 || strcmp(s, "owner") == 0)
+		return true;
+	GUC_check_errdetail("Role must be user, admin or owner.");
+	return false;
+}
+
+static void
+define_context_setting(const char *name, const char *desc, char **var,
+					   GucStringCheckHook check)
+{
+	DefineCustomStringVariable(name, desc,
+							   "Set only by the extension's entry points, with SET LOCAL.",
+							   var, "", PGC_SUSET,
+							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							   check, NULL, NULL);
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("backend_framework must be loaded via shared_preload_libraries"),
+				 errhint("Add backend_framework to shared_preload_libraries in postgresql.conf "
+						 "(shared_preload_libraries = 'backend_framework') and restart PostgreSQL.")));
+
+	define_context_setting("backend_framework.tenant_id",
+						   "Tenant of the current transaction.", &ctx_tenant_id, check_uuid_or_empty);
+	define_context_setting("backend_framework.user_id",
+						   "Authenticated user of the current transaction.", &ctx_user_id, check_uuid_or_empty);
+	define_context_setting("backend_framework.user_role",
+						   "Role (user, admin, owner) of the current user.", &ctx_user_role, check_role);
+	define_context_setting("backend_framework.scopes",
+						   "Space-separated OAuth scopes granted to the current transaction.", &ctx_scopes, NULL);
+	define_context_setting("backend_framework.client_id",
+						   "OAuth client of the current access token.", &ctx_client_id, NULL);
+
+	DefineCustomStringVariable("backend_framework.base_domain",
+							   "Base domain whose subdomains name tenants (acme.<base_domain>).",
+							   NULL, &cfg_base_domain, "localhost", PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("backend_framework.tenant_strategies",
+							   "Tenant identification strategies, in order: header, path, subdomain, domain.",
+							   NULL, &cfg_tenant_strategies, "header,path,subdomain,domain",
+							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomIntVariable("backend_framework.password_min_length",
+							"Minimum length of a user password, in characters.",
+							NULL, &bf_password_min_length, 8, 1, 72, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("backend_framework.bcrypt_cost",
+							"bcrypt cost factor for new password hashes.",
+							NULL, &bf_bcrypt_cost, 10, 4, 16, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("backend_framework");
+}

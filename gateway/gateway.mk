@@ -1,0 +1,21 @@
+# Build of backend-gateway (C, libmicrohttpd + libpq); included by ../Makefile.
+GW_SRCS   = $(sort $(wildcard gateway/src/*.c))
+GW_OBJS   = $(GW_SRCS:.c=.o)
+GW_CFLAGS = -O2 -g -std=gnu11 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir)
+GW_LIBS   = -lmicrohttpd -L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread
+ifdef SANITIZE
+GW_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+GW_LIBS   += -fsanitize=address,undefined
+endif
+
+.PHONY: gateway install-gateway
+gateway: gateway/backend-gateway
+
+gateway/src/%.o: gateway/src/%.c $(wildcard gateway/src/*.h)
+	$(CC) $(GW_CFLAGS) -c -o $@ $<
+
+gateway/backend-gateway: $(GW_OBJS)
+	@if [ -n "$(GW_OBJS)" ]; then $(CC) -o $@ $(GW_OBJS) $(GW_LIBS); else echo "gateway: no sources yet"; fi
+
+install-gateway: gateway
+	@if [ -f gateway/backend-gateway ]; then install -D -m 755 gateway/backend-gateway $(DESTDIR)/usr/local/bin/backend-gateway; fi

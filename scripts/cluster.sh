@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Throw-away PostgreSQL cluster for `make run` / `make test`:
+#   cluster.sh install   build and install the extension into .build/pgroot
+#   cluster.sh start     initdb (if needed) and start it, library preloaded
+#   cluster.sh stop      stop it (only the postmaster this script started)
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+install() {
+  # A relocated copy of the system PostgreSQL finds its share/ and lib/ dirs
+  # relative to its own binary, so our extension is installed there and not
+  # into the system (no root needed, no clash between checkouts).
+  if [ ! -x "$BINDIR/postgres" ]; then
+    mkdir -p "$PGROOT$(dirname "$SYS_BINDIR")" "$PGROOT$(dirname "$(pg_config --sharedir)")"
+    cp -a "$(dirname "$SYS_BINDIR")/." "$PGROOT$(dirname "$SYS_BINDIR")/"
+    cp -a "$(pg_config --sharedir)" "$PGROOT$(dirname "$(pg_config --sharedir)")/"
+  fi
+  make -s all ${SANITIZE:+SANITIZE=1}
+  make -s install DESTDIR="$PGROOT" ${SANITIZE:+SANITIZE=1} >/dev/null
+}
+
+start() {
+  mkdir -p "$CLUSTER"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$CLUSTER" && chmod 755 "$BUILD"
+  if [ ! -f "$PGDATA/PG_VERSION" ]; then
+    as_pg "$BINDIR/initdb" -D "$PGDATA" -U postgres -A trust --no-sync >/dev/null
+    cat >> "$PGDATA/postgresql.conf" <<CONF
+shared_preload_libraries = 'backend_framework'
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$PGSOCK'
+max_connections = 200
+fsync = ${PG_FSYNC:-on}
+backend_framework.base_domain = 'localhost'
+CONF
+  fi
+  as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -o "-p $PGPORT" -l "$CLUSTER/postgres.log" -w start >/dev/null
+  echo "cluster: PostgreSQL on 127.0.0.1:$PGPORT (socket $PGSOCK), log $CLUSTER/postgres.log"
+}
+
+stop() {
+  [ -f "$PGDATA/postmaster.pid" ] && as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true
+}
+
+destroy() { stop; rm -rf "$CLUSTER"; }
+
+"${1:?usage: cluster.sh install|start|stop|destroy}"

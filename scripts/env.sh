@@ -1,0 +1,15 @@
+# Shared settings for the run/test scripts (sourced, not executed).
+# PGPORT picks the throw-away cluster's port; everything lives under .build/.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PGPORT=${PGPORT:-54329}
+BUILD=$ROOT/.build
+PGROOT=$BUILD/pgroot                      # private copy of PostgreSQL + our extension
+SYS_BINDIR=$(pg_config --bindir)
+BINDIR=$PGROOT$SYS_BINDIR
+CLUSTER=$BUILD/cluster-$PGPORT            # data directory and socket of the throw-away cluster
+PGDATA=$CLUSTER/data
+PGSOCK=$CLUSTER
+GATEWAY_PORT=${GATEWAY_PORT:-$((PGPORT + 1000))}
+export PGHOST=$PGSOCK PGPORT PGUSER=postgres PGDATABASE=${PGDATABASE:-backend_db}
+# PostgreSQL refuses to run as root: run server-side tools as postgres then.
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make test`: build, install into the private tree, start a throw-away
+# cluster (and the gateway when built), run every suite, and end with one line
+# "N passed, N failed". Exit status is non-zero if anything failed or nothing ran.
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+OUT=$ROOT/test/output; rm -rf "$OUT"; mkdir -p "$OUT"
+passed=0; failed=0
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  scripts/cluster.sh stop
+}
+trap cleanup EXIT
+
+scripts/cluster.sh install || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+scripts/cluster.sh destroy
+scripts/cluster.sh start || { echo "cluster failed to start"; echo "0 passed, 1 failed"; exit 1; }
+
+# 1. pg_regress (sql/ + expected/), against the throw-away cluster.
+rm -rf results regression.diffs regression.out
+make -s installcheck PGHOST="$PGSOCK" PGUSER=postgres 2>&1 | tee "$OUT/pg_regress.log"
+p=$(grep -cE '\.\.\. ok( |$)' "$OUT/pg_regress.log" || true)
+f=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$OUT/pg_regress.log" || true)
+[ -f regression.diffs ] && cp regression.diffs "$OUT/"
+passed=$((passed + p)); failed=$((failed + f))
+echo "pg_regress: $p passed, $f failed"
+
+# 2. Shell-level checks (things pg_regress cannot express: preload refusal...).
+for t in test/sh/*.sh; do
+  [ -f "$t" ] || continue
+  if bash "$t" >"$OUT/$(basename "$t").log" 2>&1; then passed=$((passed+1)); echo "ok   $t"
+  else failed=$((failed+1)); echo "FAIL $t (see $OUT/$(basename "$t").log)"; tail -20 "$OUT/$(basename "$t").log"; fi
+done
+
+# 3. HTTP and browser suites (Node's test runner) against the real gateway.
+if [ -x gateway/backend-gateway ] && compgen -G "test/http/*.test.mjs" >/dev/null; then
+  scripts/demo.sh >"$OUT/demo.log" 2>&1 || { cat "$OUT/demo.log"; failed=$((failed+1)); }
+  gateway/backend-gateway --listen 127.0.0.1:$GATEWAY_PORT \
+    --database "host=127.0.0.1 port=$PGPORT dbname=$PGDATABASE user=backend_gateway_login password=gateway" \
+    --www gateway/www >"$OUT/gateway.log" 2>"$OUT/gateway.err" &
+  pids+=($!)
+  for i in $(seq 50); do curl -fs "http://127.0.0.1:$GATEWAY_PORT/health" >/dev/null && break; sleep 0.1; done
+  export BF_URL="http://127.0.0.1:$GATEWAY_PORT" BF_OUT="$OUT"
+  suites=(test/http/*.test.mjs)
+  compgen -G "test/browser/*.test.mjs" >/dev/null && suites+=(test/browser/*.test.mjs)
+  node --test --test-concurrency=1 --test-reporter=tap "${suites[@]}" >"$OUT/node.tap" 2>&1
+  grep -E '^not ok|^# (pass|fail)' "$OUT/node.tap"
+  grep -B2 -A30 '^not ok' "$OUT/node.tap" | head -150
+  p=$(awk '/^# pass /{print $3}' "$OUT/node.tap" | tail -1); f=$(awk '/^# fail /{print $3}' "$OUT/node.tap" | tail -1)
+  [ -z "$p$f" ] && { f=1; tail -30 "$OUT/node.tap"; }
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
