@@ -15,7 +15,7 @@ EXTRA_CLEAN = gateway/backend-gateway gateway/src/*.o
 
 # pg_regress suites: every sql/*.sql file, in name order.
 REGRESS      = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
-REGRESS_OPTS = --inputdir=. --load-extension=pgcrypto --load-extension=backend_framework --dbname=bf_regress
+REGRESS_OPTS = --inputdir=. --load-extension=pgcrypto --load-extension=backend_framework
 
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 ifdef SANITIZE

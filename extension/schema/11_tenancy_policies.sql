@@ -1,0 +1,67 @@
+-- 11_tenancy_policies.sql — row-level security and grants of the tenancy
+-- tables. Every policy reads the context through (SELECT tenancy.…()), which
+-- is NULL when unset, so no row matches without a context (fail closed).
+
+ALTER TABLE tenancy.tenants ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.tenants FORCE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.users FORCE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.api_usage ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.api_usage FORCE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.storage_usage ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.storage_usage FORCE ROW LEVEL SECURITY;
+
+-- True when the context's user is an admin or owner of the context's tenant.
+CREATE FUNCTION tenancy.is_tenant_admin() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(tenancy.current_user_role() IN ('admin', 'owner'), false)
+$$;
+COMMENT ON FUNCTION tenancy.is_tenant_admin() IS 'True when the current context is an admin or owner of its tenant.';
+
+-- Tenants: anyone in the tenant's context reads its row; admins and owners
+-- update it; only owners delete it. New tenants come from register_tenant.
+CREATE POLICY tenant_read ON tenancy.tenants FOR SELECT
+  USING (id = (SELECT tenancy.current_tenant_id()));
+CREATE POLICY tenant_update ON tenancy.tenants FOR UPDATE
+  USING (id = (SELECT tenancy.current_tenant_id()) AND (SELECT tenancy.is_tenant_admin()))
+  WITH CHECK (id = (SELECT tenancy.current_tenant_id()));
+CREATE POLICY tenant_delete ON tenancy.tenants FOR DELETE
+  USING (id = (SELECT tenancy.current_tenant_id()) AND (SELECT tenancy.current_user_role()) = 'owner');
+
+-- Users: read your own row; admins and owners manage every user of the tenant.
+CREATE POLICY user_read ON tenancy.users FOR SELECT
+  USING (tenant_id = (SELECT tenancy.current_tenant_id())
+         AND (id = (SELECT tenancy.current_user_id()) OR (SELECT tenancy.is_tenant_admin())));
+CREATE POLICY user_insert ON tenancy.users FOR INSERT
+  WITH CHECK (tenant_id = (SELECT tenancy.current_tenant_id()) AND (SELECT tenancy.is_tenant_admin()));
+CREATE POLICY user_update ON tenancy.users FOR UPDATE
+  USING (tenant_id = (SELECT tenancy.current_tenant_id())
+         AND (id = (SELECT tenancy.current_user_id()) OR (SELECT tenancy.is_tenant_admin())))
+  WITH CHECK (tenant_id = (SELECT tenancy.current_tenant_id()));
+CREATE POLICY user_delete ON tenancy.users FOR DELETE
+  USING (tenant_id = (SELECT tenancy.current_tenant_id()) AND (SELECT tenancy.is_tenant_admin()));
+
+-- Usage: admins and owners read their tenant's counters; writes go through
+-- tenancy.count_api_call / tenancy.measure_storage only.
+CREATE POLICY usage_read ON tenancy.api_usage FOR SELECT
+  USING (tenant_id = (SELECT tenancy.current_tenant_id()) AND (SELECT tenancy.is_tenant_admin()));
+CREATE POLICY storage_read ON tenancy.storage_usage FOR SELECT
+  USING (tenant_id = (SELECT tenancy.current_tenant_id()) AND (SELECT tenancy.is_tenant_admin()));
+
+-- Grants: the least that works. The password hash is never readable;
+-- status and limit overrides of a tenant only change through the
+-- backend_admin functions.
+GRANT SELECT ON tenancy.plans, tenancy.tenant_tables TO backend_gateway, backend_app, backend_admin;
+GRANT INSERT, DELETE ON tenancy.tenant_tables TO backend_admin;
+GRANT SELECT ON tenancy.tenants TO backend_gateway, backend_app, backend_admin;
+GRANT UPDATE (name, custom_domain, plan, settings) ON tenancy.tenants TO backend_gateway, backend_app, backend_admin;
+GRANT DELETE ON tenancy.tenants TO backend_gateway, backend_app, backend_admin;
+GRANT SELECT (tenant_id, id, email, display_name, role, status, created_at, updated_at) ON tenancy.users
+  TO backend_gateway, backend_app, backend_admin;
+GRANT INSERT (tenant_id, id, email, password_hash, display_name, role, status) ON tenancy.users
+  TO backend_gateway, backend_app, backend_admin;
+GRANT UPDATE (email, password_hash, display_name, role, status) ON tenancy.users
+  TO backend_gateway, backend_app, backend_admin;
+GRANT DELETE ON tenancy.users TO backend_gateway, backend_app, backend_admin;
+GRANT SELECT ON tenancy.user_info TO backend_gateway, backend_app, backend_admin;
+GRANT SELECT ON tenancy.api_usage, tenancy.storage_usage TO backend_gateway, backend_app, backend_admin;

@@ -1,0 +1,157 @@
+-- 14_tenancy_users.sql — users of a tenant: create (within max_users),
+-- update, delete, list with keyset paging, and the role rules that hold
+-- whatever path a change takes (trigger): only owners grant or remove owner,
+-- only admins change roles or status, a tenant keeps one active owner.
+
+CREATE FUNCTION tenancy._users_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ctx_role text := tenancy.current_user_role();
+  t uuid := CASE WHEN TG_OP = 'INSERT' THEN NEW.tenant_id ELSE OLD.tenant_id END;
+  loses_owner boolean;
+BEGIN
+  -- Tenant deletion cascades here: nothing to protect any more.
+  IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM tenancy.tenants WHERE id = t) THEN
+    RETURN OLD;
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    IF TG_OP = 'UPDATE' AND NEW.id IS DISTINCT FROM OLD.id THEN
+      RAISE EXCEPTION 'a user id cannot change' USING ERRCODE = '42501';
+    END IF;
+    IF (TG_OP = 'INSERT' OR NEW.role IS DISTINCT FROM OLD.role OR NEW.status IS DISTINCT FROM OLD.status)
+       AND ctx_role IS DISTINCT FROM 'owner' AND ctx_role IS DISTINCT FROM 'admin' THEN
+      RAISE EXCEPTION 'only admins and owners change roles or status' USING ERRCODE = '42501';
+    END IF;
+    IF (NEW.role = 'owner' AND (TG_OP = 'INSERT' OR OLD.role <> 'owner')) AND ctx_role IS DISTINCT FROM 'owner' THEN
+      RAISE EXCEPTION 'only an owner may grant the owner role' USING ERRCODE = '42501';
+    END IF;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.role = 'owner' THEN
+    loses_owner := TG_OP = 'DELETE' OR NEW.role <> 'owner' OR NEW.status <> 'active';
+    IF loses_owner AND ctx_role IS DISTINCT FROM 'owner' THEN
+      RAISE EXCEPTION 'only an owner may remove or demote an owner' USING ERRCODE = '42501';
+    END IF;
+    IF loses_owner AND OLD.status = 'active' THEN
+      -- Serialise owner changes of this tenant, then make sure one remains.
+      PERFORM pg_advisory_xact_lock(hashtext('backend_framework.owners'), hashtext(t::text));
+      IF NOT EXISTS (SELECT 1 FROM tenancy.users u WHERE u.tenant_id = t AND u.id <> OLD.id
+                      AND u.role = 'owner' AND u.status = 'active') THEN
+        RAISE EXCEPTION 'a tenant must keep at least one active owner' USING ERRCODE = '42501',
+          HINT = 'Make another user owner first.';
+      END IF;
+    END IF;
+  END IF;
+  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+REVOKE ALL ON FUNCTION tenancy._users_guard() FROM PUBLIC;
+COMMENT ON FUNCTION tenancy._users_guard() IS 'Trigger: role and status rules for users, and at least one active owner per tenant.';
+CREATE TRIGGER users_guard BEFORE INSERT OR UPDATE OR DELETE ON tenancy.users
+  FOR EACH ROW EXECUTE FUNCTION tenancy._users_guard();
+
+CREATE FUNCTION tenancy._check_role(p_role text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF p_role NOT IN ('user', 'admin', 'owner') THEN
+    RAISE EXCEPTION 'invalid role "%"', p_role USING ERRCODE = '22023', DETAIL = 'Roles: user, admin, owner.';
+  END IF;
+END $$;
+COMMENT ON FUNCTION tenancy._check_role(text) IS 'Internal: raises 22023 unless the role is user, admin or owner.';
+
+CREATE FUNCTION tenancy._check_email(p_email text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE e text := btrim(p_email);
+BEGIN
+  IF e IS NULL OR length(e) > 254 OR e !~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+\.[^@[:space:][:cntrl:]]+$' THEN
+    RAISE EXCEPTION 'invalid email address' USING ERRCODE = '22023', DETAIL = 'Give an address such as ada@example.com.';
+  END IF;
+  RETURN e;
+END $$;
+COMMENT ON FUNCTION tenancy._check_email(text) IS 'Internal: trims an email address and raises 22023 unless it looks like one.';
+
+-- Creates a user in the current tenant (admins and owners), within max_users.
+CREATE FUNCTION tenancy.create_user(p_email text, p_password text, p_role text DEFAULT 'user',
+                                    p_display_name text DEFAULT NULL)
+RETURNS SETOF tenancy.user_info
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  lim integer;
+  e text := tenancy._check_email(p_email);
+BEGIN
+  PERFORM tenancy._check_role(coalesce(p_role, 'user'));
+  IF t IS NULL OR NOT tenancy.is_tenant_admin() THEN
+    RAISE EXCEPTION 'only admins and owners create users' USING ERRCODE = '42501';
+  END IF;
+  -- Count under a per-tenant lock so concurrent creations cannot pass the limit.
+  PERFORM pg_advisory_xact_lock(hashtext('backend_framework.users'), hashtext(t::text));
+  SELECT max_users INTO lim FROM tenancy.tenant_limits(t);
+  IF lim IS NOT NULL AND (SELECT count(*) FROM tenancy.users WHERE tenant_id = t) >= lim THEN
+    PERFORM tenancy._raise_limit('users', lim);
+  END IF;
+  RETURN QUERY
+  INSERT INTO tenancy.users AS u (tenant_id, email, password_hash, display_name, role)
+  VALUES (t, e, tenancy.hash_password(p_password), nullif(btrim(p_display_name), ''), coalesce(p_role, 'user'))
+  RETURNING u.tenant_id, u.id, u.email, u.display_name, u.role, u.status, u.created_at, u.updated_at;
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'a user with email "%" already exists', e USING ERRCODE = '23505';
+END $$;
+COMMENT ON FUNCTION tenancy.create_user(text, text, text, text) IS 'Creates a user in the current tenant (admins and owners; owner role: owners), enforcing max_users (BF001).';
+
+-- Updates a user; NULL leaves a field. Users change their own name and
+-- password; admins also role and status (owner changes: owners).
+CREATE FUNCTION tenancy.update_user(p_id uuid, p_display_name text DEFAULT NULL, p_password text DEFAULT NULL,
+                                    p_role text DEFAULT NULL, p_status text DEFAULT NULL)
+RETURNS SETOF tenancy.user_info
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF p_role IS NOT NULL THEN PERFORM tenancy._check_role(p_role); END IF;
+  IF p_status IS NOT NULL AND p_status NOT IN ('active', 'disabled') THEN
+    RAISE EXCEPTION 'invalid status "%"', p_status USING ERRCODE = '22023', DETAIL = 'Status is active or disabled.';
+  END IF;
+  IF p_display_name IS NOT NULL AND length(p_display_name) > 200 THEN
+    RAISE EXCEPTION 'display name is too long' USING ERRCODE = '22023', DETAIL = 'At most 200 characters.';
+  END IF;
+  -- The hash is written by its own UPDATE: reading it (as a CASE would)
+  -- needs a SELECT privilege that applications do not have.
+  IF p_password IS NOT NULL THEN
+    UPDATE tenancy.users u SET password_hash = tenancy.hash_password(p_password)
+     WHERE u.tenant_id = tenancy.current_tenant_id() AND u.id = p_id;
+  END IF;
+  RETURN QUERY
+  UPDATE tenancy.users u SET
+    display_name = CASE WHEN p_display_name IS NULL THEN u.display_name ELSE nullif(btrim(p_display_name), '') END,
+    role   = coalesce(p_role, u.role),
+    status = coalesce(p_status, u.status)
+  WHERE u.tenant_id = tenancy.current_tenant_id() AND u.id = p_id
+  RETURNING u.tenant_id, u.id, u.email, u.display_name, u.role, u.status, u.created_at, u.updated_at;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+  END IF;
+END $$;
+COMMENT ON FUNCTION tenancy.update_user(uuid, text, text, text, text) IS 'Updates a user of the current tenant; NULL leaves a field. RLS and the users_guard trigger decide who may change what.';
+
+CREATE FUNCTION tenancy.delete_user(p_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF p_id = tenancy.current_user_id() THEN
+    RAISE EXCEPTION 'you cannot delete yourself' USING ERRCODE = '42501';
+  END IF;
+  DELETE FROM tenancy.users WHERE tenant_id = tenancy.current_tenant_id() AND id = p_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+  END IF;
+END $$;
+COMMENT ON FUNCTION tenancy.delete_user(uuid) IS 'Deletes a user of the current tenant (admins and owners; owners: owners, never the last one).';
+
+-- Keyset paging in email order: pass the last email of a page as p_after.
+CREATE FUNCTION tenancy.list_users(p_limit integer DEFAULT 50, p_after text DEFAULT NULL)
+RETURNS SETOF tenancy.user_info
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT u.tenant_id, u.id, u.email, u.display_name, u.role, u.status, u.created_at, u.updated_at
+    FROM tenancy.users u
+   WHERE u.tenant_id = tenancy.current_tenant_id()
+     AND (p_after IS NULL OR lower(u.email) > lower(p_after))
+   ORDER BY lower(u.email)
+   LIMIT greatest(1, least(coalesce(p_limit, 50), 200))
+$$;
+COMMENT ON FUNCTION tenancy.list_users(integer, text) IS 'Users of the current tenant visible to the caller, in email order; p_after = last email of the previous page; at most 200 per page.';

@@ -1,0 +1,51 @@
+-- Catalog checks (invariants 1 and 5): every table of the tenancy and oauth
+-- schemas and every enabled application table has RLS enabled and forced
+-- and keys led by tenant_id; every SECURITY DEFINER function pins its
+-- search_path; nothing of ours is executable by PUBLIC unless meant to be.
+\set VERBOSITY terse
+-- An application table enabled here too, so the check covers one for sure.
+CREATE TABLE public.catalog_example (tenant_id uuid NOT NULL, id bigint, PRIMARY KEY (tenant_id, id));
+SELECT tenancy.enable_tenant_table('public.catalog_example');
+-- Tables without forced RLS (reference tables plans and tenant_tables hold no tenant data).
+SELECT c.oid::regclass AS table_without_forced_rls
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+   AND (n.nspname IN ('tenancy', 'oauth', 'api') OR c.oid IN (SELECT table_name FROM tenancy.tenant_tables))
+   AND c.oid NOT IN ('tenancy.plans'::regclass, 'tenancy.tenant_tables'::regclass)
+   AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
+ ORDER BY 1;
+-- Tables with a tenant_id column that are not registered as tenant tables.
+SELECT c.oid::regclass AS unregistered_tenant_table
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
+ WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('tenancy', 'oauth', 'api') AND a.attname = 'tenant_id'
+   AND c.oid NOT IN (SELECT table_name FROM tenancy.tenant_tables)
+ ORDER BY 1;
+-- Keys not led by tenant_id, foreign keys to tenant tables without it.
+SELECT t.table_name, v.* FROM tenancy.tenant_tables t, tenancy.key_violations(t.table_name) v ORDER BY 1, 2;
+-- The check itself finds violations (so an empty answer above means something).
+CREATE TABLE public.catalog_bad (tenant_id uuid NOT NULL, id bigint PRIMARY KEY);
+SELECT * FROM tenancy.key_violations('public.catalog_bad');
+-- SECURITY DEFINER functions without a pinned search_path.
+SELECT p.oid::regprocedure AS definer_without_search_path
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname IN ('tenancy', 'oauth', 'api') AND p.prosecdef
+   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=pg_catalog%')
+ ORDER BY 1;
+-- SECURITY DEFINER functions PUBLIC may execute: each must be a deliberate,
+-- self-checking entry point.
+SELECT p.oid::regprocedure AS definer_open_to_public
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname IN ('tenancy', 'oauth', 'api') AND p.prosecdef
+   AND has_function_privilege('public', p.oid, 'EXECUTE')
+ ORDER BY 1::text;
+-- Every schema, table and function of the extension has a comment.
+SELECT c.oid::regclass AS table_without_comment FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname IN ('tenancy', 'oauth', 'api') AND c.relkind IN ('r', 'v', 'p') AND obj_description(c.oid, 'pg_class') IS NULL;
+SELECT p.oid::regprocedure AS function_without_comment FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname IN ('tenancy', 'oauth', 'api') AND obj_description(p.oid, 'pg_proc') IS NULL;
+SELECT nspname AS schema_without_comment FROM pg_namespace
+ WHERE nspname IN ('tenancy', 'oauth', 'api') AND obj_description(oid, 'pg_namespace') IS NULL;
+-- The three roles exist and cannot log in.
+SELECT rolname, rolcanlogin, rolsuper, rolbypassrls FROM pg_roles
+ WHERE rolname IN ('backend_gateway', 'backend_app', 'backend_admin') ORDER BY 1;
+DROP TABLE public.catalog_bad;
