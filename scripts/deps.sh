@@ -22,6 +22,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-if [ -f test/package.json ] && [ ! -d test/node_modules ] || [ test/package.json -nt test/node_modules ]; then
+if [ -f test/package-lock.json ] && { [ ! -d test/node_modules ] || [ test/package-lock.json -nt test/node_modules ]; }; then
   (cd test && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
 fi

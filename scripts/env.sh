@@ -10,6 +10,8 @@ CLUSTER=$BUILD/cluster-$PGPORT            # data directory and socket of the thr
 PGDATA=$CLUSTER/data
 PGSOCK=$CLUSTER
 GATEWAY_PORT=${GATEWAY_PORT:-$((PGPORT + 1000))}
+# The gateway logs in as a member of backend_gateway (created by scripts/demo.sh).
+GATEWAY_DSN=${GATEWAY_DSN:-"host=127.0.0.1 port=$PGPORT dbname=$PGDATABASE user=backend_gateway_login password=gateway"}
 export PGHOST=$PGSOCK PGPORT PGUSER=postgres PGDATABASE=${PGDATABASE:-backend_db}
 # PostgreSQL refuses to run as root: run server-side tools as postgres then.
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Creates the application database on a fresh throw-away cluster: the extension,
+# the gateway's login role, and a demo tenant "demo" with an owner and one
+# confidential OAuth client. Prints what it made as shell assignments into
+# .build/demo-$PGPORT.env (read by scripts/run.sh and the test suites).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+DEMO_ENV=$BUILD/demo-$PGPORT.env
+BASE_URL=${BASE_URL:-http://localhost:$GATEWAY_PORT}
+psql -qX -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $PGDATABASE" 2>/dev/null || true
+psql -qX -v ON_ERROR_STOP=1 -At <<SQL > "$DEMO_ENV.tmp"
+CREATE EXTENSION IF NOT EXISTS backend_framework CASCADE;
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'backend_gateway_login') THEN
+    CREATE ROLE backend_gateway_login LOGIN PASSWORD 'gateway' IN ROLE backend_gateway;
+  END IF;
+END \$\$;
+SELECT format('DEMO_TENANT_ID=%s', tenant_id) FROM tenancy.register_tenant('demo', 'Demo Company', 'owner@demo.test', 'demo-password', 'premium');
+SQL
+psql -qX -v ON_ERROR_STOP=1 -At <<SQL >> "$DEMO_ENV.tmp"
+BEGIN;
+SELECT tenancy.enter_tenant('demo') IS NULL;
+SELECT format('CONSOLE_CLIENT_ID=%s', oauth.ensure_console_client(jsonb_build_array('$BASE_URL/console/callback.html')))
+ WHERE to_regprocedure('oauth.ensure_console_client(jsonb)') IS NOT NULL;
+SELECT format('DEMO_CLIENT_ID=%s', c->>'client_id'), format('DEMO_CLIENT_SECRET=%s', c->>'client_secret')
+  FROM oauth.create_client('{"client_name": "Demo service", "grant_types": ["client_credentials", "password", "refresh_token"],
+                             "scope": "read write profile", "token_endpoint_auth_method": "client_secret_basic"}') c
+ WHERE to_regprocedure('oauth.create_client(jsonb)') IS NOT NULL;
+COMMIT;
+SQL
+grep '=' "$DEMO_ENV.tmp" > "$DEMO_ENV" || true
+rm -f "$DEMO_ENV.tmp"
+echo "demo: database $PGDATABASE ready; credentials in $DEMO_ENV"
