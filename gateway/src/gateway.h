@@ -6,6 +6,7 @@
  *   main.c     start-up order, signals, graceful shutdown
  *   config.c   options from the command line and BACKEND_* variables
  *   http.c     the libmicrohttpd daemon and the life of one request
+ *   mhd_errors.c  JSON bodies for errors libmicrohttpd answers by itself
  *   request.c  validation of what the client sent, headers JSON, ids
  *   static.c   files under --www
  *   pool.c     PostgreSQL connections, pipeline threads, reconnects
@@ -17,6 +18,7 @@
 #ifndef GATEWAY_H
 #define GATEWAY_H
 
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -26,9 +28,6 @@
 
 #define GATEWAY_VERSION "0.1.0"
 
-struct MHD_Daemon;
-struct MHD_Connection;
-struct MHD_Response;
 struct pg_result;
 
 /* ---- buf.c ------------------------------------------------------------ */
@@ -69,7 +68,7 @@ void log_access (struct log *lg, const char *id, const char *method,
                  uint64_t duration_us, uint64_t bytes);
 void log_error (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
 void log_info (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
-void log_verror (const char *fmt, va_list ap);
+void log_vwarning (const char *fmt, va_list ap);
 uint64_t now_us (void);         /* monotonic clock, microseconds */
 
 /* ---- metrics.c -------------------------------------------------------- */
@@ -173,6 +172,12 @@ enum static_result static_lookup (struct config *cfg, struct request *r,
                                   struct MHD_Response **resp,
                                   unsigned *status);
 
+/* ---- mhd_errors.c ----------------------------------------------------- */
+typedef enum MHD_Result (*mhd_queue_fn) (struct MHD_Connection *c,
+                                         unsigned int status,
+                                         struct MHD_Response *resp);
+mhd_queue_fn mhd_real_queue_response (void);
+
 /* ---- http.c ----------------------------------------------------------- */
 bool http_start (struct config *cfg);
 void http_quiesce (struct config *cfg);
@@ -197,6 +202,7 @@ struct config
   size_t www_root_len;
   int listen_fd;
   struct MHD_Daemon *daemon;
+  mhd_queue_fn queue_response;  /* libmicrohttpd's MHD_queue_response */
   struct pool *pool;
   struct log *log;
   struct metrics metrics;

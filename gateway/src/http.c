@@ -44,7 +44,7 @@ queue (struct request *r, struct MHD_Response *resp, unsigned status)
     MHD_add_response_header (resp, MHD_HTTP_HEADER_CONNECTION, "close");
   r->status = status;
   r->phase = PH_DONE;
-  ret = MHD_queue_response (r->conn, status, resp);
+  ret = r->cfg->queue_response (r->conn, status, resp);
   MHD_destroy_response (resp);
   return ret;
 }
@@ -462,7 +462,7 @@ static void
 mhd_log (void *cls, const char *fmt, va_list ap)
 {
   (void) cls;
-  log_verror (fmt, ap);
+  log_vwarning (fmt, ap);
 }
 
 /* ---- the daemon ---------------------------------------------------------- */
@@ -524,6 +524,12 @@ http_start (struct config *cfg)
                    | MHD_ALLOW_SUSPEND_RESUME
                    | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 
+  cfg->queue_response = mhd_real_queue_response ();
+  if (NULL == cfg->queue_response)
+  {
+    log_error ("cannot find MHD_queue_response in libmicrohttpd");
+    return false;
+  }
   cfg->listen_fd = listen_socket (cfg);
   if (cfg->listen_fd < 0)
     return false;

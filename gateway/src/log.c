@@ -2,8 +2,9 @@
  * log.c - owns the two logs. The access log is one JSON line per request on
  * stdout, collected in a buffer under a mutex and written by a small flusher
  * thread (every 100 ms, or at once when the buffer grows past 64 KiB), so a
- * busy gateway does not pay one write(2) per request. The error log is one
- * JSON line per event on stderr, written directly.
+ * busy gateway does not pay one write(2) per request. Errors (and the few
+ * start/stop/reconnect notices) are one JSON line each on stderr, written
+ * directly.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -205,9 +206,9 @@ log_line (const char *level, const char *fmt, va_list ap)
 }
 
 void
-log_verror (const char *fmt, va_list ap)
+log_vwarning (const char *fmt, va_list ap)
 {
-  log_line ("error", fmt, ap);
+  log_line ("warning", fmt, ap);
 }
 
 void
