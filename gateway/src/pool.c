@@ -162,8 +162,24 @@ go_down (struct dbconn *c, const char *why)
 
   if (NULL != why)
   {
+    char msg[512];
+    size_t n = 0;
+
+    /* libpq messages span lines; keep one line */
+    for (const char *p = why; *p && n < sizeof msg - 1; p++)
+    {
+      bool space = (' ' == *p || '\n' == *p || '\t' == *p);
+
+      if (! space)
+        msg[n++] = *p;
+      else if (n > 0 && ' ' != msg[n - 1])
+        msg[n++] = ' ';
+    }
+    while (n > 0 && ' ' == msg[n - 1])
+      n--;
+    msg[n] = '\0';
     log_error ("database connection %u: %s; retrying in %u ms", c->index,
-               why, backoff);
+               msg, backoff);
     metrics_db_error (&p->cfg->metrics, DBERR_CONNECTION);
   }
   pthread_mutex_lock (&c->lock);
