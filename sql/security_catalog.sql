@@ -6,12 +6,12 @@
 -- An application table enabled here too, so the check covers one for sure.
 CREATE TABLE public.catalog_example (tenant_id uuid NOT NULL, id bigint, PRIMARY KEY (tenant_id, id));
 SELECT tenancy.enable_tenant_table('public.catalog_example');
--- Tables without forced RLS (reference tables plans and tenant_tables hold no tenant data).
+-- Tables without forced RLS (reference tables plans, tenant_tables and api.routes hold no tenant data).
 SELECT c.oid::regclass AS table_without_forced_rls
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')
    AND (n.nspname IN ('tenancy', 'oauth', 'api') OR c.oid IN (SELECT table_name FROM tenancy.tenant_tables))
-   AND c.oid NOT IN ('tenancy.plans'::regclass, 'tenancy.tenant_tables'::regclass)
+   AND c.oid NOT IN ('tenancy.plans'::regclass, 'tenancy.tenant_tables'::regclass, 'api.routes'::regclass)
    AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
  ORDER BY 1;
 -- Tables with a tenant_id column that are not registered as tenant tables.
@@ -40,11 +40,11 @@ SELECT p.oid::regprocedure AS definer_open_to_public
  ORDER BY 1::text;
 -- Every schema, table and function of the extension has a comment.
 SELECT c.oid::regclass AS table_without_comment FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname IN ('tenancy', 'oauth', 'api') AND c.relkind IN ('r', 'v', 'p') AND obj_description(c.oid, 'pg_class') IS NULL;
+ WHERE n.nspname IN ('tenancy', 'oauth', 'api', 'app') AND c.relkind IN ('r', 'v', 'p') AND obj_description(c.oid, 'pg_class') IS NULL;
 SELECT p.oid::regprocedure AS function_without_comment FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname IN ('tenancy', 'oauth', 'api') AND obj_description(p.oid, 'pg_proc') IS NULL;
+ WHERE n.nspname IN ('tenancy', 'oauth', 'api', 'app') AND obj_description(p.oid, 'pg_proc') IS NULL;
 SELECT nspname AS schema_without_comment FROM pg_namespace
- WHERE nspname IN ('tenancy', 'oauth', 'api') AND obj_description(oid, 'pg_namespace') IS NULL;
+ WHERE nspname IN ('tenancy', 'oauth', 'api', 'app') AND obj_description(oid, 'pg_namespace') IS NULL;
 -- The three roles exist and cannot log in.
 SELECT rolname, rolcanlogin, rolsuper, rolbypassrls FROM pg_roles
  WHERE rolname IN ('backend_gateway', 'backend_app', 'backend_admin') ORDER BY 1;

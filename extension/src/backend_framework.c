@@ -28,6 +28,7 @@ static char *ctx_scopes;
 static char *ctx_client_id;
 static char *cfg_base_domain;
 static char *cfg_tenant_strategies;
+static char *cfg_cors_origins;
 int			bf_password_min_length = 8;
 int			bf_bcrypt_cost = 10;
 
@@ -108,6 +109,10 @@ _PG_init(void)
 							   "Tenant identification strategies, in order: header, path, subdomain, domain.",
 							   NULL, &cfg_tenant_strategies, "header,path,subdomain,domain",
 							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomStringVariable("backend_framework.cors_origins",
+							   "Origins allowed cross-origin on every tenant and on platform routes (comma-separated), e.g. the console's.",
+							   NULL, &cfg_cors_origins, "", PGC_SUSET, GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
 	DefineCustomIntVariable("backend_framework.password_min_length",
 							"Minimum length of a user password, in characters.",
 							NULL, &bf_password_min_length, 8, 1, 72, PGC_SUSET, 0,

@@ -1,0 +1,244 @@
+-- 50_api_core.sql — the HTTP layer's building blocks: request and response
+-- types, JSON answers, the one SQLSTATE → HTTP status mapping, security and
+-- CORS headers, body parsing and bearer authentication.
+
+CREATE TYPE api.request AS (
+  method      text,    -- HTTP method, upper case
+  path        text,    -- path after the tenant prefix (/t/{slug}) is removed
+  query       jsonb,   -- decoded query string
+  headers     jsonb,   -- lower-cased header names
+  body        bytea,
+  client_addr text,
+  tenant_id   uuid,    -- resolved tenant, or NULL
+  slug        text,
+  base_url    text,    -- scheme://host as the client addressed us
+  issuer      text,    -- the tenant's issuer URL: base_url plus /t/{slug} unless a host names the tenant
+  id          text     -- the {id} path parameter, if the route has one
+);
+COMMENT ON TYPE api.request IS 'An HTTP request as the route handlers see it.';
+
+CREATE TYPE api.response AS (status integer, headers jsonb, body text);
+COMMENT ON TYPE api.response IS 'An HTTP answer: status, headers (name → value or array of values), body.';
+
+CREATE FUNCTION api.json(p_status integer, p_body jsonb, p_headers jsonb DEFAULT '{}')
+RETURNS api.response LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT ROW(p_status, jsonb_build_object('Content-Type', 'application/json') || coalesce(p_headers, '{}'),
+             CASE WHEN p_body IS NULL THEN NULL ELSE p_body::text END)::api.response
+$$;
+COMMENT ON FUNCTION api.json(integer, jsonb, jsonb) IS 'A JSON answer.';
+
+CREATE FUNCTION api.error(p_status integer, p_error text, p_description text, p_headers jsonb DEFAULT '{}')
+RETURNS api.response LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT api.json(p_status, jsonb_build_object('error', p_error, 'error_description', p_description), p_headers)
+$$;
+COMMENT ON FUNCTION api.error(integer, text, text, jsonb) IS 'A JSON error answer {"error", "error_description"}.';
+
+-- The one place where SQLSTATEs become HTTP answers.
+CREATE FUNCTION api.error_from_sqlstate(p_state text, p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
+RETURNS api.response LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  d text := p_message || coalesce('. ' || nullif(p_detail, ''), '') || coalesce(' ' || nullif(p_hint, ''), '');
+BEGIN
+  RETURN CASE
+    WHEN p_state = '28000' OR p_state = '28P01' THEN
+      api.error(401, 'invalid_token', d, jsonb_build_object('WWW-Authenticate',
+        format('Bearer realm="backend_framework", error="invalid_token", error_description="%s"', replace(p_message, '"', ''''))))
+    WHEN p_state = 'BF401' THEN
+      -- RFC 6750 §3.1: no credentials at all → a challenge without an error code.
+      api.error(401, 'unauthorized', d, '{"WWW-Authenticate": "Bearer realm=\"backend_framework\""}')
+    WHEN p_state = '42501' THEN api.error(403, 'forbidden', d)
+    WHEN p_state = 'BF004' THEN
+      api.error(403, 'insufficient_scope', d, jsonb_build_object('WWW-Authenticate',
+        format('Bearer realm="backend_framework", error="insufficient_scope", scope="%s"', coalesce(p_hint, ''))))
+    WHEN p_state = 'BF001' THEN api.error(403, 'limit_exceeded', d)
+    WHEN p_state = 'BF002' THEN
+      api.error(429, 'quota_exceeded', d, jsonb_build_object('Retry-After',
+        greatest(1, extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month' - (now() AT TIME ZONE 'UTC'))::bigint)::text))
+    WHEN p_state = 'BF003' THEN api.error(403, 'tenant_suspended', d)
+    WHEN p_state = 'BF415' THEN api.error(415, 'unsupported_media_type', d)
+    WHEN p_state = 'P0002' THEN api.error(404, 'not_found', d)
+    WHEN p_state = '23505' THEN api.error(409, 'conflict', d)
+    WHEN p_state IN ('40001', '40P01', '55P03', '57014', '53300') THEN
+      api.error(503, 'temporarily_unavailable', 'The server is busy; try again.', '{"Retry-After": "1"}')
+    WHEN left(p_state, 2) IN ('22', '23') OR p_state IN ('54000', '42804') THEN api.error(400, 'invalid_request', d)
+    ELSE api.error(500, 'server_error', 'Internal error (' || p_state || ').')
+  END;
+END $$;
+COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, BF401 → 401 without error code, 42501/BF001/BF003 → 403, BF004 → 403 insufficient_scope, P0002 → 404, BF415 → 415, 23505 → 409, BF002 → 429, 40001/57014 → 503, else 500.';
+
+-- JSON request bodies: UTF-8, a JSON object, Content-Type application/json.
+CREATE FUNCTION api.json_body(r api.request) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ct text := lower(split_part(coalesce(r.headers->>'content-type', ''), ';', 1));
+  doc jsonb;
+BEGIN
+  IF r.body IS NULL OR length(r.body) = 0 THEN
+    RAISE EXCEPTION 'a JSON body is required' USING ERRCODE = '22023';
+  END IF;
+  IF btrim(ct) <> 'application/json' THEN
+    RAISE EXCEPTION 'unsupported content type' USING ERRCODE = 'BF415', DETAIL = 'Send Content-Type: application/json.';
+  END IF;
+  BEGIN
+    doc := convert_from(r.body, 'UTF8')::jsonb;
+  EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+    RAISE EXCEPTION 'the body is not valid UTF-8' USING ERRCODE = '22021';
+  WHEN invalid_text_representation OR invalid_parameter_value OR program_limit_exceeded THEN
+    RAISE EXCEPTION 'malformed JSON' USING ERRCODE = '22P02', DETAIL = SQLERRM;
+  END;
+  IF jsonb_typeof(doc) <> 'object' THEN
+    RAISE EXCEPTION 'the body must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  RETURN doc;
+END $$;
+COMMENT ON FUNCTION api.json_body(api.request) IS 'The request body as a JSON object; 400 when malformed, 415 when not application/json.';
+
+-- Form bodies of the OAuth endpoints (application/x-www-form-urlencoded).
+CREATE FUNCTION api.form_body(r api.request) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE ct text := btrim(lower(split_part(coalesce(r.headers->>'content-type', ''), ';', 1)));
+BEGIN
+  IF ct <> 'application/x-www-form-urlencoded' THEN
+    RAISE EXCEPTION 'unsupported content type' USING ERRCODE = '22023',
+      DETAIL = 'Send Content-Type: application/x-www-form-urlencoded.';
+  END IF;
+  RETURN oauth.form_decode(coalesce(r.body, ''::bytea));
+END $$;
+COMMENT ON FUNCTION api.form_body(api.request) IS 'The request body decoded as application/x-www-form-urlencoded (strict).';
+
+-- A string field of a JSON body: NULL when absent, 400 when of another type.
+CREATE FUNCTION api.text_field(doc jsonb, field text, required boolean DEFAULT false) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT doc ? field OR jsonb_typeof(doc->field) = 'null' THEN
+    IF required THEN RAISE EXCEPTION '"%" is required', field USING ERRCODE = '22023'; END IF;
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(doc->field) <> 'string' THEN
+    RAISE EXCEPTION '"%" must be a string', field USING ERRCODE = '22023';
+  END IF;
+  RETURN doc->>field;
+END $$;
+COMMENT ON FUNCTION api.text_field(jsonb, text, boolean) IS 'A string field of a JSON body (NULL when absent); 22023 when required and missing or not a string.';
+
+-- Fields a body may carry: anything else is refused, so typos are seen.
+CREATE FUNCTION api.only_fields(doc jsonb, allowed text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE k text;
+BEGIN
+  SELECT key INTO k FROM jsonb_object_keys(doc) key WHERE key <> ALL (allowed) LIMIT 1;
+  IF k IS NOT NULL THEN
+    RAISE EXCEPTION 'unknown field "%"', k USING ERRCODE = '22023', DETAIL = 'Allowed: ' || array_to_string(allowed, ', ') || '.';
+  END IF;
+END $$;
+COMMENT ON FUNCTION api.only_fields(jsonb, text[]) IS 'Raises 22023 when a JSON body has a field outside the allowed list.';
+
+-- Bearer authentication of a request (RFC 6750 §2.1: header only — a token
+-- in the query string is refused). Sets the context via tenancy.authenticate.
+CREATE FUNCTION api.authenticate(r api.request, p_required boolean) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  h text := r.headers->>'authorization';
+  m text[];
+BEGIN
+  IF r.query ? 'access_token' THEN
+    RAISE EXCEPTION 'access tokens are not accepted in the query string' USING ERRCODE = '22023',
+      DETAIL = 'Send Authorization: Bearer <token>.';
+  END IF;
+  IF h IS NULL THEN
+    IF p_required THEN
+      RAISE EXCEPTION 'authentication required' USING ERRCODE = 'BF401', DETAIL = 'Send Authorization: Bearer <token>.';
+    END IF;
+    RETURN false;
+  END IF;
+  m := regexp_match(h, '^[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9._~+/-]+=*) *$');
+  IF m IS NULL THEN
+    RAISE EXCEPTION 'malformed Authorization header' USING ERRCODE = '28000', DETAIL = 'Send Authorization: Bearer <token>.';
+  END IF;
+  PERFORM tenancy.authenticate(m[1]);
+  RETURN true;
+END $$;
+COMMENT ON FUNCTION api.authenticate(api.request, boolean) IS 'Checks the Bearer token of a request and sets the context; refuses tokens in the query string.';
+
+CREATE FUNCTION api.require_scope(p_scope text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT tenancy.has_scope(p_scope) THEN
+    RAISE EXCEPTION 'the token lacks the "%" scope', p_scope USING ERRCODE = 'BF004', HINT = p_scope;
+  END IF;
+END $$;
+COMMENT ON FUNCTION api.require_scope(text) IS 'Raises BF004 (HTTP 403 insufficient_scope) unless the context was granted the scope.';
+
+CREATE FUNCTION api.require_user() RETURNS uuid
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF tenancy.current_user_id() IS NULL THEN
+    RAISE EXCEPTION 'this needs a user''s token' USING ERRCODE = '42501',
+      DETAIL = 'Client credentials tokens act for no user.';
+  END IF;
+  RETURN tenancy.current_user_id();
+END $$;
+COMMENT ON FUNCTION api.require_user() IS 'The current user id; 42501 for tokens that act for no user.';
+
+CREATE FUNCTION api.require_admin() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM api.require_scope('admin');
+  IF NOT tenancy.is_tenant_admin() THEN
+    RAISE EXCEPTION 'only admins and owners may do this' USING ERRCODE = '42501';
+  END IF;
+END $$;
+COMMENT ON FUNCTION api.require_admin() IS 'Raises unless the context has scope admin and is an admin or owner.';
+
+-- CORS: the tenant's allowed_origins plus the platform's backend_framework.cors_origins.
+CREATE FUNCTION api.cors_allowed(p_origin text, p_tenant uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT p_origin IS NOT NULL AND (
+    p_origin = ANY (string_to_array(replace(current_setting('backend_framework.cors_origins'), ' ', ''), ','))
+    OR EXISTS (SELECT 1 FROM tenancy.tenants t, jsonb_array_elements_text(t.settings->'allowed_origins') o
+                WHERE t.id = p_tenant AND o = p_origin))
+$$;
+COMMENT ON FUNCTION api.cors_allowed(text, uuid) IS 'True when an Origin may call the API cross-origin: the tenant''s allowed_origins or backend_framework.cors_origins.';
+REVOKE ALL ON FUNCTION api.cors_allowed(text, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.cors_allowed(text, uuid) TO backend_gateway, backend_admin;
+
+CREATE FUNCTION api.user_json(u tenancy.user_info) RETURNS jsonb
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_build_object('id', u.id, 'email', u.email, 'display_name', u.display_name, 'role', u.role,
+                            'status', u.status, 'created_at', u.created_at, 'updated_at', u.updated_at)
+$$;
+COMMENT ON FUNCTION api.user_json(tenancy.user_info) IS 'A user as the API shows it.';
+
+CREATE FUNCTION api.tenant_json(t tenancy.tenants) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_build_object('id', t.id, 'slug', t.slug, 'name', t.name, 'custom_domain', t.custom_domain,
+    'plan', t.plan, 'status', t.status, 'settings', t.settings,
+    'limits', (SELECT to_jsonb(l) FROM tenancy.tenant_limits(t.id) l),
+    'created_at', t.created_at, 'updated_at', t.updated_at)
+$$;
+COMMENT ON FUNCTION api.tenant_json(tenancy.tenants) IS 'A tenant as the API shows it.';
+
+-- Opaque paging cursors (base64url of the last key of a page).
+CREATE FUNCTION api.cursor_encode(k text) RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT oauth.base64url_encode(convert_to(k, 'UTF8')) $$;
+COMMENT ON FUNCTION api.cursor_encode(text) IS 'Encodes a paging key as an opaque cursor.';
+CREATE FUNCTION api.cursor_decode(c text) RETURNS text LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF c IS NULL OR c = '' THEN RETURN NULL; END IF;
+  RETURN convert_from(oauth.base64url_decode(c), 'UTF8');
+EXCEPTION WHEN OTHERS THEN
+  RAISE EXCEPTION 'invalid cursor' USING ERRCODE = '22023';
+END $$;
+COMMENT ON FUNCTION api.cursor_decode(text) IS 'Decodes a paging cursor; 22023 when it is not one.';
+
+CREATE FUNCTION api.page_limit(r api.request) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE v text := r.query->>'limit';
+BEGIN
+  IF v IS NULL THEN RETURN 50; END IF;
+  IF v !~ '^[0-9]{1,4}$' OR v::int NOT BETWEEN 1 AND 200 THEN
+    RAISE EXCEPTION 'limit must be a number from 1 to 200' USING ERRCODE = '22023';
+  END IF;
+  RETURN v::int;
+END $$;
+COMMENT ON FUNCTION api.page_limit(api.request) IS 'The limit query parameter (1-200, default 50).';

@@ -1,0 +1,61 @@
+-- 51_api_routes.sql — the route table: the single source of truth for
+-- routing, the Allow header of 405 answers, /api/v1/openapi.json and the
+-- route-by-route tests. Paths use {id} for their one parameter.
+
+CREATE TABLE api.routes (
+  method   text NOT NULL CHECK (method IN ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')),
+  pattern  text NOT NULL,
+  handler  text NOT NULL,               -- name of the case in api.dispatch
+  tenant   boolean NOT NULL,            -- needs a tenant (header, path, subdomain or domain)
+  auth     text NOT NULL CHECK (auth IN ('none', 'bearer', 'optional', 'client')),
+  scope    text,                        -- scope the bearer token needs
+  tag      text NOT NULL,
+  summary  text NOT NULL,
+  request  text,                        -- schema name of the request body in openapi.json
+  response text,                        -- schema name of the success answer
+  success  integer NOT NULL DEFAULT 200,
+  PRIMARY KEY (pattern, method)
+);
+COMMENT ON TABLE api.routes IS 'HTTP routes: pattern, method, handler, tenant and auth needs, documentation. Read by api.handle_request and api.openapi().';
+GRANT SELECT ON api.routes TO backend_gateway, backend_app, backend_admin;
+
+INSERT INTO api.routes (method, pattern, handler, tenant, auth, scope, tag, summary, request, response, success) VALUES
+ ('GET',    '/health',                         'health',         false, 'none',     NULL,    'meta',    'Health of the service and its database', NULL, 'Health', 200),
+ ('GET',    '/api/v1/ping',                    'ping',           false, 'none',     NULL,    'meta',    'Liveness check', NULL, 'Pong', 200),
+ ('GET',    '/api/v1/status',                  'status',         false, 'optional', NULL,    'meta',    'Version, database uptime; the tenant count for admins', NULL, 'Status', 200),
+ ('GET',    '/api/v1/openapi.json',            'openapi',        false, 'none',     NULL,    'meta',    'This OpenAPI document', NULL, NULL, 200),
+ ('POST',   '/api/v1/tenants',                 'tenant_create',  false, 'none',     NULL,    'tenants', 'Register a tenant and its first owner; answers the owner''s first token', 'TenantRegistration', 'TenantRegistered', 201),
+ ('GET',    '/api/v1/tenants/{id}',            'tenant_get',     true,  'bearer',   'read',  'tenants', 'Read a tenant', NULL, 'Tenant', 200),
+ ('PATCH',  '/api/v1/tenants/{id}',            'tenant_update',  true,  'bearer',   'admin', 'tenants', 'Update name, custom domain or plan (plan: owners)', 'TenantUpdate', 'Tenant', 200),
+ ('DELETE', '/api/v1/tenants/{id}',            'tenant_delete',  true,  'bearer',   'admin', 'tenants', 'Delete a tenant and all its data (owners)', NULL, NULL, 204),
+ ('GET',    '/api/v1/tenants/{id}/stats',      'tenant_stats',   true,  'bearer',   'admin', 'tenants', 'Users, API calls this month and storage against the plan''s limits', NULL, 'TenantStats', 200),
+ ('GET',    '/api/v1/tenants/{id}/settings',   'settings_get',   true,  'bearer',   'admin', 'tenants', 'Read the tenant''s settings', NULL, 'Settings', 200),
+ ('PUT',    '/api/v1/tenants/{id}/settings',   'settings_put',   true,  'bearer',   'admin', 'tenants', 'Replace the tenant''s settings', 'Settings', 'Settings', 200),
+ ('GET',    '/api/v1/users',                   'users_list',     true,  'bearer',   'read',  'users',   'List users (admins: all; users: themselves), with limit and cursor', NULL, 'UserPage', 200),
+ ('POST',   '/api/v1/users',                   'user_create',    true,  'bearer',   'admin', 'users',   'Create a user (admins; owner role: owners)', 'UserCreate', 'User', 201),
+ ('GET',    '/api/v1/users/{id}',              'user_get',       true,  'bearer',   'read',  'users',   'Read a user', NULL, 'User', 200),
+ ('PATCH',  '/api/v1/users/{id}',              'user_update',    true,  'bearer',   'write', 'users',   'Update display name, password, role or status', 'UserUpdate', 'User', 200),
+ ('DELETE', '/api/v1/users/{id}',              'user_delete',    true,  'bearer',   'admin', 'users',   'Delete a user', NULL, NULL, 204),
+ ('GET',    '/api/v1/me',                      'me',             true,  'bearer',   NULL,    'users',   'The signed-in user, tenant and granted scopes', NULL, 'Me', 200),
+ ('GET',    '/api/v1/clients',                 'clients_list',   true,  'bearer',   'admin', 'clients', 'List OAuth clients (never their secrets)', NULL, 'ClientList', 200),
+ ('POST',   '/api/v1/clients',                 'client_create',  true,  'bearer',   'admin', 'clients', 'Register an OAuth client; the secret is shown once', 'ClientMetadata', 'ClientWithSecret', 201),
+ ('GET',    '/api/v1/clients/{id}',            'client_get',     true,  'bearer',   'admin', 'clients', 'Read an OAuth client', NULL, 'Client', 200),
+ ('POST',   '/api/v1/clients/{id}/rotate-secret', 'client_rotate', true, 'bearer',   'admin', 'clients', 'Issue a new client secret (shown once); the old one stops working', NULL, 'ClientWithSecret', 200),
+ ('DELETE', '/api/v1/clients/{id}',            'client_delete',  true,  'bearer',   'admin', 'clients', 'Delete an OAuth client and revoke its tokens', NULL, NULL, 204),
+ ('GET',    '/api/v1/notes',                   'notes_list',     true,  'bearer',   'read',  'notes',   'List notes (yours; admins: all), with limit and cursor', NULL, 'NotePage', 200),
+ ('POST',   '/api/v1/notes',                   'note_create',    true,  'bearer',   'write', 'notes',   'Create a note', 'NoteInput', 'Note', 201),
+ ('GET',    '/api/v1/notes/{id}',              'note_get',       true,  'bearer',   'read',  'notes',   'Read a note', NULL, 'Note', 200),
+ ('PATCH',  '/api/v1/notes/{id}',              'note_update',    true,  'bearer',   'write', 'notes',   'Update a note', 'NoteInput', 'Note', 200),
+ ('DELETE', '/api/v1/notes/{id}',              'note_delete',    true,  'bearer',   'write', 'notes',   'Delete a note', NULL, NULL, 204),
+ ('GET',    '/oauth/authorize',                'authorize',      true,  'none',     NULL,    'oauth',   'Authorization endpoint: HTML sign-in and consent (RFC 6749 §4.1, PKCE, RFC 9207)', NULL, NULL, 200),
+ ('POST',   '/oauth/authorize',                'authorize',      true,  'none',     NULL,    'oauth',   'Sign-in and consent form submission; answers 303 to the redirect URI', 'AuthorizeForm', NULL, 303),
+ ('POST',   '/oauth/token',                    'token',          true,  'client',   NULL,    'oauth',   'Token endpoint: authorization_code, refresh_token, client_credentials, password', 'TokenRequest', 'TokenResponse', 200),
+ ('POST',   '/oauth/revoke',                   'revoke',         true,  'client',   NULL,    'oauth',   'Token revocation (RFC 7009)', 'RevocationRequest', NULL, 200),
+ ('POST',   '/oauth/introspect',               'introspect',     true,  'client',   NULL,    'oauth',   'Token introspection (RFC 7662)', 'IntrospectionRequest', 'Introspection', 200),
+ ('POST',   '/oauth/register',                 'register',       true,  'optional', NULL,    'oauth',   'Dynamic client registration (RFC 7591): admin token, or open when the tenant allows', 'ClientMetadata', 'ClientRegistration', 201),
+ ('GET',    '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Read a client''s registration (RFC 7592, registration access token)', NULL, 'ClientRegistration', 200),
+ ('PUT',    '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Replace a client''s registration (RFC 7592)', 'ClientMetadata', 'ClientRegistration', 200),
+ ('DELETE', '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Delete a client registration (RFC 7592)', NULL, NULL, 204),
+ ('GET',    '/oauth/userinfo',                 'userinfo',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200),
+ ('POST',   '/oauth/userinfo',                 'userinfo',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200),
+ ('GET',    '/.well-known/oauth-authorization-server', 'metadata', true, 'none',  NULL,    'oauth',   'Authorization server metadata (RFC 8414)', NULL, 'ServerMetadata', 200);

@@ -1,0 +1,150 @@
+-- 52_api_handle.sql — api.handle_request: the one function the gateway
+-- calls per request. Resolves the tenant, finds the route, meters the call,
+-- authenticates, dispatches to the handler, and adds the security and CORS
+-- headers. Never raises: every failure becomes a JSON answer; the handler
+-- runs in a subtransaction, so a failed call changes nothing (the metering
+-- of the call itself stays).
+
+CREATE FUNCTION api.find_route(p_method text, p_path text, OUT route api.routes, OUT id text, OUT allow text[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  segs text[] := string_to_array(p_path, '/');
+  n integer := cardinality(segs);
+  k1 text; k2 text;
+  pat text;
+BEGIN
+  -- Candidate patterns: the path itself, or with its last or second-to-last
+  -- segment as {id} (the only shapes the route table uses).
+  IF n >= 3 AND segs[n] <> '' THEN
+    k1 := array_to_string(segs[1:n-1] || '{id}'::text, '/');
+  END IF;
+  IF n >= 4 AND segs[n-1] <> '' THEN
+    k2 := array_to_string(segs[1:n-2] || '{id}'::text || segs[n], '/');
+  END IF;
+  SELECT r.pattern INTO pat FROM api.routes r WHERE r.pattern IN (p_path, k1, k2)
+   ORDER BY r.method = p_method DESC, r.pattern = p_path DESC, r.pattern = k1 DESC LIMIT 1;
+  IF pat IS NULL THEN RETURN; END IF;
+  SELECT array_agg(r.method ORDER BY r.method) INTO allow FROM api.routes r WHERE r.pattern = pat;
+  SELECT r.* INTO route FROM api.routes r WHERE r.pattern = pat AND r.method = p_method;
+  id := CASE pat WHEN p_path THEN NULL WHEN k1 THEN segs[n] ELSE segs[n-1] END;
+END $$;
+COMMENT ON FUNCTION api.find_route(text, text) IS 'The route for a method and path, its {id} value, and the methods the path allows.';
+
+-- Scheme and host the client used; behind a proxy the gateway passes
+-- X-Forwarded-Proto/Host only when started with --trust-proxy.
+CREATE FUNCTION api.base_url(h jsonb) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  proto text := lower(split_part(coalesce(h->>'x-forwarded-proto', 'http'), ',', 1));
+  host text := lower(btrim(split_part(coalesce(h->>'x-forwarded-host', h->>'host', 'localhost'), ',', 1)));
+BEGIN
+  IF proto NOT IN ('http', 'https') THEN proto := 'http'; END IF;
+  IF host !~ '^([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$' THEN
+    RAISE EXCEPTION 'invalid Host header' USING ERRCODE = '22023';
+  END IF;
+  RETURN proto || '://' || host;
+END $$;
+COMMENT ON FUNCTION api.base_url(jsonb) IS 'scheme://host of the request (X-Forwarded-* when the gateway trusts its proxy); 22023 for a malformed Host.';
+
+CREATE FUNCTION api.handle_request(p_method text, p_path text, p_query text, p_headers jsonb, p_body bytea, p_client_addr text)
+RETURNS TABLE(status integer, headers jsonb, body text)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r api.request;
+  resp api.response;
+  rt api.routes;
+  res tenancy.resolved_tenant;
+  fr record;
+  allow text[];
+  origin text := p_headers->>'origin';
+  m text := upper(coalesce(p_method, ''));
+  st text; msg text; det text; hint text;
+  cors boolean := false;
+BEGIN
+  r.method := CASE WHEN m = 'HEAD' THEN 'GET' ELSE m END;
+  r.headers := coalesce(p_headers, '{}');
+  r.body := p_body;
+  r.client_addr := p_client_addr;
+  r.path := coalesce(p_path, '/');
+  -- Reads need no synchronous commit: their only write is the call counter.
+  IF r.method IN ('GET', 'OPTIONS') THEN SET LOCAL synchronous_commit = off; END IF;
+
+  -- 1. Identify the tenant, parse, route and meter.
+  BEGIN
+    r.query := CASE WHEN coalesce(p_query, '') = '' THEN '{}'::jsonb ELSE oauth.form_decode(p_query) END;
+    r.base_url := api.base_url(r.headers);
+    res := tenancy.resolve_tenant(split_part(r.base_url, '://', 2), r.path, r.headers);
+    r.tenant_id := res.tenant_id; r.slug := res.slug; r.path := res.path;
+    r.issuer := r.base_url || CASE WHEN res.strategy IN ('subdomain', 'domain') THEN '' ELSE '/t/' || res.slug END;
+    SELECT * INTO fr FROM api.find_route(r.method, r.path);
+    rt := fr.route; r.id := fr.id; allow := fr.allow;
+    cors := allow IS NOT NULL AND r.path <> '/oauth/authorize' AND api.cors_allowed(origin, r.tenant_id);
+    IF allow IS NULL THEN
+      resp := api.error(404, 'not_found', 'No such route: ' || r.path || '.');
+    ELSIF m = 'OPTIONS' THEN
+      resp := ROW(204, jsonb_build_object('Allow', array_to_string(allow || '{OPTIONS}'::text[], ', ')), NULL);
+      IF cors THEN
+        resp.headers := resp.headers || jsonb_build_object(
+          'Access-Control-Allow-Methods', array_to_string(allow, ', '),
+          'Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Tenant, X-Request-Id',
+          'Access-Control-Max-Age', '600');
+      END IF;
+    ELSIF rt IS NULL THEN
+      resp := api.error(405, 'method_not_allowed', m || ' is not allowed on ' || r.path || '.',
+                        jsonb_build_object('Allow', array_to_string(allow || '{OPTIONS}'::text[], ', ')));
+    ELSIF rt.tenant AND r.tenant_id IS NULL THEN
+      resp := api.error(404, 'not_found', 'No tenant named in this request: use the X-Tenant header, a /t/{slug}/ path prefix or a {slug}.'
+                        || current_setting('backend_framework.base_domain') || ' host.');
+    ELSE
+      PERFORM tenancy.count_api_call(r.tenant_id);
+    END IF;
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    resp := api.error_from_sqlstate(st, msg, det, hint);
+  END;
+
+  -- 2. Authenticate and run the handler; a failure undoes all it wrote.
+  IF resp IS NULL THEN
+    BEGIN
+      IF rt.auth = 'bearer' THEN
+        PERFORM api.authenticate(r, true);
+        IF rt.scope IS NOT NULL THEN PERFORM api.require_scope(rt.scope); END IF;
+      ELSIF rt.auth = 'optional' THEN
+        PERFORM api.authenticate(r, false);
+      END IF;
+      resp := api.dispatch(rt.handler, r);
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+      resp := api.error_from_sqlstate(st, msg, det, hint);
+      IF resp.status = 500 THEN RAISE WARNING 'api: % % failed: % %', m, p_path, st, msg; END IF;
+    END;
+  END IF;
+
+  -- 3. Headers every answer carries.
+  resp.headers := jsonb_build_object(
+      'X-Content-Type-Options', 'nosniff',
+      'Referrer-Policy', 'no-referrer',
+      'X-Frame-Options', 'DENY',
+      'Cache-Control', 'no-store',
+      'Content-Security-Policy', CASE WHEN coalesce(resp.headers->>'Content-Type', '') LIKE 'text/html%'
+        THEN api.html_csp(r.query->>'redirect_uri') ELSE 'default-src ''none''; frame-ancestors ''none''' END)
+    || coalesce(resp.headers, '{}');
+  IF cors THEN
+    resp.headers := resp.headers || jsonb_build_object('Access-Control-Allow-Origin', origin, 'Vary', 'Origin',
+      'Access-Control-Expose-Headers', 'WWW-Authenticate, Retry-After, Location, X-Request-Id');
+  END IF;
+  RETURN QUERY SELECT resp.status, resp.headers, resp.body;
+END $$;
+COMMENT ON FUNCTION api.handle_request(text, text, text, jsonb, bytea, text) IS 'The gateway''s one call per request: (method, path, query string, headers with lower-case names, body, client address) → (status, headers, body). Never raises.';
+REVOKE ALL ON FUNCTION api.handle_request(text, text, text, jsonb, bytea, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.handle_request(text, text, text, jsonb, bytea, text) TO backend_gateway, backend_admin;
+
+-- HTML pages (the authorize endpoint) may post their form to us and be
+-- redirected to the client's registered redirect URI: Chromium applies
+-- form-action to that redirect, so its origin is allowed too.
+CREATE FUNCTION api.html_csp(p_redirect_uri text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT 'default-src ''none''; style-src ''unsafe-inline''; img-src ''self'' data:; base-uri ''none''; frame-ancestors ''none''; form-action ''self'''
+         || coalesce(' ' || (regexp_match(coalesce(p_redirect_uri, ''), '^(https?://[^/?#\s;'']+)'))[1], '')
+$$;
+COMMENT ON FUNCTION api.html_csp(text) IS 'Content-Security-Policy of HTML pages: no scripts, inline styles, form-action self plus the redirect URI''s origin.';

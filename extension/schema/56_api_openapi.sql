@@ -1,0 +1,143 @@
+-- 56_api_openapi.sql — /api/v1/openapi.json: OpenAPI 3.1, generated from
+-- api.routes (so no route goes undocumented) plus the schemas below.
+
+CREATE FUNCTION api.openapi_schemas() RETURNS jsonb
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+SELECT $json${
+  "Error": {"type": "object", "required": ["error", "error_description"],
+            "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}},
+  "Health": {"type": "object", "required": ["status", "database"],
+             "properties": {"status": {"type": "string"}, "database": {"type": "string"}, "version": {"type": "string"}, "time": {"type": "string", "format": "date-time"}}},
+  "Pong": {"type": "object", "required": ["pong"], "properties": {"pong": {"type": "boolean"}, "time": {"type": "string", "format": "date-time"}}},
+  "Status": {"type": "object", "required": ["status", "version", "database"],
+             "properties": {"status": {"type": "string"}, "version": {"type": "string"},
+                            "database": {"type": "object", "properties": {"server_version": {"type": "string"}, "uptime_seconds": {"type": "number"}}},
+                            "tenant_count": {"type": "integer", "description": "Only for admins."}}},
+  "Limits": {"type": "object", "properties": {"max_users": {"type": ["integer", "null"]}, "max_api_calls_per_month": {"type": ["integer", "null"]}, "max_storage_bytes": {"type": ["integer", "null"]}}},
+  "Tenant": {"type": "object", "required": ["id", "slug", "name", "plan", "status"],
+             "properties": {"id": {"type": "string", "format": "uuid"}, "slug": {"type": "string"}, "name": {"type": "string"},
+                            "custom_domain": {"type": ["string", "null"]}, "plan": {"type": "string", "enum": ["free", "basic", "premium", "enterprise"]},
+                            "status": {"type": "string", "enum": ["active", "suspended"]}, "settings": {"$ref": "#/components/schemas/Settings"},
+                            "limits": {"$ref": "#/components/schemas/Limits"},
+                            "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+  "TenantRegistration": {"type": "object", "required": ["slug", "name", "owner_email", "owner_password"], "additionalProperties": false,
+             "properties": {"slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"}, "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "owner_email": {"type": "string", "format": "email"}, "owner_password": {"type": "string", "minLength": 8},
+                            "plan": {"type": "string", "enum": ["free", "basic", "premium", "enterprise"]}}},
+  "TenantRegistered": {"type": "object", "required": ["tenant", "owner", "access_token", "token_type", "expires_in", "scope"],
+             "properties": {"tenant": {"$ref": "#/components/schemas/Tenant"}, "owner": {"$ref": "#/components/schemas/User"},
+                            "access_token": {"type": "string"}, "token_type": {"type": "string", "const": "Bearer"},
+                            "expires_in": {"type": "integer"}, "scope": {"type": "string"}}},
+  "TenantUpdate": {"type": "object", "additionalProperties": false,
+             "properties": {"name": {"type": "string"}, "custom_domain": {"type": ["string", "null"]}, "plan": {"type": "string"}}},
+  "TenantStats": {"type": "object", "required": ["users", "api_calls", "storage_bytes"],
+             "properties": {"tenant_id": {"type": "string", "format": "uuid"}, "plan": {"type": "string"}, "month": {"type": "string"},
+                            "users": {"$ref": "#/components/schemas/Usage"}, "api_calls": {"$ref": "#/components/schemas/Usage"},
+                            "storage_bytes": {"$ref": "#/components/schemas/Usage"}}},
+  "Usage": {"type": "object", "required": ["used", "limit"], "properties": {"used": {"type": "integer"}, "limit": {"type": ["integer", "null"], "description": "null: unlimited"}}},
+  "Settings": {"type": "object", "additionalProperties": false,
+             "properties": {"allowed_origins": {"type": "array", "items": {"type": "string"}}, "brand_color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
+                            "open_registration": {"type": "boolean"}, "allow_plain_pkce": {"type": "boolean"},
+                            "access_token_ttl": {"type": "integer"}, "refresh_token_ttl": {"type": "integer"}, "code_ttl": {"type": "integer"}}},
+  "User": {"type": "object", "required": ["id", "email", "role", "status"],
+           "properties": {"id": {"type": "string", "format": "uuid"}, "email": {"type": "string"}, "display_name": {"type": ["string", "null"]},
+                          "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "status": {"type": "string", "enum": ["active", "disabled"]},
+                          "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+  "UserPage": {"type": "object", "required": ["users", "next_cursor"],
+               "properties": {"users": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}, "next_cursor": {"type": ["string", "null"]}}},
+  "UserCreate": {"type": "object", "required": ["email", "password"], "additionalProperties": false,
+                 "properties": {"email": {"type": "string"}, "password": {"type": "string"}, "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "display_name": {"type": "string"}}},
+  "UserUpdate": {"type": "object", "additionalProperties": false,
+                 "properties": {"display_name": {"type": ["string", "null"]}, "password": {"type": "string"}, "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "status": {"type": "string", "enum": ["active", "disabled"]}}},
+  "Me": {"type": "object", "required": ["user", "tenant", "scope"],
+         "properties": {"user": {"oneOf": [{"$ref": "#/components/schemas/User"}, {"type": "null"}]}, "tenant": {"type": "object"},
+                        "role": {"type": ["string", "null"]}, "scope": {"type": "string"}, "client_id": {"type": ["string", "null"]}}},
+  "ClientMetadata": {"type": "object",
+        "properties": {"client_name": {"type": "string"}, "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
+                       "grant_types": {"type": "array", "items": {"type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials", "password"]}},
+                       "response_types": {"type": "array", "items": {"type": "string", "enum": ["code"]}}, "scope": {"type": "string"},
+                       "token_endpoint_auth_method": {"type": "string", "enum": ["client_secret_basic", "client_secret_post", "none"]}}},
+  "Client": {"allOf": [{"$ref": "#/components/schemas/ClientMetadata"}, {"type": "object", "required": ["client_id"], "properties": {"client_id": {"type": "string"}}}]},
+  "ClientWithSecret": {"allOf": [{"$ref": "#/components/schemas/Client"}, {"type": "object", "properties": {"client_secret": {"type": "string", "description": "Shown once."}}}]},
+  "ClientList": {"type": "object", "required": ["clients"], "properties": {"clients": {"type": "array", "items": {"$ref": "#/components/schemas/Client"}}}},
+  "ClientRegistration": {"allOf": [{"$ref": "#/components/schemas/ClientWithSecret"}, {"type": "object",
+        "properties": {"registration_access_token": {"type": "string"}, "registration_client_uri": {"type": "string"},
+                       "client_id_issued_at": {"type": "integer"}, "client_secret_expires_at": {"type": "integer"}}}]},
+  "Note": {"type": "object", "required": ["id", "title", "body"],
+           "properties": {"id": {"type": "string", "format": "uuid"}, "author_id": {"type": "string", "format": "uuid"}, "title": {"type": "string"},
+                          "body": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+  "NoteInput": {"type": "object", "additionalProperties": false, "properties": {"title": {"type": "string", "minLength": 1, "maxLength": 200}, "body": {"type": "string"}}},
+  "NotePage": {"type": "object", "required": ["notes", "next_cursor"],
+               "properties": {"notes": {"type": "array", "items": {"$ref": "#/components/schemas/Note"}}, "next_cursor": {"type": ["string", "null"]}}},
+  "AuthorizeForm": {"type": "object", "description": "The sign-in/consent form: the authorization request's parameters plus csrf_token, email, password, action.",
+                    "properties": {"csrf_token": {"type": "string"}, "email": {"type": "string"}, "password": {"type": "string"}, "action": {"type": "string", "enum": ["allow", "deny"]}}},
+  "TokenRequest": {"type": "object", "required": ["grant_type"],
+        "properties": {"grant_type": {"type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials", "password"]},
+                       "code": {"type": "string"}, "redirect_uri": {"type": "string"}, "code_verifier": {"type": "string"},
+                       "refresh_token": {"type": "string"}, "username": {"type": "string"}, "password": {"type": "string"},
+                       "scope": {"type": "string"}, "client_id": {"type": "string"}, "client_secret": {"type": "string"}}},
+  "TokenResponse": {"type": "object", "required": ["access_token", "token_type", "expires_in"],
+        "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"}, "expires_in": {"type": "integer"},
+                       "refresh_token": {"type": "string"}, "scope": {"type": "string"}}},
+  "RevocationRequest": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}, "token_type_hint": {"type": "string"}}},
+  "IntrospectionRequest": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}, "token_type_hint": {"type": "string"}}},
+  "Introspection": {"type": "object", "required": ["active"],
+        "properties": {"active": {"type": "boolean"}, "scope": {"type": "string"}, "client_id": {"type": "string"}, "username": {"type": "string"},
+                       "sub": {"type": "string"}, "token_type": {"type": "string"}, "exp": {"type": "integer"}, "iat": {"type": "integer"},
+                       "iss": {"type": "string"}, "tenant": {"type": "string"}, "tenant_id": {"type": "string"}}},
+  "UserInfo": {"type": "object", "required": ["sub"],
+        "properties": {"sub": {"type": "string"}, "email": {"type": "string"}, "name": {"type": ["string", "null"]}, "tenant": {"type": "string"}, "tenant_id": {"type": "string"}, "role": {"type": "string"}}},
+  "ServerMetadata": {"type": "object", "required": ["issuer", "token_endpoint"], "additionalProperties": true,
+        "properties": {"issuer": {"type": "string"}, "authorization_endpoint": {"type": "string"}, "token_endpoint": {"type": "string"}}}
+}$json$::jsonb
+$$;
+COMMENT ON FUNCTION api.openapi_schemas() IS 'Component schemas of the OpenAPI document.';
+
+CREATE FUNCTION api.openapi(p_base_url text) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+WITH ops AS (
+  SELECT r.pattern, lower(r.method) AS m, jsonb_strip_nulls(jsonb_build_object(
+    'operationId', r.handler || '_' || lower(r.method),
+    'summary', r.summary,
+    'tags', jsonb_build_array(r.tag),
+    'parameters', CASE WHEN r.pattern LIKE '%{id}%' THEN jsonb_build_array(jsonb_build_object(
+        'name', 'id', 'in', 'path', 'required', true, 'schema', jsonb_build_object('type', 'string'))) END,
+    'security', CASE r.auth
+        WHEN 'bearer' THEN jsonb_build_array(jsonb_build_object('bearerAuth', CASE WHEN r.scope IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(r.scope) END))
+        WHEN 'optional' THEN jsonb_build_array('{}'::jsonb, jsonb_build_object('bearerAuth', '[]'::jsonb))
+        WHEN 'client' THEN jsonb_build_array(jsonb_build_object('clientBasic', '[]'::jsonb), '{}'::jsonb)
+        ELSE '[]'::jsonb END,
+    'requestBody', CASE WHEN r.request IS NOT NULL THEN jsonb_build_object('required', true, 'content',
+        jsonb_build_object(CASE WHEN r.pattern LIKE '/oauth/%' AND r.pattern NOT LIKE '/oauth/register%'
+                                THEN 'application/x-www-form-urlencoded' ELSE 'application/json' END,
+                           jsonb_build_object('schema', jsonb_build_object('$ref', '#/components/schemas/' || r.request)))) END,
+    'responses', jsonb_build_object(r.success::text, jsonb_strip_nulls(jsonb_build_object(
+        'description', CASE r.success WHEN 204 THEN 'No content' WHEN 303 THEN 'Redirect to the client' ELSE 'Success' END,
+        'content', CASE WHEN r.response IS NOT NULL THEN jsonb_build_object('application/json',
+                          jsonb_build_object('schema', jsonb_build_object('$ref', '#/components/schemas/' || r.response)))
+                        WHEN r.handler = 'authorize' AND r.success = 200 THEN '{"text/html": {"schema": {"type": "string"}}}'::jsonb
+                        WHEN r.handler = 'openapi' THEN '{"application/json": {"schema": {"type": "object"}}}'::jsonb END)))
+      || jsonb_build_object('default', jsonb_build_object('description', 'Error',
+           'content', jsonb_build_object('application/json', jsonb_build_object('schema', jsonb_build_object('$ref', '#/components/schemas/Error'))))))) AS op
+  FROM api.routes r
+)
+SELECT jsonb_build_object(
+  'openapi', '3.1.0',
+  'info', jsonb_build_object('title', 'Backend Framework API', 'version', api.extension_version(),
+    'description', 'Multi-tenant REST API and OAuth 2.0 authorization server. Name the tenant of a request with the X-Tenant header, a /t/{tenant} path prefix, a {tenant}.' || current_setting('backend_framework.base_domain') || ' host, or a custom domain.'),
+  'servers', jsonb_build_array(jsonb_build_object('url', p_base_url, 'description', 'Tenant chosen by X-Tenant, subdomain or custom domain'),
+                               jsonb_build_object('url', p_base_url || '/t/{tenant}', 'description', 'Tenant chosen by path',
+                                                  'variables', jsonb_build_object('tenant', jsonb_build_object('default', 'demo')))),
+  'paths', (SELECT jsonb_object_agg(pattern, ops) FROM (SELECT pattern, jsonb_object_agg(m, op) AS ops FROM ops GROUP BY pattern) p),
+  'components', jsonb_build_object('schemas', api.openapi_schemas(),
+    'securitySchemes', jsonb_build_object(
+      'bearerAuth', jsonb_build_object('type', 'http', 'scheme', 'bearer', 'description', 'An access token from /oauth/token (RFC 6750).'),
+      'clientBasic', jsonb_build_object('type', 'http', 'scheme', 'basic', 'description', 'OAuth client credentials (client_secret_basic); client_secret_post and none also work.'))))
+$$;
+COMMENT ON FUNCTION api.openapi(text) IS 'The OpenAPI 3.1 document of every route in api.routes.';
+
+CREATE FUNCTION api.h_openapi(r api.request) RETURNS api.response
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT api.json(200, api.openapi(r.base_url), '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}')
+$$;
+COMMENT ON FUNCTION api.h_openapi(api.request) IS 'GET /api/v1/openapi.json.';
