@@ -32,6 +32,10 @@ unix_socket_directories = '$PGSOCK'
 max_connections = 200
 fsync = ${PG_FSYNC:-on}
 backend_framework.base_domain = 'localhost'
+# The console as the gateway serves it, and as a separate frontend origin
+# (the cross-origin set-up Docker uses; port FRONTEND_PORT).
+backend_framework.console_redirect_uris = 'http://localhost:$GATEWAY_PORT/console/callback.html,http://127.0.0.1:$GATEWAY_PORT/console/callback.html,http://localhost:$FRONTEND_PORT/console/callback.html,http://127.0.0.1:$FRONTEND_PORT/console/callback.html'
+backend_framework.cors_origins = 'http://localhost:$FRONTEND_PORT,http://127.0.0.1:$FRONTEND_PORT'
 CONF
   fi
   as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -o "-p $PGPORT" -l "$CLUSTER/postgres.log" -w start >/dev/null

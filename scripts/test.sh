@@ -37,7 +37,7 @@ if [ -x gateway/backend-gateway ]; then
   pids+=($!)
   for i in $(seq 50); do curl -fs "http://127.0.0.1:$GATEWAY_PORT/health" >/dev/null && break; sleep 0.1; done
 fi
-export BF_URL="http://127.0.0.1:$GATEWAY_PORT" BF_OUT="$OUT" GATEWAY_PORT
+export BF_URL="http://127.0.0.1:$GATEWAY_PORT" BF_OUT="$OUT" GATEWAY_PORT FRONTEND_PORT
 
 # 3. Shell-level suites, one test each (preload refusal, fuzzing, deployment parts...).
 for t in test/sh/*.sh; do

@@ -29,6 +29,7 @@ static char *ctx_client_id;
 static char *cfg_base_domain;
 static char *cfg_tenant_strategies;
 static char *cfg_cors_origins;
+static char *cfg_console_redirect_uris;
 int			bf_password_min_length = 8;
 int			bf_bcrypt_cost = 10;
 
@@ -113,6 +114,11 @@ _PG_init(void)
 							   "Origins allowed cross-origin on every tenant and on platform routes (comma-separated), e.g. the console's.",
 							   NULL, &cfg_cors_origins, "", PGC_SUSET, GUC_LIST_INPUT,
 							   NULL, NULL, NULL);
+	DefineCustomStringVariable("backend_framework.console_redirect_uris",
+							   "Redirect URIs of every tenant's built-in console client (comma-separated).",
+							   NULL, &cfg_console_redirect_uris,
+							   "http://localhost:8080/console/callback.html,http://127.0.0.1:8080/console/callback.html",
+							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
 	DefineCustomIntVariable("backend_framework.password_min_length",
 							"Minimum length of a user password, in characters.",
 							NULL, &bf_password_min_length, 8, 1, 72, PGC_SUSET, 0,
