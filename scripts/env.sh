@@ -9,10 +9,11 @@ BINDIR=$PGROOT$SYS_BINDIR
 CLUSTER=$BUILD/cluster-$PGPORT            # data directory and socket of the throw-away cluster
 PGDATA=$CLUSTER/data
 PGSOCK=$CLUSTER
+PGDATABASE=${PGDATABASE:-backend_db}
 GATEWAY_PORT=${GATEWAY_PORT:-$((PGPORT + 1000))}
 FRONTEND_PORT=${FRONTEND_PORT:-$((PGPORT + 2000))}   # a second origin for the console (cross-origin tests)
 # The gateway logs in as a member of backend_gateway (created by scripts/demo.sh).
 GATEWAY_DSN=${GATEWAY_DSN:-"host=127.0.0.1 port=$PGPORT dbname=$PGDATABASE user=backend_gateway_login password=gateway"}
-export PGHOST=$PGSOCK PGPORT PGUSER=postgres PGDATABASE=${PGDATABASE:-backend_db}
 # PostgreSQL refuses to run as root: run server-side tools as postgres then.
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+export PGHOST=$PGSOCK PGPORT PGUSER=postgres PGDATABASE
