@@ -349,7 +349,7 @@ on_head (struct request *r, const char *method, const char *version)
   if (NULL != te)
   {
     if (0 != strcasecmp (te, "chunked"))
-      return reply_error (r, MHD_HTTP_NOT_IMPLEMENTED, "invalid_request",
+      return reply_error (r, MHD_HTTP_BAD_REQUEST, "invalid_request",
                           "unsupported Transfer-Encoding", 0, true);
     if (NULL != cl)
       return reply_error (r, MHD_HTTP_BAD_REQUEST, "invalid_request",
