@@ -36,11 +36,22 @@ CREATE FUNCTION tenancy._set_context(p_tenant uuid, p_user uuid, p_role text, p_
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM tenancy._assert_loaded();
-  EXECUTE 'SET LOCAL backend_framework.tenant_id = ' || quote_literal(coalesce(p_tenant::text, ''));
-  EXECUTE 'SET LOCAL backend_framework.user_id = '   || quote_literal(coalesce(p_user::text, ''));
-  EXECUTE 'SET LOCAL backend_framework.user_role = ' || quote_literal(coalesce(p_role, ''));
-  EXECUTE 'SET LOCAL backend_framework.scopes = '    || quote_literal(coalesce(p_scopes, ''));
-  EXECUTE 'SET LOCAL backend_framework.client_id = ' || quote_literal(coalesce(p_client, ''));
+  -- Only what changes is SET: a transaction starts with everything empty.
+  IF current_setting('backend_framework.tenant_id') IS DISTINCT FROM coalesce(p_tenant::text, '') THEN
+    EXECUTE 'SET LOCAL backend_framework.tenant_id = ' || quote_literal(coalesce(p_tenant::text, ''));
+  END IF;
+  IF current_setting('backend_framework.user_id') IS DISTINCT FROM coalesce(p_user::text, '') THEN
+    EXECUTE 'SET LOCAL backend_framework.user_id = ' || quote_literal(coalesce(p_user::text, ''));
+  END IF;
+  IF current_setting('backend_framework.user_role') IS DISTINCT FROM coalesce(p_role, '') THEN
+    EXECUTE 'SET LOCAL backend_framework.user_role = ' || quote_literal(coalesce(p_role, ''));
+  END IF;
+  IF current_setting('backend_framework.scopes') IS DISTINCT FROM coalesce(p_scopes, '') THEN
+    EXECUTE 'SET LOCAL backend_framework.scopes = ' || quote_literal(coalesce(p_scopes, ''));
+  END IF;
+  IF current_setting('backend_framework.client_id') IS DISTINCT FROM coalesce(p_client, '') THEN
+    EXECUTE 'SET LOCAL backend_framework.client_id = ' || quote_literal(coalesce(p_client, ''));
+  END IF;
 END $$;
 COMMENT ON FUNCTION tenancy._set_context(uuid, uuid, text, text, text) IS 'Internal: sets the whole request context with SET LOCAL. Not callable by applications.';
 REVOKE ALL ON FUNCTION tenancy._set_context(uuid, uuid, text, text, text) FROM PUBLIC;

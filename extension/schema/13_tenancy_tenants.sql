@@ -15,13 +15,16 @@ COMMENT ON FUNCTION tenancy.is_platform_admin() IS 'True when both the login and
 -- Effective limits of a tenant: its overrides, else its plan's (NULL: unlimited).
 CREATE FUNCTION tenancy.tenant_limits(p_tenant uuid,
   OUT max_users integer, OUT max_api_calls_per_month bigint, OUT max_storage_bytes bigint)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE WHEN t.limit_overrides ? 'max_users' THEN (t.limit_overrides->>'max_users')::integer ELSE p.max_users END,
-         CASE WHEN t.limit_overrides ? 'max_api_calls_per_month' THEN (t.limit_overrides->>'max_api_calls_per_month')::bigint ELSE p.max_api_calls_per_month END,
-         CASE WHEN t.limit_overrides ? 'max_storage_bytes' THEN (t.limit_overrides->>'max_storage_bytes')::bigint ELSE p.max_storage_bytes END
-    FROM tenancy.tenants t JOIN tenancy.plans p ON p.name = t.plan
-   WHERE t.id = p_tenant
-$$;
+LANGUAGE plpgsql STABLE AS $$
+DECLARE o jsonb;
+BEGIN
+  SELECT t.limit_overrides, p.max_users, p.max_api_calls_per_month, p.max_storage_bytes
+    INTO o, max_users, max_api_calls_per_month, max_storage_bytes
+    FROM tenancy.tenants t JOIN tenancy.plans p ON p.name = t.plan WHERE t.id = p_tenant;
+  IF o ? 'max_users' THEN max_users := (o->>'max_users')::integer; END IF;
+  IF o ? 'max_api_calls_per_month' THEN max_api_calls_per_month := (o->>'max_api_calls_per_month')::bigint; END IF;
+  IF o ? 'max_storage_bytes' THEN max_storage_bytes := (o->>'max_storage_bytes')::bigint; END IF;
+END $$;
 COMMENT ON FUNCTION tenancy.tenant_limits(uuid) IS 'Effective limits of a tenant (overrides, else plan); NULL means unlimited.';
 
 CREATE FUNCTION tenancy._raise_limit(what text, lim bigint) RETURNS void

@@ -87,7 +87,7 @@ REVOKE ALL ON FUNCTION tenancy._check_storage() FROM PUBLIC;
 COMMENT ON FUNCTION tenancy._check_storage() IS 'Trigger: BF001 when a new row would take the tenant past its storage limit (measurement at most a minute old, advanced by each insert).';
 
 CREATE FUNCTION tenancy._month_start() RETURNS date
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
   SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date
 $$;
 COMMENT ON FUNCTION tenancy._month_start() IS 'Internal: first day of the current UTC month.';

@@ -21,21 +21,21 @@ CREATE TYPE api.response AS (status integer, headers jsonb, body text);
 COMMENT ON TYPE api.response IS 'An HTTP answer: status, headers (name → value or array of values), body.';
 
 CREATE FUNCTION api.json(p_status integer, p_body jsonb, p_headers jsonb DEFAULT '{}')
-RETURNS api.response LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS api.response LANGUAGE sql STABLE AS $$
   SELECT ROW(p_status, jsonb_build_object('Content-Type', 'application/json') || coalesce(p_headers, '{}'),
              CASE WHEN p_body IS NULL THEN NULL ELSE p_body::text END)::api.response
 $$;
 COMMENT ON FUNCTION api.json(integer, jsonb, jsonb) IS 'A JSON answer.';
 
 CREATE FUNCTION api.error(p_status integer, p_error text, p_description text, p_headers jsonb DEFAULT '{}')
-RETURNS api.response LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS api.response LANGUAGE sql STABLE AS $$
   SELECT api.json(p_status, jsonb_build_object('error', p_error, 'error_description', p_description), p_headers)
 $$;
 COMMENT ON FUNCTION api.error(integer, text, text, jsonb) IS 'A JSON error answer {"error", "error_description"}.';
 
 -- The one place where SQLSTATEs become HTTP answers.
 CREATE FUNCTION api.error_from_sqlstate(p_state text, p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
-RETURNS api.response LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS api.response LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
   d text := p_message || coalesce('. ' || nullif(p_detail, ''), '') || coalesce(' ' || nullif(p_hint, ''), '');
 BEGIN
@@ -68,7 +68,7 @@ COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an 
 
 -- JSON request bodies: UTF-8, a JSON object, Content-Type application/json.
 CREATE FUNCTION api.json_body(r api.request) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
   ct text := lower(split_part(coalesce(r.headers->>'content-type', ''), ';', 1));
   doc jsonb;
@@ -95,7 +95,7 @@ COMMENT ON FUNCTION api.json_body(api.request) IS 'The request body as a JSON ob
 
 -- Form bodies of the OAuth endpoints (application/x-www-form-urlencoded).
 CREATE FUNCTION api.form_body(r api.request) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE ct text := btrim(lower(split_part(coalesce(r.headers->>'content-type', ''), ';', 1)));
 BEGIN
   IF ct <> 'application/x-www-form-urlencoded' THEN
@@ -108,7 +108,7 @@ COMMENT ON FUNCTION api.form_body(api.request) IS 'The request body decoded as a
 
 -- A string field of a JSON body: NULL when absent, 400 when of another type.
 CREATE FUNCTION api.text_field(doc jsonb, field text, required boolean DEFAULT false) RETURNS text
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
   IF NOT doc ? field OR jsonb_typeof(doc->field) = 'null' THEN
     IF required THEN RAISE EXCEPTION '"%" is required', field USING ERRCODE = '22023'; END IF;
@@ -123,7 +123,7 @@ COMMENT ON FUNCTION api.text_field(jsonb, text, boolean) IS 'A string field of a
 
 -- Fields a body may carry: anything else is refused, so typos are seen.
 CREATE FUNCTION api.only_fields(doc jsonb, allowed text[]) RETURNS void
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE k text;
 BEGIN
   SELECT key INTO k FROM jsonb_object_keys(doc) key WHERE key <> ALL (allowed) LIMIT 1;
@@ -136,7 +136,7 @@ COMMENT ON FUNCTION api.only_fields(jsonb, text[]) IS 'Raises 22023 when a JSON 
 -- Bearer authentication of a request (RFC 6750 §2.1: header only — a token
 -- in the query string is refused). Sets the context via tenancy.authenticate.
 CREATE FUNCTION api.authenticate(r api.request, p_required boolean) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   h text := r.headers->>'authorization';
   m text[];
@@ -161,7 +161,7 @@ END $$;
 COMMENT ON FUNCTION api.authenticate(api.request, boolean) IS 'Checks the Bearer token of a request and sets the context; refuses tokens in the query string.';
 
 CREATE FUNCTION api.require_scope(p_scope text) RETURNS void
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
   IF NOT tenancy.has_scope(p_scope) THEN
     RAISE EXCEPTION 'the token lacks the "%" scope', p_scope USING ERRCODE = 'BF004', HINT = p_scope;
@@ -170,7 +170,7 @@ END $$;
 COMMENT ON FUNCTION api.require_scope(text) IS 'Raises BF004 (HTTP 403 insufficient_scope) unless the context was granted the scope.';
 
 CREATE FUNCTION api.require_user() RETURNS uuid
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
   IF tenancy.current_user_id() IS NULL THEN
     RAISE EXCEPTION 'this needs a user''s token' USING ERRCODE = '42501',
@@ -181,7 +181,7 @@ END $$;
 COMMENT ON FUNCTION api.require_user() IS 'The current user id; 42501 for tokens that act for no user.';
 
 CREATE FUNCTION api.require_admin() RETURNS void
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
   PERFORM api.require_scope('admin');
   IF NOT tenancy.is_tenant_admin() THEN
@@ -192,25 +192,26 @@ COMMENT ON FUNCTION api.require_admin() IS 'Raises unless the context has scope 
 
 -- CORS: the tenant's allowed_origins plus the platform's backend_framework.cors_origins.
 CREATE FUNCTION api.cors_allowed(p_origin text, p_tenant uuid) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT p_origin IS NOT NULL AND (
-    p_origin = ANY (string_to_array(replace(current_setting('backend_framework.cors_origins'), ' ', ''), ','))
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF p_origin IS NULL THEN RETURN false; END IF;
+  RETURN p_origin = ANY (string_to_array(replace(current_setting('backend_framework.cors_origins'), ' ', ''), ','))
     OR EXISTS (SELECT 1 FROM tenancy.tenants t, jsonb_array_elements_text(t.settings->'allowed_origins') o
-                WHERE t.id = p_tenant AND o = p_origin))
-$$;
+                WHERE t.id = p_tenant AND o = p_origin);
+END $$;
 COMMENT ON FUNCTION api.cors_allowed(text, uuid) IS 'True when an Origin may call the API cross-origin: the tenant''s allowed_origins or backend_framework.cors_origins.';
 REVOKE ALL ON FUNCTION api.cors_allowed(text, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.cors_allowed(text, uuid) TO backend_gateway, backend_admin;
 
 CREATE FUNCTION api.user_json(u tenancy.user_info) RETURNS jsonb
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object('id', u.id, 'email', u.email, 'display_name', u.display_name, 'role', u.role,
                             'status', u.status, 'created_at', u.created_at, 'updated_at', u.updated_at)
 $$;
 COMMENT ON FUNCTION api.user_json(tenancy.user_info) IS 'A user as the API shows it.';
 
 CREATE FUNCTION api.tenant_json(t tenancy.tenants) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('id', t.id, 'slug', t.slug, 'name', t.name, 'custom_domain', t.custom_domain,
     'plan', t.plan, 'status', t.status, 'settings', t.settings,
     'limits', (SELECT to_jsonb(l) FROM tenancy.tenant_limits(t.id) l),
@@ -219,10 +220,10 @@ $$;
 COMMENT ON FUNCTION api.tenant_json(tenancy.tenants) IS 'A tenant as the API shows it.';
 
 -- Opaque paging cursors (base64url of the last key of a page).
-CREATE FUNCTION api.cursor_encode(k text) RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+CREATE FUNCTION api.cursor_encode(k text) RETURNS text LANGUAGE sql IMMUTABLE
 AS $$ SELECT oauth.base64url_encode(convert_to(k, 'UTF8')) $$;
 COMMENT ON FUNCTION api.cursor_encode(text) IS 'Encodes a paging key as an opaque cursor.';
-CREATE FUNCTION api.cursor_decode(c text) RETURNS text LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION api.cursor_decode(c text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
   IF c IS NULL OR c = '' THEN RETURN NULL; END IF;
   RETURN convert_from(oauth.base64url_decode(c), 'UTF8');
@@ -232,7 +233,7 @@ END $$;
 COMMENT ON FUNCTION api.cursor_decode(text) IS 'Decodes a paging cursor; 22023 when it is not one.';
 
 CREATE FUNCTION api.page_limit(r api.request) RETURNS integer
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE v text := r.query->>'limit';
 BEGIN
   IF v IS NULL THEN RETURN 50; END IF;

@@ -6,7 +6,7 @@
 -- of the call itself stays).
 
 CREATE FUNCTION api.find_route(p_method text, p_path text, OUT route api.routes, OUT id text, OUT allow text[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   segs text[] := string_to_array(p_path, '/');
   n integer := cardinality(segs);
@@ -21,11 +21,12 @@ BEGIN
   IF n >= 4 AND segs[n-1] <> '' THEN
     k2 := array_to_string(segs[1:n-2] || '{id}'::text || segs[n], '/');
   END IF;
-  SELECT r.pattern INTO pat FROM api.routes r WHERE r.pattern IN (p_path, k1, k2)
-   ORDER BY r.method = p_method DESC, r.pattern = p_path DESC, r.pattern = k1 DESC LIMIT 1;
+  -- One probe of the primary key for every candidate; the best match first.
+  SELECT (array_agg(r.pattern ORDER BY r.method = p_method DESC, r.pattern = p_path DESC, r.pattern = k1 DESC))[1]
+    INTO pat FROM api.routes r WHERE r.pattern IN (p_path, k1, k2);
   IF pat IS NULL THEN RETURN; END IF;
   SELECT array_agg(r.method ORDER BY r.method) INTO allow FROM api.routes r WHERE r.pattern = pat;
-  SELECT r.* INTO route FROM api.routes r WHERE r.pattern = pat AND r.method = p_method;
+  SELECT * INTO route FROM api.routes r WHERE r.pattern = pat AND r.method = p_method;
   id := CASE pat WHEN p_path THEN NULL WHEN k1 THEN segs[n] ELSE segs[n-1] END;
 END $$;
 COMMENT ON FUNCTION api.find_route(text, text) IS 'The route for a method and path, its {id} value, and the methods the path allows.';
@@ -33,7 +34,7 @@ COMMENT ON FUNCTION api.find_route(text, text) IS 'The route for a method and pa
 -- Scheme and host the client used; behind a proxy the gateway passes
 -- X-Forwarded-Proto/Host only when started with --trust-proxy.
 CREATE FUNCTION api.base_url(h jsonb) RETURNS text
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
   proto text := lower(split_part(coalesce(h->>'x-forwarded-proto', 'http'), ',', 1));
   host text := lower(btrim(split_part(coalesce(h->>'x-forwarded-host', h->>'host', 'localhost'), ',', 1)));
@@ -48,7 +49,7 @@ COMMENT ON FUNCTION api.base_url(jsonb) IS 'scheme://host of the request (X-Forw
 
 CREATE FUNCTION api.handle_request(p_method text, p_path text, p_query text, p_headers jsonb, p_body bytea, p_client_addr text)
 RETURNS TABLE(status integer, headers jsonb, body text)
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   r api.request;
   resp api.response;
@@ -78,7 +79,9 @@ BEGIN
     r.issuer := r.base_url || CASE WHEN res.strategy IN ('subdomain', 'domain') THEN '' ELSE '/t/' || res.slug END;
     SELECT * INTO fr FROM api.find_route(r.method, r.path);
     rt := fr.route; r.id := fr.id; allow := fr.allow;
-    cors := allow IS NOT NULL AND r.path <> '/oauth/authorize' AND api.cors_allowed(origin, r.tenant_id);
+    IF origin IS NOT NULL AND allow IS NOT NULL AND r.path <> '/oauth/authorize' THEN
+      cors := api.cors_allowed(origin, r.tenant_id);
+    END IF;
     IF allow IS NULL THEN
       resp := api.error(404, 'not_found', 'No such route: ' || r.path || '.');
     ELSIF m = 'OPTIONS' THEN
@@ -143,7 +146,7 @@ GRANT EXECUTE ON FUNCTION api.handle_request(text, text, text, jsonb, bytea, tex
 -- redirected to the client's registered redirect URI: Chromium applies
 -- form-action to that redirect, so its origin is allowed too.
 CREATE FUNCTION api.html_csp(p_redirect_uri text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql IMMUTABLE AS $$
   SELECT 'default-src ''none''; style-src ''unsafe-inline''; img-src ''self'' data:; base-uri ''none''; frame-ancestors ''none''; form-action ''self'''
          || coalesce(' ' || (regexp_match(coalesce(p_redirect_uri, ''), '^(https?://[^/?#\s;'']+)'))[1], '')
 $$;

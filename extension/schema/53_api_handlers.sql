@@ -4,7 +4,7 @@
 -- context, so row-level security decides what they see.
 
 CREATE FUNCTION api.uuid_param(r api.request, what text) RETURNS uuid
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
   IF r.id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
     RETURN r.id::uuid;
@@ -15,7 +15,7 @@ COMMENT ON FUNCTION api.uuid_param(api.request, text) IS 'The {id} path paramete
 
 -- The {id} of /api/v1/tenants/{id}/... must be the request's own tenant.
 CREATE FUNCTION api.own_tenant(r api.request) RETURNS uuid
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
   IF api.uuid_param(r, 'tenant') IS DISTINCT FROM tenancy.current_tenant_id() THEN
     RAISE EXCEPTION 'tenant not found' USING ERRCODE = 'P0002';
@@ -25,9 +25,10 @@ END $$;
 COMMENT ON FUNCTION api.own_tenant(api.request) IS 'The {id} of a tenant route when it is the current tenant; 404 otherwise.';
 
 CREATE FUNCTION api.extension_version() RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT extversion FROM pg_extension WHERE extname = 'backend_framework'
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'backend_framework');
+END $$;
 COMMENT ON FUNCTION api.extension_version() IS 'Installed version of backend_framework.';
 
 CREATE FUNCTION api.tenant_count() RETURNS bigint
@@ -39,20 +40,20 @@ REVOKE ALL ON FUNCTION api.tenant_count() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.tenant_count() TO backend_gateway, backend_admin;
 
 CREATE FUNCTION api.h_health(r api.request) RETURNS api.response
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
   SELECT api.json(200, jsonb_build_object('status', 'ok', 'database', 'up', 'version', api.extension_version(),
                                          'time', now()))
 $$;
 COMMENT ON FUNCTION api.h_health(api.request) IS 'GET /health.';
 
 CREATE FUNCTION api.h_ping(r api.request) RETURNS api.response
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
   SELECT api.json(200, jsonb_build_object('pong', true, 'time', now()))
 $$;
 COMMENT ON FUNCTION api.h_ping(api.request) IS 'GET /api/v1/ping.';
 
 CREATE FUNCTION api.h_status(r api.request) RETURNS api.response
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
   SELECT api.json(200, jsonb_build_object(
     'status', 'ok',
     'version', api.extension_version(),
@@ -64,13 +65,13 @@ $$;
 COMMENT ON FUNCTION api.h_status(api.request) IS 'GET /api/v1/status.';
 
 CREATE FUNCTION api.h_tenant_get(r api.request) RETURNS api.response
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
   SELECT api.json(200, api.tenant_json(t)) FROM tenancy.tenants t WHERE t.id = api.own_tenant(r)
 $$;
 COMMENT ON FUNCTION api.h_tenant_get(api.request) IS 'GET /api/v1/tenants/{id}.';
 
 CREATE FUNCTION api.h_tenant_update(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   doc jsonb := api.json_body(r);
   t tenancy.tenants;
@@ -85,7 +86,7 @@ END $$;
 COMMENT ON FUNCTION api.h_tenant_update(api.request) IS 'PATCH /api/v1/tenants/{id}: name, custom_domain (null clears), plan (owners).';
 
 CREATE FUNCTION api.h_tenant_delete(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM api.own_tenant(r);
   IF tenancy.current_user_role() IS DISTINCT FROM 'owner' THEN
@@ -97,7 +98,7 @@ END $$;
 COMMENT ON FUNCTION api.h_tenant_delete(api.request) IS 'DELETE /api/v1/tenants/{id} (owners).';
 
 CREATE FUNCTION api.h_tenant_stats(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM api.require_admin();
   RETURN api.json(200, tenancy.tenant_stats(api.own_tenant(r)));
@@ -105,7 +106,7 @@ END $$;
 COMMENT ON FUNCTION api.h_tenant_stats(api.request) IS 'GET /api/v1/tenants/{id}/stats (admins).';
 
 CREATE FUNCTION api.h_settings_get(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
   PERFORM api.own_tenant(r);
   PERFORM api.require_admin();
@@ -115,7 +116,7 @@ COMMENT ON FUNCTION api.h_settings_get(api.request) IS 'GET /api/v1/tenants/{id}
 
 -- PUT replaces: keys not in the body are removed.
 CREATE FUNCTION api.h_settings_put(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   doc jsonb := api.json_body(r);
   cleared jsonb;
@@ -129,7 +130,7 @@ END $$;
 COMMENT ON FUNCTION api.h_settings_put(api.request) IS 'PUT /api/v1/tenants/{id}/settings: replaces the settings (admins).';
 
 CREATE FUNCTION api.h_users_list(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   lim integer := api.page_limit(r);
   rows jsonb;
@@ -148,7 +149,7 @@ END $$;
 COMMENT ON FUNCTION api.h_users_list(api.request) IS 'GET /api/v1/users?limit=&cursor= (admins: every user; users: themselves).';
 
 CREATE FUNCTION api.h_user_create(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   doc jsonb := api.json_body(r);
   u tenancy.user_info;
@@ -161,7 +162,7 @@ END $$;
 COMMENT ON FUNCTION api.h_user_create(api.request) IS 'POST /api/v1/users (admins).';
 
 CREATE FUNCTION api.h_user_get(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE u tenancy.user_info;
 BEGIN
   SELECT * INTO u FROM tenancy.user_info WHERE tenant_id = tenancy.current_tenant_id() AND id = api.uuid_param(r, 'user');
@@ -171,7 +172,7 @@ END $$;
 COMMENT ON FUNCTION api.h_user_get(api.request) IS 'GET /api/v1/users/{id} (yourself, or admins).';
 
 CREATE FUNCTION api.h_user_update(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   doc jsonb := api.json_body(r);
   u tenancy.user_info;
@@ -185,7 +186,7 @@ END $$;
 COMMENT ON FUNCTION api.h_user_update(api.request) IS 'PATCH /api/v1/users/{id}: display_name, password (yourself or admins), role and status (admins).';
 
 CREATE FUNCTION api.h_user_delete(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM tenancy.delete_user(api.uuid_param(r, 'user'));
   RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
@@ -193,7 +194,7 @@ END $$;
 COMMENT ON FUNCTION api.h_user_delete(api.request) IS 'DELETE /api/v1/users/{id} (admins).';
 
 CREATE FUNCTION api.h_me(r api.request) RETURNS api.response
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
   SELECT api.json(200, jsonb_build_object(
     'user', (SELECT api.user_json(u) FROM tenancy.user_info u
               WHERE u.tenant_id = tenancy.current_tenant_id() AND u.id = tenancy.current_user_id()),
@@ -208,7 +209,7 @@ COMMENT ON FUNCTION api.h_me(api.request) IS 'GET /api/v1/me: the token''s user 
 -- Registration is public (the sign-up page): a tenant, its first owner, and
 -- the owner's first access token, so a script can go on at once.
 CREATE FUNCTION api.h_tenant_create(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   doc jsonb := api.json_body(r);
   reg record;

@@ -3,7 +3,7 @@
 -- endpoint functions, and add the headers RFC 6749/6750 ask for.
 
 CREATE FUNCTION api.oauth_answer(p_status integer, p_body jsonb, r api.request) RETURNS api.response
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql IMMUTABLE AS $$
   SELECT api.json(p_status, CASE WHEN p_status = 204 THEN NULL ELSE p_body END,
     jsonb_build_object('Cache-Control', 'no-store', 'Pragma', 'no-cache')
     || CASE WHEN p_status = 401 THEN jsonb_build_object('WWW-Authenticate',
@@ -15,13 +15,13 @@ $$;
 COMMENT ON FUNCTION api.oauth_answer(integer, jsonb, api.request) IS 'An OAuth endpoint answer: no-store, and WWW-Authenticate on 401.';
 
 CREATE FUNCTION api.bearer_token(r api.request) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql IMMUTABLE AS $$
   SELECT (regexp_match(coalesce(r.headers->>'authorization', ''), '^[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+) *$'))[1]
 $$;
 COMMENT ON FUNCTION api.bearer_token(api.request) IS 'The token of an Authorization: Bearer header, or NULL.';
 
 CREATE FUNCTION api.h_token(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE s integer; b jsonb;
 BEGIN
   SELECT e.status, e.body INTO s, b FROM oauth.token_endpoint(api.form_body(r), r.headers->>'authorization', r.client_addr) e;
@@ -30,7 +30,7 @@ END $$;
 COMMENT ON FUNCTION api.h_token(api.request) IS 'POST /oauth/token.';
 
 CREATE FUNCTION api.h_revoke(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE s integer; b jsonb;
 BEGIN
   SELECT e.status, e.body INTO s, b FROM oauth.revoke_endpoint(api.form_body(r), r.headers->>'authorization') e;
@@ -39,7 +39,7 @@ END $$;
 COMMENT ON FUNCTION api.h_revoke(api.request) IS 'POST /oauth/revoke (RFC 7009).';
 
 CREATE FUNCTION api.h_introspect(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE s integer; b jsonb;
 BEGIN
   SELECT e.status, e.body INTO s, b FROM oauth.introspect_endpoint(api.form_body(r), r.headers->>'authorization', r.issuer) e;
@@ -48,7 +48,7 @@ END $$;
 COMMENT ON FUNCTION api.h_introspect(api.request) IS 'POST /oauth/introspect (RFC 7662).';
 
 CREATE FUNCTION api.h_register(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE s integer; b jsonb; resp api.response;
 BEGIN
   SELECT e.status, e.body INTO s, b
@@ -61,14 +61,14 @@ END $$;
 COMMENT ON FUNCTION api.h_register(api.request) IS 'POST /oauth/register (RFC 7591) and GET/PUT/DELETE /oauth/register/{id} (RFC 7592).';
 
 CREATE FUNCTION api.h_userinfo(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
   RETURN api.json(200, oauth.userinfo(), '{"Cache-Control": "no-store", "Pragma": "no-cache"}');
 END $$;
 COMMENT ON FUNCTION api.h_userinfo(api.request) IS 'GET/POST /oauth/userinfo (scope profile).';
 
 CREATE FUNCTION api.h_metadata(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
   RETURN api.json(200, oauth.metadata_document(r.issuer),
                   '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}');
@@ -76,14 +76,14 @@ END $$;
 COMMENT ON FUNCTION api.h_metadata(api.request) IS 'GET /.well-known/oauth-authorization-server (RFC 8414).';
 
 CREATE FUNCTION api.parse_cookies(h text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql IMMUTABLE AS $$
   SELECT coalesce(jsonb_object_agg(btrim(split_part(c, '=', 1)), btrim(substr(c, strpos(c, '=') + 1))), '{}')
     FROM unnest(string_to_array(coalesce(h, ''), ';')) c WHERE strpos(c, '=') > 1
 $$;
 COMMENT ON FUNCTION api.parse_cookies(text) IS 'A Cookie header as a JSON object (name → value; a repeated name keeps one).';
 
 CREATE FUNCTION api.h_authorize(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   params jsonb := CASE WHEN r.method = 'POST' THEN api.form_body(r) ELSE r.query END;
   a record;
@@ -97,7 +97,7 @@ COMMENT ON FUNCTION api.h_authorize(api.request) IS 'GET/POST /oauth/authorize: 
 
 -- Client management (admins), the REST face of oauth.*_client.
 CREATE FUNCTION api.h_clients_list(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
   PERFORM api.require_admin();
   RETURN api.json(200, jsonb_build_object('clients', (SELECT coalesce(jsonb_agg(c), '[]') FROM oauth.list_clients() c)));
@@ -105,7 +105,7 @@ END $$;
 COMMENT ON FUNCTION api.h_clients_list(api.request) IS 'GET /api/v1/clients (admins).';
 
 CREATE FUNCTION api.h_client_create(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE c jsonb;
 BEGIN
   PERFORM api.require_admin();
@@ -115,7 +115,7 @@ END $$;
 COMMENT ON FUNCTION api.h_client_create(api.request) IS 'POST /api/v1/clients (admins): the secret is in this answer only.';
 
 CREATE FUNCTION api.h_client_get(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
   PERFORM api.require_admin();
   RETURN api.json(200, oauth.get_client(r.id));
@@ -123,7 +123,7 @@ END $$;
 COMMENT ON FUNCTION api.h_client_get(api.request) IS 'GET /api/v1/clients/{id} (admins).';
 
 CREATE FUNCTION api.h_client_rotate(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM api.require_admin();
   RETURN api.json(200, oauth.rotate_client_secret(r.id), '{"Cache-Control": "no-store"}');
@@ -131,7 +131,7 @@ END $$;
 COMMENT ON FUNCTION api.h_client_rotate(api.request) IS 'POST /api/v1/clients/{id}/rotate-secret (admins).';
 
 CREATE FUNCTION api.h_client_delete(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM api.require_admin();
   PERFORM oauth.delete_client(r.id);

@@ -31,14 +31,14 @@ GRANT UPDATE (title, body) ON app.notes TO backend_gateway, backend_app, backend
 CREATE TRIGGER notes_touch BEFORE UPDATE ON app.notes FOR EACH ROW EXECUTE FUNCTION tenancy._touch_updated_at();
 
 CREATE FUNCTION app.note_json(n app.notes) RETURNS jsonb
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object('id', n.id, 'author_id', n.author_id, 'title', n.title, 'body', n.body,
                             'created_at', n.created_at, 'updated_at', n.updated_at)
 $$;
 COMMENT ON FUNCTION app.note_json(app.notes) IS 'A note as the API shows it.';
 
 CREATE FUNCTION api.h_notes_list(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   lim integer := api.page_limit(r);
   after uuid;
@@ -63,7 +63,7 @@ END $$;
 COMMENT ON FUNCTION api.h_notes_list(api.request) IS 'GET /api/v1/notes?limit=&cursor=.';
 
 CREATE FUNCTION api.note_fields(r api.request, p_required boolean, OUT title text, OUT body text)
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE doc jsonb := api.json_body(r);
 BEGIN
   PERFORM api.only_fields(doc, '{title,body}');
@@ -79,7 +79,7 @@ END $$;
 COMMENT ON FUNCTION api.note_fields(api.request, boolean) IS 'title and body of a note request, validated.';
 
 CREATE FUNCTION api.h_note_create(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE f record; n app.notes;
 BEGIN
   PERFORM api.require_user();
@@ -90,7 +90,7 @@ END $$;
 COMMENT ON FUNCTION api.h_note_create(api.request) IS 'POST /api/v1/notes.';
 
 CREATE FUNCTION api.h_note_get(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE n app.notes;
 BEGIN
   SELECT * INTO n FROM app.notes WHERE tenant_id = tenancy.current_tenant_id() AND id = api.uuid_param(r, 'note');
@@ -100,7 +100,7 @@ END $$;
 COMMENT ON FUNCTION api.h_note_get(api.request) IS 'GET /api/v1/notes/{id}.';
 
 CREATE FUNCTION api.h_note_update(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE f record; n app.notes;
 BEGIN
   f := api.note_fields(r, false);
@@ -112,7 +112,7 @@ END $$;
 COMMENT ON FUNCTION api.h_note_update(api.request) IS 'PATCH /api/v1/notes/{id}.';
 
 CREATE FUNCTION api.h_note_delete(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   DELETE FROM app.notes WHERE tenant_id = tenancy.current_tenant_id() AND id = api.uuid_param(r, 'note');
   IF NOT FOUND THEN RAISE EXCEPTION 'note not found' USING ERRCODE = 'P0002'; END IF;

@@ -2,7 +2,7 @@
 -- api.routes (so no route goes undocumented) plus the schemas below.
 
 CREATE FUNCTION api.openapi_schemas() RETURNS jsonb
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql IMMUTABLE AS $$
 SELECT $json${
   "Error": {"type": "object", "required": ["error", "error_description"],
             "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}},
@@ -94,7 +94,7 @@ $$;
 COMMENT ON FUNCTION api.openapi_schemas() IS 'Component schemas of the OpenAPI document.';
 
 CREATE FUNCTION api.openapi(p_base_url text) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
 WITH ops AS (
   SELECT r.pattern, lower(r.method) AS m, jsonb_strip_nulls(jsonb_build_object(
     'operationId', r.handler || '_' || lower(r.method),
@@ -137,7 +137,7 @@ $$;
 COMMENT ON FUNCTION api.openapi(text) IS 'The OpenAPI 3.1 document of every route in api.routes.';
 
 CREATE FUNCTION api.h_openapi(r api.request) RETURNS api.response
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
   SELECT api.json(200, api.openapi(r.base_url), '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}')
 $$;
 COMMENT ON FUNCTION api.h_openapi(api.request) IS 'GET /api/v1/openapi.json.';

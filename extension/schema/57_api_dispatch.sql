@@ -2,7 +2,7 @@
 -- A static CASE (not dynamic SQL) keeps every call a cached plan.
 
 CREATE FUNCTION api.dispatch(p_handler text, r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   RETURN CASE p_handler
     WHEN 'me'             THEN api.h_me(r)
