@@ -1,0 +1,150 @@
+// Checks docker/docker-compose.yml and docker/docker-compose.prod.yml without
+// a Docker engine: both must validate against the Compose Specification JSON
+// schema (../shared/compose-spec.json), then the things the schema cannot
+// know are asserted: services, health checks, depends_on conditions, ports,
+// network and volume names, the environment names of the original
+// specification, no secret in clear, and .env.example covering every ${VAR}.
+// Usage: node test/deploy/compose-check.mjs ROOT   (exit 0 = all passed)
+import { readFileSync, existsSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { createRequire } from 'node:module';
+
+const root = resolve(process.argv[2] ?? '.');
+const require = createRequire(join(root, 'test', 'package.json'));
+const YAML = require('yaml');
+const Ajv = require('ajv');
+
+let failures = 0, checks = 0;
+const ok = (cond, msg) => { checks++; if (cond) console.log(`ok   ${msg}`); else { failures++; console.log(`FAIL ${msg}`); } };
+
+const schemaPath = [join(root, '..', 'shared', 'compose-spec.json'), join(root, 'shared', 'compose-spec.json')]
+  .find(existsSync);
+if (!schemaPath) { console.log('FAIL compose-spec.json not found in ../shared'); process.exit(1); }
+const ajv = new Ajv({ strict: false, allErrors: true, allowUnionTypes: true });
+// The schema names its meta-schema with https://; Ajv knows draft-07 as http://.
+const draft07 = structuredClone(require('ajv/dist/refs/json-schema-draft-07.json'));
+draft07.$id = 'https://json-schema.org/draft-07/schema';
+ajv.addMetaSchema(draft07);
+const validate = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')));
+
+const envExample = readFileSync(join(root, '.env.example'), 'utf8');
+const envDefined = new Set([...envExample.matchAll(/^\s*#?\s*([A-Z][A-Z0-9_]*)=/gm)].map(m => m[1]));
+const envValues = Object.fromEntries([...envExample.matchAll(/^([A-Z][A-Z0-9_]*)=(.*)$/gm)].map(m => [m[1], m[2]]));
+
+// ${VAR}, ${VAR:-default}, ${VAR:?message} ... ($$ is a literal dollar).
+function interpolatedVars(text) {
+  const vars = new Set();
+  for (const m of text.replace(/\$\$/g, '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)) vars.add(m[1]);
+  for (const m of text.replace(/\$\$/g, '').matchAll(/\$([A-Za-z_][A-Za-z0-9_]*)/g)) vars.add(m[1]);
+  return vars;
+}
+const envList = env => Array.isArray(env)
+  ? Object.fromEntries(env.map(e => { const i = e.indexOf('='); return i < 0 ? [e, null] : [e.slice(0, i), e.slice(i + 1)]; }))
+  : (env ?? {});
+const publishedPorts = svc => (svc.ports ?? []).map(p => typeof p === 'object' ? `${p.published}:${p.target}` : String(p));
+const SECRET_NAME = /PASSWORD|SECRET|TOKEN|_KEY$/;
+
+const EXPECTED = ['postgres', 'gateway', 'nginx_api', 'nginx_frontend', 'pgadmin'];
+const ORIGINAL_ENV = ['POSTGRES_DB', 'POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_PORT', 'API_PORT',
+                      'FRONTEND_PORT', 'PGADMIN_DEFAULT_EMAIL', 'PGADMIN_DEFAULT_PASSWORD', 'DEBUG'];
+
+for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docker-compose.prod.yml', true]]) {
+  const path = join(root, file);
+  const text = readFileSync(path, 'utf8');
+  const doc = YAML.parse(text, { merge: true, maxAliasCount: 1000 });
+  const label = prod ? 'prod' : 'dev';
+
+  ok(validate(doc), `${label}: ${file} validates against the Compose Specification schema` +
+     (validate.errors ? `\n     ${ajv.errorsText(validate.errors, { separator: '\n     ' })}` : ''));
+
+  const services = doc.services ?? {};
+  ok(EXPECTED.every(s => s in services) && Object.keys(services).length === EXPECTED.length,
+     `${label}: services are exactly ${EXPECTED.join(', ')} (got ${Object.keys(services).join(', ')})`);
+  ok(doc.networks && 'backend_network' in doc.networks, `${label}: network backend_network is declared`);
+  for (const v of ['postgres_data', 'postgres_logs', 'nginx_api_logs', 'nginx_frontend_logs', 'pgadmin_data'])
+    ok(doc.volumes && v in doc.volumes, `${label}: named volume ${v} is declared`);
+
+  for (const [name, svc] of Object.entries(services)) {
+    const hc = svc.healthcheck;
+    ok(hc && !hc.disable && Array.isArray(hc.test) && hc.test.length > 1 && hc.interval && hc.retries,
+       `${label}: ${name} has a health check (test, interval, retries)`);
+    ok((svc.networks ?? []).includes?.('backend_network') || (svc.networks && 'backend_network' in svc.networks),
+       `${label}: ${name} is on backend_network`);
+    ok(Boolean(svc.restart), `${label}: ${name} has a restart policy (${svc.restart})`);
+    if (name !== 'postgres') {
+      const deps = svc.depends_on ?? {};
+      const entries = Array.isArray(deps) ? deps.map(d => [d, {}]) : Object.entries(deps);
+      ok(entries.length > 0 && entries.every(([, d]) => d.condition === 'service_healthy'),
+         `${label}: ${name} depends_on ${entries.map(([d]) => d).join(', ') || 'nothing'} with condition service_healthy`);
+    }
+    // Volumes: named volumes must be declared; bind mounts must exist.
+    for (const v of svc.volumes ?? []) {
+      const src = typeof v === 'string' ? v.split(':')[0] : v.source;
+      if (src.startsWith('.') || src.startsWith('/')) {
+        const p = resolve(dirname(path), src);
+        const mayBeMissing = /\/(secrets|certs)$/.test(p);   // filled by the operator
+        ok(existsSync(p) || mayBeMissing, `${label}: ${name} bind mount ${src} exists`);
+      } else ok(doc.volumes && src in doc.volumes, `${label}: ${name} named volume ${src} is declared`);
+    }
+    // No secret in clear: a secret-like variable is interpolated or a file.
+    for (const [k, val] of Object.entries(envList(svc.environment))) {
+      if (!SECRET_NAME.test(k)) continue;
+      const s = String(val ?? '');
+      const fine = k.endsWith('_FILE') ? s.startsWith('/run/secrets/') : /^\$\{[A-Z_]+(:\?[^}]*)?\}$/.test(s);
+      ok(fine, `${label}: ${name} ${k} is ${k.endsWith('_FILE') ? 'a /run/secrets file' : 'taken from .env, not written here'} (${s})`);
+    }
+    ok(!/password=[^$\s]/i.test(JSON.stringify(envList(svc.environment))),
+       `${label}: ${name} has no password inside a connection string`);
+  }
+
+  // Ports.
+  const ports = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, publishedPorts(s)]));
+  ok(ports.nginx_api.includes('${API_PORT:-8080}:8080'), `${label}: nginx_api publishes API_PORT (8080)`);
+  ok(ports.gateway.length === 0, `${label}: the gateway publishes no port (only nginx reaches it)`);
+  if (!prod) {
+    ok(ports.nginx_frontend.includes('${FRONTEND_PORT:-8000}:8000'), 'dev: nginx_frontend publishes FRONTEND_PORT (8000)');
+    ok(ports.postgres.includes('${POSTGRES_PORT:-5432}:5432'), 'dev: postgres publishes POSTGRES_PORT (5432)');
+    ok(ports.pgadmin.includes('${PGADMIN_PORT:-5050}:80'), 'dev: pgadmin publishes 5050');
+    for (const v of ORIGINAL_ENV) ok(text.includes('${' + v), `dev: uses the original specification's ${v}`);
+    ok(envValues.POSTGRES_DB === 'backend_db' && envValues.POSTGRES_PORT === '5432' && envValues.API_PORT === '8080' &&
+       envValues.FRONTEND_PORT === '8000', '.env.example: POSTGRES_DB=backend_db, POSTGRES_PORT=5432, API_PORT=8080, FRONTEND_PORT=8000');
+  } else {
+    ok(ports.postgres.length === 0 && !services.postgres.expose?.length, 'prod: PostgreSQL publishes no port');
+    ok((services.pgadmin.profiles ?? []).length > 0, `prod: pgadmin only under a profile (${services.pgadmin.profiles})`);
+    ok(ports.pgadmin.every(p => p.startsWith('127.0.0.1:')), 'prod: pgadmin bound to 127.0.0.1 only');
+    ok(ports.nginx_api.some(p => p.endsWith(':8443')) && ports.nginx_frontend.some(p => p.endsWith(':443')),
+       'prod: both nginx publish a TLS port');
+    const secrets = doc.secrets ?? {};
+    ok(['postgres_password', 'gateway_db_password', 'pgadmin_password'].every(s => s in secrets),
+       'prod: secrets postgres_password, gateway_db_password, pgadmin_password declared');
+    for (const [n, s] of Object.entries(services)) {
+      const env = envList(s.environment);
+      for (const k of Object.keys(env).filter(k => k.endsWith('_FILE')))
+        ok((s.secrets ?? []).some(x => env[k] === `/run/secrets/${typeof x === 'string' ? x : x.target ?? x.source}`),
+           `prod: ${n} ${k} points at a secret it mounts`);
+      ok(!Object.keys(env).some(k => /PASSWORD$/.test(k)), `prod: ${n} gets no password in its environment`);
+      ok(Boolean(s.deploy?.resources?.limits?.memory), `prod: ${n} has a memory limit`);
+      ok(s.restart === 'always' || (n === 'pgadmin' && s.restart), `prod: ${n} restart policy (${s.restart})`);
+    }
+    const threads = envList(services.gateway.environment).BACKEND_THREADS;
+    ok(/:-([4-9]|\d\d)\}/.test(threads), `prod: more gateway threads by default (${threads})`);
+    ok(services.nginx_api.volumes.some(v => String(v).includes('certs')) &&
+       services.nginx_frontend.volumes.some(v => String(v).includes('certs')), 'prod: both nginx mount the certificates folder');
+  }
+  ok(envList(services.gateway.environment).BACKEND_TRUST_PROXY === '1', `${label}: the gateway trusts X-Forwarded-* (behind nginx)`);
+
+  // Every interpolated variable is documented in .env.example.
+  const missing = [...interpolatedVars(text)].filter(v => !envDefined.has(v));
+  ok(missing.length === 0, `${label}: .env.example covers every \${VAR} used` + (missing.length ? ` (missing: ${missing.join(', ')})` : ''));
+
+  // Every file the compose file mounts from the repository exists.
+  for (const f of ['postgres/Dockerfile', 'gateway/Dockerfile'])
+    ok(existsSync(join(root, 'docker', f)), `${label}: docker/${f} exists`);
+}
+
+// .env.example holds no real secret: every password is a placeholder.
+for (const [k, v] of Object.entries(envValues))
+  if (SECRET_NAME.test(k)) ok(v === 'change-me', `.env.example: ${k} is the placeholder "change-me"`);
+
+console.log(`${checks - failures} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);

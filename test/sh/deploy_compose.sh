@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Deployment, part 1: both compose files validate against the Compose
+# Specification schema (npm yaml + ajv) and have the structure the deployment
+# needs (test/deploy/compose-check.mjs lists every check). No Docker engine.
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/env.sh"
+cd "$ROOT"
+[ -d test/node_modules/yaml ] && [ -d test/node_modules/ajv ] || (cd test && npm install --no-audit --no-fund --silent)
+node test/deploy/compose-check.mjs "$ROOT"
