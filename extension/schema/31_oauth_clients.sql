@@ -1,0 +1,469 @@
+-- 31_oauth_clients.sql — scopes, client metadata (RFC 7591) validation,
+-- client management for admins (SECURITY INVOKER, row-level security
+-- decides), and the built-in console client of every tenant.
+
+-- Scopes ----------------------------------------------------------------
+
+-- The scopes of a space-separated string as a sorted, distinct array; NULL
+-- when a value is not one of read, write, profile, admin (tabs, control
+-- characters and the like make a value unknown). A blank string gives '{}'.
+CREATE FUNCTION oauth._scopes(s text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE
+    WHEN s IS NULL THEN NULL
+    WHEN EXISTS (SELECT 1 FROM regexp_split_to_table(btrim(s), ' +') x
+                  WHERE x <> '' AND x NOT IN ('read', 'write', 'profile', 'admin')) THEN NULL
+    ELSE coalesce((SELECT array_agg(DISTINCT x ORDER BY x) FROM regexp_split_to_table(btrim(s), ' +') x WHERE x <> ''),
+                  '{}') END
+$$;
+COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes; NULL when any value is unknown or malformed.';
+
+CREATE FUNCTION oauth._scope_text(a text[]) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(string_agg(DISTINCT x, ' ' ORDER BY x), '') FROM unnest(a) x
+$$;
+COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: scopes as a sorted, space-separated string.';
+
+-- Scopes a user's role allows: admin only for admins and owners.
+CREATE FUNCTION oauth._role_scopes(role text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN role IN ('admin', 'owner') THEN '{admin,profile,read,write}'::text[]
+              WHEN role = 'user' THEN '{profile,read,write}'::text[]
+              ELSE '{}'::text[] END
+$$;
+COMMENT ON FUNCTION oauth._role_scopes(text) IS 'Internal: scopes a role may be granted (admin only for admin and owner).';
+
+-- Intersection of two scope arrays, sorted.
+CREATE FUNCTION oauth._scope_and(a text[], b text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(array_agg(x ORDER BY x), '{}') FROM unnest(a) x WHERE x = ANY (b)
+$$;
+COMMENT ON FUNCTION oauth._scope_and(text[], text[]) IS 'Internal: intersection of two scope arrays, sorted.';
+
+-- Client metadata --------------------------------------------------------
+
+-- A redirect URI as RFC 6749 section 3.1.2 and RFC 8252 allow it here:
+-- absolute, https (any host) or http on a loopback host, no fragment, no
+-- user info, no white space or control characters.
+CREATE FUNCTION oauth._redirect_uri_problem(u text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE
+    WHEN u IS NULL OR u = '' THEN 'a redirect URI is empty'
+    WHEN length(u) > 2000 THEN 'a redirect URI is longer than 2000 characters'
+    WHEN u ~ '[[:space:][:cntrl:]]' THEN 'a redirect URI contains white space or control characters'
+    WHEN strpos(u, '#') > 0 THEN format('redirect URI %s has a fragment (#), which is not allowed', u)
+    WHEN u !~* '^[a-z][a-z0-9+.-]*://' THEN format('redirect URI %s is not an absolute URI', u)
+    WHEN u ~* '^http://' THEN
+      CASE WHEN u ~* '^http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?([/?].*)?$' THEN NULL
+           ELSE format('redirect URI %s uses http, which is allowed only for localhost, 127.0.0.1 and [::1]; use https', u) END
+    WHEN u ~* '^https://' THEN
+      CASE WHEN u ~* '^https://([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?([/?].*)?$' THEN NULL
+           ELSE format('redirect URI %s has an invalid host', u) END
+    ELSE format('redirect URI %s must use https (or http on a loopback host)', u) END
+$$;
+COMMENT ON FUNCTION oauth._redirect_uri_problem(text) IS 'Internal: why a redirect URI cannot be registered (https; http only on localhost, 127.0.0.1, [::1]; no fragment), or NULL when it can.';
+
+-- Validates and normalises client metadata. mode: 'admin' (create_client,
+-- update_client), 'dynamic' (RFC 7591 with an admin's access token) or
+-- 'open' (RFC 7591 without one, when the tenant allows open registration:
+-- only authorization_code and refresh_token, no admin scope). Returns
+-- {"error": ..., "error_description": ...} (RFC 7591 section 3.2.2 codes)
+-- or the normalised metadata. Unknown fields are ignored (RFC 7591 section 2).
+CREATE FUNCTION oauth._client_metadata(m jsonb, mode text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r jsonb := '{}';
+  name text;
+  uris text[] := '{}';
+  grants text[];
+  rtypes text[];
+  method text;
+  scopes text[];
+  u text;
+  p text;
+  extra jsonb := '{}';
+  k text;
+  v jsonb;
+  ttl text;
+BEGIN
+  IF m IS NULL OR jsonb_typeof(m) <> 'object' THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'client metadata must be a JSON object');
+  END IF;
+  -- client_name
+  IF m ? 'client_name' AND jsonb_typeof(m->'client_name') <> 'null' THEN
+    name := btrim(m->>'client_name');
+    IF jsonb_typeof(m->'client_name') <> 'string' OR length(name) NOT BETWEEN 1 AND 200 OR name ~ '[[:cntrl:]]' THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata',
+        'error_description', 'client_name must be a text of 1 to 200 characters without control characters');
+    END IF;
+  END IF;
+  -- token_endpoint_auth_method
+  method := coalesce(m->>'token_endpoint_auth_method', 'client_secret_basic');
+  IF jsonb_typeof(m->'token_endpoint_auth_method') NOT IN ('string', 'null')
+     OR method NOT IN ('client_secret_basic', 'client_secret_post', 'none') THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata',
+      'error_description', 'token_endpoint_auth_method must be client_secret_basic, client_secret_post or none');
+  END IF;
+  -- grant_types
+  IF m ? 'grant_types' AND jsonb_typeof(m->'grant_types') <> 'null' THEN
+    IF jsonb_typeof(m->'grant_types') <> 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'grant_types') g WHERE jsonb_typeof(g) <> 'string') THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'grant_types must be an array of strings');
+    END IF;
+    SELECT array_agg(DISTINCT g ORDER BY g) INTO grants FROM jsonb_array_elements_text(m->'grant_types') g;
+    SELECT g INTO u FROM unnest(grants) g
+     WHERE g NOT IN ('authorization_code', 'refresh_token', 'client_credentials', 'password') LIMIT 1;
+    IF u IS NOT NULL THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+        format('unsupported grant type "%s" (supported: authorization_code, refresh_token, client_credentials, password)', u));
+    END IF;
+    IF grants IS NULL THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'grant_types must not be empty');
+    END IF;
+  ELSE
+    grants := '{authorization_code}';
+  END IF;
+  IF method = 'none' AND 'client_credentials' = ANY (grants) THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'a public client (token_endpoint_auth_method none) cannot use the client_credentials grant');
+  END IF;
+  IF mode = 'open' AND NOT grants <@ '{authorization_code,refresh_token}' THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'clients registered without an access token may only use the authorization_code and refresh_token grants');
+  END IF;
+  -- response_types: code exactly when the authorization_code grant is registered.
+  IF m ? 'response_types' AND jsonb_typeof(m->'response_types') <> 'null' THEN
+    IF jsonb_typeof(m->'response_types') <> 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'response_types') g WHERE jsonb_typeof(g) <> 'string') THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'response_types must be an array of strings');
+    END IF;
+    SELECT coalesce(array_agg(DISTINCT g ORDER BY g), '{}') INTO rtypes FROM jsonb_array_elements_text(m->'response_types') g;
+    IF NOT rtypes <@ '{code}' THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'the only supported response type is "code"');
+    END IF;
+    IF ('code' = ANY (rtypes)) <> ('authorization_code' = ANY (grants)) THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+        'response type "code" goes with the authorization_code grant type, and only with it');
+    END IF;
+  ELSE
+    rtypes := CASE WHEN 'authorization_code' = ANY (grants) THEN '{code}' ELSE '{}' END;
+  END IF;
+  -- redirect_uris
+  IF m ? 'redirect_uris' AND jsonb_typeof(m->'redirect_uris') <> 'null' THEN
+    IF jsonb_typeof(m->'redirect_uris') <> 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'redirect_uris') g WHERE jsonb_typeof(g) <> 'string') THEN
+      RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', 'redirect_uris must be an array of strings');
+    END IF;
+    IF jsonb_array_length(m->'redirect_uris') > 20 THEN
+      RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', 'at most 20 redirect URIs');
+    END IF;
+    FOR u IN SELECT jsonb_array_elements_text(m->'redirect_uris') LOOP
+      p := oauth._redirect_uri_problem(u);
+      IF p IS NOT NULL THEN
+        RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', p);
+      END IF;
+      IF NOT u = ANY (uris) THEN uris := uris || u; END IF;
+    END LOOP;
+  END IF;
+  IF 'authorization_code' = ANY (grants) AND cardinality(uris) = 0 THEN
+    RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description',
+      'the authorization_code grant needs at least one redirect URI in redirect_uris');
+  END IF;
+  -- scope
+  IF m ? 'scope' AND jsonb_typeof(m->'scope') <> 'null' THEN
+    scopes := CASE WHEN jsonb_typeof(m->'scope') = 'string' THEN oauth._scopes(m->>'scope') END;
+    IF scopes IS NULL OR cardinality(scopes) = 0 THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+        'scope must list one or more of read, write, profile, admin, separated by spaces');
+    END IF;
+  ELSE
+    scopes := '{profile,read,write}';
+  END IF;
+  IF mode = 'open' AND 'admin' = ANY (scopes) THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'clients registered without an access token cannot have the admin scope');
+  END IF;
+  -- Informational metadata, kept as given.
+  FOR k, v IN SELECT * FROM jsonb_each(m) WHERE key IN ('client_uri', 'logo_uri', 'tos_uri', 'policy_uri',
+                                                         'software_id', 'software_version', 'contacts') LOOP
+    CONTINUE WHEN jsonb_typeof(v) = 'null';
+    IF k = 'contacts' THEN
+      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > 10
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) c WHERE jsonb_typeof(c) <> 'string' OR length(c #>> '{}') > 254) THEN
+        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'contacts must be an array of at most 10 e-mail addresses');
+      END IF;
+    ELSIF jsonb_typeof(v) <> 'string' OR length(v #>> '{}') > 2000 OR (v #>> '{}') ~ '[[:cntrl:]]' THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', format('%s must be a text', k));
+    ELSIF k LIKE '%\_uri' AND (v #>> '{}') !~* '^https?://[^[:space:]]+$' THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', format('%s must be an http or https URL', k));
+    END IF;
+    extra := extra || jsonb_build_object(k, v);
+  END LOOP;
+  r := jsonb_build_object('client_name', name, 'redirect_uris', to_jsonb(uris), 'grant_types', to_jsonb(grants),
+                          'response_types', to_jsonb(rtypes), 'scope', oauth._scope_text(scopes),
+                          'token_endpoint_auth_method', method, 'extra', extra);
+  -- Administrators may also choose the client_id and token lifetimes.
+  IF mode = 'admin' THEN
+    IF m ? 'client_id' AND jsonb_typeof(m->'client_id') <> 'null' THEN
+      IF jsonb_typeof(m->'client_id') <> 'string' OR (m->>'client_id') !~ '^[A-Za-z0-9._~-]{3,100}$' THEN
+        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+          'client_id must have 3 to 100 letters, digits or . _ ~ -');
+      END IF;
+      r := r || jsonb_build_object('client_id', m->'client_id');
+    END IF;
+    FOREACH ttl IN ARRAY ARRAY['access_token_ttl', 'refresh_token_ttl'] LOOP
+      IF m ? ttl AND jsonb_typeof(m->ttl) <> 'null' THEN
+        IF jsonb_typeof(m->ttl) <> 'number' OR (m->>ttl) !~ '^[0-9]{1,9}$' OR (m->>ttl)::integer NOT BETWEEN 10 AND 31536000 THEN
+          RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+            format('%s must be a number of seconds between 10 and 31536000', ttl));
+        END IF;
+        r := r || jsonb_build_object(ttl, m->ttl);
+      END IF;
+    END LOOP;
+  ELSIF m ? 'client_id' THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'client_id is assigned by the server and cannot be chosen');
+  END IF;
+  RETURN r;
+END $$;
+COMMENT ON FUNCTION oauth._client_metadata(jsonb, text) IS 'Internal: validates RFC 7591 client metadata for mode admin, dynamic or open; returns the normalised metadata or an RFC 7591 error object (invalid_redirect_uri, invalid_client_metadata).';
+
+-- The public view of a client row (given as jsonb of its non-secret
+-- columns): the RFC 7591 metadata plus client_id_issued_at and, for
+-- confidential clients, client_secret_expires_at 0 (secrets do not expire).
+CREATE FUNCTION oauth._client_json(c jsonb, with_admin_fields boolean DEFAULT false) RETURNS jsonb
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+           'client_id', c->'client_id',
+           'client_name', c->'client_name',
+           'redirect_uris', c->'redirect_uris',
+           'grant_types', c->'grant_types',
+           'response_types', c->'response_types',
+           'scope', c->'scope',
+           'token_endpoint_auth_method', c->'token_endpoint_auth_method',
+           'client_id_issued_at', floor(extract(epoch FROM (c->>'created_at')::timestamptz))::bigint,
+           'client_secret_expires_at', CASE WHEN c->>'token_endpoint_auth_method' <> 'none' THEN 0 END,
+           'access_token_ttl', c->'access_token_ttl',
+           'refresh_token_ttl', c->'refresh_token_ttl'))
+         || coalesce(c->'extra', '{}')
+         || CASE WHEN with_admin_fields THEN jsonb_build_object('builtin', c->'builtin', 'registered_via', c->'registered_via',
+                   'created_at', c->'created_at', 'updated_at', c->'updated_at') ELSE '{}' END
+$$;
+COMMENT ON FUNCTION oauth._client_json(jsonb, boolean) IS 'Internal: RFC 7591 client information (never a secret) from a row''s non-secret columns; with_admin_fields adds builtin, registered_via, created_at, updated_at.';
+
+-- Management by admins and owners of the current tenant -------------------
+
+CREATE FUNCTION oauth._require_client_admin() RETURNS uuid
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t uuid := tenancy.current_tenant_id();
+BEGIN
+  IF t IS NULL OR NOT tenancy.is_tenant_admin() OR NOT tenancy.has_scope('admin') THEN
+    RAISE EXCEPTION 'only admins and owners of the tenant manage OAuth clients' USING ERRCODE = '42501',
+      DETAIL = 'Sign in as an admin or owner with the admin scope.';
+  END IF;
+  RETURN t;
+END $$;
+COMMENT ON FUNCTION oauth._require_client_admin() IS 'Internal: the current tenant, or 42501 unless the context is an admin or owner with scope admin.';
+
+CREATE FUNCTION oauth._raise_metadata(v jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF v ? 'error' THEN
+    RAISE EXCEPTION '%', v->>'error_description' USING ERRCODE = '22023', DETAIL = v->>'error';
+  END IF;
+END $$;
+COMMENT ON FUNCTION oauth._raise_metadata(jsonb) IS 'Internal: raises 22023 with the description of an RFC 7591 metadata error.';
+
+-- Non-secret columns of one client of the current tenant (RLS applies).
+CREATE FUNCTION oauth._client_row(p_client_id text) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT to_jsonb(x) FROM (
+    SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
+           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.created_at, c.updated_at
+      FROM oauth.clients c
+     WHERE c.tenant_id = tenancy.current_tenant_id() AND c.client_id = p_client_id) x
+$$;
+COMMENT ON FUNCTION oauth._client_row(text) IS 'Internal: non-secret columns of a client of the current tenant as jsonb (row-level security applies).';
+
+CREATE FUNCTION oauth.create_client(metadata jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := oauth._require_client_admin();
+  v jsonb := oauth._client_metadata(metadata, 'admin');
+  cid text;
+  secret text;
+  reg text := oauth.random_token('registration');
+BEGIN
+  PERFORM oauth._raise_metadata(v);
+  cid := coalesce(v->>'client_id', oauth.random_token('client_id'));
+  IF v->>'token_endpoint_auth_method' <> 'none' THEN secret := oauth.random_token('client_secret'); END IF;
+  INSERT INTO oauth.clients (tenant_id, client_id, client_name, secret_hash, registration_token_hash,
+                             token_endpoint_auth_method, redirect_uris, grant_types, response_types, scope, extra,
+                             access_token_ttl, refresh_token_ttl)
+  VALUES (t, cid, coalesce(v->>'client_name', cid), oauth.token_digest(secret), oauth.token_digest(reg),
+          v->>'token_endpoint_auth_method',
+          ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
+          ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
+          ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
+          v->>'scope', v->'extra', (v->>'access_token_ttl')::integer, (v->>'refresh_token_ttl')::integer);
+  RETURN oauth._client_json(oauth._client_row(cid))
+         || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg));
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'a client with client_id "%" already exists', cid USING ERRCODE = '23505';
+END $$;
+COMMENT ON FUNCTION oauth.create_client(jsonb) IS 'Registers a client in the current tenant (admins and owners with scope admin) from RFC 7591 metadata (plus client_id, access_token_ttl, refresh_token_ttl). Returns the RFC 7591 client information with client_secret (confidential clients) and registration_access_token, both shown only here. 22023 invalid metadata, 23505 client_id taken.';
+
+CREATE FUNCTION oauth.list_clients() RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM oauth._require_client_admin();
+  RETURN QUERY
+  SELECT oauth._client_json(to_jsonb(x), true) FROM (
+    SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
+           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.created_at, c.updated_at
+      FROM oauth.clients c
+     WHERE c.tenant_id = tenancy.current_tenant_id()
+     ORDER BY c.builtin DESC, c.created_at, c.client_id) x;
+END $$;
+COMMENT ON FUNCTION oauth.list_clients() IS 'Clients of the current tenant (admins and owners), console client first, then by creation; never secrets.';
+
+CREATE FUNCTION oauth.get_client(client_id text) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE c jsonb;
+BEGIN
+  PERFORM oauth._require_client_admin();
+  c := oauth._client_row(get_client.client_id);
+  IF c IS NULL THEN
+    RAISE EXCEPTION 'client not found' USING ERRCODE = 'P0002';
+  END IF;
+  RETURN oauth._client_json(c, true);
+END $$;
+COMMENT ON FUNCTION oauth.get_client(text) IS 'One client of the current tenant (admins and owners); P0002 when unknown. Never secrets.';
+
+-- Updates a client: the fields present in metadata replace the stored
+-- ones, absent fields stay (a PATCH). Switching to auth method none drops
+-- the secret; switching from none to a secret method issues one (in the
+-- answer as client_secret).
+CREATE FUNCTION oauth.update_client(client_id text, metadata jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := oauth._require_client_admin();
+  cur jsonb := oauth._client_row(update_client.client_id);
+  merged jsonb;
+  v jsonb;
+  secret text;
+BEGIN
+  IF cur IS NULL THEN
+    RAISE EXCEPTION 'client not found' USING ERRCODE = 'P0002';
+  END IF;
+  IF metadata IS NULL OR jsonb_typeof(metadata) <> 'object' THEN
+    RAISE EXCEPTION 'client metadata must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  IF metadata ? 'client_id' AND metadata->>'client_id' IS DISTINCT FROM update_client.client_id THEN
+    RAISE EXCEPTION 'client_id cannot change' USING ERRCODE = '22023';
+  END IF;
+  merged := (cur - 'extra' - 'builtin' - 'registered_via' - 'created_at' - 'updated_at') || (cur->'extra')
+            || (metadata - 'client_id' - 'client_secret' - 'registration_access_token');
+  v := oauth._client_metadata(merged, 'admin');
+  PERFORM oauth._raise_metadata(v);
+  IF v->>'token_endpoint_auth_method' <> 'none' AND cur->>'token_endpoint_auth_method' = 'none' THEN
+    secret := oauth.random_token('client_secret');
+  END IF;
+  UPDATE oauth.clients c SET
+    client_name = coalesce(v->>'client_name', c.client_name),
+    token_endpoint_auth_method = v->>'token_endpoint_auth_method',
+    secret_hash = CASE WHEN v->>'token_endpoint_auth_method' = 'none' THEN NULL
+                       WHEN secret IS NOT NULL THEN oauth.token_digest(secret) ELSE c.secret_hash END,
+    redirect_uris = ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
+    grant_types = ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
+    response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
+    scope = v->>'scope', extra = v->'extra',
+    access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer
+  WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
+  RETURN oauth._client_json(oauth._client_row(update_client.client_id), true)
+         || jsonb_strip_nulls(jsonb_build_object('client_secret', secret));
+END $$;
+COMMENT ON FUNCTION oauth.update_client(text, jsonb) IS 'Changes a client of the current tenant (admins and owners): fields present replace the stored ones, absent ones stay; null removes an optional field. Console client: only name and redirect URIs. P0002 unknown, 22023 invalid.';
+
+CREATE FUNCTION oauth.rotate_client_secret(client_id text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := oauth._require_client_admin();
+  cur jsonb := oauth._client_row(rotate_client_secret.client_id);
+  secret text := oauth.random_token('client_secret');
+BEGIN
+  IF cur IS NULL THEN
+    RAISE EXCEPTION 'client not found' USING ERRCODE = 'P0002';
+  END IF;
+  IF cur->>'token_endpoint_auth_method' = 'none' THEN
+    RAISE EXCEPTION 'a public client has no secret to rotate' USING ERRCODE = '22023',
+      HINT = 'Change token_endpoint_auth_method first.';
+  END IF;
+  UPDATE oauth.clients c SET secret_hash = oauth.token_digest(secret)
+   WHERE c.tenant_id = t AND c.client_id = rotate_client_secret.client_id;
+  RETURN oauth._client_json(oauth._client_row(rotate_client_secret.client_id))
+         || jsonb_build_object('client_secret', secret);
+END $$;
+COMMENT ON FUNCTION oauth.rotate_client_secret(text) IS 'Replaces the secret of a confidential client of the current tenant (admins and owners); the new secret is in this answer only and the old one stops working at once. Issued tokens stay valid.';
+
+CREATE FUNCTION oauth.delete_client(client_id text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t uuid := oauth._require_client_admin();
+BEGIN
+  -- Tokens, codes and consents of the client go with it (foreign keys, cascade).
+  DELETE FROM oauth.clients c WHERE c.tenant_id = t AND c.client_id = delete_client.client_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'client not found' USING ERRCODE = 'P0002';
+  END IF;
+END $$;
+COMMENT ON FUNCTION oauth.delete_client(text) IS 'Deletes a client of the current tenant (admins and owners) and with it all its tokens, codes and consents; the console client cannot be deleted (42501). P0002 unknown.';
+
+-- The console client ---------------------------------------------------------
+
+-- Creates or updates the console client of a tenant (internal).
+CREATE FUNCTION oauth._console_client(p_tenant uuid, p_redirect_uris jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v jsonb := oauth._client_metadata(jsonb_build_object(
+               'client_name', 'Console', 'redirect_uris', p_redirect_uris, 'token_endpoint_auth_method', 'none',
+               'grant_types', '["authorization_code", "refresh_token"]', 'scope', 'read write profile admin'), 'admin');
+  cid text;
+BEGIN
+  PERFORM oauth._raise_metadata(v);
+  INSERT INTO oauth.clients AS c (tenant_id, client_id, client_name, token_endpoint_auth_method, redirect_uris,
+                                  grant_types, response_types, scope, builtin)
+  VALUES (p_tenant, 'console', 'Console', 'none', ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
+          '{authorization_code,refresh_token}', '{code}', v->>'scope', true)
+  ON CONFLICT (tenant_id) WHERE builtin DO UPDATE SET redirect_uris = excluded.redirect_uris
+  RETURNING c.client_id INTO cid;
+  RETURN cid;
+END $$;
+COMMENT ON FUNCTION oauth._console_client(uuid, jsonb) IS 'Internal: creates or updates the console client (client_id console, public, code + refresh, all scopes) of a tenant.';
+REVOKE ALL ON FUNCTION oauth._console_client(uuid, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION oauth.ensure_console_client(redirect_uris jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t uuid := tenancy.current_tenant_id();
+BEGIN
+  IF t IS NULL THEN
+    RAISE EXCEPTION 'no tenant in the current context' USING ERRCODE = 'P0002';
+  END IF;
+  RETURN oauth._console_client(t, redirect_uris);
+END $$;
+COMMENT ON FUNCTION oauth.ensure_console_client(jsonb) IS 'Creates or updates the current tenant''s console client (public, client_id "console", authorization_code + refresh_token, scope admin profile read write) with these redirect URIs (the console''s own callback URL); idempotent; returns its client_id. 22023 for an invalid redirect URI.';
+REVOKE ALL ON FUNCTION oauth.ensure_console_client(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.ensure_console_client(jsonb) TO backend_gateway, backend_admin;
+
+-- Every new tenant gets its console client, with redirect URIs for the
+-- development console; deployments set theirs with ensure_console_client.
+CREATE FUNCTION oauth._tenant_console_client() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM oauth._console_client(NEW.id,
+    '["http://localhost:8080/console/callback.html", "http://127.0.0.1:8080/console/callback.html"]');
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION oauth._tenant_console_client() IS 'Trigger: creates the console client of a new tenant (default redirect URIs on localhost:8080).';
+REVOKE ALL ON FUNCTION oauth._tenant_console_client() FROM PUBLIC;
+CREATE TRIGGER tenants_console_client AFTER INSERT ON tenancy.tenants
+  FOR EACH ROW EXECUTE FUNCTION oauth._tenant_console_client();

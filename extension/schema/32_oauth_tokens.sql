@@ -1,0 +1,459 @@
+-- 32_oauth_tokens.sql — the token endpoint (RFC 6749 sections 4.1.3, 4.3,
+-- 4.4, 6): client authentication, the four grants, issuance, refresh
+-- rotation with reuse detection, and throttling of password attempts.
+--
+-- The endpoint never raises for a client's mistake: it returns the RFC 6749
+-- section 5.1 body (200) or the section 5.2 error body with its status
+-- (400, or 401 for invalid_client), so every outcome, including a failed
+-- password recorded for throttling or a family revoked after a replay, is
+-- committed. An exception means a bug.
+
+-- Lifetimes: the client's, else the tenant's setting, else the default
+-- (access 1 h, refresh 30 days, code 60 s).
+CREATE FUNCTION oauth._ttl(kind text, client_ttl integer, settings jsonb) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(client_ttl, (settings->>(kind || '_ttl'))::integer,
+                  CASE kind WHEN 'access_token' THEN 3600 WHEN 'refresh_token' THEN 2592000 WHEN 'code' THEN 60 END)
+$$;
+COMMENT ON FUNCTION oauth._ttl(text, integer, jsonb) IS 'Internal: lifetime in seconds of an access_token, refresh_token or code: the client''s, else the tenant setting <kind>_ttl, else 3600 / 2592000 / 60.';
+
+CREATE FUNCTION oauth._error(status integer, error text, description text, OUT status integer, OUT body jsonb)
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT status, jsonb_build_object('error', error, 'error_description', description)
+$$;
+COMMENT ON FUNCTION oauth._error(integer, text, text) IS 'Internal: an OAuth error answer (status, {"error", "error_description"}).';
+
+-- Client authentication (RFC 6749 section 2.3.1): HTTP Basic
+-- (client_secret_basic), client_id and client_secret in the body
+-- (client_secret_post), or client_id alone for public clients (none). The
+-- method must be the one the client registered; the secret is compared as
+-- SHA-256 digests in constant time. err is NULL on success.
+CREATE FUNCTION oauth._client_auth(p_tenant uuid, params jsonb, authorization text,
+  OUT err text, OUT err_description text, OUT client_id text, OUT auth_method text, OUT grant_types text[],
+  OUT scope text, OUT access_ttl integer, OUT refresh_ttl integer, OUT code_ttl integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  basic_id text;
+  basic_secret text;
+  body_id text := params->>'client_id';
+  body_secret text := params->>'client_secret';
+  presented text;
+  used text;
+  c record;
+BEGIN
+  IF nullif(btrim(authorization), '') IS NOT NULL THEN
+    BEGIN
+      SELECT b.client_id, b.client_secret INTO basic_id, basic_secret FROM oauth.basic_credentials(authorization) b;
+    EXCEPTION WHEN invalid_authorization_specification THEN
+      err := 'invalid_client'; err_description := SQLERRM;
+      RETURN;
+    END;
+    IF basic_id IS NULL THEN
+      err := 'invalid_client';
+      err_description := 'unsupported authentication scheme: use HTTP Basic (client_secret_basic) or client_id and client_secret in the body (client_secret_post)';
+      RETURN;
+    END IF;
+  END IF;
+  IF basic_id IS NOT NULL THEN
+    IF body_secret IS NOT NULL THEN
+      err := 'invalid_request';
+      err_description := 'client credentials were sent both in the Authorization header and in the body; use one method only';
+      RETURN;
+    END IF;
+    IF body_id IS NOT NULL AND body_id <> basic_id THEN
+      err := 'invalid_request';
+      err_description := 'the client_id in the body differs from the one in the Authorization header';
+      RETURN;
+    END IF;
+    client_id := basic_id; presented := basic_secret; used := 'client_secret_basic';
+  ELSIF body_secret IS NOT NULL THEN
+    client_id := body_id; presented := body_secret; used := 'client_secret_post';
+  ELSE
+    client_id := body_id; used := 'none';
+  END IF;
+  IF client_id IS NULL THEN
+    err := 'invalid_client';
+    err_description := 'client authentication is required: send HTTP Basic credentials, or client_id (and client_secret)';
+    RETURN;
+  END IF;
+  SELECT k.token_endpoint_auth_method, k.secret_hash, k.grant_types, k.scope,
+         k.access_token_ttl, k.refresh_token_ttl, t.settings
+    INTO c
+    FROM oauth.clients k JOIN tenancy.tenants t ON t.id = k.tenant_id
+   WHERE k.tenant_id = p_tenant AND k.client_id = _client_auth.client_id;
+  IF NOT FOUND THEN
+    err := 'invalid_client'; err_description := 'unknown client';
+    client_id := NULL;
+    RETURN;
+  END IF;
+  -- Public clients: client_id alone (an empty Basic password is accepted too).
+  IF c.token_endpoint_auth_method = 'none' THEN
+    IF used = 'client_secret_post' OR (used = 'client_secret_basic' AND presented <> '') THEN
+      err := 'invalid_client'; err_description := 'this is a public client: send client_id only, without a secret';
+      client_id := NULL;
+      RETURN;
+    END IF;
+  ELSE
+    IF used = 'none' THEN
+      err := 'invalid_client'; err_description := 'client authentication is required for this client';
+      client_id := NULL;
+      RETURN;
+    END IF;
+    IF used <> c.token_endpoint_auth_method THEN
+      err := 'invalid_client';
+      err_description := format('this client authenticates with %s', c.token_endpoint_auth_method);
+      client_id := NULL;
+      RETURN;
+    END IF;
+    IF NOT oauth.ct_equal(oauth.token_digest(presented), c.secret_hash) THEN
+      err := 'invalid_client'; err_description := 'client authentication failed';
+      client_id := NULL;
+      RETURN;
+    END IF;
+  END IF;
+  auth_method := c.token_endpoint_auth_method;
+  grant_types := c.grant_types;
+  scope := c.scope;
+  access_ttl := oauth._ttl('access_token', c.access_token_ttl, c.settings);
+  refresh_ttl := oauth._ttl('refresh_token', c.refresh_token_ttl, c.settings);
+  code_ttl := oauth._ttl('code', NULL, c.settings);
+END $$;
+COMMENT ON FUNCTION oauth._client_auth(uuid, jsonb, text) IS 'Internal: authenticates the client of a token, revocation or introspection request (client_secret_basic, client_secret_post or none, as registered); err/err_description are set on failure.';
+REVOKE ALL ON FUNCTION oauth._client_auth(uuid, jsonb, text) FROM PUBLIC;
+
+-- Granted scope: the requested scopes (default: all of the ceiling)
+-- intersected with the ceiling (client's ∩ what the user's role allows).
+-- err is invalid_scope when a value is unknown or nothing remains.
+CREATE FUNCTION oauth._grant_scope(requested text, ceiling text[], OUT scopes text[], OUT err text)
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r text[];
+BEGIN
+  IF requested IS NULL OR btrim(requested) = '' THEN
+    scopes := ceiling;
+  ELSE
+    r := oauth._scopes(requested);
+    IF r IS NULL THEN
+      err := 'unknown scope: the scopes are read, write, profile and admin';
+      RETURN;
+    END IF;
+    scopes := oauth._scope_and(r, ceiling);
+  END IF;
+  IF cardinality(scopes) = 0 THEN
+    err := 'none of the requested scopes can be granted';
+  END IF;
+END $$;
+COMMENT ON FUNCTION oauth._grant_scope(text, text[]) IS 'Internal: requested scope (default: the ceiling) intersected with the ceiling; err when unknown or empty.';
+
+-- Throttling of password checks. Failures are counted per (tenant, e-mail)
+-- and per (tenant, client address). A key with n failures at or above its
+-- threshold waits 2^(n - threshold) seconds after its last failure, at most
+-- 15 minutes; never a lock-out. Thresholds: 5 per address, 20 per e-mail —
+-- so one address guessing at an account is held by its own back-off long
+-- before the account's counter matters, and the real user signs in from
+-- elsewhere; the e-mail counter slows attacks spread over many addresses
+-- (then the real user waits too, at most 15 minutes: the price of that
+-- protection). Throttled attempts are not checked, so they do not count;
+-- counters are cleared by a success and forgotten a day after the last failure.
+CREATE FUNCTION oauth._throttle_wait(p_tenant uuid, p_email text, p_addr text) RETURNS integer
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(max(greatest(0, ceil(extract(epoch FROM
+           a.last_failure_at + make_interval(secs => least(900, 2 ^ least(a.failures - th.n, 10))) - now())))), 0)::integer
+    FROM oauth.login_attempts a
+    JOIN (VALUES ('email', lower(btrim(p_email)), 20), ('addr', p_addr, 5)) th(kind, key, n)
+      ON a.kind = th.kind AND a.key = th.key
+   WHERE a.tenant_id = p_tenant AND a.failures >= th.n AND a.last_failure_at > now() - interval '1 day'
+$$;
+COMMENT ON FUNCTION oauth._throttle_wait(uuid, text, text) IS 'Internal: seconds to wait before the next password check for this e-mail or client address (0: go ahead). Back-off 2^(n-threshold) s capped at 900 s; thresholds 5 failures per address, 20 per e-mail.';
+REVOKE ALL ON FUNCTION oauth._throttle_wait(uuid, text, text) FROM PUBLIC;
+
+CREATE FUNCTION oauth._record_login(p_tenant uuid, p_email text, p_addr text, p_success boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF p_success THEN
+    DELETE FROM oauth.login_attempts
+     WHERE tenant_id = p_tenant AND ((kind = 'email' AND key = lower(btrim(p_email))) OR (kind = 'addr' AND key = p_addr));
+    RETURN;
+  END IF;
+  INSERT INTO oauth.login_attempts AS a (tenant_id, kind, key, failures)
+  SELECT p_tenant, k.kind, k.key, 1
+    FROM (VALUES ('email', lower(btrim(p_email))), ('addr', p_addr)) k(kind, key) WHERE k.key IS NOT NULL
+  ON CONFLICT (tenant_id, kind, key) DO UPDATE
+    SET failures = CASE WHEN a.last_failure_at < now() - interval '1 day' THEN 1 ELSE a.failures + 1 END,
+        first_failure_at = CASE WHEN a.last_failure_at < now() - interval '1 day' THEN now() ELSE a.first_failure_at END,
+        last_failure_at = now();
+END $$;
+COMMENT ON FUNCTION oauth._record_login(uuid, text, text, boolean) IS 'Internal: counts a failed password check for the e-mail and the client address, or clears both counters after a success.';
+REVOKE ALL ON FUNCTION oauth._record_login(uuid, text, text, boolean) FROM PUBLIC;
+
+-- Checks a password with throttling. Returns the user id, or NULL with
+-- wait_seconds > 0 (throttled, password not checked) or 0 (wrong).
+CREATE FUNCTION oauth._check_password(p_tenant uuid, p_email text, p_password text, p_addr text,
+                                      OUT user_id uuid, OUT wait_seconds integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  wait_seconds := oauth._throttle_wait(p_tenant, p_email, p_addr);
+  IF wait_seconds > 0 THEN RETURN; END IF;
+  user_id := tenancy.verify_password(p_email, p_password);
+  PERFORM oauth._record_login(p_tenant, p_email, p_addr, user_id IS NOT NULL);
+END $$;
+COMMENT ON FUNCTION oauth._check_password(uuid, text, text, text) IS 'Internal: throttled password check of a user of the current tenant (tenancy.verify_password); records the outcome.';
+REVOKE ALL ON FUNCTION oauth._check_password(uuid, text, text, text) FROM PUBLIC;
+
+-- Issues an access token and, when refresh_ttl is not NULL, a refresh token
+-- of the same family, in one INSERT. Returns the RFC 6749 section 5.1 body.
+CREATE FUNCTION oauth._issue(p_tenant uuid, p_client text, p_user uuid, p_scope text, p_family uuid,
+                             access_ttl integer, refresh_ttl integer, refresh_scope text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  at text := oauth.random_token('access');
+  rt text := CASE WHEN refresh_ttl IS NOT NULL THEN oauth.random_token('refresh') END;
+BEGIN
+  INSERT INTO oauth.tokens (tenant_id, token_hash, kind, client_id, user_id, scope, family_id, expires_at)
+  SELECT p_tenant, oauth.token_digest(v.tok), v.kind, p_client, p_user, v.scope, p_family,
+         now() + make_interval(secs => v.ttl)
+    FROM (VALUES (at, 'access', p_scope, access_ttl), (rt, 'refresh', coalesce(refresh_scope, p_scope), refresh_ttl)) v(tok, kind, scope, ttl)
+   WHERE v.tok IS NOT NULL;
+  RETURN jsonb_strip_nulls(jsonb_build_object('access_token', at, 'token_type', 'Bearer', 'expires_in', access_ttl,
+                                              'scope', p_scope, 'refresh_token', rt));
+END $$;
+COMMENT ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text) IS 'Internal: stores the digests of a new access token (and refresh token when refresh_ttl is given; its scope is refresh_scope, default the same) and returns the RFC 6749 section 5.1 body.';
+REVOKE ALL ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text) FROM PUBLIC;
+
+-- Revokes every live token of a family (code replay, refresh token reuse,
+-- revocation of a refresh token).
+CREATE FUNCTION oauth._revoke_family(p_tenant uuid, p_family uuid) RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  WITH r AS (UPDATE oauth.tokens SET revoked_at = now()
+              WHERE tenant_id = p_tenant AND family_id = p_family AND revoked_at IS NULL RETURNING 1)
+  SELECT count(*) FROM r
+$$;
+COMMENT ON FUNCTION oauth._revoke_family(uuid, uuid) IS 'Internal: revokes all tokens of a family; returns how many.';
+REVOKE ALL ON FUNCTION oauth._revoke_family(uuid, uuid) FROM PUBLIC;
+
+-- The token endpoint --------------------------------------------------------
+
+CREATE FUNCTION oauth.token_endpoint(params jsonb, authorization text, client_addr text,
+                                     OUT status integer, OUT body jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  c record;
+  gt text;
+  g record;
+  u record;
+  k record;
+  tok record;
+  uid uuid;
+  wait integer;
+  fam uuid;
+  ceiling text[];
+BEGIN
+  IF t IS NULL THEN
+    SELECT * INTO status, body FROM oauth._error(404, 'invalid_request', 'unknown tenant');
+    RETURN;
+  END IF;
+  IF params IS NULL OR jsonb_typeof(params) <> 'object'
+     OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request',
+      'the request must be application/x-www-form-urlencoded parameters');
+    RETURN;
+  END IF;
+  SELECT * INTO c FROM oauth._client_auth(t, params, authorization);
+  IF c.err IS NOT NULL THEN
+    SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
+    RETURN;
+  END IF;
+  gt := params->>'grant_type';
+  IF gt IS NULL OR gt = '' THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'grant_type is missing');
+    RETURN;
+  END IF;
+  IF gt NOT IN ('authorization_code', 'refresh_token', 'client_credentials', 'password') THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'unsupported_grant_type',
+      'grant_type must be authorization_code, refresh_token, client_credentials or password');
+    RETURN;
+  END IF;
+  IF NOT gt = ANY (c.grant_types) THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'unauthorized_client',
+      format('this client is not allowed to use the %s grant', gt));
+    RETURN;
+  END IF;
+
+  CASE gt
+  -- RFC 6749 section 4.4: confidential clients only, no refresh token, no user.
+  WHEN 'client_credentials' THEN
+    IF c.auth_method = 'none' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'unauthorized_client', 'public clients cannot use the client_credentials grant');
+      RETURN;
+    END IF;
+    SELECT * INTO g FROM oauth._grant_scope(params->>'scope', oauth._scopes(c.scope));
+    IF g.err IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', g.err);
+      RETURN;
+    END IF;
+    -- Speed: this path writes one token row and nothing else that matters
+    -- (the HTTP layer's API call counter at most), so its commit does not
+    -- wait for the WAL flush. Trade-off: after a crash of PostgreSQL (not
+    -- of a client), tokens issued in the last few hundred milliseconds
+    -- (3 x wal_writer_delay at most) may be gone; their clients get 401 and
+    -- ask again. Nothing else is affected: never used for tenants, users,
+    -- clients, codes or refresh rotation.
+    SET LOCAL synchronous_commit = off;
+    status := 200;
+    body := oauth._issue(t, c.client_id, NULL, oauth._scope_text(g.scopes), NULL, c.access_ttl, NULL);
+
+  -- RFC 6749 section 4.3: only for clients registered with it; throttled.
+  WHEN 'password' THEN
+    IF params->>'username' IS NULL OR params->>'password' IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'username and password are required');
+      RETURN;
+    END IF;
+    IF params->>'scope' IS NOT NULL AND oauth._scopes(params->>'scope') IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', 'unknown scope: the scopes are read, write, profile and admin');
+      RETURN;
+    END IF;
+    SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'username', params->>'password', client_addr);
+    IF wait > 0 THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        format('Too many attempts, try again in %s seconds', wait));
+      RETURN;
+    END IF;
+    IF uid IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'invalid username or password');
+      RETURN;
+    END IF;
+    SELECT x.role INTO u FROM tenancy.users x WHERE x.tenant_id = t AND x.id = uid;
+    SELECT * INTO g FROM oauth._grant_scope(params->>'scope', oauth._scope_and(oauth._scopes(c.scope), oauth._role_scopes(u.role)));
+    IF g.err IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', g.err);
+      RETURN;
+    END IF;
+    status := 200;
+    body := oauth._issue(t, c.client_id, uid, oauth._scope_text(g.scopes), gen_random_uuid(), c.access_ttl,
+                         CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END);
+
+  -- RFC 6749 section 4.1.3 with RFC 7636 section 4.6.
+  WHEN 'authorization_code' THEN
+    IF params->>'code' IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'code is missing');
+      RETURN;
+    END IF;
+    SELECT a.client_id, a.user_id, a.redirect_uri, a.redirect_uri_given, a.scope, a.code_challenge,
+           a.code_challenge_method, a.family_id, a.expires_at, a.used_at, x.role, x.status AS user_status
+      INTO k
+      FROM oauth.authorization_codes a JOIN tenancy.users x ON x.tenant_id = a.tenant_id AND x.id = a.user_id
+     WHERE a.tenant_id = t AND a.code_hash = oauth.token_digest(params->>'code');
+    IF NOT FOUND OR k.client_id <> c.client_id THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'invalid authorization code');
+      RETURN;
+    END IF;
+    -- Mark it used first: of two concurrent redemptions exactly one wins.
+    UPDATE oauth.authorization_codes SET used_at = now()
+     WHERE tenant_id = t AND code_hash = oauth.token_digest(params->>'code') AND used_at IS NULL;
+    IF NOT FOUND THEN
+      PERFORM oauth._revoke_family(t, k.family_id);
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'authorization code already used; the tokens issued for it have been revoked');
+      RETURN;
+    END IF;
+    IF k.expires_at <= now() THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'authorization code expired');
+      RETURN;
+    END IF;
+    IF k.redirect_uri_given AND params->>'redirect_uri' IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'redirect_uri is required: it was part of the authorization request');
+      RETURN;
+    END IF;
+    IF params->>'redirect_uri' IS DISTINCT FROM k.redirect_uri AND params->>'redirect_uri' IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'redirect_uri does not match the one of the authorization request');
+      RETURN;
+    END IF;
+    IF k.code_challenge IS NOT NULL AND params->>'code_verifier' IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'code_verifier is required (PKCE)');
+      RETURN;
+    END IF;
+    IF k.code_challenge IS NULL AND params->>'code_verifier' IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'code_verifier sent, but the authorization request had no code_challenge');
+      RETURN;
+    END IF;
+    IF k.code_challenge IS NOT NULL AND NOT oauth.pkce_verify(params->>'code_verifier', k.code_challenge, k.code_challenge_method) THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'code_verifier does not match the code_challenge');
+      RETURN;
+    END IF;
+    IF k.user_status <> 'active' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'the user is disabled');
+      RETURN;
+    END IF;
+    -- The user's role may have changed since: intersect again.
+    SELECT * INTO g FROM oauth._grant_scope(NULL, oauth._scope_and(oauth._scopes(k.scope), oauth._role_scopes(k.role)));
+    IF g.err IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'the user may no longer be granted these scopes');
+      RETURN;
+    END IF;
+    status := 200;
+    body := oauth._issue(t, c.client_id, k.user_id, oauth._scope_text(g.scopes), k.family_id, c.access_ttl,
+                         CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END);
+
+  -- RFC 6749 section 6, rotated on every use (RFC 9700 section 4.14.2).
+  WHEN 'refresh_token' THEN
+    IF params->>'refresh_token' IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'refresh_token is missing');
+      RETURN;
+    END IF;
+    SELECT r.client_id, r.user_id, r.scope, r.family_id, r.expires_at, r.rotated_at, r.revoked_at, x.role,
+           x.status AS user_status
+      INTO tok
+      FROM oauth.tokens r LEFT JOIN tenancy.users x ON x.tenant_id = r.tenant_id AND x.id = r.user_id
+     WHERE r.tenant_id = t AND r.token_hash = oauth.token_digest(params->>'refresh_token') AND r.kind = 'refresh';
+    IF NOT FOUND OR tok.client_id <> c.client_id THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'invalid refresh token');
+      RETURN;
+    END IF;
+    IF tok.revoked_at IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'refresh token revoked');
+      RETURN;
+    END IF;
+    IF tok.expires_at <= now() THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'refresh token expired');
+      RETURN;
+    END IF;
+    -- Rotate: exactly one use wins; any other use of it means it leaked.
+    UPDATE oauth.tokens SET rotated_at = now()
+     WHERE tenant_id = t AND token_hash = oauth.token_digest(params->>'refresh_token') AND rotated_at IS NULL
+       AND revoked_at IS NULL;
+    IF NOT FOUND THEN
+      PERFORM oauth._revoke_family(t, tok.family_id);
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'refresh token already used; all tokens of this grant have been revoked');
+      RETURN;
+    END IF;
+    IF tok.user_id IS NOT NULL AND tok.user_status IS DISTINCT FROM 'active' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'the user is disabled');
+      RETURN;
+    END IF;
+    -- May only narrow (RFC 6749 section 6), within what client and role allow now.
+    ceiling := oauth._scope_and(oauth._scope_and(oauth._scopes(tok.scope), oauth._scopes(c.scope)),
+                                CASE WHEN tok.user_id IS NULL THEN '{admin,profile,read,write}' ELSE oauth._role_scopes(tok.role) END);
+    IF params->>'scope' IS NOT NULL AND btrim(params->>'scope') <> ''
+       AND NOT coalesce(oauth._scopes(params->>'scope') <@ oauth._scopes(tok.scope), false) THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope',
+        'the requested scope exceeds the scope originally granted');
+      RETURN;
+    END IF;
+    SELECT * INTO g FROM oauth._grant_scope(params->>'scope', ceiling);
+    IF g.err IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', g.err);
+      RETURN;
+    END IF;
+    status := 200;
+    body := oauth._issue(t, c.client_id, tok.user_id, oauth._scope_text(g.scopes), tok.family_id, c.access_ttl,
+                         c.refresh_ttl, oauth._scope_text(ceiling));
+  END CASE;
+END $$;
+COMMENT ON FUNCTION oauth.token_endpoint(jsonb, text, text) IS 'POST /oauth/token of the current tenant (RFC 6749): params = the decoded form body, authorization = the Authorization header (or NULL), client_addr for throttling. Grants authorization_code (PKCE, RFC 7636), refresh_token (rotation, reuse revokes the family), client_credentials, password (throttled). Returns status 200 and the section 5.1 body, or 400/401 and the section 5.2 error body; never raises for a client error. The caller adds Cache-Control: no-store, and WWW-Authenticate: Basic on 401.';
+REVOKE ALL ON FUNCTION oauth.token_endpoint(jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.token_endpoint(jsonb, text, text) TO backend_gateway, backend_admin;

@@ -1,0 +1,349 @@
+-- 34_oauth_endpoints.sql — revocation (RFC 7009), introspection (RFC
+-- 7662), dynamic client registration and management (RFC 7591, RFC 7592),
+-- userinfo, and the authorization server metadata (RFC 8414). Like the
+-- token endpoint, the endpoint functions return (status, body) and never
+-- raise for a client's mistake.
+
+-- Revocation ------------------------------------------------------------------
+
+CREATE FUNCTION oauth.revoke_endpoint(params jsonb, authorization text, OUT status integer, OUT body jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  c record;
+  k record;
+  h bytea;
+BEGIN
+  IF t IS NULL THEN
+    SELECT * INTO status, body FROM oauth._error(404, 'invalid_request', 'unknown tenant');
+    RETURN;
+  END IF;
+  IF params IS NULL OR jsonb_typeof(params) <> 'object'
+     OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request',
+      'the request must be application/x-www-form-urlencoded parameters');
+    RETURN;
+  END IF;
+  SELECT * INTO c FROM oauth._client_auth(t, params, authorization);
+  IF c.err IS NOT NULL THEN
+    SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
+    RETURN;
+  END IF;
+  IF params->>'token' IS NULL THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'token is missing');
+    RETURN;
+  END IF;
+  -- Access and refresh tokens share one table and one digest key, so the
+  -- hint (access_token, refresh_token, or anything) needs no second search;
+  -- what kind the token is comes from the row, never from the hint.
+  h := oauth.token_digest(params->>'token');
+  SELECT x.kind, x.client_id, x.family_id INTO k FROM oauth.tokens x WHERE x.tenant_id = t AND x.token_hash = h;
+  IF FOUND AND k.client_id = c.client_id THEN
+    IF k.kind = 'refresh' AND k.family_id IS NOT NULL THEN
+      -- The grant ends: its access tokens and refresh tokens go with it.
+      PERFORM oauth._revoke_family(t, k.family_id);
+    END IF;
+    UPDATE oauth.tokens SET revoked_at = now() WHERE tenant_id = t AND token_hash = h AND revoked_at IS NULL;
+  END IF;
+  -- RFC 7009 section 2.2: success also for unknown, invalid or other clients' tokens.
+  status := 200;
+  body := '{}';
+END $$;
+COMMENT ON FUNCTION oauth.revoke_endpoint(jsonb, text) IS 'POST /oauth/revoke of the current tenant (RFC 7009): the authenticated client revokes one of its own tokens; a refresh token takes its whole family (all access and refresh tokens of the grant) with it. 200 {} also for unknown tokens and tokens of other clients (then nothing happens); 400/401 errors as at the token endpoint.';
+REVOKE ALL ON FUNCTION oauth.revoke_endpoint(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.revoke_endpoint(jsonb, text) TO backend_gateway, backend_admin;
+
+-- Introspection -----------------------------------------------------------------
+
+CREATE FUNCTION oauth.introspect_endpoint(params jsonb, authorization text, issuer text,
+                                          OUT status integer, OUT body jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  c record;
+  k record;
+BEGIN
+  IF t IS NULL THEN
+    SELECT * INTO status, body FROM oauth._error(404, 'invalid_request', 'unknown tenant');
+    RETURN;
+  END IF;
+  IF params IS NULL OR jsonb_typeof(params) <> 'object'
+     OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request',
+      'the request must be application/x-www-form-urlencoded parameters');
+    RETURN;
+  END IF;
+  SELECT * INTO c FROM oauth._client_auth(t, params, authorization);
+  IF c.err IS NOT NULL THEN
+    SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
+    RETURN;
+  END IF;
+  IF c.auth_method = 'none' THEN
+    SELECT * INTO status, body FROM oauth._error(401, 'invalid_client',
+      'introspection needs an authenticated (confidential) client');
+    RETURN;
+  END IF;
+  IF params->>'token' IS NULL THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'token is missing');
+    RETURN;
+  END IF;
+  SELECT x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug
+    INTO k
+    FROM oauth.tokens x
+    JOIN tenancy.tenants n ON n.id = x.tenant_id AND n.status = 'active'
+    LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
+   WHERE x.tenant_id = t AND x.token_hash = oauth.token_digest(params->>'token')
+     AND x.revoked_at IS NULL AND x.rotated_at IS NULL AND x.expires_at > now()
+     AND (x.user_id IS NULL OR u.status = 'active');
+  status := 200;
+  IF NOT FOUND THEN
+    body := '{"active": false}';
+    RETURN;
+  END IF;
+  body := jsonb_strip_nulls(jsonb_build_object(
+    'active', true,
+    'scope', k.scope,
+    'client_id', k.client_id,
+    'username', k.email,
+    'sub', k.user_id,
+    'token_type', CASE k.kind WHEN 'access' THEN 'Bearer' ELSE 'refresh_token' END,
+    'exp', floor(extract(epoch FROM k.expires_at))::bigint,
+    'iat', floor(extract(epoch FROM k.created_at))::bigint,
+    'iss', issuer,
+    'tenant', k.slug,
+    'tenant_id', t));
+END $$;
+COMMENT ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) IS 'POST /oauth/introspect of the current tenant (RFC 7662), for authenticated confidential clients: {"active": false} for unknown, expired, revoked, rotated or other tenants'' tokens and disabled users; else active, scope, client_id, username (email), sub (user id), token_type (Bearer, or refresh_token), exp, iat, iss (= issuer), tenant (slug), tenant_id.';
+REVOKE ALL ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) TO backend_gateway, backend_admin;
+
+-- Dynamic client registration -------------------------------------------------------
+
+-- Non-secret columns of a client of a tenant, as jsonb (definer: no RLS).
+CREATE FUNCTION oauth._client_row_of(p_tenant uuid, p_client_id text) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT to_jsonb(x) FROM (
+    SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
+           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.created_at, c.updated_at
+      FROM oauth.clients c
+     WHERE c.tenant_id = p_tenant AND c.client_id = p_client_id) x
+$$;
+COMMENT ON FUNCTION oauth._client_row_of(uuid, text) IS 'Internal: non-secret columns of a client of the given tenant as jsonb.';
+REVOKE ALL ON FUNCTION oauth._client_row_of(uuid, text) FROM PUBLIC;
+
+-- RFC 9700 section 4.x (client impersonation): a dynamically registered
+-- client may not take the name of another client of the tenant.
+CREATE FUNCTION oauth._client_name_taken(p_tenant uuid, p_name text, p_except text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT p_name IS NOT NULL AND EXISTS (
+    SELECT 1 FROM oauth.clients c
+     WHERE c.tenant_id = p_tenant AND lower(btrim(c.client_name)) = lower(btrim(p_name))
+       AND c.client_id IS DISTINCT FROM p_except)
+$$;
+COMMENT ON FUNCTION oauth._client_name_taken(uuid, text, text) IS 'Internal: true when another client of the tenant has this name (case-insensitive).';
+REVOKE ALL ON FUNCTION oauth._client_name_taken(uuid, text, text) FROM PUBLIC;
+
+CREATE FUNCTION oauth.register_endpoint(method text, client_id text, metadata jsonb, bearer text, base_url text,
+                                        OUT status integer, OUT body jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  m text := upper(method);
+  settings jsonb;
+  k record;
+  c record;
+  mode text;
+  v jsonb;
+  cid text;
+  secret text;
+  reg text;
+  uri text;
+BEGIN
+  IF t IS NULL THEN
+    SELECT * INTO status, body FROM oauth._error(404, 'invalid_request', 'unknown tenant');
+    RETURN;
+  END IF;
+  SELECT n.settings INTO settings FROM tenancy.tenants n WHERE n.id = t;
+
+  -- RFC 7591: POST /oauth/register.
+  IF client_id IS NULL THEN
+    IF m IS DISTINCT FROM 'POST' THEN
+      SELECT * INTO status, body FROM oauth._error(405, 'invalid_request', 'register a client with POST');
+      RETURN;
+    END IF;
+    IF bearer IS NOT NULL THEN
+      SELECT x.scope, x.user_id, u.role INTO k
+        FROM oauth.tokens x LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
+       WHERE x.tenant_id = t AND x.token_hash = oauth.token_digest(bearer) AND x.kind = 'access'
+         AND x.revoked_at IS NULL AND x.expires_at > now() AND (x.user_id IS NULL OR u.status = 'active');
+      IF NOT FOUND THEN
+        SELECT * INTO status, body FROM oauth._error(401, 'invalid_token', 'the access token is invalid, expired or revoked');
+        RETURN;
+      END IF;
+      IF NOT 'admin' = ANY (oauth._scopes(k.scope)) OR (k.user_id IS NOT NULL AND k.role NOT IN ('admin', 'owner')) THEN
+        SELECT * INTO status, body FROM oauth._error(403, 'insufficient_scope',
+          'registering clients needs an access token of an admin with the admin scope');
+        RETURN;
+      END IF;
+      mode := 'dynamic';
+    ELSIF coalesce((settings->>'open_registration')::boolean, false) THEN
+      mode := 'open';
+    ELSE
+      SELECT * INTO status, body FROM oauth._error(401, 'invalid_token',
+        'registering clients needs an access token with the admin scope');
+      RETURN;
+    END IF;
+    v := oauth._client_metadata(metadata, mode);
+    IF v ? 'error' THEN
+      status := 400; body := v;
+      RETURN;
+    END IF;
+    IF oauth._client_name_taken(t, v->>'client_name', NULL) THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata',
+        'another client of this tenant already has this client_name; choose another name');
+      RETURN;
+    END IF;
+    cid := oauth.random_token('client_id');
+    reg := oauth.random_token('registration');
+    IF v->>'token_endpoint_auth_method' <> 'none' THEN secret := oauth.random_token('client_secret'); END IF;
+    INSERT INTO oauth.clients (tenant_id, client_id, client_name, secret_hash, registration_token_hash,
+                               token_endpoint_auth_method, redirect_uris, grant_types, response_types, scope, extra,
+                               registered_via)
+    VALUES (t, cid, coalesce(v->>'client_name', cid), oauth.token_digest(secret), oauth.token_digest(reg),
+            v->>'token_endpoint_auth_method',
+            ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
+            ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
+            ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
+            v->>'scope', v->'extra', mode);
+    status := 201;
+    body := oauth._client_json(oauth._client_row_of(t, cid))
+            || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg,
+                 'registration_client_uri', coalesce(base_url, '') || '/oauth/register/' || cid));
+    RETURN;
+  END IF;
+
+  -- RFC 7592: GET/PUT/DELETE /oauth/register/{client_id} with the registration access token.
+  SELECT x.registration_token_hash, x.secret_hash, x.token_endpoint_auth_method, x.registered_via, x.builtin,
+         x.access_token_ttl, x.refresh_token_ttl
+    INTO c FROM oauth.clients x WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
+  IF NOT FOUND OR bearer IS NULL OR c.registration_token_hash IS NULL
+     OR NOT oauth.ct_equal(oauth.token_digest(bearer), c.registration_token_hash) THEN
+    SELECT * INTO status, body FROM oauth._error(401, 'invalid_token', 'invalid registration access token');
+    RETURN;
+  END IF;
+  uri := coalesce(base_url, '') || '/oauth/register/' || register_endpoint.client_id;
+  IF m = 'GET' THEN
+    status := 200;
+    body := oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
+            || jsonb_build_object('registration_access_token', bearer, 'registration_client_uri', uri);
+  ELSIF m = 'PUT' THEN
+    IF metadata IS NULL OR jsonb_typeof(metadata) <> 'object' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client metadata must be a JSON object');
+      RETURN;
+    END IF;
+    IF metadata ? 'client_id' AND metadata->>'client_id' IS DISTINCT FROM register_endpoint.client_id THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client_id does not match');
+      RETURN;
+    END IF;
+    IF metadata ? 'client_secret' AND (c.secret_hash IS NULL
+       OR NOT oauth.ct_equal(oauth.token_digest(metadata->>'client_secret'), c.secret_hash)) THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client_secret does not match the current secret');
+      RETURN;
+    END IF;
+    -- The whole metadata is replaced (RFC 7592 section 2.2: omitted fields are removed).
+    v := oauth._client_metadata(metadata - 'client_id' - 'client_secret' - 'registration_access_token'
+                                - 'registration_client_uri' - 'client_secret_expires_at' - 'client_id_issued_at',
+                                CASE WHEN c.registered_via = 'open' THEN 'open' ELSE 'dynamic' END);
+    IF v ? 'error' THEN
+      status := 400; body := v;
+      RETURN;
+    END IF;
+    IF oauth._client_name_taken(t, v->>'client_name', register_endpoint.client_id) THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata',
+        'another client of this tenant already has this client_name; choose another name');
+      RETURN;
+    END IF;
+    IF v->>'token_endpoint_auth_method' <> 'none' AND c.token_endpoint_auth_method = 'none' THEN
+      secret := oauth.random_token('client_secret');
+    END IF;
+    UPDATE oauth.clients x SET
+      client_name = coalesce(v->>'client_name', x.client_id),
+      token_endpoint_auth_method = v->>'token_endpoint_auth_method',
+      secret_hash = CASE WHEN v->>'token_endpoint_auth_method' = 'none' THEN NULL
+                         WHEN secret IS NOT NULL THEN oauth.token_digest(secret) ELSE x.secret_hash END,
+      redirect_uris = ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
+      grant_types = ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
+      response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
+      scope = v->>'scope', extra = v->'extra'
+    WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
+    status := 200;
+    body := oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
+            || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', bearer,
+                                                    'registration_client_uri', uri));
+  ELSIF m = 'DELETE' THEN
+    -- Its tokens, codes and consents go with it (foreign keys, cascade).
+    DELETE FROM oauth.clients x WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
+    status := 204;
+    body := NULL;
+  ELSE
+    SELECT * INTO status, body FROM oauth._error(405, 'invalid_request', 'use GET, PUT or DELETE');
+  END IF;
+END $$;
+COMMENT ON FUNCTION oauth.register_endpoint(text, text, jsonb, text, text) IS 'Dynamic client registration of the current tenant. POST with client_id NULL (RFC 7591): bearer = an access token of an admin with scope admin, or none when the tenant setting open_registration is true (then only authorization_code/refresh_token, no admin scope); 201 with client_id, client_secret (confidential), client_id_issued_at, client_secret_expires_at 0, registration_access_token, registration_client_uri (base_url || /oauth/register/{id}) and the metadata. GET/PUT/DELETE with client_id (RFC 7592): bearer = the registration access token, else 401 invalid_token; PUT replaces the metadata; DELETE 204 (tokens revoked). Errors: 400 invalid_redirect_uri / invalid_client_metadata (also for a client_name another client has), 401 invalid_token, 403 insufficient_scope, 405.';
+REVOKE ALL ON FUNCTION oauth.register_endpoint(text, text, jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.register_endpoint(text, text, jsonb, text, text) TO backend_gateway, backend_admin;
+
+-- Userinfo and metadata -----------------------------------------------------------
+
+CREATE FUNCTION oauth.userinfo() RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r jsonb;
+BEGIN
+  IF tenancy.current_tenant_id() IS NULL OR (tenancy.current_user_id() IS NULL AND tenancy.current_client_id() IS NULL) THEN
+    RAISE EXCEPTION 'authentication required' USING ERRCODE = '28000',
+      DETAIL = 'Send an access token (Authorization: Bearer ...).';
+  END IF;
+  IF NOT tenancy.has_scope('profile') THEN
+    RAISE EXCEPTION 'insufficient_scope: the access token lacks the profile scope' USING ERRCODE = '42501';
+  END IF;
+  IF tenancy.current_user_id() IS NULL THEN
+    RAISE EXCEPTION 'insufficient_scope: the access token was issued to a client, not to a user' USING ERRCODE = '42501';
+  END IF;
+  SELECT jsonb_strip_nulls(jsonb_build_object('sub', u.id, 'email', u.email, 'name', u.display_name,
+           'tenant', n.slug, 'tenant_id', n.id, 'role', u.role))
+    INTO r
+    FROM tenancy.users u JOIN tenancy.tenants n ON n.id = u.tenant_id
+   WHERE u.tenant_id = tenancy.current_tenant_id() AND u.id = tenancy.current_user_id();
+  IF r IS NULL THEN
+    RAISE EXCEPTION 'the user of this access token no longer exists' USING ERRCODE = '28000';
+  END IF;
+  RETURN r;
+END $$;
+COMMENT ON FUNCTION oauth.userinfo() IS 'Claims of the signed-in user of the current context: sub, email, name (when set), tenant (slug), tenant_id, role. 28000 without an authenticated context; 42501 (insufficient_scope) without scope profile or without a user (client credentials).';
+
+CREATE FUNCTION oauth.metadata_document(issuer text) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_build_object(
+    'issuer', issuer,
+    'authorization_endpoint', issuer || '/oauth/authorize',
+    'token_endpoint', issuer || '/oauth/token',
+    'revocation_endpoint', issuer || '/oauth/revoke',
+    'introspection_endpoint', issuer || '/oauth/introspect',
+    'registration_endpoint', issuer || '/oauth/register',
+    'userinfo_endpoint', issuer || '/oauth/userinfo',
+    'response_types_supported', '["code"]'::jsonb,
+    'response_modes_supported', '["query"]'::jsonb,
+    'grant_types_supported', '["authorization_code", "refresh_token", "client_credentials", "password"]'::jsonb,
+    'token_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
+    'revocation_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
+    'introspection_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post"]'::jsonb,
+    'scopes_supported', '["read", "write", "profile", "admin"]'::jsonb,
+    'code_challenge_methods_supported',
+      CASE WHEN coalesce((SELECT (t.settings->>'allow_plain_pkce')::boolean FROM tenancy.tenants t
+                           WHERE t.id = tenancy.current_tenant_id()), false)
+           THEN '["S256", "plain"]'::jsonb ELSE '["S256"]'::jsonb END,
+    'authorization_response_iss_parameter_supported', true,
+    'service_documentation', issuer || '/api/v1/openapi.json')
+$$;
+COMMENT ON FUNCTION oauth.metadata_document(text) IS 'RFC 8414 authorization server metadata of the current tenant for its issuer URL (every endpoint is issuer || path; code_challenge_methods_supported adds plain only when the tenant setting allow_plain_pkce is true).';

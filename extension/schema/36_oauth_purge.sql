@@ -1,0 +1,35 @@
+-- 36_oauth_purge.sql — removal of expired OAuth rows in bounded batches.
+
+CREATE FUNCTION oauth.purge_expired(batch integer DEFAULT 10000) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  b integer := greatest(1, least(coalesce(batch, 10000), 1000000));
+  n bigint;
+  total bigint := 0;
+BEGIN
+  -- Tokens past their expiry (revoked and rotated ones too: expired is expired).
+  WITH d AS (DELETE FROM oauth.tokens WHERE ctid = ANY (ARRAY(
+               SELECT ctid FROM oauth.tokens WHERE expires_at < now() ORDER BY expires_at LIMIT b)) RETURNING 1)
+  SELECT count(*) INTO n FROM d;
+  total := total + n;
+  -- Codes a day after expiry: until then a replay is still recognised and
+  -- revokes what the code issued.
+  WITH d AS (DELETE FROM oauth.authorization_codes WHERE ctid = ANY (ARRAY(
+               SELECT ctid FROM oauth.authorization_codes WHERE expires_at < now() - interval '1 day'
+                ORDER BY expires_at LIMIT b)) RETURNING 1)
+  SELECT count(*) INTO n FROM d;
+  total := total + n;
+  WITH d AS (DELETE FROM oauth.login_sessions WHERE ctid = ANY (ARRAY(
+               SELECT ctid FROM oauth.login_sessions WHERE expires_at < now() ORDER BY expires_at LIMIT b)) RETURNING 1)
+  SELECT count(*) INTO n FROM d;
+  total := total + n;
+  -- Failure counters are forgotten a day after the last failure.
+  WITH d AS (DELETE FROM oauth.login_attempts WHERE ctid = ANY (ARRAY(
+               SELECT ctid FROM oauth.login_attempts WHERE last_failure_at < now() - interval '1 day'
+                ORDER BY last_failure_at LIMIT b)) RETURNING 1)
+  SELECT count(*) INTO n FROM d;
+  RETURN total + n;
+END $$;
+COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes a day after expiry (replays are still detected until then), login sessions past expiry, failed-login counters a day after the last failure. Returns the number of rows deleted; call again while it returns a lot. Schedule it with pg_cron, as a superuser or a member of backend_admin: SELECT cron.schedule(''oauth-purge'', ''*/5 * * * *'', ''SELECT oauth.purge_expired()''); — or from any scheduler with psql -c ''SELECT oauth.purge_expired()''.';
+REVOKE ALL ON FUNCTION oauth.purge_expired(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.purge_expired(integer) TO backend_admin;
