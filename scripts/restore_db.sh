@@ -38,7 +38,14 @@ elif [ "${RESTORE_CLEAN:-0}" != 1 ]; then
   fi
 fi
 
-opts=(--dbname="$db" --no-password --exit-on-error --single-transaction)
+# session_replication_role=replica: rows come back exactly as dumped, without
+# firing the extension's triggers again (which would, for instance, create a
+# second console client for every tenant restored) or re-checking foreign
+# keys mid-load, as pg_restore --disable-triggers does for data-only restores.
+# Given in the connection string, so it also reaches a pg_restore in a container.
+dbq=${db//\\/\\\\}; dbq=${dbq//\'/\\\'}       # conninfo quoting: \ and ' escaped
+opts=(--dbname="dbname='$dbq' options='-c session_replication_role=replica'"
+      --no-password --exit-on-error --single-transaction)
 [ "${RESTORE_CLEAN:-0}" = 1 ] && opts+=(--clean --if-exists)
 "${restore_cmd[@]}" "${opts[@]}" < "$file"
 echo "restore_db: $file restored into $db" >&2

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Deployment, part 4: scripts/backup_db.sh and scripts/restore_db.sh against
+# the running test cluster (standard PG* variables, BACKUP_DIR in a temp dir).
+# Three backups with BACKUP_KEEP=2 leave the newest two, in pg_dump's custom
+# format; the newest restores into a new database with the same row counts in
+# every table of the extension's schemas (tenancy.tenants first of all) and
+# the application's; restore refuses a non-empty database and a non-dump;
+# PG_DUMP/PG_RESTORE/PSQL as commands (how `make backup` reaches a container).
+set -uo pipefail
+source "$(dirname "$0")/../../scripts/env.sh"
+source "$ROOT/test/deploy/lib.sh"
+cd "$ROOT"
+export PATH=$BINDIR:$PATH                 # the cluster's own pg_dump / pg_restore
+
+tmp=$(mktemp -d /tmp/bf-deploy-backup.XXXXXX)
+target=bf_deploy_restore_$$
+src=bf_deploy_source_$$
+cleanup() {
+  psql -qX -d postgres -c "DROP DATABASE IF EXISTS $target" -c "DROP DATABASE IF EXISTS $src" >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+is() { [ "$1" = "$2" ] || { echo "     expected '$2', got '$1'"; return 1; }; }
+q() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
+
+# The database to back up: the harness's backend_db (demo data), with one
+# tenant of our own registered in it when the extension allows, so that the
+# count compared is never zero when tenants can exist at all.
+db=$PGDATABASE
+q -d "$db" -c "SELECT 1" >/dev/null 2>&1 || { echo "FAIL database $db is not there (scripts/demo.sh)"; exit 1; }
+if [ "$(q -d "$db" -c "SELECT count(*) FROM tenancy.tenants WHERE slug = 'deploy-backup'")" = 0 ]; then
+  q -d "$db" -c "SELECT tenancy.register_tenant('deploy-backup', 'Backup Test', 'owner@backup.test', 'backup-password-1', 'free')" >/dev/null 2>"$tmp/register.err" \
+    || { echo "     (tenancy.register_tenant failed: $(head -1 "$tmp/register.err"); inserting the row directly)"
+         q -d "$db" -c "SET session_replication_role = replica" \
+           -c "INSERT INTO tenancy.tenants (slug, name) VALUES ('deploy-backup', 'Backup Test')" >/dev/null; }
+fi
+
+export BACKUP_DIR=$tmp/backups BACKUP_KEEP=2
+files=()
+for i in 1 2 3; do
+  if f=$(scripts/backup_db.sh 2>>"$tmp/backup.err"); then files+=("$f"); else echo "     backup $i failed:"; cat "$tmp/backup.err"; fi
+  [ "$i" -lt 3 ] && sleep 1.1            # one name per second
+done
+check "backup_db.sh ran three times" is "${#files[@]}" 3
+mapfile -t left < <(ls -1 "$BACKUP_DIR")
+check "BACKUP_KEEP=2 keeps the newest two dumps" is "${left[*]}" "$(basename "${files[1]}") $(basename "${files[2]}")"
+check "dump names are <db>-<UTC time>.dump" bash -c "[[ '$(basename "${files[2]}")' =~ ^$db-[0-9]{8}T[0-9]{6}Z\.dump$ ]]"
+check "dumps are readable by their owner only (umask 077)" is "$(stat -c %a "${files[2]}")" 600
+check "dumps are pg_dump custom format (pg_restore --list)" pg_restore --list "${files[2]}" -f "$tmp/toc"
+check "no partial file left" bash -c "! ls '$BACKUP_DIR' | grep -q partial"
+
+# Row counts of every ordinary table, as a superuser (RLS does not apply).
+counts() {
+  q -d "$1" <<'SQL'
+SELECT string_agg(format('%s=%s', t, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %s', t), false, true, '')))[1]), ' ' ORDER BY t)
+  FROM (SELECT c.oid::regclass::text AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')) s;
+SQL
+}
+before=$(counts "$db")
+if scripts/restore_db.sh "${files[2]}" "$target" >"$tmp/restore.out" 2>&1; then
+  check "restore_db.sh restores the newest dump into a new database" true
+else
+  check "restore_db.sh restores the newest dump into a new database" false; tail -20 "$tmp/restore.out"
+fi
+after=$(counts "$target")
+tenants_before=$(q -d "$db" -c "SELECT count(*) FROM tenancy.tenants")
+tenants_after=$(q -d "$target" -c "SELECT count(*) FROM tenancy.tenants" 2>&1)
+check "tenancy.tenants has the same row count after restore ($tenants_before)" is "$tenants_after" "$tenants_before"
+check "every table has the same row count after restore" is "$after" "$before"
+[ "$after" = "$before" ] || diff <(tr ' ' '\n' <<<"$before") <(tr ' ' '\n' <<<"$after") | head -20
+check "the restored database has the extension" \
+  is "$(q -d "$target" -c "SELECT count(*) FROM pg_extension WHERE extname = 'backend_framework'")" 1
+if [ "$tenants_before" -gt 0 ]; then
+  check "a tenant's data is the same after restore (slugs and owners' password hashes)" is \
+    "$(q -d "$target" -c "SELECT md5(string_agg(t.slug || u.email || u.password_hash, ',' ORDER BY t.slug, u.email)) FROM tenancy.tenants t JOIN tenancy.users u ON u.tenant_id = t.id" 2>&1)" \
+    "$(q -d "$db" -c "SELECT md5(string_agg(t.slug || u.email || u.password_hash, ',' ORDER BY t.slug, u.email)) FROM tenancy.tenants t JOIN tenancy.users u ON u.tenant_id = t.id" 2>&1)"
+else
+  skip "tenant data compared" "no tenant in $db (the demo data could not be created)"
+fi
+
+# Refusals.
+scripts/restore_db.sh "${files[2]}" "$target" >"$tmp/refuse.out" 2>&1; rc=$?
+check "restore_db.sh refuses a non-empty database (exit 3) and changes nothing" \
+  bash -c "[ $rc -eq 3 ] && grep -q 'not empty' '$tmp/refuse.out' && [ '$(counts "$target")' = '$after' ]"
+echo "not a dump" > "$tmp/bogus.dump"
+scripts/restore_db.sh "$tmp/bogus.dump" bf_deploy_never_$$ >"$tmp/bogus.out" 2>&1; rc=$?
+check "restore_db.sh refuses a file that is not a custom-format dump (exit 2, no database made)" \
+  bash -c "[ $rc -eq 2 ] && [ '$(q -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'bf_deploy_never_$$'")' = 0 ]"
+# RESTORE_CLEAN=1 replaces the contents of an existing database.
+if RESTORE_CLEAN=1 scripts/restore_db.sh "${files[1]}" "$target" >"$tmp/clean.out" 2>&1; then
+  check "RESTORE_CLEAN=1 restores over an existing database with the same counts" is "$(counts "$target")" "$before"
+else
+  check "RESTORE_CLEAN=1 restores over an existing database" false; tail -10 "$tmp/clean.out"
+fi
+
+# Commands instead of binaries (make backup runs them in the container):
+# here wrapped with `env`, the dump read from stdout and fed to stdin.
+q -d postgres -c "CREATE DATABASE $src" >/dev/null
+q -d "$src" -c "CREATE TABLE notes_copy(id int, body text); INSERT INTO notes_copy SELECT g, 'note ' || g FROM generate_series(1, 500) g" >/dev/null
+out=$(PG_DUMP="env TZ=UTC pg_dump" BACKUP_KEEP=0 PGDATABASE=$src scripts/backup_db.sh 2>/dev/null)
+q -d postgres -c "DROP DATABASE $target" >/dev/null
+PG_RESTORE="env TZ=UTC pg_restore" PSQL="env TZ=UTC psql" scripts/restore_db.sh "$out" "$target" >/dev/null 2>&1
+check "PG_DUMP / PG_RESTORE / PSQL as commands (how make backup reaches the container)" \
+  is "$(q -d "$target" -c "SELECT count(*) FROM notes_copy" 2>&1)" 500
+check "BACKUP_KEEP=0 keeps every dump" is "$(ls -1 "$BACKUP_DIR" | wc -l)" 3
+summary
