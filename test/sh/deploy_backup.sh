@@ -23,16 +23,17 @@ trap cleanup EXIT
 is() { [ "$1" = "$2" ] || { echo "     expected '$2', got '$1'"; return 1; }; }
 q() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 
-# The database to back up: the harness's backend_db (demo data), with one
-# tenant of our own registered in it when the extension allows, so that the
-# count compared is never zero when tenants can exist at all.
+# The harness's backend_db (demo data) is backed up as it is, read-only; a
+# database of our own gets a tenant (and its owner) so that the counts
+# compared are never all zero, without touching the data other suites use.
 db=$PGDATABASE
 q -d "$db" -c "SELECT 1" >/dev/null 2>&1 || { echo "FAIL database $db is not there (scripts/demo.sh)"; exit 1; }
-if [ "$(q -d "$db" -c "SELECT count(*) FROM tenancy.tenants WHERE slug = 'deploy-backup'")" = 0 ]; then
-  q -d "$db" -c "SELECT tenancy.register_tenant('deploy-backup', 'Backup Test', 'owner@backup.test', 'backup-password-1', 'free')" >/dev/null 2>"$tmp/register.err" \
-    || { echo "     (tenancy.register_tenant failed: $(head -1 "$tmp/register.err"); inserting the row directly)"
-         q -d "$db" -c "SET session_replication_role = replica" \
-           -c "INSERT INTO tenancy.tenants (slug, name) VALUES ('deploy-backup', 'Backup Test')" >/dev/null; }
+q -d postgres -c "CREATE DATABASE $src" >/dev/null
+q -d "$src" -c "CREATE EXTENSION backend_framework CASCADE" >/dev/null 2>&1
+if ! q -d "$src" -c "SELECT tenancy.register_tenant('deploy-backup', 'Backup Test', 'owner@backup.test', 'backup-password-1', 'free')" >/dev/null 2>"$tmp/register.err"; then
+  echo "     (tenancy.register_tenant failed: $(head -1 "$tmp/register.err"); inserting a tenant row directly)"
+  q -d "$src" -c "SET session_replication_role = replica" \
+    -c "INSERT INTO tenancy.tenants (slug, name) VALUES ('deploy-backup', 'Backup Test')" >/dev/null
 fi
 
 export BACKUP_DIR=$tmp/backups BACKUP_KEEP=2
@@ -96,12 +97,19 @@ fi
 
 # Commands instead of binaries (make backup runs them in the container):
 # here wrapped with `env`, the dump read from stdout and fed to stdin.
-q -d postgres -c "CREATE DATABASE $src" >/dev/null
 q -d "$src" -c "CREATE TABLE notes_copy(id int, body text); INSERT INTO notes_copy SELECT g, 'note ' || g FROM generate_series(1, 500) g" >/dev/null
 out=$(PG_DUMP="env TZ=UTC pg_dump" BACKUP_KEEP=0 PGDATABASE=$src scripts/backup_db.sh 2>/dev/null)
 q -d postgres -c "DROP DATABASE $target" >/dev/null
-PG_RESTORE="env TZ=UTC pg_restore" PSQL="env TZ=UTC psql" scripts/restore_db.sh "$out" "$target" >/dev/null 2>&1
+PG_RESTORE="env TZ=UTC pg_restore" PSQL="env TZ=UTC psql" scripts/restore_db.sh "$out" "$target" >"$tmp/own.out" 2>&1 || tail -5 "$tmp/own.out"
 check "PG_DUMP / PG_RESTORE / PSQL as commands (how make backup reaches the container)" \
   is "$(q -d "$target" -c "SELECT count(*) FROM notes_copy" 2>&1)" 500
+check "a database with a tenant of its own comes back with the same row counts" is "$(counts "$target")" "$(counts "$src")"
+check "... including its tenant ($(q -d "$src" -c "SELECT count(*) FROM tenancy.tenants") in the source)" \
+  is "$(q -d "$target" -c "SELECT count(*) FROM tenancy.tenants")" "$(q -d "$src" -c "SELECT count(*) FROM tenancy.tenants")"
+# pg_dump writes the rows of an extension's own tables only when the extension
+# marked them with pg_extension_config_dump(); say so when it did not.
+unmarked=$(q -d "$src" -c "SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY 1) FROM pg_class c JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e' JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'backend_framework' WHERE c.relkind = 'r' AND c.relname IN ('tenants', 'users', 'clients', 'tokens') AND NOT c.oid = ANY (coalesce(e.extconfig, '{}'))")
+check "the extension marks its data tables for pg_dump (pg_extension_config_dump)" is "${unmarked:-none}" none
+[ -z "$unmarked" ] || echo "     not marked: $unmarked -- pg_dump skips the rows of extension member tables unless the extension script calls pg_catalog.pg_extension_config_dump('<table>', '<filter>') for each"
 check "BACKUP_KEEP=0 keeps every dump" is "$(ls -1 "$BACKUP_DIR" | wc -l)" 3
 summary
