@@ -1,0 +1,93 @@
+// pages/signup.js — the sign-up form: checks each field as the server would,
+// registers the tenant with POST /api/v1/tenants, keeps the owner's first
+// token as the session and opens the console.
+import { apiUrl, request, ApiError } from '../api.js';
+import { consoleUrl, startSessionFromRegistration } from '../auth.js';
+import { $, busy, setFieldError } from '../dom.js';
+import { flashError, flashNext, showQueuedFlash, clearFlash } from '../flash.js';
+import { pointApiLinks } from '../links.js';
+import { confirmError, emailError, nameError, passwordError, slugError, slugFromName } from '../validate.js';
+
+const form = $('#signup-form');
+const inputs = {
+  name: $('#name'),
+  slug: $('#slug'),
+  email: $('#email'),
+  password: $('#password'),
+  confirm: $('#confirm'),
+  plan: $('#plan'),
+};
+let slugEdited = false;
+
+const checks = {
+  name: () => nameError(inputs.name.value),
+  slug: () => slugError(inputs.slug.value),
+  email: () => emailError(inputs.email.value),
+  password: () => passwordError(inputs.password.value),
+  confirm: () => (inputs.confirm.value || inputs.password.value ? confirmError(inputs.password.value, inputs.confirm.value) : 'Repeat the password.'),
+};
+
+function check(name) {
+  const message = checks[name]();
+  setFieldError(inputs[name], message);
+  return message;
+}
+
+function updateSlugPreview() {
+  $('#slug-preview').textContent = `/t/${inputs.slug.value || '…'}`;
+}
+
+inputs.name.addEventListener('input', () => {
+  if (!slugEdited) {
+    inputs.slug.value = slugFromName(inputs.name.value);
+    updateSlugPreview();
+  }
+});
+inputs.slug.addEventListener('input', () => {
+  slugEdited = inputs.slug.value !== '';
+  updateSlugPreview();
+});
+for (const name of Object.keys(checks)) {
+  // Check a field once the user leaves it, and again as they fix it.
+  inputs[name].addEventListener('blur', () => { if (inputs[name].value) check(name); });
+  inputs[name].addEventListener('input', () => { if (inputs[name].hasAttribute('aria-invalid')) check(name); });
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearFlash();
+  const invalid = Object.keys(checks).filter((name) => check(name));
+  if (invalid.length) {
+    inputs[invalid[0]].focus();
+    return;
+  }
+  const button = $('#signup-submit');
+  await busy(button, async () => {
+    button.textContent = 'Creating…';
+    try {
+      const registration = await request(apiUrl('/api/v1/tenants'), {
+        method: 'POST',
+        json: {
+          slug: inputs.slug.value,
+          name: inputs.name.value.trim(),
+          owner_email: inputs.email.value.trim(),
+          owner_password: inputs.password.value,
+          plan: inputs.plan.value,
+        },
+      });
+      startSessionFromRegistration(registration);
+      flashNext(`Welcome! ${registration.tenant.name} is ready, and you are signed in as its owner.`);
+      location.assign(consoleUrl('#/dashboard'));
+    } catch (err) {
+      flashError(err);
+      if (err instanceof ApiError && err.status === 409) {
+        setFieldError(inputs.slug, err.description);
+        inputs.slug.focus();
+      }
+    }
+  });
+});
+
+pointApiLinks();
+updateSlugPreview();
+showQueuedFlash();
