@@ -162,6 +162,8 @@ SELECT (SELECT count(*) FROM jsonb_object_keys(oauth.form_decode(
        (SELECT count(*) FROM jsonb_object_keys(oauth.form_decode(
           (SELECT string_agg('p' || i, '&') FROM generate_series(1, 1000) i) || '&&&&'))) AS empty_not_counted,
        pg_temp.fd(repeat('a=1&', 1000)) AS repeated_1000;
+-- An untyped literal picks the text version.
+SELECT oauth.form_decode('a=%C3%A9') AS untyped_literal;
 SELECT oauth.form_decode(NULL::text) IS NULL AND oauth.form_decode(NULL::bytea) IS NULL AS strict;
 
 -- basic_credentials: RFC 7617 Basic with RFC 6749 §2.3.1 form-encoded parts.

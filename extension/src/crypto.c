@@ -142,7 +142,7 @@ oauth_random_token(PG_FUNCTION_ARGS)
 	size_t		plen,
 				elen;
 	text	   *result;
-	int			i;
+	size_t		i;
 
 	for (i = 0; i < lengthof(token_kinds); i++)
 		if (strcmp(kind, token_kinds[i].kind) == 0)
