@@ -248,16 +248,29 @@ check "frontend prod: static files over TLS, gzip, cached, HSTS" \
   is "$(header "$tmp/fep_css.h" Content-Encoding)|$(header "$tmp/fep_css.h" Cache-Control)|$(header_count "$tmp/fep_css.h" Strict-Transport-Security)" "gzip|public, max-age=86400|1"
 
 # --- the HTTP API suites once more, through the API nginx ----------------------------------
+# nginx must be transparent: every test that passes against the gateway
+# directly (the same trust-proxy gateway) must pass through nginx too. Tests
+# failing either way belong to work in progress elsewhere and are listed only.
 mapfile -t suites < <(ls test/http/*.test.mjs 2>/dev/null | grep -v '/gateway[^/]*\.test\.mjs$' || true)
 if [ -n "${DEPLOY_HTTP_SUITES:-}" ]; then mapfile -t suites < <(ls $DEPLOY_HTTP_SUITES); fi
+passing() { grep -E '^ *ok [0-9]+ - ' "$1" | grep -v '# SKIP' | sed -E 's/^ *ok [0-9]+ - //' | sort -u; }
 if [ "${#suites[@]}" -eq 0 ]; then
   skip "HTTP suites through nginx" "no API suites in test/http yet (gateway*.test.mjs tests the gateway's raw HTTP handling, which nginx changes by design)"
 else
-  if BF_URL=$A BF_VIA_NGINX=1 node --test --test-concurrency=1 --test-reporter=tap "${suites[@]}" >"$tmp/suites.tap" 2>&1; then
-    check "HTTP suites through the API nginx: ${suites[*]} ($(awk '/^# pass /{print $3}' "$tmp/suites.tap" | tail -1) passed)" true
+  BF_URL=http://127.0.0.1:$GW_PORT node --test --test-concurrency=1 --test-reporter=tap "${suites[@]}" >"$tmp/direct.tap" 2>&1
+  BF_URL=$A BF_VIA_NGINX=1 node --test --test-concurrency=1 --test-reporter=tap "${suites[@]}" >"$tmp/nginx.tap" 2>&1
+  n_direct=$(passing "$tmp/direct.tap" | wc -l); n_nginx=$(passing "$tmp/nginx.tap" | wc -l)
+  lost=$(comm -23 <(passing "$tmp/direct.tap") <(passing "$tmp/nginx.tap"))
+  echo "     HTTP suites (${suites[*]}): $n_direct tests pass directly, $n_nginx through nginx"
+  echo "     failing directly too (not nginx's doing): $(grep -cE '^ *not ok [0-9]+ - ' "$tmp/direct.tap")"
+  if [ "$n_direct" -eq 0 ]; then
+    skip "HTTP suites through nginx" "no test of ${suites[*]} passes against the gateway directly yet"
   else
-    check "HTTP suites through the API nginx: ${suites[*]}" false
-    grep -B2 -A20 '^not ok' "$tmp/suites.tap" | head -80
+    check "HTTP suites through the API nginx: all $n_direct tests that pass directly pass through nginx" test -z "$lost"
+    if [ -n "$lost" ]; then
+      echo "$lost" | sed 's/^/     lost through nginx: /'
+      grep -A25 -E '^ *not ok [0-9]+ - ' "$tmp/nginx.tap" | head -80
+    fi
   fi
 fi
 
