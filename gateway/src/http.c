@@ -30,7 +30,7 @@
 
 #include "gateway.h"
 
-#define CONNECTION_MEMORY (16 * 1024)
+#define CONNECTION_MEMORY (10 * 1024)
 
 /* ---- responses --------------------------------------------------------- */
 

@@ -1,14 +1,17 @@
 /*
- * pool.c - owns the PostgreSQL side: a fixed set of connections, each driven
- * by its own thread in libpq pipeline mode. HTTP threads never block on the
- * database: they hand a job to the least loaded connection that is up and
- * suspend the HTTP connection; the connection's thread sends it
- * (PQsendQueryPrepared + PQpipelineSync, one sync per call so that every call
- * is its own transaction), reads the row when the sync comes back, and calls
- * job->done, which resumes the HTTP connection. The thread also owns the
- * connection's life: asynchronous connect, the one PREPARE, reconnects with
- * exponential back-off, and the --timeout deadline of each call (504, with a
- * cancel request for a call that holds up the pipeline).
+ * pool.c - owns the PostgreSQL side: a fixed set of connections in libpq
+ * pipeline mode, each with one thread that reads its results. HTTP threads
+ * never wait for the database: pool_submit() sends the call on the least
+ * loaded connection that is up (PQsendQueryPrepared + PQpipelineSync on a
+ * non-blocking socket, under the connection's mutex, one sync per call so
+ * that every call is its own transaction) and returns at once; the HTTP
+ * connection stays suspended. The connection's thread wakes when answers
+ * arrive, takes each row when its sync comes back, and calls job->done for
+ * the whole batch after releasing the mutex; done resumes the HTTP
+ * connection. The thread also owns the connection's life: asynchronous
+ * connect, the one PREPARE, reconnects with exponential back-off (every call
+ * on a lost connection gets 503), and the --timeout deadline of each call
+ * (504, plus a cancel request for a call that holds up the pipeline).
  */
 #include <errno.h>
 #include <libpq-fe.h>
@@ -25,13 +28,14 @@
   "$1::text, $2::text, $3::text, $4::jsonb, $5::bytea, $6::text)"
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define TICK_MS 200             /* longest sleep: deadline check period */
 
 enum conn_state
 {
   CS_DOWN,                      /* waiting for the next attempt */
   CS_CONNECTING,                /* PQconnectPoll in progress */
   CS_PREPARING,                 /* PREPARE sent, waiting for its sync */
-  CS_READY                      /* accepting jobs */
+  CS_READY                      /* accepting calls */
 };
 
 struct dbconn
@@ -40,34 +44,36 @@ struct dbconn
   unsigned index;
   pthread_t thread;
   bool started;
-  int evfd;                     /* wakes the thread for new jobs / stop */
+  int evfd;                     /* wakes the thread: output pending, stop */
 
-  pthread_mutex_t lock;         /* guards the four fields below */
-  struct job *in_head;          /* submitted, not yet sent */
-  struct job *in_tail;
-  bool sleeping;                /* thread is in (or entering) poll */
-  bool accepting;               /* CS_READY as seen by submitters */
+  /* Guarded by lock. While accepting is false only the connection's own
+     thread touches pg; once it is true, every use of pg takes the lock. */
+  pthread_mutex_t lock;
+  PGconn *pg;
+  bool accepting;               /* CS_READY as seen by pool_submit */
+  bool broken;                  /* a send in pool_submit failed */
+  bool want_write;              /* libpq holds unsent output */
+  struct job **fifo;            /* sent calls in order; NULL = answered 504 */
+  size_t fifo_cap;
+  size_t fifo_head;
+  size_t fifo_len;
+  int phase;                    /* head: 0 its row, 1 end of rows, 2 sync */
+  bool head_failed;
+  bool head_cancelled;
 
   atomic_bool up;               /* lock-free copy of accepting */
-  atomic_int load;              /* jobs submitted and still queued here */
+  atomic_int load;              /* calls in the fifo */
   atomic_uint backoff_ms;
 
   /* private to the connection's thread */
-  PGconn *pg;
   enum conn_state state;
   PostgresPollingStatusType want;
   uint64_t next_attempt_us;
   uint64_t connect_deadline_us;
-  struct job **fifo;            /* sent, waiting for results; NULL = gave up */
-  size_t fifo_cap;
-  size_t fifo_head;
-  size_t fifo_len;
-  int phase;                    /* head: 0 its result, 1 end, 2 its sync */
-  bool head_failed;
-  bool head_cancelled;
-  bool want_write;
   bool ever_up;
   struct job prepare;           /* marks the PREPARE in the fifo */
+  struct job *done_head;        /* finished under the lock, */
+  struct job *done_tail;        /* resumed after releasing it */
 };
 
 struct pool
@@ -79,7 +85,7 @@ struct pool
   struct dbconn conns[];
 };
 
-/* ---- fifo of sent jobs ------------------------------------------------- */
+/* ---- fifo of sent calls (under the lock) ------------------------------ */
 
 static struct job **
 fifo_at (struct dbconn *c, size_t i)
@@ -106,6 +112,7 @@ fifo_push (struct dbconn *c, struct job *j)
   }
   c->fifo[(c->fifo_head + c->fifo_len) % c->fifo_cap] = j;
   c->fifo_len++;
+  atomic_fetch_add (&c->load, 1);
   return true;
 }
 
@@ -114,12 +121,14 @@ fifo_pop (struct dbconn *c)
 {
   c->fifo_head = (c->fifo_head + 1) % c->fifo_cap;
   c->fifo_len--;
+  atomic_fetch_sub (&c->load, 1);
 }
 
-/* ---- completing jobs --------------------------------------------------- */
+/* ---- finishing calls ---------------------------------------------------- */
 
+/* Records the outcome; the HTTP side hears of it in resume_done(). */
 static void
-complete (struct job *j, enum job_result r)
+finish (struct dbconn *c, struct job *j, enum job_result r)
 {
   if (JOB_OK != r && NULL != j->res)
   {
@@ -127,7 +136,28 @@ complete (struct job *j, enum job_result r)
     j->res = NULL;
   }
   j->result = r;
-  j->done (j);                  /* j may be gone from here on */
+  j->next = NULL;
+  if (NULL == c->done_tail)
+    c->done_head = j;
+  else
+    c->done_tail->next = j;
+  c->done_tail = j;
+}
+
+/* Outside the lock: resumes every HTTP connection finished meanwhile. */
+static void
+resume_done (struct dbconn *c)
+{
+  struct job *j = c->done_head;
+
+  c->done_head = c->done_tail = NULL;
+  while (NULL != j)
+  {
+    struct job *next = j->next;
+
+    j->done (j);                /* j may be gone from here on */
+    j = next;
+  }
 }
 
 void
@@ -151,33 +181,40 @@ ms_until (uint64_t when, uint64_t now, int cap)
   return ms > (uint64_t) cap ? cap : (int) ms;
 }
 
-/* Drops the connection, fails everything queued on it with 503 and
-   schedules the next attempt. */
+/* libpq messages span lines; the log wants one. */
+static void
+one_line (char *out, size_t cap, const char *why)
+{
+  size_t n = 0;
+
+  for (const char *p = why; *p && n < cap - 1; p++)
+  {
+    bool space = (' ' == *p || '\n' == *p || '\t' == *p);
+
+    if (! space)
+      out[n++] = *p;
+    else if (n > 0 && ' ' != out[n - 1])
+      out[n++] = ' ';
+  }
+  while (n > 0 && ' ' == out[n - 1])
+    n--;
+  out[n] = '\0';
+}
+
+/* Drops the connection, answers 503 to every call on it and schedules the
+   next attempt. why == NULL: shutting down, no log. */
 static void
 go_down (struct dbconn *c, const char *why)
 {
   struct pool *p = c->pool;
-  struct job *list;
   unsigned backoff = atomic_load (&c->backoff_ms);
+  PGconn *pg;
 
   if (NULL != why)
   {
     char msg[512];
-    size_t n = 0;
 
-    /* libpq messages span lines; keep one line */
-    for (const char *p = why; *p && n < sizeof msg - 1; p++)
-    {
-      bool space = (' ' == *p || '\n' == *p || '\t' == *p);
-
-      if (! space)
-        msg[n++] = *p;
-      else if (n > 0 && ' ' != msg[n - 1])
-        msg[n++] = ' ';
-    }
-    while (n > 0 && ' ' == msg[n - 1])
-      n--;
-    msg[n] = '\0';
+    one_line (msg, sizeof msg, why);
     log_error ("database connection %u: %s; retrying in %u ms", c->index,
                msg, backoff);
     metrics_db_error (&p->cfg->metrics, DBERR_CONNECTION);
@@ -185,37 +222,27 @@ go_down (struct dbconn *c, const char *why)
   pthread_mutex_lock (&c->lock);
   c->accepting = false;
   atomic_store (&c->up, false);
-  list = c->in_head;
-  c->in_head = c->in_tail = NULL;
-  pthread_mutex_unlock (&c->lock);
-
-  if (NULL != c->pg)
-  {
-    PQfinish (c->pg);
-    c->pg = NULL;
-  }
+  pg = c->pg;
+  c->pg = NULL;
   for (size_t i = 0; i < c->fifo_len; i++)
   {
     struct job *j = *fifo_at (c, i);
 
-    atomic_fetch_sub (&c->load, 1);
     if (NULL != j && &c->prepare != j)
-      complete (j, JOB_UNAVAILABLE);
+      finish (c, j, JOB_UNAVAILABLE);
   }
+  atomic_fetch_sub (&c->load, (int) c->fifo_len);
   c->fifo_len = 0;
   c->fifo_head = 0;
   c->phase = 0;
   c->head_failed = false;
   c->head_cancelled = false;
   c->want_write = false;
-  while (NULL != list)
-  {
-    struct job *next = list->next;
-
-    atomic_fetch_sub (&c->load, 1);
-    complete (list, JOB_UNAVAILABLE);
-    list = next;
-  }
+  c->broken = false;
+  pthread_mutex_unlock (&c->lock);
+  if (NULL != pg)
+    PQfinish (pg);
+  resume_done (c);
   c->state = CS_DOWN;
   c->next_attempt_us = now_us () + (uint64_t) backoff * 1000u;
   backoff *= 2;
@@ -223,7 +250,7 @@ go_down (struct dbconn *c, const char *why)
                 : backoff);
 }
 
-/* ---- connecting -------------------------------------------------------- */
+/* ---- connecting (the thread alone uses pg here) ------------------------ */
 
 static void
 on_notice (void *arg, const PGresult *res)
@@ -240,16 +267,19 @@ start_connect (struct dbconn *c)
 {
   const char *keys[] = { "dbname", "fallback_application_name", NULL };
   const char *vals[] = { c->pool->cfg->database, "backend-gateway", NULL };
+  PGconn *pg = PQconnectStartParams (keys, vals, 1);
 
-  c->pg = PQconnectStartParams (keys, vals, 1);
-  if (NULL == c->pg)
+  pthread_mutex_lock (&c->lock);
+  c->pg = pg;
+  pthread_mutex_unlock (&c->lock);
+  if (NULL == pg)
   {
     go_down (c, "out of memory");
     return;
   }
-  if (CONNECTION_BAD == PQstatus (c->pg))
+  if (CONNECTION_BAD == PQstatus (pg))
   {
-    go_down (c, PQerrorMessage (c->pg));
+    go_down (c, PQerrorMessage (pg));
     return;
   }
   c->state = CS_CONNECTING;
@@ -258,6 +288,7 @@ start_connect (struct dbconn *c)
     + (uint64_t) c->pool->cfg->timeout * 1000000u;
 }
 
+/* Under the lock (or before accepting). false = connection broken. */
 static bool
 flush_out (struct dbconn *c)
 {
@@ -269,24 +300,27 @@ flush_out (struct dbconn *c)
   return true;
 }
 
-/* Connected: switch to pipeline mode and prepare the one statement. */
+/* Connected: pipeline mode, then the one PREPARE. */
 static void
 start_prepare (struct dbconn *c)
 {
+  bool ok;
+
   PQsetNoticeReceiver (c->pg, on_notice, c);
-  if (0 != PQsetnonblocking (c->pg, 1)
-      || ! PQenterPipelineMode (c->pg)
-      || ! PQsendPrepare (c->pg, STMT_NAME, STMT_SQL, 6, NULL)
-      || ! PQpipelineSync (c->pg)
-      || ! fifo_push (c, &c->prepare))
+  pthread_mutex_lock (&c->lock);
+  ok = 0 == PQsetnonblocking (c->pg, 1)
+       && PQenterPipelineMode (c->pg)
+       && PQsendPrepare (c->pg, STMT_NAME, STMT_SQL, 6, NULL)
+       && PQpipelineSync (c->pg)
+       && fifo_push (c, &c->prepare)
+       && flush_out (c);
+  pthread_mutex_unlock (&c->lock);
+  if (! ok)
   {
     go_down (c, PQerrorMessage (c->pg));
     return;
   }
-  atomic_fetch_add (&c->load, 1);
   c->state = CS_PREPARING;
-  if (! flush_out (c))
-    go_down (c, PQerrorMessage (c->pg));
 }
 
 static void
@@ -299,75 +333,18 @@ connect_step (struct dbconn *c)
     go_down (c, PQerrorMessage (c->pg));
 }
 
+/* ---- answers (all under the lock) -------------------------------------- */
+
 static void
 became_ready (struct dbconn *c)
 {
   c->state = CS_READY;
-  atomic_store (&c->backoff_ms, BACKOFF_MIN_MS);
-  pthread_mutex_lock (&c->lock);
   c->accepting = true;
   atomic_store (&c->up, true);
-  pthread_mutex_unlock (&c->lock);
+  atomic_store (&c->backoff_ms, BACKOFF_MIN_MS);
   if (c->ever_up)
     log_info ("database connection %u is back", c->index);
   c->ever_up = true;
-}
-
-/* ---- sending and receiving --------------------------------------------- */
-
-/* Puts jobs back at the front of the submitted list (the connection is
-   about to go down, which fails them all). */
-static void
-requeue (struct dbconn *c, struct job *list)
-{
-  struct job *tail = list;
-
-  if (NULL == list)
-    return;
-  while (NULL != tail->next)
-    tail = tail->next;
-  pthread_mutex_lock (&c->lock);
-  tail->next = c->in_head;
-  if (NULL == c->in_head)
-    c->in_tail = tail;
-  c->in_head = list;
-  pthread_mutex_unlock (&c->lock);
-}
-
-/* Sends everything submitted since the last round. */
-static bool
-send_pending (struct dbconn *c)
-{
-  static const int formats[6] = { 0, 0, 0, 0, 1, 0 };
-  struct job *list;
-
-  pthread_mutex_lock (&c->lock);
-  list = c->in_head;
-  c->in_head = c->in_tail = NULL;
-  pthread_mutex_unlock (&c->lock);
-  if (NULL == list)
-    return true;
-  while (NULL != list)
-  {
-    struct job *j = list;
-
-    list = j->next;
-    j->next = NULL;
-    if (! fifo_push (c, j))
-    {
-      j->next = list;
-      requeue (c, j);
-      return false;
-    }
-    if (! PQsendQueryPrepared (c->pg, STMT_NAME, 6, j->values, j->lengths,
-                               formats, 0)
-        || ! PQpipelineSync (c->pg))
-    {
-      requeue (c, list);
-      return false;
-    }
-  }
-  return flush_out (c);
 }
 
 static void
@@ -423,7 +400,6 @@ finish_head (struct dbconn *c)
   bool failed = c->head_failed;
 
   fifo_pop (c);
-  atomic_fetch_sub (&c->load, 1);
   c->phase = 0;
   c->head_failed = false;
   c->head_cancelled = false;
@@ -437,12 +413,12 @@ finish_head (struct dbconn *c)
   {
     if (failed)
       metrics_db_error (&c->pool->cfg->metrics, DBERR_SQL);
-    complete (j, failed ? JOB_SQL_ERROR : JOB_OK);
+    finish (c, j, failed ? JOB_SQL_ERROR : JOB_OK);
   }
   return true;
 }
 
-/* Reads every result that is already complete. false = connection broken. */
+/* Takes every answer already received. false = connection broken. */
 static bool
 read_results (struct dbconn *c)
 {
@@ -456,7 +432,7 @@ read_results (struct dbconn *c)
       if (NULL == res)
         return CONNECTION_OK == PQstatus (c->pg);
       if (PGRES_PIPELINE_SYNC == PQresultStatus (res))
-      {                         /* no result at all: count it failed */
+      {                         /* no row at all: count it failed */
         PQclear (res);
         c->head_failed = true;
         if (! finish_head (c))
@@ -490,22 +466,10 @@ read_results (struct dbconn *c)
   return CONNECTION_BAD != PQstatus (c->pg);
 }
 
-static void
-cancel_head (struct dbconn *c)
-{
-  PGcancel *cancel = PQgetCancel (c->pg);
-  char err[256];
-
-  if (NULL == cancel)
-    return;
-  if (! PQcancel (cancel, err, sizeof err))
-    log_error ("database connection %u: cancel failed: %s", c->index, err);
-  PQfreeCancel (cancel);
-}
-
-/* Answers 504 for calls past their deadline; returns the next deadline. */
+/* Answers 504 for calls past their deadline; returns the next deadline (0:
+   none) and, when the call at the head is overdue, a cancel handle. */
 static uint64_t
-check_deadlines (struct dbconn *c, uint64_t now)
+check_deadlines (struct dbconn *c, uint64_t now, PGcancel **cancel)
 {
   for (size_t i = 0; i < c->fifo_len; i++)
   {
@@ -522,10 +486,10 @@ check_deadlines (struct dbconn *c, uint64_t now)
     if (0 == i && ! c->head_cancelled)
     {
       c->head_cancelled = true;
-      cancel_head (c);
+      *cancel = PQgetCancel (c->pg);
     }
     *slot = NULL;
-    complete (j, JOB_TIMEOUT);
+    finish (c, j, JOB_TIMEOUT);
   }
   return 0;
 }
@@ -537,23 +501,9 @@ wait_events (struct dbconn *c, struct pollfd *pfd, nfds_t n, int timeout_ms)
 {
   uint64_t junk;
 
-  pthread_mutex_lock (&c->lock);
-  if (NULL != c->in_head)
-  {
-    pthread_mutex_unlock (&c->lock);
-    timeout_ms = 0;
-  }
-  else
-  {
-    c->sleeping = true;
-    pthread_mutex_unlock (&c->lock);
-  }
   if (poll (pfd, n, timeout_ms) < 0 && EINTR != errno)
     log_error ("database connection %u: poll: %s", c->index,
                strerror (errno));
-  pthread_mutex_lock (&c->lock);
-  c->sleeping = false;
-  pthread_mutex_unlock (&c->lock);
   if (pfd[0].revents & POLLIN)
     while (read (c->evfd, &junk, sizeof junk) > 0)
       ;
@@ -565,32 +515,50 @@ step_live (struct dbconn *c)
   struct pollfd pfd[2];
   uint64_t now = now_us ();
   uint64_t next;
-  int timeout_ms = 1000;
+  PGcancel *cancel = NULL;
+  char err[256];
+  bool ok;
 
-  if (CS_READY == c->state && ! send_pending (c))
+  pthread_mutex_lock (&c->lock);
+  if (c->broken)
   {
-    go_down (c, PQerrorMessage (c->pg));
+    snprintf (err, sizeof err, "%s", PQerrorMessage (c->pg));
+    pthread_mutex_unlock (&c->lock);
+    go_down (c, err);
     return;
   }
-  next = check_deadlines (c, now);
-  if (0 != next)
-    timeout_ms = ms_until (next, now, 1000);
+  next = check_deadlines (c, now, &cancel);
   pfd[0] = (struct pollfd) { .fd = c->evfd, .events = POLLIN };
   pfd[1] = (struct pollfd) {
     .fd = PQsocket (c->pg),
     .events = POLLIN | (c->want_write ? POLLOUT : 0)
   };
-  wait_events (c, pfd, 2, timeout_ms);
-  if (pfd[1].revents & (POLLIN | POLLERR | POLLHUP))
+  pthread_mutex_unlock (&c->lock);
+  resume_done (c);
+  if (NULL != cancel)
   {
-    if (! PQconsumeInput (c->pg) || ! read_results (c))
-    {
-      go_down (c, PQerrorMessage (c->pg));
-      return;
-    }
+    if (! PQcancel (cancel, err, sizeof err))
+      log_error ("database connection %u: cancel failed: %s", c->index, err);
+    PQfreeCancel (cancel);
   }
-  if ((pfd[1].revents & POLLOUT) && ! flush_out (c))
-    go_down (c, PQerrorMessage (c->pg));
+
+  wait_events (c, pfd, 2, 0 != next ? ms_until (next, now, TICK_MS)
+               : TICK_MS);
+
+  pthread_mutex_lock (&c->lock);
+  ok = true;
+  if (pfd[1].revents & (POLLIN | POLLERR | POLLHUP))
+    ok = PQconsumeInput (c->pg);
+  if (ok)                       /* a send may have buffered answers too */
+    ok = read_results (c);
+  if (ok && (c->want_write || (pfd[1].revents & POLLOUT)))
+    ok = flush_out (c);
+  if (! ok)
+    snprintf (err, sizeof err, "%s", PQerrorMessage (c->pg));
+  pthread_mutex_unlock (&c->lock);
+  resume_done (c);
+  if (! ok)
+    go_down (c, err);
 }
 
 static void
@@ -609,7 +577,7 @@ step_connecting (struct dbconn *c)
     .fd = PQsocket (c->pg),
     .events = PGRES_POLLING_READING == c->want ? POLLIN : POLLOUT
   };
-  wait_events (c, pfd, 2, ms_until (c->connect_deadline_us, now, 1000));
+  wait_events (c, pfd, 2, ms_until (c->connect_deadline_us, now, TICK_MS));
   if (0 != pfd[1].revents)
     connect_step (c);
 }
@@ -626,7 +594,7 @@ step_down (struct dbconn *c)
     return;
   }
   pfd[0] = (struct pollfd) { .fd = c->evfd, .events = POLLIN };
-  wait_events (c, pfd, 1, ms_until (c->next_attempt_us, now, 1000));
+  wait_events (c, pfd, 1, ms_until (c->next_attempt_us, now, TICK_MS));
 }
 
 static void *
@@ -654,7 +622,7 @@ conn_main (void *arg)
   return NULL;
 }
 
-/* ---- the interface --------------------------------------------------- */
+/* ---- the interface ------------------------------------------------------ */
 
 struct pool *
 pool_start (struct config *cfg)
@@ -703,27 +671,58 @@ wake (struct dbconn *c)
                strerror (errno));
 }
 
+/* Sends the call on c; false if c does not take calls right now. */
+static bool
+send_on (struct dbconn *c, struct job *job)
+{
+  static const int formats[6] = { 0, 0, 0, 0, 1, 0 };
+  bool need_wake = false;
+  bool had_output;
+
+  pthread_mutex_lock (&c->lock);
+  if (! c->accepting || c->broken || ! fifo_push (c, job))
+  {
+    pthread_mutex_unlock (&c->lock);
+    return false;
+  }
+  had_output = c->want_write;
+  if (! PQsendQueryPrepared (c->pg, STMT_NAME, 6, job->values, job->lengths,
+                             formats, 0)
+      || ! PQpipelineSync (c->pg) || ! flush_out (c))
+  {
+    c->broken = true;           /* the thread answers 503 and reconnects */
+    need_wake = true;
+  }
+  else if (c->want_write && ! had_output)
+    need_wake = true;           /* the thread must wait for POLLOUT */
+  pthread_mutex_unlock (&c->lock);
+  if (need_wake)
+    wake (c);
+  return true;
+}
+
 bool
 pool_submit (struct pool *p, struct job *job)
 {
   unsigned start = atomic_fetch_add (&p->rr, 1);
+  uint64_t tried = 0;
 
   job->result = JOB_PENDING;
   job->res = NULL;
   job->next = NULL;
   job->deadline_us = now_us () + (uint64_t) p->cfg->timeout * 1000000u;
-  for (int attempt = 0; attempt < 2 && ! atomic_load (&p->stop); attempt++)
+  while (! atomic_load (&p->stop))
   {
     struct dbconn *best = NULL;
     int best_load = 0;
-    bool sleeping;
 
     for (unsigned k = 0; k < p->n; k++)
     {
-      struct dbconn *c = &p->conns[(start + k) % p->n];
+      unsigned i = (start + k) % p->n;
+      struct dbconn *c = &p->conns[i];
       int load;
 
-      if (! atomic_load (&c->up))
+      if ((tried >> i) & 1 || ! atomic_load (&c->up))
         continue;
       load = atomic_load (&c->load);
       if (NULL == best || load < best_load)
@@ -734,30 +733,15 @@ pool_submit (struct pool *p, struct job *job)
     }
     if (NULL == best)
       break;
-    pthread_mutex_lock (&best->lock);
-    if (! best->accepting)
-    {
-      pthread_mutex_unlock (&best->lock);
-      continue;
-    }
-    if (NULL == best->in_tail)
-      best->in_head = job;
-    else
-      best->in_tail->next = job;
-    best->in_tail = job;
-    atomic_fetch_add (&best->load, 1);
-    sleeping = best->sleeping;
-    best->sleeping = false;
-    pthread_mutex_unlock (&best->lock);
-    if (sleeping)
-      wake (best);
-    return true;
+    if (send_on (best, job))
+      return true;
+    tried |= 1ULL << best->index;
   }
   metrics_db_error (&p->cfg->metrics, DBERR_UNAVAILABLE);
   return false;
 }
 
-/* Stops the threads; every job still queued gets 503. The struct stays
+/* Stops the threads; every call still queued gets 503. The struct stays
    valid (submissions are refused) until pool_free. */
 void
 pool_shutdown (struct pool *p)
