@@ -523,6 +523,12 @@ http_start (struct config *cfg)
                    | MHD_USE_INTERNAL_POLLING_THREAD
                    | MHD_ALLOW_SUSPEND_RESUME
                    | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+  /* one thread is no pool: libmicrohttpd warns about a pool size of 1 */
+  struct MHD_OptionItem pool[] = {
+    { cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+      (intptr_t) cfg->threads, NULL },
+    { MHD_OPTION_END, 0, NULL }
+  };
 
   cfg->queue_response = mhd_real_queue_response ();
   if (NULL == cfg->queue_response)
@@ -543,7 +549,7 @@ http_start (struct config *cfg)
     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY,
     MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
     MHD_OPTION_CONNECTION_LIMIT, connection_limit (cfg),
-    MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+    MHD_OPTION_ARRAY, pool,
     MHD_OPTION_END);
   if (NULL == cfg->daemon)
   {

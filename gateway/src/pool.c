@@ -628,7 +628,19 @@ struct pool *
 pool_start (struct config *cfg)
 {
   struct pool *p;
+  char *err = NULL;
+  PQconninfoOption *opts = PQconninfoParse (cfg->database, &err);
 
+  if (NULL == opts)
+  {
+    char msg[512];
+
+    one_line (msg, sizeof msg, NULL != err ? err : "out of memory");
+    log_error ("--database: %s", msg);
+    PQfreemem (err);
+    return NULL;
+  }
+  PQconninfoFree (opts);
   p = calloc (1, sizeof *p + cfg->pool_size * sizeof (struct dbconn));
   if (NULL == p)
     return NULL;
