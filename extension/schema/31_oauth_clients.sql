@@ -426,7 +426,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
   v jsonb := oauth._client_metadata(jsonb_build_object(
                'client_name', 'Console', 'redirect_uris', p_redirect_uris, 'token_endpoint_auth_method', 'none',
-               'grant_types', '["authorization_code", "refresh_token"]', 'scope', 'read write profile admin'), 'admin');
+               'grant_types', '["authorization_code", "refresh_token"]'::jsonb, 'scope', 'read write profile admin'), 'admin');
   cid text;
 BEGIN
   PERFORM oauth._raise_metadata(v);

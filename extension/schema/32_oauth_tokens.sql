@@ -17,9 +17,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION oauth._ttl(text, integer, jsonb) IS 'Internal: lifetime in seconds of an access_token, refresh_token or code: the client''s, else the tenant setting <kind>_ttl, else 3600 / 2592000 / 60.';
 
-CREATE FUNCTION oauth._error(status integer, error text, description text, OUT status integer, OUT body jsonb)
+CREATE FUNCTION oauth._error(http_status integer, error text, description text, OUT status integer, OUT body jsonb)
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT status, jsonb_build_object('error', error, 'error_description', description)
+  SELECT http_status, jsonb_build_object('error', error, 'error_description', description)
 $$;
 COMMENT ON FUNCTION oauth._error(integer, text, text) IS 'Internal: an OAuth error answer (status, {"error", "error_description"}).';
 
@@ -41,9 +41,9 @@ DECLARE
   used text;
   c record;
 BEGIN
-  IF nullif(btrim(authorization), '') IS NOT NULL THEN
+  IF nullif(btrim(_client_auth.authorization), '') IS NOT NULL THEN
     BEGIN
-      SELECT b.client_id, b.client_secret INTO basic_id, basic_secret FROM oauth.basic_credentials(authorization) b;
+      SELECT b.client_id, b.client_secret INTO basic_id, basic_secret FROM oauth.basic_credentials(_client_auth.authorization) b;
     EXCEPTION WHEN invalid_authorization_specification THEN
       err := 'invalid_client'; err_description := SQLERRM;
       RETURN;
@@ -259,7 +259,7 @@ BEGIN
       'the request must be application/x-www-form-urlencoded parameters');
     RETURN;
   END IF;
-  SELECT * INTO c FROM oauth._client_auth(t, params, authorization);
+  SELECT * INTO c FROM oauth._client_auth(t, params, token_endpoint.authorization);
   IF c.err IS NOT NULL THEN
     SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
     RETURN;
@@ -417,18 +417,16 @@ BEGIN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'refresh token revoked');
       RETURN;
     END IF;
-    IF tok.expires_at <= now() THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'refresh token expired');
-      RETURN;
-    END IF;
-    -- Rotate: exactly one use wins; any other use of it means it leaked.
-    UPDATE oauth.tokens SET rotated_at = now()
-     WHERE tenant_id = t AND token_hash = oauth.token_digest(params->>'refresh_token') AND rotated_at IS NULL
-       AND revoked_at IS NULL;
-    IF NOT FOUND THEN
+    -- A rotated token used again has leaked (or its client lost track):
+    -- the whole grant ends (RFC 9700 section 4.14.2).
+    IF tok.rotated_at IS NOT NULL THEN
       PERFORM oauth._revoke_family(t, tok.family_id);
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
         'refresh token already used; all tokens of this grant have been revoked');
+      RETURN;
+    END IF;
+    IF tok.expires_at <= now() THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'refresh token expired');
       RETURN;
     END IF;
     IF tok.user_id IS NOT NULL AND tok.user_status IS DISTINCT FROM 'active' THEN
@@ -447,6 +445,16 @@ BEGIN
     SELECT * INTO g FROM oauth._grant_scope(params->>'scope', ceiling);
     IF g.err IS NOT NULL THEN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', g.err);
+      RETURN;
+    END IF;
+    -- Rotate: of two concurrent uses exactly one wins; the other is a reuse.
+    UPDATE oauth.tokens SET rotated_at = now()
+     WHERE tenant_id = t AND token_hash = oauth.token_digest(params->>'refresh_token') AND rotated_at IS NULL
+       AND revoked_at IS NULL;
+    IF NOT FOUND THEN
+      PERFORM oauth._revoke_family(t, tok.family_id);
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'refresh token already used; all tokens of this grant have been revoked');
       RETURN;
     END IF;
     status := 200;

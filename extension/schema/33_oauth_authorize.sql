@@ -170,7 +170,10 @@ BEGIN
   END IF;
   client_id := c.client_id; client_name := c.client_name; builtin := c.builtin;
   redirect_uri_given := params ? 'redirect_uri';
-  IF redirect_uri_given THEN
+  IF cardinality(c.redirect_uris) = 0 THEN
+    fatal := 'This application is not set up for signing in here (it has no registered redirect URI).';
+    RETURN;
+  ELSIF redirect_uri_given THEN
     IF NOT (params->>'redirect_uri') = ANY (c.redirect_uris) THEN
       fatal := 'The address to return to (redirect_uri) is not registered for this application.';
       RETURN;
@@ -337,7 +340,7 @@ BEGIN
         set_cookies := set_cookies || oauth._cookie('bf_session', sess, cpath, secure, 28800);
       END IF;
     END IF;
-  ELSIF sess IS NOT NULL AND NOT (upper(method) = 'GET' AND r.prompt = 'login') THEN
+  ELSIF sess IS NOT NULL AND NOT (upper(method) = 'GET' AND r.prompt IS NOT DISTINCT FROM 'login') THEN
     SELECT l.user_id INTO uid FROM oauth.login_sessions l
      WHERE l.tenant_id = t AND l.session_hash = oauth.token_digest(sess) AND l.expires_at > now();
     IF uid IS NULL AND upper(method) = 'POST' THEN

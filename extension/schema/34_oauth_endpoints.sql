@@ -24,7 +24,7 @@ BEGIN
       'the request must be application/x-www-form-urlencoded parameters');
     RETURN;
   END IF;
-  SELECT * INTO c FROM oauth._client_auth(t, params, authorization);
+  SELECT * INTO c FROM oauth._client_auth(t, params, revoke_endpoint.authorization);
   IF c.err IS NOT NULL THEN
     SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
     RETURN;
@@ -73,7 +73,7 @@ BEGIN
       'the request must be application/x-www-form-urlencoded parameters');
     RETURN;
   END IF;
-  SELECT * INTO c FROM oauth._client_auth(t, params, authorization);
+  SELECT * INTO c FROM oauth._client_auth(t, params, introspect_endpoint.authorization);
   IF c.err IS NOT NULL THEN
     SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
     RETURN;
