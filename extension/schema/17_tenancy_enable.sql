@@ -81,3 +81,13 @@ END $$;
 COMMENT ON FUNCTION tenancy.enable_tenant_table(regclass) IS 'Turns an application table into a tenant table: tenant_id defaulting to the context, FK with cascade, RLS forced, index, storage limit, registration. Keys must lead with tenant_id (42P16 otherwise).';
 REVOKE ALL ON FUNCTION tenancy.enable_tenant_table(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.enable_tenant_table(regclass) TO backend_admin;
+
+-- pg_dump skips the rows of an extension's tables unless they are marked:
+-- tenant data is user data, so it is dumped (and restored by pg_restore).
+-- Seeded rows stay out (CREATE EXTENSION makes them again).
+SELECT pg_catalog.pg_extension_config_dump('tenancy.tenants', '');
+SELECT pg_catalog.pg_extension_config_dump('tenancy.users', '');
+SELECT pg_catalog.pg_extension_config_dump('tenancy.api_usage', '');
+SELECT pg_catalog.pg_extension_config_dump('tenancy.storage_usage', '');
+SELECT pg_catalog.pg_extension_config_dump('tenancy.tenant_tables', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('tenancy.plans', $$WHERE name NOT IN ('free', 'basic', 'premium', 'enterprise')$$);

@@ -22,6 +22,7 @@ CREATE TABLE app.notes (
 CREATE INDEX notes_author_idx ON app.notes (tenant_id, author_id, created_at);
 COMMENT ON TABLE app.notes IS 'Example application table: notes of a tenant''s users (authors see theirs, admins all).';
 SELECT tenancy.enable_tenant_table('app.notes');
+SELECT pg_catalog.pg_extension_config_dump('app.notes', '');
 -- Inside the tenant: your own notes, or all of them for admins and owners.
 CREATE POLICY notes_visibility ON app.notes AS RESTRICTIVE FOR ALL
   USING (author_id = (SELECT tenancy.current_user_id()) OR (SELECT tenancy.is_tenant_admin()))
