@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `make bench`: wrk against the real gateway and a throw-away cluster on this
+# machine (load generator, gateway and PostgreSQL share the cores). Prints
+# req/s and p99 per scenario, pgbench's rate for the SQL call the gateway
+# makes for /api/v1/me and the ratio, and the gateway's RSS with 1,000 idle
+# keep-alive connections. Targets: see test/bench/README.md.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+DUR=${BENCH_SECONDS:-10}
+CONN=${BENCH_CONNECTIONS:-64}
+gw_pid=""
+cleanup() { [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null; wait "$gw_pid" 2>/dev/null; scripts/cluster.sh stop; }
+trap cleanup EXIT
+scripts/cluster.sh install >/dev/null
+scripts/cluster.sh destroy
+scripts/cluster.sh start
+scripts/demo.sh >/dev/null
+source "$BUILD/demo-$PGPORT.env"
+ulimit -n 65536 2>/dev/null || true
+gateway/backend-gateway --listen 127.0.0.1:$GATEWAY_PORT --database "$GATEWAY_DSN" ${BENCH_GATEWAY_FLAGS:-} >/dev/null 2>"$BUILD/bench-gateway.err" &
+gw_pid=$!
+U=http://127.0.0.1:$GATEWAY_PORT
+for i in $(seq 50); do curl -fs "$U/health" >/dev/null && break; sleep 0.1; done
+BASIC="Basic $(printf '%s:%s' "$DEMO_CLIENT_ID" "$DEMO_CLIENT_SECRET" | base64 -w0)"
+token() { curl -fs -H "Authorization: $BASIC" -d grant_type=client_credentials -d "scope=${1:-read}" "$U/t/demo/oauth/token" | sed -E 's/.*"access_token": ?"([^"]+)".*/\1/'; }
+TOKEN=$(curl -fs -H "Authorization: $BASIC" -d grant_type=password -d username=owner@demo.test -d password=demo-password -d 'scope=read profile' "$U/t/demo/oauth/token" | sed -E 's/.*"access_token": ?"([^"]+)".*/\1/')
+CC_TOKEN=$(token read)
+
+run() { # name, wrk args...
+  local name=$1; shift
+  local out; out=$(wrk -t2 -c"$CONN" -d"${DUR}s" --latency "$@" 2>&1)
+  local rps p99 non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  printf '%-34s %10s req/s   p99 %8s   non-2xx %s\n' "$name" "$rps" "$p99" "${non2xx:-0}"
+  echo "$rps" > "$BUILD/bench-$name.rps"
+}
+echo "wrk -t2 -c$CONN -d${DUR}s on $(nproc) cores (gateway, PostgreSQL and wrk together)"
+run health "$U/health"
+BENCH_BODY="grant_type=client_credentials&scope=read" BENCH_AUTH="$BASIC" BENCH_TENANT=demo \
+  run client_credentials -s test/bench/post.lua "$U/oauth/token"
+BENCH_BODY="token=$CC_TOKEN" BENCH_AUTH="$BASIC" BENCH_TENANT=demo \
+  run introspection -s test/bench/post.lua "$U/oauth/introspect"
+run me -H "Authorization: Bearer $TOKEN" -H "X-Tenant: demo" "$U/api/v1/me"
+BENCH_BODY="grant_type=password&username=owner%40demo.test&password=demo-password&scope=read" BENCH_AUTH="$BASIC" BENCH_TENANT=demo \
+  run password -s test/bench/post.lua "$U/oauth/token"
+
+# pgbench: the same SQL call the gateway makes for GET /api/v1/me.
+cat > "$BUILD/bench-me.sql" <<SQL
+SELECT status, headers, body FROM api.handle_request('GET', '/api/v1/me', '', '{"host": "127.0.0.1", "x-tenant": "demo", "authorization": "Bearer $TOKEN"}', ''::bytea, '127.0.0.1');
+SQL
+pg=$("$BINDIR/pgbench" -n -M prepared -c "$CONN" -j 2 -T "$DUR" -f "$BUILD/bench-me.sql" -h 127.0.0.1 -U backend_gateway_login "$PGDATABASE" 2>&1 | awk '/^tps/ {print $3}')
+me=$(cat "$BUILD/bench-me.rps")
+printf '%-34s %10s tps\n' "pgbench api.handle_request(/me)" "$pg"
+awk -v a="$me" -v b="$pg" 'BEGIN { printf "%-34s %10.0f%%  (target >= 50%%)\n", "gateway /me vs pgbench", 100 * a / b }'
+node test/bench/idle.mjs "$GATEWAY_PORT" 1000 "$gw_pid"
