@@ -1,11 +1,13 @@
 /*
  * pool.c - owns the PostgreSQL side: a fixed set of connections in libpq
  * pipeline mode, each with one thread that reads its results. HTTP threads
- * never wait for the database: pool_submit() sends the call on the least
- * loaded connection that is up (PQsendQueryPrepared + PQpipelineSync on a
- * non-blocking socket, under the connection's mutex, one sync per call so
- * that every call is its own transaction) and returns at once; the HTTP
- * connection stays suspended. The connection's thread wakes when answers
+ * never wait for the database: pool_submit() queues the call on the least
+ * loaded connection that is up and, when nobody else holds the connection,
+ * sends it right away (PQsendQueryPrepared + PQpipelineSync on a
+ * non-blocking socket, one sync per call so that every call is its own
+ * transaction); otherwise whoever holds the connection sends it before
+ * letting go. Either way it returns at once; the HTTP connection stays
+ * suspended. The connection's thread wakes when answers
  * arrive, takes each row when its sync comes back, and calls job->done for
  * the whole batch after releasing the mutex; done resumes the HTTP
  * connection. The thread also owns the connection's life: asynchronous
@@ -47,11 +49,11 @@ struct dbconn
   int evfd;                     /* wakes the thread: output pending, stop */
 
   /* Guarded by lock. While accepting is false only the connection's own
-     thread touches pg; once it is true, every use of pg takes the lock. */
+     thread touches pg; once it is true, every use of pg takes the lock,
+     and every holder lets go through release(). */
   pthread_mutex_t lock;
   PGconn *pg;
-  bool accepting;               /* CS_READY as seen by pool_submit */
-  bool broken;                  /* a send in pool_submit failed */
+  bool broken;                  /* a send failed; the thread reconnects */
   bool want_write;              /* libpq holds unsent output */
   struct job **fifo;            /* sent calls in order; NULL = answered 504 */
   size_t fifo_cap;
@@ -61,8 +63,14 @@ struct dbconn
   bool head_failed;
   bool head_cancelled;
 
+  pthread_mutex_t qlock;        /* guards the three below; never waits */
+  bool accepting;               /* CS_READY and not broken (changed under */
+                                /* both locks) */
+  struct job *pending_head;     /* queued by pool_submit, not yet sent */
+  struct job *pending_tail;
+
   atomic_bool up;               /* lock-free copy of accepting */
-  atomic_int load;              /* calls in the fifo */
+  atomic_int load;              /* calls pending or in the fifo */
   atomic_uint backoff_ms;
 
   /* private to the connection's thread */
@@ -112,7 +120,6 @@ fifo_push (struct dbconn *c, struct job *j)
   }
   c->fifo[(c->fifo_head + c->fifo_len) % c->fifo_cap] = j;
   c->fifo_len++;
-  atomic_fetch_add (&c->load, 1);
   return true;
 }
 
@@ -208,6 +215,7 @@ go_down (struct dbconn *c, const char *why)
 {
   struct pool *p = c->pool;
   unsigned backoff = atomic_load (&c->backoff_ms);
+  struct job *pending;
   PGconn *pg;
 
   if (NULL != why)
@@ -220,7 +228,11 @@ go_down (struct dbconn *c, const char *why)
     metrics_db_error (&p->cfg->metrics, DBERR_CONNECTION);
   }
   pthread_mutex_lock (&c->lock);
+  pthread_mutex_lock (&c->qlock);
   c->accepting = false;
+  pending = c->pending_head;
+  c->pending_head = c->pending_tail = NULL;
+  pthread_mutex_unlock (&c->qlock);
   atomic_store (&c->up, false);
   pg = c->pg;
   c->pg = NULL;
@@ -232,6 +244,14 @@ go_down (struct dbconn *c, const char *why)
       finish (c, j, JOB_UNAVAILABLE);
   }
   atomic_fetch_sub (&c->load, (int) c->fifo_len);
+  while (NULL != pending)
+  {
+    struct job *next = pending->next;
+
+    atomic_fetch_sub (&c->load, 1);
+    finish (c, pending, JOB_UNAVAILABLE);
+    pending = next;
+  }
   c->fifo_len = 0;
   c->fifo_head = 0;
   c->phase = 0;
@@ -314,6 +334,8 @@ start_prepare (struct dbconn *c)
        && PQpipelineSync (c->pg)
        && fifo_push (c, &c->prepare)
        && flush_out (c);
+  if (ok)
+    atomic_fetch_add (&c->load, 1);
   pthread_mutex_unlock (&c->lock);
   if (! ok)
   {
@@ -333,13 +355,108 @@ connect_step (struct dbconn *c)
     go_down (c, PQerrorMessage (c->pg));
 }
 
+/* ---- sending (under the lock) ----------------------------------------- */
+
+static void
+wake (struct dbconn *c)
+{
+  uint64_t one = 1;
+
+  if (write (c->evfd, &one, sizeof one) < 0 && EAGAIN != errno)
+    log_error ("database connection %u: wake-up failed: %s", c->index,
+               strerror (errno));
+}
+
+/* A send failed: stop taking calls; the thread answers 503 and reconnects. */
+static void
+mark_broken (struct dbconn *c)
+{
+  c->broken = true;
+  pthread_mutex_lock (&c->qlock);
+  c->accepting = false;
+  pthread_mutex_unlock (&c->qlock);
+  atomic_store (&c->up, false);
+  wake (c);
+}
+
+/* Sends every queued call, each followed by its own sync. */
+static void
+send_pending (struct dbconn *c)
+{
+  static const int formats[6] = { 0, 0, 0, 0, 1, 0 };
+  struct job *list;
+  bool had_output = c->want_write;
+
+  if (c->broken)
+    return;
+  pthread_mutex_lock (&c->qlock);
+  list = c->pending_head;
+  c->pending_head = c->pending_tail = NULL;
+  pthread_mutex_unlock (&c->qlock);
+  if (NULL == list)
+    return;
+  while (NULL != list)
+  {
+    struct job *j = list;
+
+    if (! fifo_push (c, j))
+      break;                    /* j and the rest go back to pending */
+    list = j->next;
+    j->next = NULL;
+    if (! PQsendQueryPrepared (c->pg, STMT_NAME, 6, j->values, j->lengths,
+                               formats, 0) || ! PQpipelineSync (c->pg))
+      break;
+  }
+  if (NULL == list && flush_out (c))
+  {
+    if (c->want_write && ! had_output)
+      wake (c);                 /* the thread must wait for POLLOUT */
+    return;
+  }
+  if (NULL != list)
+  {                             /* unsent: back in front, go_down fails them */
+    struct job *tail = list;
+
+    while (NULL != tail->next)
+      tail = tail->next;
+    pthread_mutex_lock (&c->qlock);
+    tail->next = c->pending_head;
+    if (NULL == c->pending_head)
+      c->pending_tail = tail;
+    c->pending_head = list;
+    pthread_mutex_unlock (&c->qlock);
+  }
+  mark_broken (c);
+}
+
+/* Lets go of the connection, first sending what was queued meanwhile by
+   callers that found it taken. */
+static void
+release (struct dbconn *c)
+{
+  for (;;)
+  {
+    bool more;
+
+    pthread_mutex_unlock (&c->lock);
+    pthread_mutex_lock (&c->qlock);
+    more = c->accepting && NULL != c->pending_head;
+    pthread_mutex_unlock (&c->qlock);
+    if (! more || 0 != pthread_mutex_trylock (&c->lock))
+      return;                   /* nothing left, or the new holder sends */
+    send_pending (c);
+  }
+}
+
 /* ---- answers (all under the lock) -------------------------------------- */
 
 static void
 became_ready (struct dbconn *c)
 {
   c->state = CS_READY;
+  pthread_mutex_lock (&c->qlock);
   c->accepting = true;
+  pthread_mutex_unlock (&c->qlock);
   atomic_store (&c->up, true);
   atomic_store (&c->backoff_ms, BACKOFF_MIN_MS);
   if (c->ever_up)
@@ -528,12 +645,13 @@ step_live (struct dbconn *c)
     return;
   }
   next = check_deadlines (c, now, &cancel);
+  send_pending (c);
   pfd[0] = (struct pollfd) { .fd = c->evfd, .events = POLLIN };
   pfd[1] = (struct pollfd) {
     .fd = PQsocket (c->pg),
     .events = POLLIN | (c->want_write ? POLLOUT : 0)
   };
-  pthread_mutex_unlock (&c->lock);
+  release (c);
   resume_done (c);
   if (NULL != cancel)
   {
@@ -553,9 +671,12 @@ step_live (struct dbconn *c)
     ok = read_results (c);
   if (ok && (c->want_write || (pfd[1].revents & POLLOUT)))
     ok = flush_out (c);
+  if (ok)
+    send_pending (c);
+  ok = ok && ! c->broken;
   if (! ok)
     snprintf (err, sizeof err, "%s", PQerrorMessage (c->pg));
-  pthread_mutex_unlock (&c->lock);
+  release (c);
   resume_done (c);
   if (! ok)
     go_down (c, err);
@@ -656,6 +777,7 @@ pool_start (struct config *cfg)
     c->evfd = -1;
     atomic_store (&c->backoff_ms, BACKOFF_MIN_MS);
     pthread_mutex_init (&c->lock, NULL);
+    pthread_mutex_init (&c->qlock, NULL);
   }
   for (unsigned i = 0; i < p->n; i++)
   {
@@ -673,43 +795,29 @@ pool_start (struct config *cfg)
   return p;
 }
 
-static void
-wake (struct dbconn *c)
-{
-  uint64_t one = 1;
-
-  if (write (c->evfd, &one, sizeof one) < 0 && EAGAIN != errno)
-    log_error ("database connection %u: wake-up failed: %s", c->index,
-               strerror (errno));
-}
-
-/* Sends the call on c; false if c does not take calls right now. */
+/* Queues the call on c and sends it at once if c is free; false if c does
+   not take calls right now. Never waits for another holder of c. */
 static bool
 send_on (struct dbconn *c, struct job *job)
 {
-  static const int formats[6] = { 0, 0, 0, 0, 1, 0 };
-  bool need_wake = false;
-  bool had_output;
-
-  pthread_mutex_lock (&c->lock);
-  if (! c->accepting || c->broken || ! fifo_push (c, job))
+  pthread_mutex_lock (&c->qlock);
+  if (! c->accepting)
   {
-    pthread_mutex_unlock (&c->lock);
+    pthread_mutex_unlock (&c->qlock);
     return false;
   }
-  had_output = c->want_write;
-  if (! PQsendQueryPrepared (c->pg, STMT_NAME, 6, job->values, job->lengths,
-                             formats, 0)
-      || ! PQpipelineSync (c->pg) || ! flush_out (c))
+  if (NULL == c->pending_tail)
+    c->pending_head = job;
+  else
+    c->pending_tail->next = job;
+  c->pending_tail = job;
+  atomic_fetch_add (&c->load, 1);
+  pthread_mutex_unlock (&c->qlock);
+  if (0 == pthread_mutex_trylock (&c->lock))
   {
-    c->broken = true;           /* the thread answers 503 and reconnects */
-    need_wake = true;
+    send_pending (c);
+    release (c);
   }
-  else if (c->want_write && ! had_output)
-    need_wake = true;           /* the thread must wait for POLLOUT */
-  pthread_mutex_unlock (&c->lock);
-  if (need_wake)
-    wake (c);
   return true;
 }
 
@@ -781,6 +889,7 @@ pool_free (struct pool *p)
     if (c->evfd >= 0)
       close (c->evfd);
     pthread_mutex_destroy (&c->lock);
+    pthread_mutex_destroy (&c->qlock);
     free (c->fifo);
   }
   free (p);
