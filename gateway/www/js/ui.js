@@ -51,7 +51,7 @@ export function dataTable({ caption, columns, rows, empty = 'Nothing here yet.',
       h('caption', { class: 'visually-hidden' }, caption),
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c.label)))),
       h('tbody', {}, rows.map((row) => h('tr', rowAttrs?.(row) ?? {},
-        columns.map((c) => h('td', { 'data-label': c.label }, c.cell(row))))))));
+        columns.map((c) => h('td', { 'data-label': c.label }, h('div', { class: 'cell' }, c.cell(row)))))))));
 }
 
 /**

@@ -149,8 +149,8 @@ async function render(ctx, root) {
   await load();
   root.append(
     viewHeader('Users'),
-    card('Add a user', form),
-    card('People in this organization', list, pager));
+    card('People in this organization', list, pager),
+    card('Add a user', form));
 }
 
 export default { id: 'users', title: 'Users', admin: true, render };
