@@ -44,6 +44,7 @@ function showSignIn(slug) {
 function sessionOver() {
   const slug = ctx?.slug ?? getSession()?.slug;
   clearSession();
+  if (ctx) flash('Your session has ended. Please sign in again.', 'info');
   showSignIn(slug);
 }
 
@@ -79,12 +80,12 @@ async function route() {
   replace(view, loading());
   try {
     await page.render({ ...ctx, isCurrent: () => token === renderCount }, root);
-    if (token !== renderCount) return; // another page was opened meanwhile
+    if (token !== renderCount || !ctx) return; // another page was opened, or the session ended
     replace(view, root);
     if (ctx.focusOnRender) root.querySelector('h1')?.focus();
     ctx.focusOnRender = true;
   } catch (err) {
-    if (token !== renderCount) return;
+    if (token !== renderCount || !ctx) return;
     replace(view, root);
     if (!(err instanceof ApiError && err.status === 401)) flashError(err);
   }
