@@ -4,7 +4,8 @@
 //   BF_URL=http://127.0.0.1:8080 node test/browser/screenshots.mjs [out-dir]
 // It registers a fresh organization through the API (its slug starts with
 // "acme-"), gives it a brand colour and a few users, and signs in through
-// the real authorize page.
+// the real authorize page. BF_TENANT=slug BF_OWNER=email:password take an
+// existing organization instead.
 import path from 'node:path';
 import fs from 'node:fs';
 import { BF_URL, DESKTOP, PHONE, ROOT, api, launchBrowser, uniqueSlug } from './lib.mjs';
@@ -16,20 +17,34 @@ if (!BF_URL) {
 const out = path.resolve(process.argv[2] ?? path.join(ROOT, 'docs/images'));
 fs.mkdirSync(out, { recursive: true });
 
-const slug = uniqueSlug('acme');
-const owner = { email: 'jane@acme.example', password: 'screenshot-password' };
-const reg = await api('POST', '/api/v1/tenants', {
-  json: { slug, name: 'Acme Corporation', owner_email: owner.email, owner_password: owner.password, plan: 'basic' },
-});
-if (reg.status !== 201) throw new Error(`registration failed: ${reg.status} ${JSON.stringify(reg.data)}`);
-const token = reg.data.access_token;
-const tenantPath = `/t/${slug}/api/v1`;
-const put = await api('PUT', `${tenantPath}/tenants/${reg.data.tenant.id}/settings`, { token, json: { brand_color: '#0f766e', allowed_origins: [] } });
-if (put.status !== 200) console.warn('brand colour not set:', put.status, put.data);
-for (const [email, role, name] of [['omar@acme.example', 'admin', 'Omar Admin'], ['lin@acme.example', 'user', 'Lin Liu'], ['sam@acme.example', 'user', 'Sam Berg']]) {
-  await api('POST', `${tenantPath}/users`, { token, json: { email, password: 'member-password', role, display_name: name } });
+// BF_TENANT=slug BF_OWNER=email:password use an existing organization as it is.
+let slug = process.env.BF_TENANT;
+let owner;
+if (slug) {
+  const [email, ...rest] = (process.env.BF_OWNER ?? '').split(':');
+  owner = { email, password: rest.join(':') };
+} else {
+  slug = uniqueSlug('acme');
+  owner = { email: 'jane@acme.example', password: 'screenshot-password' };
+  await seed(slug, owner);
 }
-await api('PATCH', `${tenantPath}/users/${reg.data.owner.id}`, { token, json: { display_name: 'Jane Doe' } });
+
+/** A fresh organization with a brand colour and a few users. */
+async function seed(tenantSlug, who) {
+  const reg = await api('POST', '/api/v1/tenants', {
+    json: { slug: tenantSlug, name: 'Acme Corporation', owner_email: who.email, owner_password: who.password, plan: 'basic' },
+  });
+  if (reg.status !== 201) throw new Error(`registration failed: ${reg.status} ${JSON.stringify(reg.data)}`);
+  const token = reg.data.access_token;
+  const base = `/t/${tenantSlug}/api/v1`;
+  const put = await api('PUT', `${base}/tenants/${reg.data.tenant.id}/settings`, { token, json: { brand_color: '#0f766e', allowed_origins: [] } });
+  if (put.status !== 200) console.warn('brand colour not set:', put.status, put.data);
+  const people = [['omar@acme.example', 'admin', 'Omar Admin'], ['lin@acme.example', 'user', 'Lin Liu'], ['sam@acme.example', 'user', 'Sam Berg']];
+  for (const [email, role, name] of people) {
+    await api('POST', `${base}/users`, { token, json: { email, password: 'member-password', role, display_name: name } });
+  }
+  await api('PATCH', `${base}/users/${reg.data.owner.id}`, { token, json: { display_name: 'Jane Doe' } });
+}
 
 const browser = await launchBrowser();
 try {
@@ -52,6 +67,7 @@ try {
     await page.getByRole('button', { name: /Sign in/ }).click();
     await page.locator('[data-view="dashboard"] [data-usage]').first().waitFor();
     await page.locator('#flash .notice button').first().click().catch(() => {});
+    await page.mouse.move(1, 1);
     await page.waitForTimeout(600); // the bars' transition
     await shot('dashboard');
     await context.close();

@@ -18,6 +18,11 @@ async function render(ctx, root) {
   root.append(
     viewHeader('Dashboard', refresh),
     h('div', { class: 'grid-2' },
+      card(`Usage in ${formatMonth(stats.month)}`,
+        h('div', { class: 'usage', id: 'usage' },
+          usageBar({ key: 'users', label: 'Users', ...stats.users, format: formatNumber }),
+          usageBar({ key: 'api_calls', label: 'API calls this month', ...stats.api_calls, format: formatNumber }),
+          usageBar({ key: 'storage', label: 'Storage', ...stats.storage_bytes, format: formatBytes }))),
       card('Organization', facts([
         ['Name', tenant.name],
         ['Short name', h('code', {}, tenant.slug)],
@@ -25,12 +30,7 @@ async function render(ctx, root) {
         ['Status', statusBadge(tenant.status)],
         ['Custom domain', tenant.custom_domain],
         ['Created', formatDate(tenant.created_at)],
-      ])),
-      card(`Usage in ${formatMonth(stats.month)}`,
-        h('div', { class: 'usage', id: 'usage' },
-          usageBar({ key: 'users', label: 'Users', ...stats.users, format: formatNumber }),
-          usageBar({ key: 'api_calls', label: 'API calls this month', ...stats.api_calls, format: formatNumber }),
-          usageBar({ key: 'storage', label: 'Storage', ...stats.storage_bytes, format: formatBytes })))),
+      ]))),
     card('Connect an application',
       h('p', { class: 'muted' }, 'Your organization is its own OAuth 2.0 issuer. Register a client under OAuth clients, then use:'),
       facts([
