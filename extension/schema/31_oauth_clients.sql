@@ -369,17 +369,25 @@ BEGIN
   IF v->>'token_endpoint_auth_method' <> 'none' AND cur->>'token_endpoint_auth_method' = 'none' THEN
     secret := oauth.random_token('client_secret');
   END IF;
+  -- The digests are written, never read (applications cannot SELECT them).
   UPDATE oauth.clients c SET
     client_name = coalesce(v->>'client_name', c.client_name),
-    token_endpoint_auth_method = v->>'token_endpoint_auth_method',
-    secret_hash = CASE WHEN v->>'token_endpoint_auth_method' = 'none' THEN NULL
-                       WHEN secret IS NOT NULL THEN oauth.token_digest(secret) ELSE c.secret_hash END,
     redirect_uris = ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
     grant_types = ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
     response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
     scope = v->>'scope', extra = v->'extra',
     access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer
   WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
+  IF v->>'token_endpoint_auth_method' = 'none' AND cur->>'token_endpoint_auth_method' <> 'none' THEN
+    UPDATE oauth.clients c SET token_endpoint_auth_method = 'none', secret_hash = NULL
+     WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
+  ELSIF secret IS NOT NULL THEN
+    UPDATE oauth.clients c SET token_endpoint_auth_method = v->>'token_endpoint_auth_method', secret_hash = oauth.token_digest(secret)
+     WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
+  ELSIF v->>'token_endpoint_auth_method' <> cur->>'token_endpoint_auth_method' THEN
+    UPDATE oauth.clients c SET token_endpoint_auth_method = v->>'token_endpoint_auth_method'
+     WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
+  END IF;
   RETURN oauth._client_json(oauth._client_row(update_client.client_id), true)
          || jsonb_strip_nulls(jsonb_build_object('client_secret', secret));
 END $$;

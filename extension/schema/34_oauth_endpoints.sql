@@ -224,7 +224,7 @@ BEGIN
 
   -- RFC 7592: GET/PUT/DELETE /oauth/register/{client_id} with the registration access token.
   SELECT x.registration_token_hash, x.secret_hash, x.token_endpoint_auth_method, x.registered_via, x.builtin,
-         x.access_token_ttl, x.refresh_token_ttl
+         x.grant_types, x.scope
     INTO c FROM oauth.clients x WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
   IF NOT FOUND OR bearer IS NULL OR c.registration_token_hash IS NULL
      OR NOT oauth.ct_equal(oauth.token_digest(bearer), c.registration_token_hash) THEN
@@ -250,12 +250,23 @@ BEGIN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client_secret does not match the current secret');
       RETURN;
     END IF;
-    -- The whole metadata is replaced (RFC 7592 section 2.2: omitted fields are removed).
-    v := oauth._client_metadata(metadata - 'client_id' - 'client_secret' - 'registration_access_token'
-                                - 'registration_client_uri' - 'client_secret_expires_at' - 'client_id_issued_at',
-                                CASE WHEN c.registered_via = 'open' THEN 'open' ELSE 'dynamic' END);
+    -- The whole metadata is replaced (RFC 7592 section 2.2: omitted fields
+    -- are removed, i.e. take the server's default). A client may narrow but
+    -- never widen its own grant types and scope (that takes an admin), so
+    -- the defaults for those two are its current values.
+    v := oauth._client_metadata(
+           jsonb_build_object('grant_types', to_jsonb(c.grant_types), 'scope', c.scope)
+           || (metadata - 'client_id' - 'client_secret' - 'registration_access_token'
+                        - 'registration_client_uri' - 'client_secret_expires_at' - 'client_id_issued_at'),
+           CASE WHEN c.registered_via = 'open' THEN 'open' ELSE 'dynamic' END);
     IF v ? 'error' THEN
       status := 400; body := v;
+      RETURN;
+    END IF;
+    IF NOT ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')) <@ c.grant_types
+       OR NOT oauth._scopes(v->>'scope') <@ oauth._scopes(c.scope) THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata',
+        'a client cannot widen its own grant types or scope; an admin of the tenant can');
       RETURN;
     END IF;
     IF oauth._client_name_taken(t, v->>'client_name', register_endpoint.client_id) THEN

@@ -71,7 +71,9 @@ GRANT EXECUTE ON FUNCTION tenancy.authenticate(text) TO backend_gateway, backend
 -- owner that tenancy.register_tenant just created — issued to the tenant's
 -- console client, so a script registering a tenant can go on at once
 -- (POST /api/v1/tenants). For any other user it refuses: it never extends
--- or copies an existing sign-in.
+-- or copies an existing sign-in. Applications can neither insert nor update
+-- users.created_at, so created_at = now() means "inserted by a transaction
+-- that started at this very instant".
 CREATE FUNCTION oauth.issue_first_token() RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -82,7 +84,9 @@ DECLARE
   scopes text[];
 BEGIN
   SELECT x.role INTO u FROM tenancy.users x
-   WHERE x.tenant_id = t AND x.id = uid AND x.status = 'active' AND x.xmin = pg_current_xact_id()::xid;
+   -- created_at defaults to now(), the transaction's start: true for rows this
+   -- transaction made, also inside subtransactions (where xmin is another xid).
+   WHERE x.tenant_id = t AND x.id = uid AND x.status = 'active' AND x.created_at = now();
   IF NOT FOUND THEN
     RAISE EXCEPTION 'a first token is issued only for a user created in this transaction' USING ERRCODE = '42501',
       HINT = 'Call it right after tenancy.register_tenant; otherwise use the token endpoint.';
