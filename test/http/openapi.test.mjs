@@ -45,3 +45,14 @@ test('paths outside the document are not routed', { skip }, async () => {
     assert.equal(r.body.error, 'not_found', p);
   }
 });
+
+test('docs/API_DOCUMENTATION.md lists every operation of the document', { skip }, async () => {
+  const { readFileSync } = await import('node:fs');
+  const md = readFileSync(new URL('../../docs/API_DOCUMENTATION.md', import.meta.url), 'utf8');
+  const doc = (await call('GET', '/api/v1/openapi.json')).body;
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const method of Object.keys(ops)) {
+      assert.ok(md.includes(`| \`${method.toUpperCase()}\` | \`${path}\` |`), `${method.toUpperCase()} ${path} missing from the guide`);
+    }
+  }
+});
