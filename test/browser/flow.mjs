@@ -1,8 +1,9 @@
 // flow.mjs — the whole console flow, run by both browser suites (same
 // origin and cross-origin): sign up → land in the console → add a user →
 // register a client and read its secret (and rotate it) → see the usage bars
-// move → change settings → sign out (tokens revoked) → sign in through the
-// tenant's authorize page as the new user → the restricted console.
+// move → change settings → page through users, change a role, delete one →
+// sign out (tokens revoked) → sign in through the tenant's authorize page as
+// the new user → the restricted console (profile, notes).
 import assert from 'node:assert/strict';
 import { BF_URL, api, screenshotFailure, uniqueSlug, watch } from './lib.mjs';
 
@@ -185,9 +186,39 @@ export async function consoleFlow({ browser, front, viewport, name, log = () => 
     await waitText(await lastNotice(page), /sign-in settings were saved/);
     await assertFits(page, 'settings');
 
+    // ----- users again: paging, a role change, a deletion -----
+    step('users: paging, role, delete');
+    const ownerToken = await page.evaluate(() => JSON.parse(sessionStorage.getItem('bf.session')).access_token);
+    for (let i = 1; i <= 10; i++) {
+      const made = await api('POST', `/t/${slug}/api/v1/users`, {
+        token: ownerToken, json: { email: `extra${String(i).padStart(2, '0')}@${slug}.test`, password: 'extra-password-1', role: 'user' },
+      });
+      assert.equal(made.status, 201, `extra user ${i}: ${JSON.stringify(made.data)}`);
+    }
+    await openPage(page, 'Users', 'users');
+    const pager = page.getByRole('navigation', { name: 'Pages of users' });
+    assert.equal(await page.locator('#users-list tbody tr').count(), 10, 'ten users a page');
+    const firstPage = await page.locator('#users-list tbody tr').first().getAttribute('data-email');
+    await pager.getByRole('button', { name: /Next/ }).click();
+    await waitText(pager, /Page 2/);
+    assert.equal(await page.locator('#users-list tbody tr').count(), 2, 'twelve users: two on page 2');
+    assert.notEqual(await page.locator('#users-list tbody tr').first().getAttribute('data-email'), firstPage);
+    await pager.getByRole('button', { name: /Previous/ }).click();
+    await waitText(pager, /Page 1/);
+    const extra = page.locator(`tr[data-email="extra01@${slug}.test"]`);
+    await extra.getByRole('combobox', { name: `Role of extra01@${slug}.test` }).selectOption('admin');
+    await waitText(await lastNotice(page), /is now an admin/);
+    assert.equal((await api('GET', `/t/${slug}/api/v1/users?limit=100`, { token: ownerToken })).data.users
+      .find((u) => u.email === `extra01@${slug}.test`).role, 'admin', 'the role changed on the server');
+    await extra.getByRole('button', { name: `Delete extra01@${slug}.test` }).click();
+    const dialog = page.getByRole('dialog');
+    await waitText(dialog, /cannot be undone/);
+    await dialog.getByRole('button', { name: 'Delete user' }).click();
+    await waitText(await lastNotice(page), /was deleted/);
+    assert.equal(await page.locator(`tr[data-email="extra01@${slug}.test"]`).count(), 0, 'the deleted user is gone');
+
     // ----- sign out: both tokens revoked -----
     step('sign out');
-    const ownerToken = await page.evaluate(() => JSON.parse(sessionStorage.getItem('bf.session')).access_token);
     assert.equal((await api('GET', `/t/${slug}/api/v1/me`, { token: ownerToken })).status, 200);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
@@ -201,6 +232,7 @@ export async function consoleFlow({ browser, front, viewport, name, log = () => 
     await page.getByRole('button', { name: 'Continue to sign-in' }).click();
     await page.waitForURL((u) => u.pathname.endsWith('/oauth/authorize'));
     assert.equal(new URL(page.url()).origin, new URL(BF_URL).origin, 'the sign-in page is the API\'s');
+    assert.equal(new URL(page.url()).searchParams.get('prompt'), 'login', 'after a sign-out the password is asked again');
     await waitText(page.locator('body'), new RegExp(org));
     await page.locator('#email').fill(member.email);
     await page.locator('#password').fill(member.password);

@@ -12,6 +12,11 @@ export const SCOPE = 'read write profile admin';
 const SESSION_KEY = 'bf.session';
 const PENDING_KEY = 'bf.pending';
 const LAST_TENANT_KEY = 'bf.lastTenant';
+// Set by sign-out: the server's sign-in page keeps its own session (a
+// cookie on the API's origin the console cannot clear), so the next sign-in
+// asks for the password again (prompt=login) instead of silently signing
+// the previous user back in.
+const PROMPT_LOGIN_KEY = 'bf.promptLogin';
 const REFRESH_MARGIN_MS = 30_000;
 const PENDING_MAX_AGE_MS = 15 * 60_000;
 
@@ -70,6 +75,23 @@ export function getSession() {
 function saveSession(session) {
   sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
   rememberTenant(session.slug);
+}
+
+function storeFlag(key, on) {
+  try {
+    if (on) localStorage.setItem(key, '1');
+    else localStorage.removeItem(key);
+  } catch {
+    /* storage may be disabled */
+  }
+}
+
+function flag(key) {
+  try {
+    return localStorage.getItem(key) === '1';
+  } catch {
+    return false;
+  }
 }
 
 /** Remembers only the slug (not a secret), to prefill the sign-in form. */
@@ -159,7 +181,7 @@ export async function beginSignIn(slug, { returnTo = '' } = {}) {
   sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
   rememberTenant(slug);
   const url = new URL(meta.authorization_endpoint);
-  url.search = new URLSearchParams({
+  const query = new URLSearchParams({
     response_type: 'code',
     client_id: CLIENT_ID,
     redirect_uri: pending.redirect_uri,
@@ -167,7 +189,9 @@ export async function beginSignIn(slug, { returnTo = '' } = {}) {
     state,
     code_challenge: await codeChallenge(verifier),
     code_challenge_method: 'S256',
-  }).toString();
+  });
+  if (flag(PROMPT_LOGIN_KEY)) query.set('prompt', 'login');
+  url.search = query.toString();
   location.assign(url.href);
 }
 
@@ -206,6 +230,7 @@ export async function completeSignIn(params) {
     },
   });
   saveSession(sessionFromTokens(pending.slug, pending, tokens));
+  storeFlag(PROMPT_LOGIN_KEY, false);
   return pending.return_to ?? '';
 }
 
@@ -257,10 +282,14 @@ export async function accessToken() {
   return session?.access_token ?? null;
 }
 
-/** Revokes the session's tokens (RFC 7009) and forgets them. */
+/**
+ * Revokes the session's tokens (RFC 7009) and forgets them; the next
+ * sign-in in this browser asks for the password again.
+ */
 export async function signOut() {
   const session = getSession();
   clearSession();
+  storeFlag(PROMPT_LOGIN_KEY, true);
   if (!session) return;
   const revoke = session.revocation_endpoint ?? tenantUrl(session.slug, '/oauth/revoke');
   const tokens = [[session.refresh_token, 'refresh_token'], [session.access_token, 'access_token']];
