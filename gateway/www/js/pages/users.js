@@ -58,7 +58,7 @@ async function render(ctx, root) {
 
   function roleSelect(u) {
     const select = h('select', { 'aria-label': `Role of ${u.email}`, value: u.role },
-      [...new Set([...roles, u.role])].map((r) => h('option', { value: r }, r)));
+      [...new Set([...roles, u.role])].map((r) => h('option', { value: r }, r[0].toUpperCase() + r.slice(1))));
     select.addEventListener('change', async () => {
       select.disabled = true;
       try {
