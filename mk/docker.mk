@@ -30,7 +30,7 @@ BACKUP_KEEP      ?= 7
 up: .env
 	$(COMPOSE) up -d --build --wait
 	@echo "API:      http://localhost:$$(grep -E '^API_PORT=' .env | cut -d= -f2)"
-	@echo "Console:  http://localhost:$$(grep -E '^FRONTEND_PORT=' .env | cut -d= -f2)"
+	@echo "Console:  http://localhost:$$(grep -E '^FRONTEND_PORT=' .env | cut -d= -f2)/  (also http://localhost:$$(grep -E '^API_PORT=' .env | cut -d= -f2)/console/)"
 	@echo "pgAdmin:  http://localhost:$$(grep -E '^PGADMIN_PORT=' .env | cut -d= -f2)"
 
 down: .env
