@@ -139,3 +139,61 @@ SELECT tenancy.tenant_stats(:'a');                                              
 ROLLBACK;
 SELECT * FROM tenancy.resolve_tenant('alpha.localhost', '/t/beta/', '{}');             -- 62: mixed strategies
 SELECT tenancy.enter_tenant('beta');                                                   -- 63
+
+-- 64-80. Signed in with real access tokens (tenancy.authenticate), as an
+-- application does, instead of the stand-in test_sign_in.
+\c - postgres
+\i sql/oauth_helpers.psql
+BEGIN;
+SELECT tenancy.enter_tenant('alpha') IS NOT NULL AS entered;
+SELECT oauth.create_client('{"client_id": "iso-cli", "client_name": "Isolation CLI", "grant_types": ["password", "refresh_token"], "token_endpoint_auth_method": "none", "scope": "read write profile admin"}') ->> 'client_id' AS alpha_client;
+COMMIT;
+BEGIN;
+SELECT tenancy.enter_tenant('beta') IS NOT NULL AS entered;
+SELECT oauth.create_client('{"client_id": "iso-cli", "client_name": "Isolation CLI", "grant_types": ["password"], "token_endpoint_auth_method": "none", "scope": "read write profile admin"}') ->> 'client_id' AS beta_client;
+COMMIT;
+\c - bf_test_gw
+\set VERBOSITY terse
+SELECT status FROM public.tok('alpha', '{"grant_type": "password", "client_id": "iso-cli", "username": "owner@alpha.test", "password": "password123"}');
+SELECT public.seen_last('access_token') AS alpha_token, public.seen_last('refresh_token') AS alpha_refresh \gset
+SELECT status FROM public.tok('alpha', '{"grant_type": "password", "client_id": "iso-cli", "username": "owner@alpha.test", "password": "password123"}');
+SELECT public.seen_last('access_token') AS alpha_token2 \gset
+SELECT status FROM public.tok('beta', '{"grant_type": "password", "client_id": "iso-cli", "username": "owner@beta.test", "password": "password123"}');
+SELECT public.seen_last('access_token') AS beta_token \gset
+\c - bf_test_app
+\set VERBOSITY terse
+BEGIN;
+SELECT tenancy.authenticate(:'alpha_token');                                           -- 64
+SELECT body AS "65_only_alpha" FROM public.secrets;
+SELECT count(*) AS "66_where_b" FROM public.secrets WHERE tenant_id = :'b';
+SAVEPOINT s;
+INSERT INTO public.secrets (tenant_id, body) VALUES (:'b', 'forged');                  -- 67
+ROLLBACK TO s;
+UPDATE public.secrets SET body = 'defaced' WHERE tenant_id = :'b';                     -- 68: 0 rows
+DELETE FROM public.secrets WHERE tenant_id = :'b';                                     -- 69: 0 rows
+SELECT tenancy.authenticate(:'beta_token');                                            -- 70: another tenant's token
+ROLLBACK TO s;
+SAVEPOINT t;
+SELECT tenancy.authenticate(:'alpha_token2');                                          -- 71: same tenant, fine
+ROLLBACK TO SAVEPOINT t;
+SELECT tenancy.current_tenant_id() = :'a' AS "72_still_alpha";
+COMMIT;
+SELECT count(*) AS "73_after_commit" FROM public.secrets;
+BEGIN;
+SELECT tenancy.authenticate(:'beta_token');
+SELECT body AS "74_only_beta" FROM public.secrets;
+ROLLBACK;
+SELECT tenancy.authenticate(left(:'alpha_token', 47) || CASE WHEN right(:'alpha_token', 1) = 'A' THEN 'B' ELSE 'A' END);  -- 75: tampered
+SELECT tenancy.authenticate(:'alpha_refresh');                                         -- 76: a refresh token
+SELECT tenancy.authenticate(NULL);                                                     -- 77
+\c - bf_test_gw
+\set VERBOSITY terse
+SELECT status FROM public.t_revoke('alpha', jsonb_build_object('token', :'alpha_token', 'client_id', 'iso-cli'));
+\c - postgres
+\set VERBOSITY terse
+UPDATE oauth.tokens SET expires_at = now() - interval '1 second' WHERE token_hash = oauth.token_digest(:'alpha_token2');
+\c - bf_test_app
+\set VERBOSITY terse
+SELECT tenancy.authenticate(:'alpha_token');                                           -- 78: revoked
+SELECT tenancy.authenticate(:'alpha_token2');                                          -- 79: expired
+SELECT count(*) AS "80_nothing_visible" FROM public.secrets;

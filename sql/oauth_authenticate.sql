@@ -34,7 +34,6 @@ SELECT status FROM public.tok('authn-a', '{"grant_type": "password", "client_id"
 SELECT public.seen_last('access_token') AS arno \gset
 SELECT status FROM public.tok('authn-a', '{"grant_type": "password", "client_id": "cli", "username": "arno@na.test", "password": "arno-password"}');
 SELECT public.seen_last('access_token') AS arno2 \gset
-SELECT status FROM public.tok('authn-a', jsonb_build_object('grant_type', 'client_credentials', 'client_id', 'job', 'client_secret', :'job_secret'), NULL);
 SELECT status FROM public.tok('authn-a', '{"grant_type": "client_credentials"}', public.basic('job', :'job_secret'));
 SELECT public.seen_last('access_token') AS job \gset
 SELECT status FROM public.tok('authn-b', '{"grant_type": "password", "client_id": "cli", "username": "owner@nb.test", "password": "owner-password"}');

@@ -22,6 +22,7 @@ SELECT public.seen(oauth.create_client('{"client_id": "mobile", "client_name": "
 SELECT public.seen(oauth.create_client('{"redirect_uris": ["https://minimal.example/cb"]}'));
 SELECT public.seen_last('client_id') AS minimal \gset
 SELECT :'minimal' ~ '^bfci_[A-Za-z0-9_-]{22}$' AS random_client_id, public.seen_last('client_name') = :'minimal' AS named_after_its_id;
+SELECT oauth.delete_client(:'minimal');
 SELECT public.seen(oauth.create_client('{"client_id": "worker", "client_name": "Worker", "grant_types": ["client_credentials"], "scope": "read", "access_token_ttl": 300, "token_endpoint_auth_method": "client_secret_post"}'));
 SELECT public.seen_last('client_secret') AS worker_secret \gset
 -- Invalid metadata: 22023 with a clear message each.
@@ -232,7 +233,7 @@ SELECT count(*) AS visible_clients FROM oauth.clients;
 BEGIN;
 SELECT tenancy.authenticate(:'ann_admin');
 SELECT public.mask_text(c->>'client_id') AS client_id FROM oauth.list_clients() c;
-SELECT public.mask_text(client_id) AS client_id FROM oauth.clients ORDER BY builtin DESC, created_at;
+SELECT public.mask_text(client_id) AS client_id FROM oauth.clients ORDER BY builtin DESC, created_at, client_id;
 SELECT count(*) AS other_tenants_rows FROM oauth.clients WHERE tenant_id <> :'ca';
 SAVEPOINT s;
 SELECT secret_hash FROM oauth.clients;

@@ -3,40 +3,41 @@
 -- decides), and the built-in console client of every tenant.
 
 -- Scopes ----------------------------------------------------------------
+-- These helpers are on every token request's path: plain SQL expressions
+-- without a SET clause, so the planner inlines them into the caller (whose
+-- own search_path is pinned) and folds them for constants. Scope arrays
+-- are always sorted and distinct (the order of the known list below).
 
 -- The scopes of a space-separated string as a sorted, distinct array; NULL
--- when a value is not one of read, write, profile, admin (tabs, control
+-- when a value is not one of admin, profile, read, write (tabs, control
 -- characters and the like make a value unknown). A blank string gives '{}'.
 CREATE FUNCTION oauth._scopes(s text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE
-    WHEN s IS NULL THEN NULL
-    WHEN EXISTS (SELECT 1 FROM regexp_split_to_table(btrim(s), ' +') x
-                  WHERE x <> '' AND x NOT IN ('read', 'write', 'profile', 'admin')) THEN NULL
-    ELSE coalesce((SELECT array_agg(DISTINCT x ORDER BY x) FROM regexp_split_to_table(btrim(s), ' +') x WHERE x <> ''),
-                  '{}') END
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN array_remove(string_to_array(s, ' '), '') <@ '{admin,profile,read,write}'::text[]
+              THEN ARRAY(SELECT k FROM unnest('{admin,profile,read,write}'::text[]) k
+                          WHERE k = ANY (string_to_array(s, ' '))) END
 $$;
 COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes; NULL when any value is unknown or malformed.';
 
 CREATE FUNCTION oauth._scope_text(a text[]) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT coalesce(string_agg(DISTINCT x, ' ' ORDER BY x), '') FROM unnest(a) x
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT array_to_string(a, ' ')
 $$;
-COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: scopes as a sorted, space-separated string.';
+COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: a sorted scope array as a space-separated string.';
 
 -- Scopes a user's role allows: admin only for admins and owners.
 CREATE FUNCTION oauth._role_scopes(role text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE WHEN role IN ('admin', 'owner') THEN '{admin,profile,read,write}'::text[]
               WHEN role = 'user' THEN '{profile,read,write}'::text[]
               ELSE '{}'::text[] END
 $$;
 COMMENT ON FUNCTION oauth._role_scopes(text) IS 'Internal: scopes a role may be granted (admin only for admin and owner).';
 
--- Intersection of two scope arrays, sorted.
+-- Intersection of two scope arrays, in the order of the first (sorted).
 CREATE FUNCTION oauth._scope_and(a text[], b text[]) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT coalesce(array_agg(x ORDER BY x), '{}') FROM unnest(a) x WHERE x = ANY (b)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ARRAY(SELECT x FROM unnest(a) x WHERE x = ANY (b))
 $$;
 COMMENT ON FUNCTION oauth._scope_and(text[], text[]) IS 'Internal: intersection of two scope arrays, sorted.';
 
@@ -430,7 +431,7 @@ COMMENT ON FUNCTION oauth.delete_client(text) IS 'Deletes a client of the curren
 
 -- Creates or updates the console client of a tenant (internal).
 CREATE FUNCTION oauth._console_client(p_tenant uuid, p_redirect_uris jsonb) RETURNS text
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   v jsonb := oauth._client_metadata(jsonb_build_object(
                'client_name', 'Console', 'redirect_uris', p_redirect_uris, 'token_endpoint_auth_method', 'none',

@@ -145,7 +145,7 @@ CREATE FUNCTION oauth._authorize_request(p_tenant uuid, params jsonb,
   OUT client_id text, OUT client_name text, OUT builtin boolean, OUT redirect_uri text, OUT redirect_uri_given boolean,
   OUT scopes text[], OUT code_challenge text, OUT code_challenge_method text, OUT state text, OUT prompt text,
   OUT code_ttl integer)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
   c record;
   req text[];

@@ -121,7 +121,7 @@ GRANT EXECUTE ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) TO backen
 
 -- Non-secret columns of a client of a tenant, as jsonb (definer: no RLS).
 CREATE FUNCTION oauth._client_row_of(p_tenant uuid, p_client_id text) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
   SELECT to_jsonb(x) FROM (
     SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
            c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.created_at, c.updated_at
@@ -134,7 +134,7 @@ REVOKE ALL ON FUNCTION oauth._client_row_of(uuid, text) FROM PUBLIC;
 -- RFC 9700 section 4.x (client impersonation): a dynamically registered
 -- client may not take the name of another client of the tenant.
 CREATE FUNCTION oauth._client_name_taken(p_tenant uuid, p_name text, p_except text) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
   SELECT p_name IS NOT NULL AND EXISTS (
     SELECT 1 FROM oauth.clients c
      WHERE c.tenant_id = p_tenant AND lower(btrim(c.client_name)) = lower(btrim(p_name))

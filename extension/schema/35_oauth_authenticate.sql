@@ -59,8 +59,8 @@ BEGIN
   -- Scopes as granted, within what the user's role allows now (a demoted
   -- admin loses admin at once). Client credentials tokens: no user, no role.
   PERFORM tenancy._set_context(k.tenant_id, k.user_id, k.role,
-    CASE WHEN k.user_id IS NULL THEN k.scope
-         ELSE oauth._scope_text(oauth._scope_and(oauth._scopes(k.scope), oauth._role_scopes(k.role))) END,
+    CASE WHEN k.user_id IS NULL OR k.role IN ('admin', 'owner') THEN k.scope
+         ELSE array_to_string(array_remove(string_to_array(k.scope, ' '), 'admin'), ' ') END,
     k.client_id);
 END $$;
 COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token or a disabled user; BF003 when the tenant is suspended.';
