@@ -99,7 +99,7 @@ ul.scopes li+li{border-top:1px solid var(--line)}
 ul.scopes li::before{content:"";position:absolute;left:14px;top:18px;width:8px;height:8px;border-radius:50%;background:var(--brand)}
 .notice{padding:10px 12px;border:1px solid var(--danger);border-radius:8px;background:var(--danger-bg);color:var(--danger)}
 .actions{display:flex;flex-direction:row-reverse;gap:12px;margin-top:24px}
-button,.button{flex:1;display:inline-block;text-align:center;text-decoration:none;padding:11px 16px;font:inherit;font-weight:600;border-radius:8px;border:1px solid var(--line);background:transparent;color:var(--text);cursor:pointer}
+button,.button{flex:1 1 auto;white-space:nowrap;display:inline-block;text-align:center;text-decoration:none;padding:11px 16px;font:inherit;font-weight:600;border-radius:8px;border:1px solid var(--line);background:transparent;color:var(--text);cursor:pointer}
 button.primary,.button.primary{background:var(--brand);border-color:var(--brand);color:var(--on-brand)}
 button:hover{filter:brightness(1.05)}
 .small{font-size:.875rem;margin:20px 0 0}
@@ -378,10 +378,12 @@ BEGIN
 ' || oauth._hidden_fields(params) || '
 <input type="hidden" name="csrf" value="' || oauth.html_escape(csrf_field) || '">
 <label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="username" inputmode="email" required autofocus value="'
+<input id="email" name="email" type="email" autocomplete="username" inputmode="email" required'
+      || CASE WHEN coalesce(params->>'email', params->>'login_hint', '') = '' THEN ' autofocus' ELSE '' END || ' value="'
       || oauth.html_escape(coalesce(params->>'email', params->>'login_hint', '')) || '">
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
+<input id="password" name="password" type="password" autocomplete="current-password" required'
+      || CASE WHEN coalesce(params->>'email', params->>'login_hint', '') = '' THEN '' ELSE ' autofocus' END || '>
 <div class="actions">
 <button type="submit" name="action" value="allow" class="primary">Sign in and allow</button>
 <button type="submit" name="action" value="deny" formnovalidate>Cancel</button>
