@@ -87,7 +87,7 @@ secrets:
 certs:
 	@test ! -e docker/nginx/certs/fullchain.pem || { echo "docker/nginx/certs/fullchain.pem exists; remove it first"; exit 1; }
 	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$${CERT_CN:-localhost}" \
-	  -addext "subjectAltName=DNS:$${CERT_CN:-localhost},DNS:localhost,IP:127.0.0.1" \
+	  -addext "subjectAltName=DNS:$${CERT_CN:-localhost},DNS:*.$${CERT_CN:-localhost},IP:127.0.0.1" \
 	  -keyout docker/nginx/certs/privkey.pem -out docker/nginx/certs/fullchain.pem
 	@chmod 644 docker/nginx/certs/fullchain.pem docker/nginx/certs/privkey.pem
 	@echo "Self-signed certificate in docker/nginx/certs (testing only)."
