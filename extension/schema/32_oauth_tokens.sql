@@ -251,6 +251,8 @@ DECLARE
   sc text;
   at text;
   ttl integer;
+  bid text;
+  bsecret text;
   u record;
   k record;
   tok record;
@@ -276,21 +278,24 @@ BEGIN
   -- same checks one by one and answers precisely why.
   IF params->>'grant_type' = 'client_credentials' AND params->>'scope' IS NULL AND params->>'client_secret' IS NULL
      AND lower(left(token_endpoint.authorization, 6)) = 'basic ' THEN
+    -- Decoding may raise (malformed Basic): catch that in a block that
+    -- writes nothing, so the INSERT below needs no subtransaction.
     BEGIN
+      SELECT x.client_id, x.client_secret INTO bid, bsecret FROM oauth.basic_credentials(token_endpoint.authorization) x;
+    EXCEPTION WHEN invalid_authorization_specification THEN
+      bid := NULL;
+    END;
+    IF bid IS NOT NULL AND coalesce(params->>'client_id', bid) = bid THEN
       at := oauth.random_token('access');
       INSERT INTO oauth.tokens (tenant_id, token_hash, kind, client_id, scope, expires_at)
       SELECT t, oauth.token_digest(at), 'access', cl.client_id, cl.scope,
              now() + make_interval(secs => coalesce(cl.access_token_ttl, (tn.settings->>'access_token_ttl')::integer, 3600))
-        FROM oauth.basic_credentials(token_endpoint.authorization) b
-        JOIN oauth.clients cl ON cl.tenant_id = t AND cl.client_id = b.client_id
-        JOIN tenancy.tenants tn ON tn.id = cl.tenant_id
-       WHERE cl.token_endpoint_auth_method = 'client_secret_basic' AND 'client_credentials' = ANY (cl.grant_types)
-         AND oauth.ct_equal(oauth.token_digest(b.client_secret), cl.secret_hash)
-         AND coalesce(params->>'client_id', b.client_id) = b.client_id
+        FROM oauth.clients cl JOIN tenancy.tenants tn ON tn.id = cl.tenant_id
+       WHERE cl.tenant_id = t AND cl.client_id = bid
+         AND cl.token_endpoint_auth_method = 'client_secret_basic' AND 'client_credentials' = ANY (cl.grant_types)
+         AND oauth.ct_equal(oauth.token_digest(bsecret), cl.secret_hash)
       RETURNING tokens.scope, extract(epoch FROM tokens.expires_at - tokens.created_at)::integer INTO sc, ttl;
-    EXCEPTION WHEN invalid_authorization_specification THEN
-      sc := NULL;
-    END;
+    END IF;
     IF sc IS NOT NULL THEN
       SET LOCAL synchronous_commit = off;  -- see the general path's comment
       status := 200;
