@@ -57,6 +57,7 @@ mkdir -p "$tmp/www/__deploy_test__"
 fx=$tmp/www/__deploy_test__
 for i in $(seq 40); do echo ".deploy-test-$i { color: #123456; margin: ${i}px; }"; done > "$fx/style.css"
 cp "$fx/style.css" "$fx/app.0123456789abcdef.css"
+printf '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10"/></svg>\n' > "$fx/logo.svg"
 echo 'secret' > "$fx/.hidden"
 echo '<!doctype html><title>t</title><p>deploy test</p>' > "$fx/page.html"
 chmod -R a+rX "$tmp/www"
@@ -182,7 +183,9 @@ issuer_check "frontend: same-origin issuer follows the frontend's host" "$F" "ht
 
 get fe_css "$F/__deploy_test__/style.css" -H 'Accept-Encoding: gzip'
 check "frontend: static CSS gzip-compressed" is "$(header "$tmp/fe_css.h" Content-Encoding)" gzip
-check "frontend: static CSS cached a day" is "$(header "$tmp/fe_css.h" Cache-Control)" "public, max-age=86400"
+check "frontend: unhashed CSS/JS always revalidated (no-cache: modules never half old, half new)" is "$(header "$tmp/fe_css.h" Cache-Control)" "no-cache"
+get fe_svg "$F/__deploy_test__/logo.svg"
+check "frontend: images cached a week" is "$(header "$tmp/fe_svg.h" Cache-Control)" "public, max-age=604800"
 check "frontend: static files carry an ETag" test -n "$(header "$tmp/fe_css.h" ETag)"
 check "frontend: static files carry Last-Modified" test -n "$(header "$tmp/fe_css.h" Last-Modified)"
 get fe_css_plain "$F/__deploy_test__/style.css"
@@ -245,7 +248,7 @@ check "frontend prod: /health over TLS (200) with HSTS" \
   is "$(status "$tmp/fep_health.h")/$(header_count "$tmp/fep_health.h" Strict-Transport-Security)" "200/1"
 get fep_css "https://127.0.0.1:$FEP_TLS/__deploy_test__/style.css" -H 'Accept-Encoding: gzip'
 check "frontend prod: static files over TLS, gzip, cached, HSTS" \
-  is "$(header "$tmp/fep_css.h" Content-Encoding)|$(header "$tmp/fep_css.h" Cache-Control)|$(header_count "$tmp/fep_css.h" Strict-Transport-Security)" "gzip|public, max-age=86400|1"
+  is "$(header "$tmp/fep_css.h" Content-Encoding)|$(header "$tmp/fep_css.h" Cache-Control)|$(header_count "$tmp/fep_css.h" Strict-Transport-Security)" "gzip|no-cache|1"
 
 # --- the HTTP API suites once more, through the API nginx ----------------------------------
 # nginx must be transparent: every test that passes against the gateway
