@@ -142,6 +142,12 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
     ok(existsSync(join(root, 'docker', f)), `${label}: docker/${f} exists`);
 }
 
+// pgAdmin's pre-registered server points at the compose database.
+const servers = JSON.parse(readFileSync(join(root, 'docker', 'pgadmin', 'servers.json'), 'utf8')).Servers ?? {};
+const srv = Object.values(servers)[0] ?? {};
+ok(srv.Host === 'postgres' && srv.Port === 5432 && srv.MaintenanceDB === envValues.POSTGRES_DB && srv.Username === envValues.POSTGRES_USER,
+   `docker/pgadmin/servers.json registers postgres:5432/${srv.MaintenanceDB} as ${srv.Username} (matching .env.example)`);
+
 // .env.example holds no real secret: every password is a placeholder.
 for (const [k, v] of Object.entries(envValues))
   if (SECRET_NAME.test(k)) ok(v === 'change-me', `.env.example: ${k} is the placeholder "change-me"`);
