@@ -23,6 +23,8 @@ CREATE INDEX notes_author_idx ON app.notes (tenant_id, author_id, created_at);
 COMMENT ON TABLE app.notes IS 'Example application table: notes of a tenant''s users (authors see theirs, admins all).';
 SELECT tenancy.enable_tenant_table('app.notes');
 SELECT pg_catalog.pg_extension_config_dump('app.notes', '');
+-- Made by the extension itself: CREATE EXTENSION registers it again on restore.
+UPDATE tenancy.tenant_tables SET builtin = true WHERE table_name = 'app.notes'::regclass;
 -- Inside the tenant: your own notes, or all of them for admins and owners.
 CREATE POLICY notes_visibility ON app.notes AS RESTRICTIVE FOR ALL
   USING (author_id = (SELECT tenancy.current_user_id()) OR (SELECT tenancy.is_tenant_admin()))
