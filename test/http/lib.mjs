@@ -2,6 +2,7 @@
 // tenant sign-up, superuser SQL for set-up that no HTTP route offers
 // (e.g. lowering a tenant's limits), and the HTML sign-in of the authorize page.
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 
 export const BASE = process.env.BF_URL;
@@ -17,11 +18,31 @@ export async function call(method, path, { token, tenant, json, form, headers = 
   let payload = body;
   if (json !== undefined) { h['content-type'] = 'application/json'; payload = JSON.stringify(json); }
   if (form !== undefined) { h['content-type'] = 'application/x-www-form-urlencoded'; payload = new URLSearchParams(form).toString(); }
-  const res = await fetch(BASE + path, { method, headers: h, body: payload, redirect });
+  // fetch may not set Host (a forbidden header): use node:http for that.
+  const res = h.host ? await viaHttp(method, path, h, payload) : await fetch(BASE + path, { method, headers: h, body: payload, redirect });
   const text = await res.text();
   let parsed = null;
   if ((res.headers.get('content-type') || '').includes('application/json') && text) parsed = JSON.parse(text);
   return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+function viaHttp(method, path, headers, payload) {
+  const u = new URL(BASE + path);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const hdrs = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) hdrs.set(k, Array.isArray(v) ? v.join(', ') : v);
+        const body = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode, headers: hdrs, text: async () => body });
+      });
+    });
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
 }
 
 // Registers a tenant through the API; returns {slug, tenant, owner, token, password, email}.
