@@ -22,7 +22,7 @@ BEGIN;
 SELECT tenancy.enter_tenant('demo') IS NULL;
 SELECT format('CONSOLE_CLIENT_ID=%s', oauth.ensure_console_client(jsonb_build_array('$BASE_URL/console/callback.html')))
  WHERE to_regprocedure('oauth.ensure_console_client(jsonb)') IS NOT NULL;
-SELECT format('DEMO_CLIENT_ID=%s', c->>'client_id'), format('DEMO_CLIENT_SECRET=%s', c->>'client_secret')
+SELECT format(E'DEMO_CLIENT_ID=%s\nDEMO_CLIENT_SECRET=%s', c->>'client_id', c->>'client_secret')
   FROM oauth.create_client('{"client_name": "Demo service", "grant_types": ["client_credentials", "password", "refresh_token"],
                              "scope": "read write profile", "token_endpoint_auth_method": "client_secret_basic"}') c
  WHERE to_regprocedure('oauth.create_client(jsonb)') IS NOT NULL;
