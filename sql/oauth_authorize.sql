@@ -177,3 +177,12 @@ SELECT status, public.last_location('code') ~ '^bfac_' AS has_code
 -- The error page and the brand colour: dark text on a light brand colour.
 SELECT line FROM regexp_split_to_table((SELECT body FROM public.authz('authz-a', 'GET', '{"client_id": "nobody"}')), E'\n') line
  WHERE line ~ '^:root|<h1>|<title>';
+-- The console client also accepts the platform's console URLs (superuser setting backend_framework.console_redirect_uris).
+\c - postgres
+\set VERBOSITY terse
+SET backend_framework.console_redirect_uris = 'https://console.example.com/console/callback.html, not a uri, http://evil.example/cb';
+SELECT oauth.console_redirect_uris();
+SELECT status, h1, notice FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "console", "redirect_uri": "https://console.example.com/console/callback.html", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"}');
+SELECT status, h1, notice FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "console", "redirect_uri": "http://evil.example/cb", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"}');
+SELECT status, h1, notice FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "app", "redirect_uri": "https://console.example.com/console/callback.html"}');
+RESET backend_framework.console_redirect_uris;

@@ -429,6 +429,18 @@ COMMENT ON FUNCTION oauth.delete_client(text) IS 'Deletes a client of the curren
 
 -- The console client ---------------------------------------------------------
 
+-- The platform's console URLs (superuser setting, comma-separated): every
+-- tenant's console client accepts them as redirect URIs, besides its own
+-- (ensure_console_client). Entries that are not valid redirect URIs are
+-- ignored; an unset setting (older library) gives none.
+CREATE FUNCTION oauth.console_redirect_uris() RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(array_agg(DISTINCT u ORDER BY u), '{}')
+    FROM regexp_split_to_table(coalesce(current_setting('backend_framework.console_redirect_uris', true), ''), '\s*,\s*') u
+   WHERE u <> '' AND oauth._redirect_uri_problem(u) IS NULL
+$$;
+COMMENT ON FUNCTION oauth.console_redirect_uris() IS 'Redirect URIs every tenant''s console client accepts besides its own: the valid entries of the setting backend_framework.console_redirect_uris.';
+
 -- Creates or updates the console client of a tenant (internal).
 CREATE FUNCTION oauth._console_client(p_tenant uuid, p_redirect_uris jsonb) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
@@ -459,12 +471,14 @@ BEGIN
   END IF;
   RETURN oauth._console_client(t, redirect_uris);
 END $$;
-COMMENT ON FUNCTION oauth.ensure_console_client(jsonb) IS 'Creates or updates the current tenant''s console client (public, client_id "console", authorization_code + refresh_token, scope admin profile read write) with these redirect URIs (the console''s own callback URL); idempotent; returns its client_id. 22023 for an invalid redirect URI.';
+COMMENT ON FUNCTION oauth.ensure_console_client(jsonb) IS 'Creates or updates the current tenant''s console client (public, client_id "console", authorization_code + refresh_token, scope admin profile read write) with these redirect URIs (the console''s own callback URL; the URIs of the setting backend_framework.console_redirect_uris are accepted for every tenant anyway); idempotent; returns its client_id. 22023 for an invalid redirect URI.';
 REVOKE ALL ON FUNCTION oauth.ensure_console_client(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.ensure_console_client(jsonb) TO backend_gateway, backend_admin;
 
--- Every new tenant gets its console client, with redirect URIs for the
--- development console; deployments set theirs with ensure_console_client.
+-- Every new tenant gets its console client. Its own redirect URIs start as
+-- the development console's; the platform's console URLs
+-- (backend_framework.console_redirect_uris) are accepted for every tenant
+-- at authorization time, and ensure_console_client sets a tenant's own.
 CREATE FUNCTION oauth._tenant_console_client() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN

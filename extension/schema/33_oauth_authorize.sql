@@ -149,6 +149,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
   c record;
   req text[];
+  uris text[];
 BEGIN
   IF params IS NULL OR jsonb_typeof(params) <> 'object'
      OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
@@ -169,18 +170,22 @@ BEGIN
     RETURN;
   END IF;
   client_id := c.client_id; client_name := c.client_name; builtin := c.builtin;
+  uris := c.redirect_uris;
+  IF c.builtin THEN
+    uris := uris || oauth.console_redirect_uris();
+  END IF;
   redirect_uri_given := params ? 'redirect_uri';
-  IF cardinality(c.redirect_uris) = 0 THEN
+  IF cardinality(uris) = 0 THEN
     fatal := 'This application is not set up for signing in here (it has no registered redirect URI).';
     RETURN;
   ELSIF redirect_uri_given THEN
-    IF NOT (params->>'redirect_uri') = ANY (c.redirect_uris) THEN
+    IF NOT (params->>'redirect_uri') = ANY (uris) THEN
       fatal := 'The address to return to (redirect_uri) is not registered for this application.';
       RETURN;
     END IF;
     redirect_uri := params->>'redirect_uri';
-  ELSIF cardinality(c.redirect_uris) = 1 THEN
-    redirect_uri := c.redirect_uris[1];
+  ELSIF cardinality(uris) = 1 THEN
+    redirect_uri := uris[1];
   ELSE
     fatal := 'The request does not say where to return to (redirect_uri is missing).';
     RETURN;
