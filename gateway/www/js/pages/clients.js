@@ -116,8 +116,8 @@ async function render(ctx, root) {
       await busy(remove, async () => {
         try {
           await ctx.api.delete(`/api/v1/clients/${encodeURIComponent(c.client_id)}`);
-          flash(`"${name}" was deleted.`);
           await load();
+          flash(`"${name}" was deleted.`);
         } catch (err) {
           flashError(err);
         }

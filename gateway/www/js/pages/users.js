@@ -82,8 +82,8 @@ async function render(ctx, root) {
     toggle.addEventListener('click', () => busy(toggle, async () => {
       try {
         await ctx.api.patch(`/api/v1/users/${u.id}`, { status: disabled ? 'active' : 'disabled' });
-        flash(disabled ? `${u.email} can sign in again.` : `${u.email} is disabled and cannot sign in.`);
         await load();
+        flash(disabled ? `${u.email} can sign in again.` : `${u.email} is disabled and cannot sign in.`);
       } catch (err) {
         flashError(err);
       }
@@ -100,8 +100,8 @@ async function render(ctx, root) {
       await busy(remove, async () => {
         try {
           await ctx.api.delete(`/api/v1/users/${u.id}`);
-          flash(`${u.email} was deleted.`);
           await load();
+          flash(`${u.email} was deleted.`);
         } catch (err) {
           flashError(err);
         }
