@@ -231,3 +231,14 @@ COMMENT ON FUNCTION oauth._clients_guard() IS 'Trigger: the console client (buil
 REVOKE ALL ON FUNCTION oauth._clients_guard() FROM PUBLIC;
 CREATE TRIGGER clients_guard BEFORE UPDATE OR DELETE ON oauth.clients
   FOR EACH ROW EXECUTE FUNCTION oauth._clients_guard();
+
+-- Extension member tables: pg_dump dumps their rows only when marked (all
+-- rows; restore with session_replication_role = replica, as
+-- scripts/restore_db.sh does, so that the console-client trigger on
+-- tenancy.tenants does not add a second console client per tenant).
+SELECT pg_catalog.pg_extension_config_dump('oauth.clients', '');
+SELECT pg_catalog.pg_extension_config_dump('oauth.consents', '');
+SELECT pg_catalog.pg_extension_config_dump('oauth.authorization_codes', '');
+SELECT pg_catalog.pg_extension_config_dump('oauth.tokens', '');
+SELECT pg_catalog.pg_extension_config_dump('oauth.login_sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('oauth.login_attempts', '');
