@@ -79,7 +79,6 @@ struct pool
   struct dbconn conns[];
 };
 
-
 /* pipeline.c: sending calls and taking answers (callers hold c->lock unless
    noted) */
 struct job **fifo_at (struct dbconn *c, size_t i);

@@ -9,7 +9,9 @@
  *   mhd_errors.c  JSON bodies for errors libmicrohttpd answers by itself
  *   request.c  validation of what the client sent, headers JSON, ids
  *   static.c   files under --www
- *   pool.c     PostgreSQL connections, pipeline threads, reconnects
+ *   pool.c     PostgreSQL connections, their threads, reconnects
+ *   pipeline.c sending calls and taking answers in libpq pipeline mode
+ *              (dbconn.h: what pool.c and pipeline.c share)
  *   metrics.c  counters and the Prometheus text of /metrics
  *   json.c     JSON escaping, UTF-8 checks, the response-headers parser
  *   log.c      the access log (stdout) and the error log (stderr)
