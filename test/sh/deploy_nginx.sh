@@ -82,6 +82,7 @@ prepare() {
       -e "s|server gateway:8080|server 127.0.0.1:$GW_PORT|" \
       -e "s|root /usr/share/nginx/html;|root $tmp/www;|" \
       -e "s|/etc/nginx/certs/|$tmp/certs/|g" \
+      -e "s|/etc/nginx/common/|$ROOT/docker/nginx/common/|g" \
       -e "s|root /var/www/acme;|root $tmp/acme;|" \
       "$server" > "$d/conf.d/$(basename "$server")"
 }
