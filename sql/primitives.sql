@@ -35,7 +35,7 @@ SELECT p.oid::regprocedure AS function, provolatile, proisstrict, proparallel, p
        obj_description(p.oid, 'pg_proc') IS NOT NULL AS commented
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'oauth' AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text;
 
 -- random_token: kind prefix, 256 bits as 43 base64url characters.
 SELECT kind, left(t, 5) AS prefix, length(t) AS len,

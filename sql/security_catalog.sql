@@ -37,7 +37,7 @@ SELECT p.oid::regprocedure AS definer_open_to_public
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname IN ('tenancy', 'oauth', 'api') AND p.prosecdef
    AND has_function_privilege('public', p.oid, 'EXECUTE')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 -- Every schema, table and function of the extension has a comment.
 SELECT c.oid::regclass AS table_without_comment FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname IN ('tenancy', 'oauth', 'api', 'app') AND c.relkind IN ('r', 'v', 'p') AND obj_description(c.oid, 'pg_class') IS NULL;

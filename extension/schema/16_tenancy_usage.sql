@@ -16,7 +16,9 @@ DECLARE
   used bigint;
 BEGIN
   IF p_tenant IS NULL THEN RETURN NULL; END IF;
-  SELECT max_api_calls_per_month INTO lim FROM tenancy.tenant_limits(p_tenant);
+  SELECT CASE WHEN t.limit_overrides ? 'max_api_calls_per_month'
+              THEN (t.limit_overrides->>'max_api_calls_per_month')::bigint ELSE p.max_api_calls_per_month END
+    INTO lim FROM tenancy.tenants t JOIN tenancy.plans p ON p.name = t.plan WHERE t.id = p_tenant;
   IF lim IS NOT NULL THEN
     SELECT coalesce(sum(calls), 0) INTO used FROM tenancy.api_usage WHERE tenant_id = p_tenant AND month = m;
     IF used >= lim THEN
@@ -25,9 +27,15 @@ BEGIN
         HINT = 'Upgrade the plan or wait for next month.';
     END IF;
   END IF;
-  INSERT INTO tenancy.api_usage AS u (tenant_id, month, shard, calls)
-  VALUES (p_tenant, m, (pg_backend_pid() % 16)::smallint, 1)
-  ON CONFLICT (tenant_id, month, shard) DO UPDATE SET calls = u.calls + 1;
+  -- The shard's row exists after its first call of the month: a plain
+  -- UPDATE is the common case, cheaper than INSERT ... ON CONFLICT.
+  UPDATE tenancy.api_usage SET calls = calls + 1
+   WHERE tenant_id = p_tenant AND month = m AND shard = (pg_backend_pid() % 16)::smallint;
+  IF NOT FOUND THEN
+    INSERT INTO tenancy.api_usage AS u (tenant_id, month, shard, calls)
+    VALUES (p_tenant, m, (pg_backend_pid() % 16)::smallint, 1)
+    ON CONFLICT (tenant_id, month, shard) DO UPDATE SET calls = u.calls + 1;
+  END IF;
   RETURN coalesce(used, 0) + 1;
 END $$;
 COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month; BF002 (HTTP 429) when the plan''s monthly limit is reached. Exact up to the calls in flight.';

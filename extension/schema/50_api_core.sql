@@ -20,17 +20,20 @@ COMMENT ON TYPE api.request IS 'An HTTP request as the route handlers see it.';
 CREATE TYPE api.response AS (status integer, headers jsonb, body text);
 COMMENT ON TYPE api.response IS 'An HTTP answer: status, headers (name → value or array of values), body.';
 
+-- Hot-path helpers are PL/pgSQL: their plans are cached per session, where
+-- a SQL function that is not inlined is planned again on every call.
 CREATE FUNCTION api.json(p_status integer, p_body jsonb, p_headers jsonb DEFAULT '{}')
-RETURNS api.response LANGUAGE sql STABLE AS $$
-  SELECT ROW(p_status, jsonb_build_object('Content-Type', 'application/json') || coalesce(p_headers, '{}'),
-             CASE WHEN p_body IS NULL THEN NULL ELSE p_body::text END)::api.response
-$$;
+RETURNS api.response LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN ROW(p_status, '{"Content-Type": "application/json"}'::jsonb || coalesce(p_headers, '{}'), p_body::text);
+END $$;
 COMMENT ON FUNCTION api.json(integer, jsonb, jsonb) IS 'A JSON answer.';
 
 CREATE FUNCTION api.error(p_status integer, p_error text, p_description text, p_headers jsonb DEFAULT '{}')
-RETURNS api.response LANGUAGE sql STABLE AS $$
-  SELECT api.json(p_status, jsonb_build_object('error', p_error, 'error_description', p_description), p_headers)
-$$;
+RETURNS api.response LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.json(p_status, jsonb_build_object('error', p_error, 'error_description', p_description), p_headers);
+END $$;
 COMMENT ON FUNCTION api.error(integer, text, text, jsonb) IS 'A JSON error answer {"error", "error_description"}.';
 
 -- The one place where SQLSTATEs become HTTP answers.
@@ -204,10 +207,11 @@ REVOKE ALL ON FUNCTION api.cors_allowed(text, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.cors_allowed(text, uuid) TO backend_gateway, backend_admin;
 
 CREATE FUNCTION api.user_json(u tenancy.user_info) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT jsonb_build_object('id', u.id, 'email', u.email, 'display_name', u.display_name, 'role', u.role,
-                            'status', u.status, 'created_at', u.created_at, 'updated_at', u.updated_at)
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN jsonb_build_object('id', u.id, 'email', u.email, 'display_name', u.display_name, 'role', u.role,
+                            'status', u.status, 'created_at', u.created_at, 'updated_at', u.updated_at);
+END $$;
 COMMENT ON FUNCTION api.user_json(tenancy.user_info) IS 'A user as the API shows it.';
 
 CREATE FUNCTION api.tenant_json(t tenancy.tenants) RETURNS jsonb

@@ -5,29 +5,53 @@
 -- runs in a subtransaction, so a failed call changes nothing (the metering
 -- of the call itself stays).
 
+-- The route table as one JSON map {pattern: {method: route}}. IMMUTABLE on
+-- purpose: the planner folds it into each cached plan, so a lookup costs a
+-- couple of jsonb probes instead of queries. The table only changes with the
+-- extension's install and upgrade scripts, which replace this function too
+-- (and so invalidate those plans); api.routes_changed() does it by hand.
+CREATE FUNCTION api.route_map() RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_object_agg(pattern, methods) FROM (
+    SELECT pattern, jsonb_object_agg(method, to_jsonb(r)) AS methods FROM api.routes r GROUP BY pattern) p
+$$;
+COMMENT ON FUNCTION api.route_map() IS 'api.routes as {pattern: {method: route}}, folded into cached plans (see api.routes_changed).';
+
+CREATE FUNCTION api.routes_changed() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  -- Re-creating the function invalidates every plan that folded the old map.
+  EXECUTE pg_get_functiondef('api.route_map()'::regprocedure);
+END $$;
+COMMENT ON FUNCTION api.routes_changed() IS 'Call after changing api.routes by hand, so cached plans see the new routes.';
+REVOKE ALL ON FUNCTION api.routes_changed() FROM PUBLIC;
+
 CREATE FUNCTION api.find_route(p_method text, p_path text, OUT route api.routes, OUT id text, OUT allow text[])
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   segs text[] := string_to_array(p_path, '/');
   n integer := cardinality(segs);
-  k1 text; k2 text;
-  pat text;
+  m jsonb;
+  k text;
 BEGIN
-  -- Candidate patterns: the path itself, or with its last or second-to-last
-  -- segment as {id} (the only shapes the route table uses).
-  IF n >= 3 AND segs[n] <> '' THEN
-    k1 := array_to_string(segs[1:n-1] || '{id}'::text, '/');
+  -- The path itself, or with its last or second-to-last segment as {id}
+  -- (the only shapes the route table uses); exact paths win.
+  m := api.route_map() -> p_path;
+  IF m IS NULL AND n >= 3 AND segs[n] <> '' THEN
+    k := array_to_string(segs[1:n-1] || '{id}'::text, '/');
+    m := api.route_map() -> k;
+    id := segs[n];
   END IF;
-  IF n >= 4 AND segs[n-1] <> '' THEN
-    k2 := array_to_string(segs[1:n-2] || '{id}'::text || segs[n], '/');
+  IF m IS NULL AND n >= 4 AND segs[n-1] <> '' THEN
+    k := array_to_string(segs[1:n-2] || '{id}'::text || segs[n], '/');
+    m := api.route_map() -> k;
+    id := segs[n-1];
   END IF;
-  -- One probe of the primary key for every candidate; the best match first.
-  SELECT (array_agg(r.pattern ORDER BY r.method = p_method DESC, r.pattern = p_path DESC, r.pattern = k1 DESC))[1]
-    INTO pat FROM api.routes r WHERE r.pattern IN (p_path, k1, k2);
-  IF pat IS NULL THEN RETURN; END IF;
-  SELECT array_agg(r.method ORDER BY r.method) INTO allow FROM api.routes r WHERE r.pattern = pat;
-  SELECT * INTO route FROM api.routes r WHERE r.pattern = pat AND r.method = p_method;
-  id := CASE pat WHEN p_path THEN NULL WHEN k1 THEN segs[n] ELSE segs[n-1] END;
+  IF m IS NULL THEN id := NULL; RETURN; END IF;
+  allow := ARRAY(SELECT jsonb_object_keys(m) ORDER BY 1);
+  IF m ? p_method THEN
+    route := jsonb_populate_record(NULL::api.routes, m -> p_method);
+  END IF;
 END $$;
 COMMENT ON FUNCTION api.find_route(text, text) IS 'The route for a method and path, its {id} value, and the methods the path allows.';
 

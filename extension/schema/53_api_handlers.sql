@@ -40,16 +40,18 @@ REVOKE ALL ON FUNCTION api.tenant_count() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.tenant_count() TO backend_gateway, backend_admin;
 
 CREATE FUNCTION api.h_health(r api.request) RETURNS api.response
-LANGUAGE sql STABLE AS $$
-  SELECT api.json(200, jsonb_build_object('status', 'ok', 'database', 'up', 'version', api.extension_version(),
-                                         'time', now()))
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.json(200, jsonb_build_object('status', 'ok', 'database', 'up', 'version', api.extension_version(),
+                                         'time', now()));
+END $$;
 COMMENT ON FUNCTION api.h_health(api.request) IS 'GET /health.';
 
 CREATE FUNCTION api.h_ping(r api.request) RETURNS api.response
-LANGUAGE sql STABLE AS $$
-  SELECT api.json(200, jsonb_build_object('pong', true, 'time', now()))
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.json(200, jsonb_build_object('pong', true, 'time', now()));
+END $$;
 COMMENT ON FUNCTION api.h_ping(api.request) IS 'GET /api/v1/ping.';
 
 CREATE FUNCTION api.h_status(r api.request) RETURNS api.response
@@ -194,16 +196,18 @@ END $$;
 COMMENT ON FUNCTION api.h_user_delete(api.request) IS 'DELETE /api/v1/users/{id} (admins).';
 
 CREATE FUNCTION api.h_me(r api.request) RETURNS api.response
-LANGUAGE sql STABLE AS $$
-  SELECT api.json(200, jsonb_build_object(
-    'user', (SELECT api.user_json(u) FROM tenancy.user_info u
-              WHERE u.tenant_id = tenancy.current_tenant_id() AND u.id = tenancy.current_user_id()),
-    'tenant', (SELECT jsonb_build_object('id', t.id, 'slug', t.slug, 'name', t.name, 'plan', t.plan)
-                 FROM tenancy.tenants t WHERE t.id = tenancy.current_tenant_id()),
-    'role', tenancy.current_user_role(),
-    'scope', current_setting('backend_framework.scopes'),
-    'client_id', tenancy.current_client_id()))
-$$;
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  u jsonb;
+  tj jsonb;
+BEGIN
+  SELECT jsonb_build_object('id', n.id, 'slug', n.slug, 'name', n.name, 'plan', n.plan) INTO tj
+    FROM tenancy.tenants n WHERE n.id = t;
+  SELECT api.user_json(x) INTO u FROM tenancy.user_info x WHERE x.tenant_id = t AND x.id = tenancy.current_user_id();
+  RETURN api.json(200, jsonb_build_object('user', u, 'tenant', tj, 'role', tenancy.current_user_role(),
+    'scope', current_setting('backend_framework.scopes'), 'client_id', tenancy.current_client_id()));
+END $$;
 COMMENT ON FUNCTION api.h_me(api.request) IS 'GET /api/v1/me: the token''s user (null for client credentials), tenant, role, scope and client.';
 
 -- Registration is public (the sign-up page): a tenant, its first owner, and
