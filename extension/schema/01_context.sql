@@ -34,24 +34,17 @@ COMMENT ON FUNCTION tenancy.has_scope(text) IS 'True when the current context wa
 -- propagated by Citus. An empty string clears a setting.
 CREATE FUNCTION tenancy._set_context(p_tenant uuid, p_user uuid, p_role text, p_scopes text, p_client text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE stmt text;
 BEGIN
   PERFORM tenancy._assert_loaded();
-  -- Only what changes is SET: a transaction starts with everything empty.
-  IF current_setting('backend_framework.tenant_id') IS DISTINCT FROM coalesce(p_tenant::text, '') THEN
-    EXECUTE 'SET LOCAL backend_framework.tenant_id = ' || quote_literal(coalesce(p_tenant::text, ''));
-  END IF;
-  IF current_setting('backend_framework.user_id') IS DISTINCT FROM coalesce(p_user::text, '') THEN
-    EXECUTE 'SET LOCAL backend_framework.user_id = ' || quote_literal(coalesce(p_user::text, ''));
-  END IF;
-  IF current_setting('backend_framework.user_role') IS DISTINCT FROM coalesce(p_role, '') THEN
-    EXECUTE 'SET LOCAL backend_framework.user_role = ' || quote_literal(coalesce(p_role, ''));
-  END IF;
-  IF current_setting('backend_framework.scopes') IS DISTINCT FROM coalesce(p_scopes, '') THEN
-    EXECUTE 'SET LOCAL backend_framework.scopes = ' || quote_literal(coalesce(p_scopes, ''));
-  END IF;
-  IF current_setting('backend_framework.client_id') IS DISTINCT FROM coalesce(p_client, '') THEN
-    EXECUTE 'SET LOCAL backend_framework.client_id = ' || quote_literal(coalesce(p_client, ''));
-  END IF;
+  -- One EXECUTE of the SET LOCAL statements for what changes (a
+  -- transaction starts with everything empty).
+  SELECT string_agg(format('SET LOCAL backend_framework.%s = %L', k, v), '; ') INTO stmt
+    FROM (VALUES ('tenant_id', coalesce(p_tenant::text, '')), ('user_id', coalesce(p_user::text, '')),
+                 ('user_role', coalesce(p_role, '')), ('scopes', coalesce(p_scopes, '')),
+                 ('client_id', coalesce(p_client, ''))) AS s(k, v)
+   WHERE current_setting('backend_framework.' || k) IS DISTINCT FROM v;
+  IF stmt IS NOT NULL THEN EXECUTE stmt; END IF;
 END $$;
 COMMENT ON FUNCTION tenancy._set_context(uuid, uuid, text, text, text) IS 'Internal: sets the whole request context with SET LOCAL. Not callable by applications.';
 REVOKE ALL ON FUNCTION tenancy._set_context(uuid, uuid, text, text, text) FROM PUBLIC;
