@@ -30,6 +30,21 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 COMMENT ON FUNCTION oauth._error(integer, text, text) IS 'Internal: an OAuth error answer (status, {"error", "error_description"}).';
 
+-- The checks every form endpoint starts with: a tenant in the context and a
+-- form (an object of strings, what oauth.form_decode makes). NULLs when fine.
+CREATE FUNCTION oauth._form_precheck(params jsonb, OUT status integer, OUT body jsonb)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF tenancy.current_tenant_id() IS NULL THEN
+    SELECT * INTO status, body FROM oauth._error(404, 'invalid_request', 'unknown tenant');
+  ELSIF params IS NULL OR jsonb_typeof(params) <> 'object'
+        OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request',
+      'the request must be application/x-www-form-urlencoded parameters');
+  END IF;
+END $$;
+COMMENT ON FUNCTION oauth._form_precheck(jsonb) IS 'Internal: the error answer of a form endpoint called without a tenant or without form parameters; NULLs when fine.';
+
 -- Client authentication (RFC 6749 section 2.3.1): HTTP Basic
 -- (client_secret_basic), client_id and client_secret in the body
 -- (client_secret_post), or client_id alone for public clients (none). The
@@ -261,16 +276,8 @@ DECLARE
   fam uuid;
   ceiling text[];
 BEGIN
-  IF t IS NULL THEN
-    SELECT * INTO status, body FROM oauth._error(404, 'invalid_request', 'unknown tenant');
-    RETURN;
-  END IF;
-  -- oauth.form_decode gives an object of strings; anything else is not a form.
-  IF jsonb_typeof(params) IS DISTINCT FROM 'object' THEN
-    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request',
-      'the request must be application/x-www-form-urlencoded parameters');
-    RETURN;
-  END IF;
+  SELECT * INTO status, body FROM oauth._form_precheck(params);
+  IF status IS NOT NULL THEN RETURN; END IF;
   -- Fast path: client credentials with HTTP Basic and the registered scope
   -- (what services do, thousands of times a second). One statement checks
   -- the client (method, grant, secret digest in constant time) and stores

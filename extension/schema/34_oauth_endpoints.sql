@@ -14,16 +14,8 @@ DECLARE
   k record;
   h bytea;
 BEGIN
-  IF t IS NULL THEN
-    SELECT * INTO status, body FROM oauth._error(404, 'invalid_request', 'unknown tenant');
-    RETURN;
-  END IF;
-  IF params IS NULL OR jsonb_typeof(params) <> 'object'
-     OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
-    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request',
-      'the request must be application/x-www-form-urlencoded parameters');
-    RETURN;
-  END IF;
+  SELECT * INTO status, body FROM oauth._form_precheck(params);
+  IF status IS NOT NULL THEN RETURN; END IF;
   SELECT * INTO c FROM oauth._client_auth(t, params, revoke_endpoint.authorization);
   IF c.err IS NOT NULL THEN
     SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
@@ -64,15 +56,8 @@ DECLARE
   k record;
   authed boolean;
 BEGIN
-  IF t IS NULL THEN
-    SELECT * INTO status, body FROM oauth._error(404, 'invalid_request', 'unknown tenant');
-    RETURN;
-  END IF;
-  IF jsonb_typeof(params) IS DISTINCT FROM 'object' THEN
-    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request',
-      'the request must be application/x-www-form-urlencoded parameters');
-    RETURN;
-  END IF;
+  SELECT * INTO status, body FROM oauth._form_precheck(params);
+  IF status IS NOT NULL THEN RETURN; END IF;
   -- Fast path (resource servers introspect all the time): HTTP Basic of a
   -- client_secret_basic client checked and the token looked up in one
   -- statement; anything else, or a failed check, takes the general path.
