@@ -236,6 +236,16 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 COMMENT ON FUNCTION api.cursor_decode(text) IS 'Decodes a paging cursor; 22023 when it is not one.';
 
+-- A page of a keyset-paged list: items and their keys fetched with limit + 1
+-- rows, in order; answers {name: first `lim` items, "next_cursor"}.
+CREATE FUNCTION api.page(p_name text, p_items jsonb[], p_keys text[], p_lim integer) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.json(200, jsonb_build_object(p_name, coalesce(to_jsonb(p_items[1:p_lim]), '[]'),
+    'next_cursor', CASE WHEN cardinality(p_items) > p_lim THEN api.cursor_encode(p_keys[p_lim]) END));
+END $$;
+COMMENT ON FUNCTION api.page(text, jsonb[], text[], integer) IS 'A page answer {name: items, next_cursor} from limit + 1 fetched items and their keys.';
+
 CREATE FUNCTION api.page_limit(r api.request) RETURNS integer
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE v text := r.query->>'limit';

@@ -135,18 +135,12 @@ CREATE FUNCTION api.h_users_list(r api.request) RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   lim integer := api.page_limit(r);
-  rows jsonb;
-  last_email text;
-  more boolean;
+  items jsonb[];
+  keys text[];
 BEGIN
-  WITH page AS (
-    SELECT u, row_number() OVER () AS n
-      FROM tenancy.list_users(lim + 1, api.cursor_decode(r.query->>'cursor')) u)
-  SELECT coalesce(jsonb_agg(api.user_json(u) ORDER BY n) FILTER (WHERE n <= lim), '[]'),
-         max((u).email) FILTER (WHERE n = lim), count(*) > lim
-    INTO rows, last_email, more FROM page;
-  RETURN api.json(200, jsonb_build_object('users', rows,
-    'next_cursor', CASE WHEN more THEN api.cursor_encode(last_email) END));
+  SELECT array_agg(api.user_json(u) ORDER BY lower(u.email)), array_agg(u.email ORDER BY lower(u.email))
+    INTO items, keys FROM tenancy.list_users(lim + 1, api.cursor_decode(r.query->>'cursor')) u;
+  RETURN api.page('users', items, keys, lim);
 END $$;
 COMMENT ON FUNCTION api.h_users_list(api.request) IS 'GET /api/v1/users?limit=&cursor= (admins: every user; users: themselves).';
 

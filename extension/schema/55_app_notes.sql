@@ -45,21 +45,15 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
   lim integer := api.page_limit(r);
   after uuid;
-  rows jsonb;
-  last_id uuid;
-  more boolean;
+  items jsonb[];
+  keys text[];
 BEGIN
   PERFORM api.require_user();
   after := CASE WHEN r.query ? 'cursor' THEN api.cursor_decode(r.query->>'cursor')::uuid END;
-  WITH page AS (
-    SELECT n, row_number() OVER (ORDER BY n.id) AS k FROM app.notes n
-     WHERE n.tenant_id = tenancy.current_tenant_id() AND (after IS NULL OR n.id > after)
-     ORDER BY n.id LIMIT lim + 1)
-  SELECT coalesce(jsonb_agg(app.note_json(n) ORDER BY k) FILTER (WHERE k <= lim), '[]'),
-         max((n).id::text) FILTER (WHERE k = lim)::uuid, count(*) > lim
-    INTO rows, last_id, more FROM page;
-  RETURN api.json(200, jsonb_build_object('notes', rows,
-    'next_cursor', CASE WHEN more THEN api.cursor_encode(last_id::text) END));
+  SELECT array_agg(app.note_json(n) ORDER BY n.id), array_agg(n.id::text ORDER BY n.id) INTO items, keys
+    FROM (SELECT * FROM app.notes x WHERE x.tenant_id = tenancy.current_tenant_id() AND (after IS NULL OR x.id > after)
+           ORDER BY x.id LIMIT lim + 1) n;
+  RETURN api.page('notes', items, keys, lim);
 EXCEPTION WHEN invalid_text_representation THEN
   RAISE EXCEPTION 'invalid cursor' USING ERRCODE = '22023';
 END $$;
