@@ -36,6 +36,7 @@ valgrind: deps gateway
 	  valgrind --leak-check=full --error-exitcode=99 --errors-for-leak-kinds=definite \
 	    --num-callers=30 --track-fds=no
 	@test/soak/valgrind-summary.sh $(HARDEN_OUT)/valgrind/gateway.err
+	@test "$$(cat $(HARDEN_OUT)/valgrind/gateway.rc)" = 0 || { echo "valgrind: gateway exit status $$(cat $(HARDEN_OUT)/valgrind/gateway.rc) (99 = memcheck errors)"; exit 1; }
 
 soak: deps
 	SOAK_SECONDS=$(SOAK_SECONDS) test/soak/soak.sh

@@ -3,8 +3,8 @@
 # count and the leak figures; exit 1 unless 0 errors and 0 bytes definitely lost.
 set -euo pipefail
 log=$1
-errors=$(grep -E '== ERROR SUMMARY:' "$log" | tail -1 | sed -E 's/.*ERROR SUMMARY: ([0-9,]+) errors.*/\1/' | tr -d ,)
-def=$(grep -E '==   *definitely lost:' "$log" | tail -1 | sed -E 's/.*definitely lost: ([0-9,]+) bytes.*/\1/' | tr -d ,)
+errors=$( (grep -E "== ERROR SUMMARY:" "$log" || true) | tail -1 | sed -E 's/.*ERROR SUMMARY: ([0-9,]+) errors.*/\1/' | tr -d ,)
+def=$( (grep -E "==   *definitely lost:" "$log" || true) | tail -1 | sed -E 's/.*definitely lost: ([0-9,]+) bytes.*/\1/' | tr -d ,)
 [ -z "$def" ] && grep -q 'All heap blocks were freed' "$log" && def=0
 echo "valgrind memcheck of backend-gateway ($log):"
 grep -E '== (ERROR SUMMARY|   (definitely|indirectly|possibly) lost|     still reachable|  total heap usage|All heap blocks)' "$log" | sed -E 's/^==[0-9]+== */  /'
