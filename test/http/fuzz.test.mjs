@@ -167,9 +167,12 @@ let sent = 0;
 // matching problems are set aside and asserted by the `todo` tests below.
 const KNOWN = {
   manyQueryParams: {
-    todo: 'gateway drops the connection without any answer when the query string has more than ~130 parameters '
-      + '(libmicrohttpd: "Not enough memory in pool to allocate header record", 431 decided but never sent)',
-    match: (req, r) => r.error && (String(req.path).split('?')[1] || '').split('&').length > 100,
+    todo: 'gateway drops the connection without any answer when the request head exhausts libmicrohttpd\'s per-connection '
+      + 'memory pool while it records headers/arguments/cookies — e.g. a query string with more than ~130 parameters, or a '
+      + '5,000-byte path plus a Cookie of ~50 parts (log: "Not enough memory in pool to allocate header record"; the 431 it '
+      + 'decides is never sent)',
+    match: (req, r) => r.error && !/Data after/.test(r.error) && ((String(req.path).split('?')[1] || '').split('&').length > 100
+      || String(req.path).length + Object.entries(req.headers || {}).reduce((n, [k, v]) => n + k.length + String(v).length + 4, 0) > 4500),
   },
   // Node's parser sees the second head as "data after Connection: close".
   duplicateHead: { match: (req, r) => r.error && /Data after .Connection: close/.test(r.error) },
@@ -441,8 +444,9 @@ function rawCases() {
   S('no version', `GET /api/v1/ping\r\n${H}Connection: close\r\n\r\n`);
   S('version HTTP/1.10', `GET /api/v1/ping HTTP/1.10\r\n${H}Connection: close\r\n\r\n`);
   S('empty lines first', `\r\n\r\nGET /api/v1/ping HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
-  S('garbage', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)));
-  S('TLS hello', Buffer.from('160301020001000200', 'hex'));
+  // Not HTTP at all and no line end: waiting for more (until --timeout) or closing are both fine.
+  add('garbage', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)), { vanishing: true, end: true, timeout: 2000 });
+  add('TLS hello', Buffer.from('160301020001000200', 'hex'), { vanishing: true, end: true, timeout: 2000 });
   // Pipelining: two answers, in order.
   add('pipelined three', `GET /api/v1/ping HTTP/1.1\r\n${H}\r\nGET /health HTTP/1.1\r\n${H}\r\nGET /api/v1/ping HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, { pipelined: 3 });
   // Slow clients: headers and body a byte at a time.
@@ -473,9 +477,11 @@ test.before(async () => {
   const c = await createClient(T, { client_name: 'victim', grant_types: ['client_credentials'], scope: 'read' });
   victims = { user: u.body, note: n.body, client: c };
   pid = gatewayPid();
-  // Warm-up at full concurrency (the database pool grows to its working size),
-  // close our connections, settle, then take the baseline.
-  await pool(Array.from({ length: 400 }, (_, i) => i), CONCURRENCY, (i) => send({ method: 'GET', path: i % 2 ? '/api/v1/ping' : `${p}/api/v1/notes`, headers: { authorization: `Bearer ${T.token}` } }));
+  // Warm-up with 2,000 requests of the same kind (another seed) at full
+  // concurrency, so the database pool and the allocator reach their working
+  // size; close our connections, settle, then take the baseline.
+  const warm = generate(prng(SEED ^ 0x5bd1e995)).filter((_, i) => i % 5 === 0).slice(0, 2000);
+  await pool(warm, CONCURRENCY, async (req) => check(req, await send(req)));
   agent.destroy();
   await sleep(500);
   baseline = pid && gatewayStats(pid);
@@ -543,7 +549,7 @@ test('hand-written raw requests: traversal, duplicate headers, smuggling shapes,
   assert.deepEqual(bad, []);
 });
 
-test('known bug: many query parameters are dropped without an answer', { skip, todo: KNOWN.manyQueryParams.todo }, async () => {
+test('known bug: a request head that exhausts the connection memory is dropped without an answer', { skip, todo: KNOWN.manyQueryParams.todo }, async () => {
   const r = await send({ method: 'GET', path: '/api/v1/ping?' + Array.from({ length: 200 }, (_, i) => `p${i}=1`).join('&') });
   assert.ok(!r.error, `no answer: ${r.error}`);
   assert.ok(r.status >= 400 && r.status < 500 && JSON.parse(r.text).error, `${r.status} ${r.text}`);
