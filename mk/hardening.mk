@@ -25,20 +25,17 @@ $(ASAN_GW): $(GW_SRCS) $(wildcard gateway/src/*.h)
 sanitize: deps $(ASAN_GW)
 	@nm $(ASAN_GW) | grep -q __asan_init && nm $(ASAN_GW) | grep -q __ubsan_handle || { echo "sanitize: $(ASAN_GW) is not instrumented"; exit 1; }
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1 \
-	LSAN_OPTIONS=suppressions=$(abspath test/soak/known-leaks.lsan):print_suppressions=1 \
 	  test/soak/suites.sh $(HARDEN_OUT)/sanitize $(abspath $(ASAN_GW)) || \
 	  echo "sanitize: WARNING: some HTTP tests failed (see $(HARDEN_OUT)/sanitize/node.tap; compare with make test)"
 	@if grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' $(HARDEN_OUT)/sanitize/gateway.err; then \
 	  echo "sanitize: FAILED, reports in $(HARDEN_OUT)/sanitize/gateway.err"; exit 1; fi
-	@grep -A3 'Suppressions used' $(HARDEN_OUT)/sanitize/gateway.err | grep request_new | \
-	  awk '{print "sanitize: KNOWN BUG (not a pass): " $$2 " bytes leaked in " $$1 " requests dropped by libmicrohttpd (request_new via on_uri; see test/soak/known-leaks.lsan)"}' || true
-	@echo "sanitize: no other ASan / UBSan / LSan report over the HTTP suites ($(HARDEN_OUT)/sanitize/gateway.err), gateway exit status $$(cat $(HARDEN_OUT)/sanitize/gateway.rc)"
+	@echo "sanitize: no ASan / UBSan / LSan report over the HTTP suites ($(HARDEN_OUT)/sanitize/gateway.err), gateway exit status $$(cat $(HARDEN_OUT)/sanitize/gateway.rc)"
 	@test "$$(cat $(HARDEN_OUT)/sanitize/gateway.rc)" = 0
 
 valgrind: deps gateway
 	test/soak/suites.sh $(HARDEN_OUT)/valgrind $(abspath gateway/backend-gateway) \
 	  valgrind --leak-check=full --error-exitcode=99 --errors-for-leak-kinds=definite \
-	    --num-callers=30 --suppressions=$(abspath test/soak/known-leaks.supp) || \
+	    --num-callers=30 || \
 	  echo "valgrind: WARNING: some HTTP tests failed (see $(HARDEN_OUT)/valgrind/node.tap; compare with make test)"
 	@test/soak/valgrind-summary.sh $(HARDEN_OUT)/valgrind/gateway.err
 	@test "$$(cat $(HARDEN_OUT)/valgrind/gateway.rc)" = 0 || { echo "valgrind: gateway exit status $$(cat $(HARDEN_OUT)/valgrind/gateway.rc) (99 = memcheck errors)"; exit 1; }

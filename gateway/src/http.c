@@ -408,37 +408,44 @@ on_request (void *cls, struct MHD_Connection *c, const char *url,
   return MHD_NO;
 }
 
-static void *
-on_uri (void *cls, const char *uri, struct MHD_Connection *c)
-{
-  struct request *r = request_new (cls, uri);
 
-  if (NULL != r)
-    r->conn = c;
-  return r;
+/* The request a connection has open, kept in libmicrohttpd's per-socket
+ * context. libmicrohttpd calls on_completed only for requests that reached
+ * on_request; one it refuses earlier (e.g. too many query arguments for
+ * the connection's memory) is never completed, so it is finished here —
+ * when the connection's next request starts or when the connection closes —
+ * instead of leaking (and holding in_flight up). */
+struct conn_slot
+{
+  struct request *open;
+};
+
+static struct conn_slot *
+slot_of (struct MHD_Connection *c)
+{
+  const union MHD_ConnectionInfo *ci =
+    MHD_get_connection_info (c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+  return (NULL == ci) ? NULL : ci->socket_context;
 }
 
+/* Logs, counts and frees a finished request. */
 static void
-on_completed (void *cls, struct MHD_Connection *c, void **con_cls,
-              enum MHD_RequestTerminationCode toe)
+finish_request (struct config *cfg, struct MHD_Connection *c,
+                struct request *r)
 {
-  struct config *cfg = cls;
-  struct request *r = *con_cls;
-  unsigned status;
+  struct conn_slot *slot = slot_of (c);
+  unsigned status = r->status;
   uint64_t us;
 
-  (void) toe;
-  if (NULL == r)
-    return;
-  *con_cls = NULL;
-  status = r->status;
+  if (NULL != slot && slot->open == r)
+    slot->open = NULL;
   if (0 == status)
   {                             /* refused by libmicrohttpd's own parser */
     const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info (c, MHD_CONNECTION_INFO_HTTP_STATUS);
 
-    if (NULL != ci)
-      status = ci->http_status;
+    status = (NULL != ci && 0 != ci->http_status) ? ci->http_status : 400;
   }
   if ('\0' == r->id[0])
     request_make_id (r);
@@ -447,6 +454,56 @@ on_completed (void *cls, struct MHD_Connection *c, void **con_cls,
               r->uri, r->path_len, status, us, r->bytes);
   metrics_request (&cfg->metrics, status, us);
   request_free (r);
+}
+
+static void *
+on_uri (void *cls, const char *uri, struct MHD_Connection *c)
+{
+  struct conn_slot *slot = slot_of (c);
+  struct request *r;
+
+  if (NULL != slot && NULL != slot->open)
+    finish_request (cls, c, slot->open);      /* refused before on_request */
+  r = request_new (cls, uri);
+  if (NULL != r)
+  {
+    r->conn = c;
+    if (NULL != slot)
+      slot->open = r;
+  }
+  return r;
+}
+
+static void
+on_completed (void *cls, struct MHD_Connection *c, void **con_cls,
+              enum MHD_RequestTerminationCode toe)
+{
+  struct request *r = *con_cls;
+
+  (void) toe;
+  if (NULL == r)
+    return;
+  *con_cls = NULL;
+  finish_request (cls, c, r);
+}
+
+static void
+on_connection (void *cls, struct MHD_Connection *c, void **socket_context,
+               enum MHD_ConnectionNotificationCode toe)
+{
+  struct conn_slot *slot = *socket_context;
+
+  if (MHD_CONNECTION_NOTIFY_STARTED == toe)
+  {
+    *socket_context = calloc (1, sizeof (struct conn_slot));
+    return;
+  }
+  if (NULL == slot)
+    return;
+  if (NULL != slot->open)
+    finish_request (cls, c, slot->open);
+  free (slot);
+  *socket_context = NULL;
 }
 
 /* Keeps the URL raw: we never use libmicrohttpd's decoded copy. */
@@ -545,6 +602,7 @@ http_start (struct config *cfg)
     MHD_OPTION_LISTEN_SOCKET, cfg->listen_fd,
     MHD_OPTION_URI_LOG_CALLBACK, on_uri, cfg,
     MHD_OPTION_NOTIFY_COMPLETED, on_completed, cfg,
+    MHD_OPTION_NOTIFY_CONNECTION, on_connection, cfg,
     MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, NULL,
     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY,
     MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,

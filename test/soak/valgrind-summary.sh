@@ -10,8 +10,4 @@ echo "valgrind memcheck of backend-gateway ($log):"
 grep -E '== (ERROR SUMMARY|   (definitely|indirectly|possibly) lost|     still reachable|  total heap usage|All heap blocks)' "$log" | sed -E 's/^==[0-9]+== */  /'
 if [ -z "$errors" ]; then echo "valgrind: no summary found (did the gateway exit?)"; exit 1; fi
 echo "valgrind: $errors errors, ${def:-?} bytes definitely lost"
-sup=$( (grep -E '==  *suppressed: [0-9,]+ bytes' "$log" || true) | tail -1 | sed -E 's/.*suppressed: ([0-9,]+) bytes in ([0-9,]+) blocks.*/\1 \2/' | tr -d ,)
-if [ -n "$sup" ] && [ "${sup% *}" != 0 ]; then
-  echo "valgrind: KNOWN BUG (not a pass): ${sup% *} bytes definitely lost in ${sup#* } blocks suppressed (request_new via on_uri, requests libmicrohttpd drops; see test/soak/known-leaks.supp)"
-fi
 [ "$errors" -eq 0 ] && [ "${def:-1}" -eq 0 ]
