@@ -9,8 +9,10 @@
  * definition in the executable first. This is that definition: a response
  * without X-Request-Id (every response the gateway builds has one) is one of
  * libmicrohttpd's own, and is replaced by the JSON equivalent before the real
- * MHD_queue_response() queues it. A 505 (unsupported HTTP version) becomes
- * a 400: in this project a malformed request is a 4xx, a 5xx is a bug. The gateway's own responses go straight to
+ * MHD_queue_response() queues it. A 5xx of libmicrohttpd's (505 for an
+ * unsupported HTTP version, 500 for a chunk line beyond the connection's
+ * memory) becomes a 400: in this project a malformed request is a 4xx, a
+ * 5xx is a bug. The gateway's own responses go straight to
  * the real function (config.queue_response), so the hot path pays nothing.
  */
 #define _GNU_SOURCE
@@ -61,12 +63,13 @@ MHD_queue_response (struct MHD_Connection *connection, unsigned int status,
   if (NULL == response
       || NULL != MHD_get_response_header (response, "X-Request-Id"))
     return real (connection, status, response);
-  n = snprintf (body, sizeof body,
-                "{\"error\":\"%s\",\"error_description\":\"%s\"}",
-                status >= 500 && MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED != status
-                ? "server_error" : "invalid_request", describe (status));
-  if (MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED == status)
+  /* Whatever libmicrohttpd refuses is the request's fault (an unsupported
+   * version, a chunk line too long for the connection's memory): a 4xx. */
+  if (status >= 500)
     status = MHD_HTTP_BAD_REQUEST;
+  n = snprintf (body, sizeof body,
+                "{\"error\":\"invalid_request\",\"error_description\":\"%s\"}",
+                describe (status));
   json = MHD_create_response_from_buffer ((size_t) n, body,
                                           MHD_RESPMEM_MUST_COPY);
   if (NULL == json)
