@@ -11,12 +11,15 @@
 -- The scopes of a space-separated string as a sorted, distinct array; NULL
 -- when a value is not one of admin, profile, read, write (tabs, control
 -- characters and the like make a value unknown). A blank string gives '{}'.
+-- PL/pgSQL, not SQL: a sub-select keeps a SQL function from being inlined,
+-- and a SQL function that is not inlined is planned again on every call.
 CREATE FUNCTION oauth._scopes(s text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN array_remove(string_to_array(s, ' '), '') <@ '{admin,profile,read,write}'::text[]
-              THEN ARRAY(SELECT k FROM unnest('{admin,profile,read,write}'::text[]) k
-                          WHERE k = ANY (string_to_array(s, ' '))) END
-$$;
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
+BEGIN
+  IF NOT given <@ '{admin,profile,read,write}'::text[] THEN RETURN NULL; END IF;
+  RETURN ARRAY(SELECT k FROM unnest('{admin,profile,read,write}'::text[]) k WHERE k = ANY (given));
+END $$;
 COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes; NULL when any value is unknown or malformed.';
 
 CREATE FUNCTION oauth._scope_text(a text[]) RETURNS text
@@ -36,9 +39,10 @@ COMMENT ON FUNCTION oauth._role_scopes(text) IS 'Internal: scopes a role may be 
 
 -- Intersection of two scope arrays, in the order of the first (sorted).
 CREATE FUNCTION oauth._scope_and(a text[], b text[]) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT ARRAY(SELECT x FROM unnest(a) x WHERE x = ANY (b))
-$$;
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN ARRAY(SELECT x FROM unnest(a) x WHERE x = ANY (b));
+END $$;
 COMMENT ON FUNCTION oauth._scope_and(text[], text[]) IS 'Internal: intersection of two scope arrays, sorted.';
 
 -- Client metadata --------------------------------------------------------

@@ -3,15 +3,17 @@
 -- endpoint functions, and add the headers RFC 6749/6750 ask for.
 
 CREATE FUNCTION api.oauth_answer(p_status integer, p_body jsonb, r api.request) RETURNS api.response
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT api.json(p_status, CASE WHEN p_status = 204 THEN NULL ELSE p_body END,
-    jsonb_build_object('Cache-Control', 'no-store', 'Pragma', 'no-cache')
-    || CASE WHEN p_status = 401 THEN jsonb_build_object('WWW-Authenticate',
-         CASE WHEN r.headers->>'authorization' ~* '^basic ' OR r.headers->>'authorization' IS NULL
-              THEN 'Basic realm="' || coalesce(r.issuer, 'backend_framework') || '"'
-              ELSE 'Bearer realm="' || coalesce(r.issuer, 'backend_framework') || '", error="invalid_token"' END)
-       ELSE '{}' END)
-$$;
+LANGUAGE plpgsql STABLE AS $$
+DECLARE h jsonb := '{"Cache-Control": "no-store", "Pragma": "no-cache"}';
+BEGIN
+  IF p_status = 401 THEN
+    h := h || jsonb_build_object('WWW-Authenticate',
+      CASE WHEN r.headers->>'authorization' ~* '^basic ' OR r.headers->>'authorization' IS NULL
+           THEN 'Basic realm="' || coalesce(r.issuer, 'backend_framework') || '"'
+           ELSE 'Bearer realm="' || coalesce(r.issuer, 'backend_framework') || '", error="invalid_token"' END);
+  END IF;
+  RETURN api.json(p_status, CASE WHEN p_status = 204 THEN NULL ELSE p_body END, h);
+END $$;
 COMMENT ON FUNCTION api.oauth_answer(integer, jsonb, api.request) IS 'An OAuth endpoint answer: no-store, and WWW-Authenticate on 401.';
 
 CREATE FUNCTION api.bearer_token(r api.request) RETURNS text
