@@ -255,7 +255,9 @@ check "frontend prod: static files over TLS, gzip, cached, HSTS" \
 # nginx must be transparent: every test that passes against the gateway
 # directly (the same trust-proxy gateway) must pass through nginx too. Tests
 # failing either way belong to work in progress elsewhere and are listed only.
-mapfile -t suites < <(ls test/http/*.test.mjs 2>/dev/null | grep -v '/gateway[^/]*\.test\.mjs$' || true)
+# gateway*.test.mjs and fuzz.test.mjs probe the gateway's own handling of
+# malformed HTTP, which a proxy in front changes by design.
+mapfile -t suites < <(ls test/http/*.test.mjs 2>/dev/null | grep -vE '/(gateway|fuzz)[^/]*\.test\.mjs$' || true)
 if [ -n "${DEPLOY_HTTP_SUITES:-}" ]; then mapfile -t suites < <(ls $DEPLOY_HTTP_SUITES); fi
 passing() { grep -E '^ *ok [0-9]+ - ' "$1" | grep -v '# SKIP' | sed -E 's/^ *ok [0-9]+ - //' | sort -u; }
 if [ "${#suites[@]}" -eq 0 ]; then
