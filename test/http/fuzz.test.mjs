@@ -430,7 +430,7 @@ function rawCases() {
   S('bare LF everywhere', `GET /api/v1/ping HTTP/1.1\n${H.replace('\r\n', '\n')}Connection: close\n\n`);
   S('bare LF in headers', `GET /api/v1/ping HTTP/1.1\r\n${H}X-A: 1\nX-B: 2\r\nConnection: close\r\n\r\n`);
   S('bare CR in headers', `GET /api/v1/ping HTTP/1.1\r\n${H}X-A: 1\rX-B: 2\r\nConnection: close\r\n\r\n`);
-  S('bare LF then CL', `POST /api/v1/ping HTTP/1.1\r\n${H}X-A: 1\nContent-Length: 40\r\nConnection: close\r\n\r\n{}`);
+  S('bare LF then CL', `POST /api/v1/ping HTTP/1.1\r\n${H}X-A: 1\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
   S('chunk size overflow', `POST /api/v1/ping HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\n{}\r\n0\r\n\r\n`);
   S('chunk size negative', `POST /api/v1/ping HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n-2\r\n{}\r\n0\r\n\r\n`);
   S('chunk size with plus', `POST /api/v1/ping HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n+2\r\n{}\r\n0\r\n\r\n`);
