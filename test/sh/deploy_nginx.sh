@@ -184,6 +184,11 @@ issuer_check "frontend: same-origin issuer follows the frontend's host" "$F" "ht
 
 get fe_css "$F/__deploy_test__/style.css" -H 'Accept-Encoding: gzip'
 check "frontend: static CSS gzip-compressed" is "$(header "$tmp/fe_css.h" Content-Encoding)" gzip
+# Encoded ".." that nginx itself refuses: a JSON 4xx, never its HTML 500, never a file.
+for trav in "/console/%2e%2e/%2e%2e/etc/passwd" "/..%2f..%2fetc/passwd" "/%2e%2e/%2e%2e/etc/passwd"; do
+  code=$(curl -s -o "$tmp/trav.b" -w '%{http_code}|%{content_type}' --path-as-is "$F$trav")
+  check "frontend: $trav refused with a JSON 4xx, no file" is "${code:0:1}|${code#*|}|$(grep -c root: "$tmp/trav.b")" "4|application/json|0"
+done
 check "frontend: unhashed CSS/JS always revalidated (no-cache: modules never half old, half new)" is "$(header "$tmp/fe_css.h" Cache-Control)" "no-cache"
 get fe_svg "$F/__deploy_test__/logo.svg"
 check "frontend: images cached a week" is "$(header "$tmp/fe_svg.h" Cache-Control)" "public, max-age=604800"
