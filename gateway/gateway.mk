@@ -8,13 +8,19 @@ GW_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 GW_LIBS   += -fsanitize=address,undefined
 endif
 
-.PHONY: gateway install-gateway
+.PHONY: gateway install-gateway FORCE
 gateway: gateway/backend-gateway
 
-gateway/src/%.o: gateway/src/%.c $(wildcard gateway/src/*.h)
+# The flags a build used: switching SANITIZE on or off rebuilds everything.
+GW_STAMP = gateway/src/.build-flags
+$(GW_STAMP): FORCE
+	@echo '$(GW_CFLAGS) $(GW_LIBS)' | cmp -s - $@ || echo '$(GW_CFLAGS) $(GW_LIBS)' > $@
+FORCE:
+
+gateway/src/%.o: gateway/src/%.c $(wildcard gateway/src/*.h) $(GW_STAMP)
 	$(CC) $(GW_CFLAGS) -c -o $@ $<
 
-gateway/backend-gateway: $(GW_OBJS)
+gateway/backend-gateway: $(GW_OBJS) $(GW_STAMP)
 	@if [ -n "$(GW_OBJS)" ]; then $(CC) -o $@ $(GW_OBJS) $(GW_LIBS); else echo "gateway: no sources yet"; fi
 
 install-gateway: gateway

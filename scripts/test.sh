@@ -59,5 +59,16 @@ if [ -x gateway/backend-gateway ] && [ ${#suites[@]} -gt 0 ]; then
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 fi
 
+# 5. With SANITIZE=1 the gateway is built with AddressSanitizer and UBSan:
+#    stop it (leaks are reported at exit) and count its reports as one test.
+if [ -n "${SANITIZE:-}" ] && [ ${#pids[@]} -gt 0 ]; then
+  kill -TERM "${pids[0]}" 2>/dev/null; wait "${pids[0]}" 2>/dev/null; pids=("${pids[@]:1}")
+  if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$OUT/gateway.err"; then
+    failed=$((failed+1)); echo "FAIL gateway sanitizer reports (see $OUT/gateway.err)"
+  else
+    passed=$((passed+1)); echo "ok   gateway under AddressSanitizer/UBSan: no reports"
+  fi
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
