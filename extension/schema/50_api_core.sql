@@ -136,13 +136,21 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.only_fields(jsonb, text[]) IS 'Raises 22023 when a JSON body has a field outside the allowed list.';
 
+-- The token of an Authorization: Bearer header (RFC 6750 §2.1 b64token
+-- grammar, scheme case-insensitive), or NULL. The one parser of that header.
+CREATE FUNCTION api.bearer_token(r api.request) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT (regexp_match(coalesce(r.headers->>'authorization', ''), '^[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9._~+/-]+=*) *$'))[1]
+$$;
+COMMENT ON FUNCTION api.bearer_token(api.request) IS 'The token of an Authorization: Bearer header, or NULL.';
+
 -- Bearer authentication of a request (RFC 6750 §2.1: header only — a token
 -- in the query string is refused). Sets the context via tenancy.authenticate.
 CREATE FUNCTION api.authenticate(r api.request, p_required boolean) RETURNS boolean
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   h text := r.headers->>'authorization';
-  m text[];
+  token text := api.bearer_token(r);
 BEGIN
   IF r.query ? 'access_token' THEN
     RAISE EXCEPTION 'access tokens are not accepted in the query string' USING ERRCODE = '22023',
@@ -154,11 +162,10 @@ BEGIN
     END IF;
     RETURN false;
   END IF;
-  m := regexp_match(h, '^[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9._~+/-]+=*) *$');
-  IF m IS NULL THEN
+  IF token IS NULL THEN
     RAISE EXCEPTION 'malformed Authorization header' USING ERRCODE = '28000', DETAIL = 'Send Authorization: Bearer <token>.';
   END IF;
-  PERFORM tenancy.authenticate(m[1]);
+  PERFORM tenancy.authenticate(token);
   RETURN true;
 END $$;
 COMMENT ON FUNCTION api.authenticate(api.request, boolean) IS 'Checks the Bearer token of a request and sets the context; refuses tokens in the query string.';

@@ -16,12 +16,6 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.oauth_answer(integer, jsonb, api.request) IS 'An OAuth endpoint answer: no-store, and WWW-Authenticate on 401.';
 
-CREATE FUNCTION api.bearer_token(r api.request) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT (regexp_match(coalesce(r.headers->>'authorization', ''), '^[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+) *$'))[1]
-$$;
-COMMENT ON FUNCTION api.bearer_token(api.request) IS 'The token of an Authorization: Bearer header, or NULL.';
-
 CREATE FUNCTION api.h_token(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE s integer; b jsonb;
