@@ -6,7 +6,6 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 DEMO_ENV=$BUILD/demo-$PGPORT.env
-BASE_URL=${BASE_URL:-http://localhost:$GATEWAY_PORT}
 psql -qX -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $PGDATABASE" 2>/dev/null || true
 psql -qX -v ON_ERROR_STOP=1 -At <<SQL > "$DEMO_ENV.tmp"
 CREATE EXTENSION IF NOT EXISTS backend_framework CASCADE;
@@ -20,8 +19,9 @@ SQL
 psql -qX -v ON_ERROR_STOP=1 -At <<SQL >> "$DEMO_ENV.tmp"
 BEGIN;
 SELECT tenancy.enter_tenant('demo') IS NULL;
-SELECT format('CONSOLE_CLIENT_ID=%s', oauth.ensure_console_client(jsonb_build_array('$BASE_URL/console/callback.html')))
- WHERE to_regprocedure('oauth.ensure_console_client(jsonb)') IS NOT NULL;
+-- The console's redirect URIs come from backend_framework.console_redirect_uris
+-- (scripts/cluster.sh sets it); its client_id is the same in every tenant.
+SELECT 'CONSOLE_CLIENT_ID=console';
 SELECT format(E'DEMO_CLIENT_ID=%s\nDEMO_CLIENT_SECRET=%s', c->>'client_id', c->>'client_secret')
   FROM oauth.create_client('{"client_name": "Demo service", "grant_types": ["client_credentials", "password", "refresh_token"],
                              "scope": "read write profile", "token_endpoint_auth_method": "client_secret_basic"}') c

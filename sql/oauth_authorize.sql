@@ -4,6 +4,10 @@
 -- escaping of hostile values, prompt, PKCE rules, throttling of the form.
 \i sql/oauth_helpers.psql
 SET backend_framework.bcrypt_cost = 4;
+-- The deployment's console URL (every connection of this database).
+SELECT current_database() AS db \gset
+ALTER DATABASE :"db" SET backend_framework.console_redirect_uris = 'http://localhost:8080/console/callback.html';
+SET backend_framework.console_redirect_uris = 'http://localhost:8080/console/callback.html';
 SELECT tenant_id AS za FROM tenancy.register_tenant('authz-a', 'Authz & Co <A>', 'owner@za.test', 'owner-password') \gset
 SELECT tenant_id AS zb FROM tenancy.register_tenant('authz-b', 'Authz B', 'owner@zb.test', 'owner-password') \gset
 BEGIN;
@@ -186,3 +190,4 @@ SELECT status, h1, notice FROM public.authz_show('authz-a', 'GET', '{"response_t
 SELECT status, h1, notice FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "console", "redirect_uri": "http://evil.example/cb", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"}');
 SELECT status, h1, notice FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "app", "redirect_uri": "https://console.example.com/console/callback.html"}');
 RESET backend_framework.console_redirect_uris;
+ALTER DATABASE :"db" RESET backend_framework.console_redirect_uris;

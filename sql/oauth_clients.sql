@@ -179,9 +179,17 @@ SELECT public.mask(oauth.update_client('console', '{"redirect_uris": ["https://c
 ROLLBACK;
 \c - bf_test_gw
 \set VERBOSITY terse
--- ensure_console_client (the gateway or an operator sets the console's real URL): idempotent, validated.
+-- The gateway may not change the console client, even inside a tenant.
 BEGIN;
 SELECT public.enter('clients-a');
+SELECT oauth.ensure_console_client('["https://evil.example/cb"]');
+ROLLBACK;
+\c - bf_test_admin
+\set VERBOSITY terse
+-- ensure_console_client (a tenant's admin or a platform operator sets an
+-- address of the tenant's own): idempotent, validated.
+BEGIN;
+SELECT tenancy.enter_tenant('clients-a') IS NOT NULL;
 SELECT oauth.ensure_console_client('["https://admin.example/console/callback.html"]');
 SELECT oauth.ensure_console_client('["https://admin.example/console/callback.html"]');
 SAVEPOINT s;

@@ -1,7 +1,8 @@
--- Catalog checks (invariants 1 and 5): every table of the tenancy and oauth
--- schemas and every enabled application table has RLS enabled and forced
--- and keys led by tenant_id; every SECURITY DEFINER function pins its
--- search_path; nothing of ours is executable by PUBLIC unless meant to be.
+-- Catalog checks (invariants 1, 5 and 6): every table of the tenancy and
+-- oauth schemas and every enabled application table has RLS enabled and
+-- forced and keys led by tenant_id; every SQL and PL/pgSQL function pins its
+-- search_path; no function of ours is executable by PUBLIC; every SECURITY
+-- DEFINER function belongs to backend_definer, which is no superuser.
 \set VERBOSITY terse
 -- An application table enabled here too, so the check covers one for sure.
 CREATE TABLE public.catalog_example (tenant_id uuid NOT NULL, id bigint, PRIMARY KEY (tenant_id, id));
@@ -25,19 +26,37 @@ SELECT t.table_name, v.* FROM tenancy.tenant_tables t, tenancy.key_violations(t.
 -- The check itself finds violations (so an empty answer above means something).
 CREATE TABLE public.catalog_bad (tenant_id uuid NOT NULL, id bigint PRIMARY KEY);
 SELECT * FROM tenancy.key_violations('public.catalog_bad');
--- SECURITY DEFINER functions without a pinned search_path.
-SELECT p.oid::regprocedure AS definer_without_search_path
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname IN ('tenancy', 'oauth', 'api') AND p.prosecdef
-   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=pg_catalog%')
+-- Functions of the extension (SQL and PL/pgSQL) whose search_path is not
+-- pinned with pg_catalog first and pg_temp last (invariant 6): PL/pgSQL binds
+-- DECLAREd type names with the search_path of its first call, and pg_temp
+-- comes first for types unless listed.
+SELECT p.oid::regprocedure AS function_without_pinned_search_path
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+ WHERE n.nspname IN ('tenancy', 'oauth', 'api', 'app') AND l.lanname IN ('sql', 'plpgsql')
+   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
+                    WHERE c ~ '^search_path=pg_catalog(, [a-z_]+)*, pg_temp$')
  ORDER BY 1;
--- SECURITY DEFINER functions PUBLIC may execute: each must be a deliberate,
--- self-checking entry point.
-SELECT p.oid::regprocedure AS definer_open_to_public
+-- Functions PUBLIC may execute: none (open ones are granted to the
+-- extension's roles only).
+SELECT p.oid::regprocedure AS function_open_to_public
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname IN ('tenancy', 'oauth', 'api') AND p.prosecdef
+ WHERE n.nspname IN ('tenancy', 'oauth', 'api', 'app')
    AND has_function_privilege('public', p.oid, 'EXECUTE')
  ORDER BY p.oid::regprocedure::text;
+-- SECURITY DEFINER functions owned by a superuser, or by anyone but
+-- backend_definer.
+SELECT p.oid::regprocedure AS definer_not_owned_by_backend_definer, r.rolname, r.rolsuper
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_roles r ON r.oid = p.proowner
+ WHERE n.nspname IN ('tenancy', 'oauth', 'api', 'app') AND p.prosecdef
+   AND (r.rolsuper OR r.rolname <> 'backend_definer')
+ ORDER BY 1;
+-- backend_definer: no superuser, no login, no role powers, no members, and
+-- a member of nothing; it owns no table (so it cannot turn RLS off).
+SELECT rolname, rolsuper, rolcanlogin, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls,
+       (SELECT count(*) FROM pg_auth_members m WHERE m.roleid = r.oid) AS members,
+       (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid) AS member_of,
+       (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid) AS owned_relations
+  FROM pg_roles r WHERE rolname = 'backend_definer';
 -- Every schema, table and function of the extension has a comment.
 SELECT c.oid::regclass AS table_without_comment FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname IN ('tenancy', 'oauth', 'api', 'app') AND c.relkind IN ('r', 'v', 'p') AND obj_description(c.oid, 'pg_class') IS NULL;

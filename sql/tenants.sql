@@ -5,9 +5,11 @@
 -- rest of the transaction; RLS then shows that tenant only.
 \c - bf_test_app
 \set VERBOSITY terse
+-- The plan is the deployment's default: choosing one is for platform operators.
+SELECT * FROM tenancy.register_tenant('globex', 'Globex Corp', 'boss@globex.test', 'correct horse battery', 'basic');
 BEGIN;
 SELECT tenant_id IS NOT NULL AS has_id, owner_id IS NOT NULL AS has_owner
-  FROM tenancy.register_tenant('Globex', 'Globex Corp', 'boss@globex.test', 'correct horse battery', 'basic');
+  FROM tenancy.register_tenant('Globex', 'Globex Corp', 'boss@globex.test', 'correct horse battery');
 SELECT slug, name, plan, status, settings FROM tenancy.tenants;
 SELECT email, role, status FROM tenancy.user_info;
 SELECT tenancy.current_user_role(), tenancy.has_scope('admin');

@@ -2,9 +2,10 @@
 -- (case-insensitive), role rules (user < admin < owner), one active owner
 -- always, password policy, verification, paging.
 \set VERBOSITY terse
+-- A platform operator registers hooli on a larger plan (sign-up gets the default).
+SELECT * FROM tenancy.register_tenant('hooli', 'Hooli', 'gavin@hooli.test', 'password123', 'premium') \gset
 \c - bf_test_app
 \set VERBOSITY terse
-SELECT * FROM tenancy.register_tenant('hooli', 'Hooli', 'gavin@hooli.test', 'password123', 'premium') \gset
 SELECT * FROM tenancy.register_tenant('piedpiper', 'Pied Piper', 'richard@piedpiper.test', 'password123') \gset pp_
 -- Acting as the owner of hooli (what tenancy.authenticate(token) does later).
 BEGIN;

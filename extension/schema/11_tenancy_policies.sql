@@ -52,9 +52,10 @@ CREATE POLICY storage_read ON tenancy.storage_usage FOR SELECT
 -- status and limit overrides of a tenant only change through the
 -- backend_admin functions.
 GRANT SELECT ON tenancy.plans, tenancy.tenant_tables TO backend_gateway, backend_app, backend_admin;
-GRANT INSERT, DELETE ON tenancy.tenant_tables TO backend_admin;
+-- tenant_tables changes only through tenancy.enable_tenant_table.
 GRANT SELECT ON tenancy.tenants TO backend_gateway, backend_app, backend_admin;
-GRANT UPDATE (name, custom_domain, plan, settings) ON tenancy.tenants TO backend_gateway, backend_app, backend_admin;
+GRANT UPDATE (name, custom_domain, settings) ON tenancy.tenants TO backend_gateway, backend_app, backend_admin;
+GRANT UPDATE (plan) ON tenancy.tenants TO backend_admin;
 GRANT DELETE ON tenancy.tenants TO backend_gateway, backend_app, backend_admin;
 GRANT SELECT (tenant_id, id, email, display_name, role, status, created_at, updated_at) ON tenancy.users
   TO backend_gateway, backend_app, backend_admin;

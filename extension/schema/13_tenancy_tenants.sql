@@ -2,20 +2,22 @@
 -- suspend/activate, delete, limits and statistics.
 
 -- Platform operators: superusers and members of backend_admin. Both the
--- login (session_user) and the effective role must qualify: inside a
--- SECURITY DEFINER function current_user is the extension's owner, and a
--- superuser who SET ROLE to an application role acts as that role.
+-- login (session_user) and the role it SET ROLE to, if any, must qualify,
+-- so a superuser who SET ROLE to an application role acts as that role.
+-- The role setting, not current_user: inside a SECURITY DEFINER function
+-- current_user is backend_definer, while the setting stays the caller's.
 CREATE FUNCTION tenancy.is_platform_admin() RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT pg_catalog.pg_has_role(session_user, 'backend_admin', 'MEMBER')
-     AND pg_catalog.pg_has_role(current_user, 'backend_admin', 'MEMBER')
+     AND (pg_catalog.current_setting('role') = 'none'
+          OR pg_catalog.pg_has_role(pg_catalog.current_setting('role')::name, 'backend_admin', 'MEMBER'))
 $$;
-COMMENT ON FUNCTION tenancy.is_platform_admin() IS 'True when both the login and the current role are superusers or members of backend_admin.';
+COMMENT ON FUNCTION tenancy.is_platform_admin() IS 'True when the login and the role it set (SET ROLE), if any, are superusers or members of backend_admin.';
 
 -- Effective limits of a tenant: its overrides, else its plan's (NULL: unlimited).
 CREATE FUNCTION tenancy.tenant_limits(p_tenant uuid,
   OUT max_users integer, OUT max_api_calls_per_month bigint, OUT max_storage_bytes bigint)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE o jsonb;
 BEGIN
   SELECT t.limit_overrides, p.max_users, p.max_api_calls_per_month, p.max_storage_bytes
@@ -51,29 +53,118 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION tenancy._check_slug(text) IS 'Internal: normalises a slug (trim, lower case) and raises 22023 with a clear message when invalid or reserved.';
 
+-- Sign-up invitations (backend_framework.signup = invite): made by platform
+-- operators, shown once, stored as SHA-256 digests, used once.
+CREATE TABLE tenancy.invitations (
+  code_hash  bytea PRIMARY KEY CHECK (octet_length(code_hash) = 32),
+  note       text CHECK (length(note) <= 200),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz NOT NULL,
+  used_at    timestamptz,
+  used_by    uuid
+);
+COMMENT ON TABLE tenancy.invitations IS 'Sign-up invitations of platform operators (SHA-256 of the code only); used_at and used_by (the tenant) record the sign-up that used one. Platform table: no application role reads it.';
+ALTER TABLE tenancy.invitations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.invitations FORCE ROW LEVEL SECURITY;
+
+CREATE FUNCTION tenancy.create_invitation(note text DEFAULT NULL, valid_for interval DEFAULT '7 days') RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE code text := oauth.random_token('invitation');
+BEGIN
+  IF NOT tenancy.is_platform_admin() THEN
+    RAISE EXCEPTION 'only a platform operator invites' USING ERRCODE = '42501';
+  END IF;
+  IF valid_for IS NULL OR valid_for <= interval '0' OR valid_for > interval '90 days' THEN
+    RAISE EXCEPTION 'an invitation is valid for up to 90 days' USING ERRCODE = '22023';
+  END IF;
+  INSERT INTO tenancy.invitations (code_hash, note, expires_at)
+    VALUES (oauth.token_digest(code), create_invitation.note, now() + valid_for);
+  RETURN code;
+END $$;
+COMMENT ON FUNCTION tenancy.create_invitation(text, interval) IS 'backend_admin: a one-time sign-up invitation code (bfiv_…), shown only here; valid for up to 90 days.';
+REVOKE ALL ON FUNCTION tenancy.create_invitation(text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.create_invitation(text, interval) TO backend_admin;
+
+-- Sign-ups over HTTP per client address and hour (backend_framework.signup_per_hour).
+CREATE TABLE tenancy.signup_attempts (
+  client_addr  text PRIMARY KEY,
+  window_start timestamptz NOT NULL DEFAULT now(),
+  attempts     integer NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE tenancy.signup_attempts IS 'Sign-up attempts per client address in the current hour-long window. Platform table written only by tenancy.signup_throttle.';
+ALTER TABLE tenancy.signup_attempts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.signup_attempts FORCE ROW LEVEL SECURITY;
+
+-- Counts one sign-up attempt of a client address; BF429 (HTTP 429, HINT:
+-- seconds to wait) past the hourly limit. Called by the HTTP sign-up
+-- before anything else, so refused attempts cost nothing more.
+CREATE FUNCTION tenancy.signup_throttle(p_addr text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  lim integer := current_setting('backend_framework.signup_per_hour')::integer;
+  a tenancy.signup_attempts;
+BEGIN
+  INSERT INTO tenancy.signup_attempts AS s (client_addr, attempts) VALUES (coalesce(p_addr, 'unknown'), 1)
+  ON CONFLICT (client_addr) DO UPDATE
+    SET attempts = CASE WHEN s.window_start < now() - interval '1 hour' THEN 1 ELSE s.attempts + 1 END,
+        window_start = CASE WHEN s.window_start < now() - interval '1 hour' THEN now() ELSE s.window_start END
+  RETURNING s.* INTO a;
+  IF a.attempts > lim THEN
+    RAISE EXCEPTION 'too many sign-ups from this address' USING ERRCODE = 'BF429',
+      HINT = greatest(1, ceil(extract(epoch FROM a.window_start + interval '1 hour' - now())))::bigint::text;
+  END IF;
+END $$;
+COMMENT ON FUNCTION tenancy.signup_throttle(text) IS 'Counts a sign-up attempt of a client address; BF429 (HTTP 429) past backend_framework.signup_per_hour in the hour.';
+REVOKE ALL ON FUNCTION tenancy.signup_throttle(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.signup_throttle(text) TO backend_gateway;
+
 -- Registers a tenant and its first owner atomically, then sets the context
 -- to that owner (tenant, user, role owner, all scopes) for the rest of the
 -- transaction, so the caller can go on (e.g. issue the owner's first token).
+-- Platform operators register any tenant on any plan. Anyone else gets the
+-- deployment's default plan, and only while backend_framework.signup allows:
+-- open, or invite with an unused invitation code.
 CREATE FUNCTION tenancy.register_tenant(slug text, name text, owner_email text, owner_password text,
-                                        plan text DEFAULT 'free',
+                                        plan text DEFAULT NULL, invitation text DEFAULT NULL,
                                         OUT tenant_id uuid, OUT owner_id uuid)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   s text := tenancy._check_slug(slug);
   e text := tenancy._check_email(owner_email);
+  default_plan text := current_setting('backend_framework.default_plan');
+  p text := coalesce(register_tenant.plan, default_plan);
+  mode text := current_setting('backend_framework.signup');
 BEGIN
   IF name IS NULL OR length(btrim(name)) NOT BETWEEN 1 AND 200 THEN
     RAISE EXCEPTION 'invalid tenant name' USING ERRCODE = '22023', DETAIL = 'A name has 1 to 200 characters.';
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM tenancy.plans p WHERE p.name = coalesce(register_tenant.plan, 'free')) THEN
-    RAISE EXCEPTION 'unknown plan "%"', plan USING ERRCODE = '22023',
+  IF NOT EXISTS (SELECT 1 FROM tenancy.plans x WHERE x.name = p) THEN
+    RAISE EXCEPTION 'unknown plan "%"', p USING ERRCODE = '22023',
       DETAIL = 'Plans: free, basic, premium, enterprise.';
+  END IF;
+  IF NOT tenancy.is_platform_admin() THEN
+    IF p <> default_plan THEN
+      RAISE EXCEPTION 'only a platform operator chooses the plan' USING ERRCODE = '42501',
+        DETAIL = format('New organizations start on the %s plan.', default_plan);
+    END IF;
+    IF mode = 'closed' THEN
+      RAISE EXCEPTION 'sign-up is closed' USING ERRCODE = '42501',
+        DETAIL = 'Ask the platform operator to create the organization.';
+    END IF;
   END IF;
   IF EXISTS (SELECT 1 FROM tenancy.tenants t WHERE t.slug = s) THEN
     RAISE EXCEPTION 'a tenant with slug "%" already exists', s USING ERRCODE = '23505';
   END IF;
-  INSERT INTO tenancy.tenants (slug, name, plan) VALUES (s, btrim(name), coalesce(register_tenant.plan, 'free'))
+  INSERT INTO tenancy.tenants (slug, name, plan) VALUES (s, btrim(name), p)
     RETURNING id INTO tenant_id;
+  IF mode = 'invite' AND NOT tenancy.is_platform_admin() THEN
+    UPDATE tenancy.invitations i SET used_at = now(), used_by = register_tenant.tenant_id
+     WHERE i.code_hash = oauth.token_digest(coalesce(invitation, '')) AND i.used_at IS NULL AND i.expires_at > now();
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'sign-up needs a valid invitation' USING ERRCODE = '42501',
+        DETAIL = 'The invitation is missing, unknown, used or expired.';
+    END IF;
+  END IF;
   owner_id := gen_random_uuid();
   PERFORM tenancy._set_context(tenant_id, owner_id, 'owner', 'admin profile read write', NULL);
   INSERT INTO tenancy.users (tenant_id, id, email, password_hash, role)
@@ -81,26 +172,30 @@ BEGIN
 EXCEPTION WHEN unique_violation THEN
   RAISE EXCEPTION 'a tenant with slug "%" already exists', s USING ERRCODE = '23505';
 END $$;
-COMMENT ON FUNCTION tenancy.register_tenant(text, text, text, text, text) IS 'Creates a tenant and its first owner atomically and enters that owner''s context for the rest of the transaction.';
-REVOKE ALL ON FUNCTION tenancy.register_tenant(text, text, text, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION tenancy.register_tenant(text, text, text, text, text) TO backend_gateway, backend_app, backend_admin;
+COMMENT ON FUNCTION tenancy.register_tenant(text, text, text, text, text, text) IS 'Creates a tenant and its first owner atomically and enters that owner''s context for the rest of the transaction. Platform operators choose any plan; others get backend_framework.default_plan, and only while backend_framework.signup is open (or invite, with an unused invitation code).';
+REVOKE ALL ON FUNCTION tenancy.register_tenant(text, text, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.register_tenant(text, text, text, text, text, text) TO backend_gateway, backend_app, backend_admin;
 
--- Guards on tenants that hold whatever path the change takes: only owners
--- (or the platform) change the plan; status and limits only the platform.
+-- How sign-up works here, for the sign-up page.
+CREATE FUNCTION tenancy.signup_policy() RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_build_object('signup', current_setting('backend_framework.signup'),
+                            'plan', current_setting('backend_framework.default_plan'))
+$$;
+COMMENT ON FUNCTION tenancy.signup_policy() IS 'Sign-up mode (open, invite, closed) and the plan new organizations get.';
+
+-- Guards on tenants that hold whatever path the change takes: plan, status,
+-- slug and limits change only by platform operators.
 CREATE FUNCTION tenancy._tenants_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  IF NEW.plan IS DISTINCT FROM OLD.plan AND NOT tenancy.is_platform_admin()
-     AND tenancy.current_user_role() IS DISTINCT FROM 'owner' THEN
-    RAISE EXCEPTION 'only an owner may change the plan' USING ERRCODE = '42501';
-  END IF;
   IF (NEW.status IS DISTINCT FROM OLD.status OR NEW.limit_overrides IS DISTINCT FROM OLD.limit_overrides
-      OR NEW.slug IS DISTINCT FROM OLD.slug) AND NOT tenancy.is_platform_admin() THEN
-    RAISE EXCEPTION 'only a platform operator may change status, slug or limits' USING ERRCODE = '42501';
+      OR NEW.slug IS DISTINCT FROM OLD.slug OR NEW.plan IS DISTINCT FROM OLD.plan) AND NOT tenancy.is_platform_admin() THEN
+    RAISE EXCEPTION 'only a platform operator may change plan, status, slug or limits' USING ERRCODE = '42501';
   END IF;
   RETURN NEW;
 END $$;
-COMMENT ON FUNCTION tenancy._tenants_guard() IS 'Trigger: plan changes need an owner; status, slug and limit changes need backend_admin.';
+COMMENT ON FUNCTION tenancy._tenants_guard() IS 'Trigger: plan, status, slug and limit changes need a platform operator (backend_admin).';
 CREATE TRIGGER tenants_guard BEFORE UPDATE ON tenancy.tenants FOR EACH ROW EXECUTE FUNCTION tenancy._tenants_guard();
 
 CREATE FUNCTION tenancy._tenant_not_found() RETURNS void
@@ -127,17 +222,21 @@ BEGIN
   IF p_plan IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tenancy.plans WHERE name = p_plan) THEN
     RAISE EXCEPTION 'unknown plan "%"', p_plan USING ERRCODE = '22023', DETAIL = 'Plans: free, basic, premium, enterprise.';
   END IF;
+  -- The plan column is written only when asked: only platform operators
+  -- may write it at all.
+  IF p_plan IS NOT NULL THEN
+    UPDATE tenancy.tenants t SET plan = p_plan WHERE t.id = p_id;
+  END IF;
   RETURN QUERY
   UPDATE tenancy.tenants t SET
     name = coalesce(btrim(p_name), t.name),
-    custom_domain = CASE WHEN dom IS NULL THEN t.custom_domain WHEN dom = '' THEN NULL ELSE dom END,
-    plan = coalesce(p_plan, t.plan)
+    custom_domain = CASE WHEN dom IS NULL THEN t.custom_domain WHEN dom = '' THEN NULL ELSE dom END
   WHERE t.id = p_id RETURNING t.*;
   IF NOT FOUND THEN PERFORM tenancy._tenant_not_found(); END IF;
 EXCEPTION WHEN unique_violation THEN
   RAISE EXCEPTION 'custom domain "%" is already in use', dom USING ERRCODE = '23505';
 END $$;
-COMMENT ON FUNCTION tenancy.update_tenant(uuid, text, text, text) IS 'Updates a tenant (admins and owners of it; plan: owners). NULL leaves a field as it is; '''' clears the custom domain.';
+COMMENT ON FUNCTION tenancy.update_tenant(uuid, text, text, text) IS 'Updates a tenant (admins and owners of it; plan: platform operators only). NULL leaves a field as it is; '''' clears the custom domain.';
 
 CREATE FUNCTION tenancy.delete_tenant(p_id uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$

@@ -52,6 +52,9 @@ DECLARE
   total bigint := 0;
   m date := tenancy._month_start();
 BEGIN
+  -- Entries whose table is gone (dropped since) are skipped and removed.
+  DELETE FROM tenancy.tenant_tables t
+   WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.table_name AND c.relkind IN ('r', 'p'));
   FOR tbl IN SELECT table_name FROM tenancy.tenant_tables ORDER BY table_name::text LOOP
     EXECUTE format('SELECT coalesce(sum(pg_column_size(x.*)), 0) FROM %s x WHERE x.tenant_id = $1', tbl)
       INTO part USING p_tenant;

@@ -24,6 +24,33 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION tenancy.key_violations(regclass) IS 'Keys of a table not led by tenant_id and foreign keys to tenant tables without tenant_id (Citus distribution by tenant_id needs neither).';
 
+-- The one way into tenancy.tenant_tables (whose rows the definers read as
+-- backend_definer): a permanent ordinary or partitioned table that the
+-- login owns, with a uuid tenant_id and row-level security enabled and
+-- forced. enable_tenant_table calls it after its ALTERs proved ownership.
+CREATE FUNCTION tenancy._register_tenant_table(p_table regclass) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE c record;
+BEGIN
+  SELECT relkind, relpersistence, relowner, relrowsecurity, relforcerowsecurity INTO c
+    FROM pg_class WHERE oid = p_table;
+  IF NOT FOUND OR c.relkind NOT IN ('r', 'p') OR c.relpersistence = 't' THEN
+    RAISE EXCEPTION '% is not a permanent table', p_table USING ERRCODE = '42809';
+  END IF;
+  IF NOT pg_has_role(session_user, c.relowner, 'USAGE') THEN
+    RAISE EXCEPTION 'must be owner of table %', p_table USING ERRCODE = '42501';
+  END IF;
+  IF NOT (c.relrowsecurity AND c.relforcerowsecurity) OR NOT EXISTS (
+      SELECT 1 FROM pg_attribute WHERE attrelid = p_table AND attname = 'tenant_id'
+         AND atttypid = 'uuid'::regtype AND NOT attisdropped) THEN
+    RAISE EXCEPTION '% is not set up as a tenant table', p_table USING ERRCODE = '55000',
+      HINT = 'Use tenancy.enable_tenant_table.';
+  END IF;
+  INSERT INTO tenancy.tenant_tables (table_name) VALUES (p_table) ON CONFLICT DO NOTHING;
+END $$;
+COMMENT ON FUNCTION tenancy._register_tenant_table(regclass) IS 'Internal: records a table set up by enable_tenant_table (permanent, owned by the login, RLS forced, uuid tenant_id).';
+REVOKE ALL ON FUNCTION tenancy._register_tenant_table(regclass) FROM PUBLIC;
+
 -- Makes an application table a tenant table: tenant_id (uuid, NOT NULL,
 -- default: the context's tenant, foreign key to tenants with ON DELETE
 -- CASCADE), RLS enabled and forced with a policy on the context, an index,
@@ -76,7 +103,13 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = p_table AND tgname = 'tenant_storage_limit') THEN
     EXECUTE format('CREATE TRIGGER tenant_storage_limit BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION tenancy._check_storage()', rel);
   END IF;
-  INSERT INTO tenancy.tenant_tables (table_name) VALUES (p_table) ON CONFLICT DO NOTHING;
+  -- The storage measurement reads the table's rows as backend_definer.
+  EXECUTE format('GRANT SELECT ON %s TO backend_definer', rel);
+  IF NOT has_schema_privilege('backend_definer', (SELECT relnamespace FROM pg_class WHERE oid = p_table), 'USAGE') THEN
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO backend_definer',
+                   (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table));
+  END IF;
+  PERFORM tenancy._register_tenant_table(p_table);
 END $$;
 COMMENT ON FUNCTION tenancy.enable_tenant_table(regclass) IS 'Turns an application table into a tenant table: tenant_id defaulting to the context, FK with cascade, RLS forced, index, storage limit, registration. Keys must lead with tenant_id (42P16 otherwise).';
 REVOKE ALL ON FUNCTION tenancy.enable_tenant_table(regclass) FROM PUBLIC;
@@ -89,5 +122,6 @@ SELECT pg_catalog.pg_extension_config_dump('tenancy.tenants', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.users', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.api_usage', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.storage_usage', '');
+SELECT pg_catalog.pg_extension_config_dump('tenancy.invitations', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.tenant_tables', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.plans', $$WHERE name NOT IN ('free', 'basic', 'premium', 'enterprise')$$);

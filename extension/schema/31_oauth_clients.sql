@@ -14,7 +14,7 @@
 -- PL/pgSQL, not SQL: a sub-select keeps a SQL function from being inlined,
 -- and a SQL function that is not inlined is planned again on every call.
 CREATE FUNCTION oauth._scopes(s text) RETURNS text[]
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
 BEGIN
   IF NOT given <@ '{admin,profile,read,write}'::text[] THEN RETURN NULL; END IF;
@@ -367,6 +367,11 @@ BEGIN
   IF metadata ? 'client_id' AND metadata->>'client_id' IS DISTINCT FROM update_client.client_id THEN
     RAISE EXCEPTION 'client_id cannot change' USING ERRCODE = '22023';
   END IF;
+  IF (cur->>'builtin')::boolean
+     AND EXISTS (SELECT 1 FROM jsonb_object_keys(metadata) k WHERE k NOT IN ('client_id', 'client_name', 'redirect_uris')) THEN
+    RAISE EXCEPTION 'the console client''s grants, scope and authentication cannot be changed' USING ERRCODE = '42501',
+      HINT = 'Only its name and redirect URIs can change.';
+  END IF;
   merged := (cur - 'extra' - 'builtin' - 'registered_via' - 'created_at' - 'updated_at') || (cur->'extra')
             || (metadata - 'client_id' - 'client_secret' - 'registration_access_token');
   v := oauth._client_metadata(merged, 'admin');
@@ -434,9 +439,10 @@ COMMENT ON FUNCTION oauth.delete_client(text) IS 'Deletes a client of the curren
 -- The console client ---------------------------------------------------------
 
 -- The platform's console URLs (superuser setting, comma-separated): every
--- tenant's console client accepts them as redirect URIs, besides its own
--- (ensure_console_client). Entries that are not valid redirect URIs are
--- ignored; an unset setting (older library) gives none.
+-- tenant's console client accepts them as redirect URIs, read at each
+-- authorization, so a change reaches tenants that already exist. They are
+-- the only ones that skip the consent page. Entries that are not valid
+-- redirect URIs are ignored; an unset setting gives none.
 CREATE FUNCTION oauth.console_redirect_uris() RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
   SELECT coalesce(array_agg(DISTINCT u ORDER BY u), '{}')
@@ -445,27 +451,31 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION oauth.console_redirect_uris() IS 'Redirect URIs every tenant''s console client accepts besides its own: the valid entries of the setting backend_framework.console_redirect_uris.';
 
--- Creates or updates the console client of a tenant (internal).
+-- Creates or updates the console client of a tenant (internal). Its own
+-- redirect URIs start empty: the deployment's console URLs apply to all.
 CREATE FUNCTION oauth._console_client(p_tenant uuid, p_redirect_uris jsonb) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-  v jsonb := oauth._client_metadata(jsonb_build_object(
+  v jsonb := CASE WHEN jsonb_array_length(p_redirect_uris) > 0 THEN oauth._client_metadata(jsonb_build_object(
                'client_name', 'Console', 'redirect_uris', p_redirect_uris, 'token_endpoint_auth_method', 'none',
-               'grant_types', '["authorization_code", "refresh_token"]'::jsonb, 'scope', 'read write profile admin'), 'admin');
+               'grant_types', '["authorization_code", "refresh_token"]'::jsonb, 'scope', 'read write profile admin'), 'admin') END;
   cid text;
 BEGIN
-  PERFORM oauth._raise_metadata(v);
+  IF v IS NOT NULL THEN PERFORM oauth._raise_metadata(v); END IF;
   INSERT INTO oauth.clients AS c (tenant_id, client_id, client_name, token_endpoint_auth_method, redirect_uris,
                                   grant_types, response_types, scope, builtin)
-  VALUES (p_tenant, 'console', 'Console', 'none', ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
-          '{authorization_code,refresh_token}', '{code}', v->>'scope', true)
+  VALUES (p_tenant, 'console', 'Console', 'none', ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'redirect_uris', '[]'))),
+          '{authorization_code,refresh_token}', '{code}', 'admin profile read write', true)
   ON CONFLICT (tenant_id) WHERE builtin DO UPDATE SET redirect_uris = excluded.redirect_uris
   RETURNING c.client_id INTO cid;
   RETURN cid;
 END $$;
-COMMENT ON FUNCTION oauth._console_client(uuid, jsonb) IS 'Internal: creates or updates the console client (client_id console, public, code + refresh, all scopes) of a tenant.';
+COMMENT ON FUNCTION oauth._console_client(uuid, jsonb) IS 'Internal: creates or updates the console client (client_id console, public, code + refresh, all scopes) of a tenant with its own redirect URIs (may be none).';
 REVOKE ALL ON FUNCTION oauth._console_client(uuid, jsonb) FROM PUBLIC;
 
+-- A tenant may serve the console from an address of its own as well: only
+-- its admins and owners (or platform operators) set it, and those URIs ask
+-- for consent like any application's.
 CREATE FUNCTION oauth.ensure_console_client(redirect_uris jsonb) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE t uuid := tenancy.current_tenant_id();
@@ -473,24 +483,23 @@ BEGIN
   IF t IS NULL THEN
     RAISE EXCEPTION 'no tenant in the current context' USING ERRCODE = 'P0002';
   END IF;
-  RETURN oauth._console_client(t, redirect_uris);
+  IF NOT (tenancy.is_tenant_admin() OR tenancy.is_platform_admin()) THEN
+    RAISE EXCEPTION 'only an admin of the tenant changes its console client' USING ERRCODE = '42501';
+  END IF;
+  RETURN oauth._console_client(t, coalesce(redirect_uris, '[]'));
 END $$;
-COMMENT ON FUNCTION oauth.ensure_console_client(jsonb) IS 'Creates or updates the current tenant''s console client (public, client_id "console", authorization_code + refresh_token, scope admin profile read write) with these redirect URIs (the console''s own callback URL; the URIs of the setting backend_framework.console_redirect_uris are accepted for every tenant anyway); idempotent; returns its client_id. 22023 for an invalid redirect URI.';
+COMMENT ON FUNCTION oauth.ensure_console_client(jsonb) IS 'Admins and owners of the current tenant (or backend_admin): sets the console client''s own redirect URIs (besides the deployment''s backend_framework.console_redirect_uris, which every tenant accepts and which alone skip consent); idempotent; returns its client_id. 42501 without an admin context, 22023 for an invalid redirect URI.';
 REVOKE ALL ON FUNCTION oauth.ensure_console_client(jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION oauth.ensure_console_client(jsonb) TO backend_gateway, backend_admin;
+GRANT EXECUTE ON FUNCTION oauth.ensure_console_client(jsonb) TO backend_app, backend_admin;
 
--- Every new tenant gets its console client. Its own redirect URIs start as
--- the development console's; the platform's console URLs
--- (backend_framework.console_redirect_uris) are accepted for every tenant
--- at authorization time, and ensure_console_client sets a tenant's own.
+-- Every new tenant gets its console client, with no redirect URI of its own.
 CREATE FUNCTION oauth._tenant_console_client() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  PERFORM oauth._console_client(NEW.id,
-    '["http://localhost:8080/console/callback.html", "http://127.0.0.1:8080/console/callback.html"]');
+  PERFORM oauth._console_client(NEW.id, '[]');
   RETURN NULL;
 END $$;
-COMMENT ON FUNCTION oauth._tenant_console_client() IS 'Trigger: creates the console client of a new tenant (default redirect URIs on localhost:8080).';
+COMMENT ON FUNCTION oauth._tenant_console_client() IS 'Trigger: creates the console client of a new tenant (redirect URIs: the deployment''s console URLs only).';
 REVOKE ALL ON FUNCTION oauth._tenant_console_client() FROM PUBLIC;
 CREATE TRIGGER tenants_console_client AFTER INSERT ON tenancy.tenants
   FOR EACH ROW EXECUTE FUNCTION oauth._tenant_console_client();

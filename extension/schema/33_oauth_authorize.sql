@@ -415,10 +415,12 @@ BEGIN
   SELECT x.scope INTO prior FROM oauth.consents x WHERE x.tenant_id = t AND x.user_id = uid AND x.client_id = r.client_id;
 
   -- GET: ask for consent unless given before for these scopes (the
-  -- console, the tenant's own application, needs none) or prompt=consent.
+  -- console at the deployment's own console URLs needs none) or
+  -- prompt=consent.
   IF upper(method) = 'GET'
      AND (r.prompt IS NOT DISTINCT FROM 'consent'
-          OR NOT (r.builtin OR coalesce(granted <@ oauth._scopes(prior), false))) THEN
+          OR NOT ((r.builtin AND r.redirect_uri = ANY (oauth.console_redirect_uris()))
+                  OR coalesce(granted <@ oauth._scopes(prior), false))) THEN
     IF r.prompt = 'none' THEN
       status := 303;
       headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,

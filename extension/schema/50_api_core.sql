@@ -57,6 +57,9 @@ BEGIN
     WHEN p_state = 'BF002' THEN
       api.error(429, 'quota_exceeded', d, jsonb_build_object('Retry-After',
         greatest(1, extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month' - (now() AT TIME ZONE 'UTC'))::bigint)::text))
+    WHEN p_state = 'BF429' THEN
+      api.error(429, 'too_many_requests', p_message || coalesce('. ' || nullif(p_detail, ''), ''),
+                jsonb_build_object('Retry-After', coalesce(substring(p_hint FROM '^[0-9]{1,9}$'), '60')))
     WHEN p_state = 'BF003' THEN api.error(403, 'tenant_suspended', d)
     WHEN p_state = 'BF415' THEN api.error(415, 'unsupported_media_type', d)
     WHEN p_state = 'P0002' THEN api.error(404, 'not_found', d)
@@ -67,7 +70,7 @@ BEGIN
     ELSE api.error(500, 'server_error', 'Internal error (' || p_state || ').')
   END;
 END $$;
-COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, BF401 → 401 without error code, 42501/BF001/BF003 → 403, BF004 → 403 insufficient_scope, P0002 → 404, BF415 → 415, 23505 → 409, BF002 → 429, 40001/57014 → 503, else 500.';
+COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, BF401 → 401 without error code, 42501/BF001/BF003 → 403, BF004 → 403 insufficient_scope, P0002 → 404, BF415 → 415, 23505 → 409, BF002 → 429 (monthly quota), BF429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
 
 -- JSON request bodies: UTF-8, a JSON object, Content-Type application/json.
 CREATE FUNCTION api.json_body(r api.request) RETURNS jsonb

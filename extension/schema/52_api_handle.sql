@@ -1,9 +1,9 @@
 -- 52_api_handle.sql — api.handle_request: the one function the gateway
--- calls per request. Resolves the tenant, finds the route, meters the call,
--- authenticates, dispatches to the handler, and adds the security and CORS
--- headers. Never raises: every failure becomes a JSON answer; the handler
--- runs in a subtransaction, so a failed call changes nothing (the metering
--- of the call itself stays).
+-- calls per request. Resolves the tenant, finds the route, authenticates,
+-- meters authenticated API calls, dispatches to the handler, and adds the
+-- security and CORS headers. Never raises: every failure becomes a JSON
+-- answer; authentication, metering and the handler run in a subtransaction,
+-- so a failed call changes nothing.
 
 -- The route table as one JSON map {pattern: {method: route}}. IMMUTABLE on
 -- purpose: the planner folds it into each cached plan, so a lookup costs a
@@ -85,6 +85,7 @@ DECLARE
   m text := upper(coalesce(p_method, ''));
   st text; msg text; det text; hint text;
   cors boolean := false;
+  authed boolean := false;
 BEGIN
   r.method := CASE WHEN m = 'HEAD' THEN 'GET' ELSE m END;
   r.headers := coalesce(p_headers, '{}');
@@ -122,8 +123,10 @@ BEGIN
     ELSIF rt.tenant AND r.tenant_id IS NULL THEN
       resp := api.error(404, 'not_found', 'No tenant named in this request: use the X-Tenant header, a /t/{slug}/ path prefix or a {slug}.'
                         || current_setting('backend_framework.base_domain') || ' host.');
-    ELSE
-      PERFORM tenancy.count_api_call(r.tenant_id);
+    ELSIF rt.handler = 'tenant_create' THEN
+      -- Sign-up is anonymous: limited per client address, counted here so
+      -- that failed attempts count too (the handler's work is undone).
+      PERFORM tenancy.signup_throttle(r.client_addr);
     END IF;
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
@@ -134,10 +137,17 @@ BEGIN
   IF resp IS NULL THEN
     BEGIN
       IF rt.auth = 'bearer' THEN
-        PERFORM api.authenticate(r, true);
+        authed := api.authenticate(r, true);
         IF rt.scope IS NOT NULL THEN PERFORM api.require_scope(rt.scope); END IF;
       ELSIF rt.auth = 'optional' THEN
-        PERFORM api.authenticate(r, false);
+        authed := api.authenticate(r, false);
+      END IF;
+      -- Only calls that passed authentication count against the monthly
+      -- quota, and never the OAuth endpoints or the sign-in pages: anonymous
+      -- requests cannot burn a tenant's month (they are limited per client
+      -- address instead). A call whose handler fails is not charged either.
+      IF authed AND rt.pattern LIKE '/api/%' THEN
+        PERFORM tenancy.count_api_call(r.tenant_id);
       END IF;
       resp := api.dispatch(rt.handler, r);
     EXCEPTION WHEN OTHERS THEN

@@ -31,13 +31,22 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.extension_version() IS 'Installed version of backend_framework.';
 
-CREATE FUNCTION api.tenant_count() RETURNS bigint
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT count(*) FROM tenancy.tenants
-$$;
-COMMENT ON FUNCTION api.tenant_count() IS 'Number of tenants on the platform (shown to admins by /api/v1/status).';
-REVOKE ALL ON FUNCTION api.tenant_count() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.tenant_count() TO backend_gateway, backend_admin;
+-- What only platform operators see: the server's version and the number of
+-- tenants. Over HTTP nobody is a platform operator, so /api/v1/status
+-- shows neither; operators ask in SQL.
+CREATE FUNCTION tenancy.platform_status() RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT tenancy.is_platform_admin() THEN
+    RAISE EXCEPTION 'only platform operators see the platform status' USING ERRCODE = '42501';
+  END IF;
+  RETURN jsonb_build_object('version', api.extension_version(), 'server_version', current_setting('server_version'),
+                            'tenant_count', (SELECT count(*) FROM tenancy.tenants),
+                            'uptime_seconds', floor(extract(epoch FROM now() - pg_postmaster_start_time())));
+END $$;
+COMMENT ON FUNCTION tenancy.platform_status() IS 'backend_admin: extension and server versions, number of tenants, uptime.';
+REVOKE ALL ON FUNCTION tenancy.platform_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.platform_status() TO backend_admin;
 
 CREATE FUNCTION api.h_health(r api.request) RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
@@ -56,15 +65,15 @@ COMMENT ON FUNCTION api.h_ping(api.request) IS 'GET /api/v1/ping.';
 
 CREATE FUNCTION api.h_status(r api.request) RETURNS api.response
 LANGUAGE sql STABLE AS $$
-  SELECT api.json(200, jsonb_build_object(
-    'status', 'ok',
-    'version', api.extension_version(),
-    'database', jsonb_build_object('server_version', current_setting('server_version'),
-                                   'uptime_seconds', floor(extract(epoch FROM now() - pg_postmaster_start_time()))))
-    || CASE WHEN tenancy.has_scope('admin') AND tenancy.is_tenant_admin()
-            THEN jsonb_build_object('tenant_count', api.tenant_count()) ELSE '{}' END)
+  SELECT api.json(200, jsonb_build_object('status', 'ok', 'version', api.extension_version()))
 $$;
-COMMENT ON FUNCTION api.h_status(api.request) IS 'GET /api/v1/status.';
+COMMENT ON FUNCTION api.h_status(api.request) IS 'GET /api/v1/status: the service answers, and its version (no server version or platform figures: tenancy.platform_status() in SQL).';
+
+CREATE FUNCTION api.h_signup_policy(r api.request) RETURNS api.response
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, tenancy.signup_policy())
+$$;
+COMMENT ON FUNCTION api.h_signup_policy(api.request) IS 'GET /api/v1/signup: how sign-up works here (open, invite or closed) and the plan new organizations get.';
 
 CREATE FUNCTION api.h_tenant_get(r api.request) RETURNS api.response
 LANGUAGE sql STABLE AS $$
@@ -78,14 +87,13 @@ DECLARE
   doc jsonb := api.json_body(r);
   t tenancy.tenants;
 BEGIN
-  PERFORM api.only_fields(doc, '{name,custom_domain,plan}');
+  PERFORM api.only_fields(doc, '{name,custom_domain}');
   PERFORM api.require_admin();
   SELECT * INTO t FROM tenancy.update_tenant(api.own_tenant(r), api.text_field(doc, 'name'),
-    CASE WHEN doc ? 'custom_domain' THEN coalesce(api.text_field(doc, 'custom_domain'), '') END,
-    api.text_field(doc, 'plan'));
+    CASE WHEN doc ? 'custom_domain' THEN coalesce(api.text_field(doc, 'custom_domain'), '') END);
   RETURN api.json(200, api.tenant_json(t));
 END $$;
-COMMENT ON FUNCTION api.h_tenant_update(api.request) IS 'PATCH /api/v1/tenants/{id}: name, custom_domain (null clears), plan (owners).';
+COMMENT ON FUNCTION api.h_tenant_update(api.request) IS 'PATCH /api/v1/tenants/{id}: name, custom_domain (null clears). The plan is for platform operators (SQL).';
 
 CREATE FUNCTION api.h_tenant_delete(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
@@ -215,10 +223,10 @@ DECLARE
   u tenancy.user_info;
   tok jsonb;
 BEGIN
-  PERFORM api.only_fields(doc, '{slug,name,owner_email,owner_password,plan}');
+  PERFORM api.only_fields(doc, '{slug,name,owner_email,owner_password,plan,invitation}');
   SELECT * INTO reg FROM tenancy.register_tenant(api.text_field(doc, 'slug', true), api.text_field(doc, 'name', true),
     api.text_field(doc, 'owner_email', true), api.text_field(doc, 'owner_password', true),
-    coalesce(api.text_field(doc, 'plan'), 'free'));
+    api.text_field(doc, 'plan'), api.text_field(doc, 'invitation'));
   SELECT * INTO t FROM tenancy.tenants WHERE id = reg.tenant_id;
   SELECT * INTO u FROM tenancy.user_info WHERE tenant_id = reg.tenant_id AND id = reg.owner_id;
   tok := oauth.issue_first_token();
@@ -226,4 +234,4 @@ BEGIN
                   jsonb_build_object('Location', r.base_url || '/t/' || t.slug || '/api/v1/tenants/' || t.id,
                                      'Cache-Control', 'no-store'));
 END $$;
-COMMENT ON FUNCTION api.h_tenant_create(api.request) IS 'POST /api/v1/tenants: registers a tenant and its owner; answers both and the owner''s first access token.';
+COMMENT ON FUNCTION api.h_tenant_create(api.request) IS 'POST /api/v1/tenants: sign-up (throttled per client address by api.handle_request; plan: the default; invitation when sign-up is by invitation); answers the tenant, its owner and the owner''s first access token.';

@@ -6,7 +6,7 @@
 
 CREATE SCHEMA app;
 COMMENT ON SCHEMA app IS 'backend_framework: the example application (notes); copy its pattern for your own tables.';
-GRANT USAGE ON SCHEMA app TO backend_gateway, backend_app, backend_admin;
+GRANT USAGE ON SCHEMA app TO backend_gateway, backend_app, backend_admin, backend_definer;
 
 CREATE TABLE app.notes (
   tenant_id  uuid NOT NULL,

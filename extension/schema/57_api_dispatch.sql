@@ -11,6 +11,7 @@ BEGIN
     WHEN 'health'         THEN api.h_health(r)
     WHEN 'ping'           THEN api.h_ping(r)
     WHEN 'status'         THEN api.h_status(r)
+    WHEN 'signup_policy'  THEN api.h_signup_policy(r)
     WHEN 'openapi'        THEN api.h_openapi(r)
     WHEN 'tenant_create'  THEN api.h_tenant_create(r)
     WHEN 'tenant_get'     THEN api.h_tenant_get(r)

@@ -30,8 +30,19 @@ static char *cfg_base_domain;
 static char *cfg_tenant_strategies;
 static char *cfg_cors_origins;
 static char *cfg_console_redirect_uris;
+static char *cfg_default_plan;
+static int	cfg_signup_mode;
+static int	cfg_signup_per_hour;
 int			bf_password_min_length = 8;
 int			bf_bcrypt_cost = 10;
+
+/* Who may register a tenant without being a platform operator. */
+static const struct config_enum_entry signup_modes[] = {
+	{"open", 0, false},
+	{"invite", 1, false},
+	{"closed", 2, false},
+	{NULL, 0, false}
+};
 
 /* A context id is either empty (unset) or a well-formed uuid. */
 static bool
@@ -115,10 +126,21 @@ _PG_init(void)
 							   NULL, &cfg_cors_origins, "", PGC_SUSET, GUC_LIST_INPUT,
 							   NULL, NULL, NULL);
 	DefineCustomStringVariable("backend_framework.console_redirect_uris",
-							   "Redirect URIs of every tenant's built-in console client (comma-separated).",
-							   NULL, &cfg_console_redirect_uris,
-							   "http://localhost:8080/console/callback.html,http://127.0.0.1:8080/console/callback.html",
+							   "Redirect URIs of every tenant's built-in console client (comma-separated; the deployment's console URLs, none by default).",
+							   NULL, &cfg_console_redirect_uris, "",
 							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomStringVariable("backend_framework.default_plan",
+							   "Plan of every tenant registered by sign-up; only platform operators choose or change a plan.",
+							   NULL, &cfg_default_plan, "free", PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomEnumVariable("backend_framework.signup",
+							 "Tenant sign-up: open (anyone), invite (with an invitation from a platform operator) or closed.",
+							 NULL, &cfg_signup_mode, 0, signup_modes, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("backend_framework.signup_per_hour",
+							"Tenant sign-ups accepted per client address and hour over HTTP (0: none).",
+							NULL, &cfg_signup_per_hour, 10, 0, 100000, PGC_SUSET, 0,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("backend_framework.password_min_length",
 							"Minimum length of a user password, in characters.",
 							NULL, &bf_password_min_length, 8, 1, 72, PGC_SUSET, 0,

@@ -129,6 +129,7 @@ static const token_kind token_kinds[] = {
 	{"registration", "bfrg_", 32},
 	{"session", "bfss_", 32},
 	{"csrf", "bfcf_", 32},
+	{"invitation", "bfiv_", 32},
 	{"client_id", "bfci_", 16},	/* public identifier: 128 bits */
 };
 

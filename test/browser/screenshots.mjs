@@ -32,7 +32,7 @@ if (slug) {
 /** A fresh organization with a brand colour and a few users. */
 async function seed(tenantSlug, who) {
   const reg = await api('POST', '/api/v1/tenants', {
-    json: { slug: tenantSlug, name: 'Acme Corporation', owner_email: who.email, owner_password: who.password, plan: 'basic' },
+    json: { slug: tenantSlug, name: 'Acme Corporation', owner_email: who.email, owner_password: who.password },
   });
   if (reg.status !== 201) throw new Error(`registration failed: ${reg.status} ${JSON.stringify(reg.data)}`);
   const token = reg.data.access_token;

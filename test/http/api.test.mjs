@@ -17,15 +17,75 @@ test('GET /health and /api/v1/ping answer without a tenant', { skip }, async () 
   assert.match(p.headers.get('content-security-policy'), /frame-ancestors 'none'/);
 });
 
-test('GET /api/v1/status shows the tenant count to admins only', { skip }, async () => {
+test('GET /api/v1/status shows no server version and no platform figures, to anyone', { skip }, async () => {
   const anon = await call('GET', '/api/v1/status');
   assert.equal(anon.status, 200);
-  assert.equal(anon.body.version, '0.1.0');
-  assert.ok(anon.body.database.uptime_seconds >= 0);
-  assert.equal(anon.body.tenant_count, undefined);
+  assert.match(anon.body.version, /^\d+\.\d+\.\d+$/);
+  assert.deepEqual(Object.keys(anon.body).sort(), ['status', 'version']);
+  const serverVersion = sql('SHOW server_version');
+  assert.ok(!anon.text.includes(serverVersion));
   const t = await signUp();
   const admin = await call('GET', `/t/${t.slug}/api/v1/status`, { token: t.token });
-  assert.ok(admin.body.tenant_count >= 1);
+  assert.equal(admin.body.tenant_count, undefined);
+  assert.ok(!admin.text.includes(serverVersion));
+});
+
+test('sign-up gets the default plan; the plan is not the tenant\'s to choose or change', { skip }, async () => {
+  const slug = unique('plan');
+  const asked = await call('POST', '/api/v1/tenants', { json: { slug, name: 'Plan', owner_email: `o@${slug}.test`, owner_password: 'owner-password-1', plan: 'enterprise' } });
+  assert.equal(asked.status, 403);
+  assert.equal(asked.body.error, 'forbidden');
+  const policy = await call('GET', '/api/v1/signup');
+  assert.equal(policy.status, 200);
+  assert.equal(policy.body.signup, 'open');
+  const t = await signUp();
+  assert.equal(t.tenant.plan, policy.body.plan);
+  const patch = await call('PATCH', `/t/${t.slug}/api/v1/tenants/${t.tenant.id}`, { token: t.token, json: { plan: 'enterprise' } });
+  assert.equal(patch.status, 400);
+  assert.equal(sql(`SELECT plan FROM tenancy.tenants WHERE id = '${t.tenant.id}'`), policy.body.plan);
+});
+
+test('anonymous and bogus-token requests never burn a tenant\'s monthly quota', { skip }, async () => {
+  const t = await signUp();
+  sql(`SELECT tenancy.set_limit_overrides('${t.tenant.id}', '{"max_api_calls_per_month": 5}')`);
+  const used = () => Number(sql(`SELECT coalesce(sum(calls), 0) FROM tenancy.api_usage WHERE tenant_id = '${t.tenant.id}'`));
+  for (let i = 0; i < 30; i++) {
+    const r = await call('GET', `/t/${t.slug}/api/v1/me`, { headers: { authorization: `Bearer bfat_${unique('x')}` } });
+    assert.equal(r.status, 401);
+  }
+  for (let i = 0; i < 5; i++) await call('GET', `/t/${t.slug}/oauth/authorize?client_id=console`);
+  assert.equal(used(), 0);
+  for (let i = 0; i < 5; i++) assert.equal((await call('GET', `/t/${t.slug}/api/v1/me`, { token: t.token })).status, 200);
+  assert.equal(used(), 5);
+  assert.equal((await call('GET', `/t/${t.slug}/api/v1/me`, { token: t.token })).status, 429);
+  // Over quota, signing in still works: OAuth endpoints are not metered.
+  assert.equal((await call('GET', `/t/${t.slug}/.well-known/oauth-authorization-server`)).status, 200);
+  assert.notEqual((await call('GET', `/t/${t.slug}/oauth/authorize?client_id=console`)).status, 429);
+});
+
+test('sign-ups are limited per client address', { skip }, async () => {
+  sql(`ALTER SYSTEM SET backend_framework.signup_per_hour = 3`);
+  sql(`SELECT pg_reload_conf()`);
+  try {
+    sql(`DELETE FROM tenancy.signup_attempts`);
+    await new Promise((r) => setTimeout(r, 300));
+    const statuses = [];
+    for (let i = 0; i < 5; i++) {
+      const slug = unique('flood');
+      const r = await call('POST', '/api/v1/tenants', { json: { slug, name: 'F', owner_email: `o@${slug}.test`, owner_password: 'owner-password-1' } });
+      statuses.push(r.status);
+      if (r.status === 429) {
+        assert.equal(r.body.error, 'too_many_requests');
+        assert.ok(Number(r.headers.get('retry-after')) > 0);
+      }
+    }
+    assert.deepEqual(statuses, [201, 201, 201, 429, 429]);
+  } finally {
+    sql(`ALTER SYSTEM RESET backend_framework.signup_per_hour`);
+    sql(`SELECT pg_reload_conf()`);
+    sql(`DELETE FROM tenancy.signup_attempts`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
 });
 
 test('POST /api/v1/tenants registers a tenant, its owner and a first token', { skip }, async () => {

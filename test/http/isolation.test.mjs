@@ -80,7 +80,8 @@ const PUBLIC = {
   'GET /api/v1/ping': { ok: [200] },
   'GET /api/v1/openapi.json': { ok: [200] },
   'GET /.well-known/oauth-authorization-server': { ok: [200] },
-  'GET /api/v1/status': { ok: [200] },                      // optional Bearer: refused (401) when the token is another tenant's
+  'GET /api/v1/status': { ok: [200], body: (r) => Object.keys(r.body).sort().join() === 'status,version' }, // anonymous; no platform figures
+  'GET /api/v1/signup': { ok: [200], body: (r) => Object.keys(r.body).sort().join() === 'plan,signup' },      // the deployment's sign-up policy
   'POST /api/v1/tenants': { ok: [201] },                    // public sign-up: creates a new, unrelated tenant
   'POST /oauth/revoke': { ok: [200], body: (r) => r.text.trim() === '' || r.text.trim() === '{}' }, // RFC 7009: unknown token → 200
   'POST /oauth/introspect': { ok: [200], body: (r) => r.body?.active === false && Object.keys(r.body).length === 1 },

@@ -46,13 +46,20 @@ function viaHttp(method, path, headers, payload) {
 }
 
 // Registers a tenant through the API; returns {slug, tenant, owner, token, password, email}.
-export async function signUp(overrides = {}) {
+// Sign-up always gets the default plan: another plan ({plan: 'premium'}) is
+// then set as a platform operator would, in SQL.
+export async function signUp({ plan, ...overrides } = {}) {
   const slug = overrides.slug || unique('t');
   const email = overrides.owner_email || `owner@${slug}.test`;
   const password = overrides.owner_password || 'owner-password-1';
   const r = await call('POST', '/api/v1/tenants', { json: { slug, name: `Tenant ${slug}`, owner_email: email, owner_password: password, ...overrides } });
   if (r.status !== 201) throw new Error(`sign-up failed: ${r.status} ${r.text}`);
-  return { slug, tenant: r.body.tenant, owner: r.body.owner, token: r.body.access_token, email, password };
+  const tenant = r.body.tenant;
+  if (plan) {
+    sql(`UPDATE tenancy.tenants SET plan = '${plan}' WHERE id = '${tenant.id}'`);
+    tenant.plan = plan;
+  }
+  return { slug, tenant, owner: r.body.owner, token: r.body.access_token, email, password };
 }
 
 // Runs SQL as the superuser on the test cluster (PG* variables come from scripts/env.sh).

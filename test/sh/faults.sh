@@ -38,6 +38,7 @@ unix_socket_directories = '$dir'
 fsync = on
 synchronous_commit = on
 backend_framework.base_domain = 'localhost'
+backend_framework.signup_per_hour = 100000
 CONF
 pg -w start >/dev/null
 psql -qX -h "$dir" -p "$port" -U postgres -d postgres -c "CREATE DATABASE faults"

@@ -7,7 +7,6 @@ export const RESERVED_SLUGS = new Set([
   'health', 'help', 'login', 'logout', 'mail', 'metrics', 'oauth', 'public', 'root', 'signup', 'static',
   'status', 'support', 'system', 't', 'www', 'localhost', 'default', 'tenant', 'tenants',
 ]);
-export const PLANS = ['free', 'basic', 'premium', 'enterprise'];
 export const ROLES = ['user', 'admin', 'owner'];
 const SLUG_RE = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;

@@ -1,11 +1,11 @@
-// pages/settings.js — the organization's settings (admins): name, custom
-// domain and plan (PATCH /api/v1/tenants/{id}; the plan only for owners),
+// pages/settings.js — the organization's settings (admins): name and custom
+// domain (PATCH /api/v1/tenants/{id}; the plan is shown, platform operators change it),
 // and sign-in settings (PUT /api/v1/tenants/{id}/settings, which replaces the
 // whole document, so the keys this page does not edit are sent back as read).
 import { busy, field, h, nextId, setFieldError } from '../dom.js';
 import { flash, flashError } from '../flash.js';
 import { card, facts, badge, viewHeader } from '../ui.js';
-import { PLANS, colorError, lines, nameError, originError } from '../validate.js';
+import { colorError, lines, nameError, originError } from '../validate.js';
 
 const DEFAULT_COLOR = '#4f46e5';
 
@@ -24,9 +24,8 @@ async function render(ctx, root) {
     label: 'Custom domain', name: 'custom_domain', value: tenant.custom_domain ?? '', spellcheck: 'false',
     autocapitalize: 'none', hint: 'A domain of yours that points at this service, e.g. auth.example.com. Leave empty for none.',
   });
-  const planField = ctx.isOwner
-    ? field({ label: 'Plan', name: 'plan', tag: 'select', value: tenant.plan, options: PLANS.map((p) => ({ value: p, label: p[0].toUpperCase() + p.slice(1) })) })
-    : h('div', { class: 'field' }, h('span', { class: 'label' }, 'Plan'), h('span', {}, badge(tenant.plan, 'brand'), ' ', h('span', { class: 'small muted' }, 'Only owners change the plan.')));
+  const planField = h('div', { class: 'field' }, h('span', { class: 'label' }, 'Plan'),
+    h('span', {}, badge(tenant.plan, 'brand'), ' ', h('span', { class: 'small muted' }, 'The platform operator changes the plan.')));
   const orgSubmit = h('button', { type: 'submit', class: 'primary' }, 'Save organization');
   const orgForm = h('form', { novalidate: true, id: 'tenant-form' }, nameField, domainField, planField, h('div', { class: 'actions' }, orgSubmit));
   orgForm.addEventListener('submit', async (event) => {
@@ -42,7 +41,6 @@ async function render(ctx, root) {
     const body = {};
     if (name !== tenant.name) body.name = name;
     if (domain !== (tenant.custom_domain ?? '')) body.custom_domain = domain || null;
-    if (ctx.isOwner && control(planField).value !== tenant.plan) body.plan = control(planField).value;
     if (!Object.keys(body).length) {
       flash('Nothing changed.', 'info');
       return;

@@ -1,6 +1,7 @@
-// pages/signup.js — the sign-up form: checks each field as the server would,
-// registers the tenant with POST /api/v1/tenants, keeps the owner's first
-// token as the session and opens the console.
+// pages/signup.js — the sign-up form: shows the deployment's sign-up mode
+// (GET /api/v1/signup: open, by invitation, or closed), checks each field as
+// the server would, registers the tenant with POST /api/v1/tenants, keeps the
+// owner's first token as the session and opens the console.
 import { apiUrl, request, ApiError } from '../api.js';
 import { consoleUrl, startSessionFromRegistration } from '../auth.js';
 import { $, busy, setFieldError } from '../dom.js';
@@ -15,8 +16,9 @@ const inputs = {
   email: $('#email'),
   password: $('#password'),
   confirm: $('#confirm'),
-  plan: $('#plan'),
+  invitation: $('#invitation'),
 };
+let mode = 'open';
 let slugEdited = false;
 
 const checks = {
@@ -25,7 +27,25 @@ const checks = {
   email: () => emailError(inputs.email.value),
   password: () => passwordError(inputs.password.value),
   confirm: () => (inputs.confirm.value || inputs.password.value ? confirmError(inputs.password.value, inputs.confirm.value) : 'Repeat the password.'),
+  invitation: () => (mode === 'invite' && !inputs.invitation.value.trim() ? 'Paste your invitation code.' : ''),
 };
+
+// The sign-up mode decides what the page offers.
+async function showPolicy() {
+  try {
+    const policy = await request(apiUrl('/api/v1/signup'));
+    mode = policy.signup;
+    $('#default-plan').textContent = policy.plan;
+  } catch (err) {
+    flashError(err);
+    return;
+  }
+  $('#invitation-field').hidden = mode !== 'invite';
+  if (mode === 'closed') {
+    form.hidden = true;
+    $('#signup-closed').hidden = false;
+  }
+}
 
 function check(name) {
   const message = checks[name]();
@@ -72,7 +92,7 @@ form.addEventListener('submit', async (event) => {
           name: inputs.name.value.trim(),
           owner_email: inputs.email.value.trim(),
           owner_password: inputs.password.value,
-          plan: inputs.plan.value,
+          ...(mode === 'invite' ? { invitation: inputs.invitation.value.trim() } : {}),
         },
       });
       startSessionFromRegistration(registration);
@@ -91,3 +111,4 @@ form.addEventListener('submit', async (event) => {
 pointApiLinks();
 updateSlugPreview();
 showQueuedFlash();
+showPolicy();
