@@ -3,14 +3,16 @@
 # the system; `make run` and `make test` use a private copy of PostgreSQL under
 # .build/ so they never collide with a system server.
 
-EXTENSION_NAME = backend_framework
-EXTVERSION     = 0.1.0
+# One version, from VERSION: the control file, the install script's name and
+# backend-gateway --version. Released versions keep their install script in
+# extension/releases/; extension/upgrade/ holds one step per release.
+EXTVERSION := $(shell cat VERSION)
 
 MODULE_big = backend_framework
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard extension/src/*.c)))
 MODULEDIR  = extension
-DATA       = extension/backend_framework.control
-DATA_built = extension/backend_framework--$(EXTVERSION).sql
+DATA       = $(wildcard extension/releases/*.sql) $(wildcard extension/upgrade/*.sql)
+DATA_built = extension/backend_framework--$(EXTVERSION).sql extension/backend_framework.control
 EXTRA_CLEAN = gateway/backend-gateway gateway/src/*.o
 
 # pg_regress suites: every sql/*.sql file, in name order.
@@ -28,6 +30,8 @@ include $(PGXS)
 SCHEMA_PARTS = $(sort $(wildcard extension/schema/*.sql))
 extension/backend_framework--$(EXTVERSION).sql: $(SCHEMA_PARTS)
 	cat $^ > $@
+extension/backend_framework.control: extension/backend_framework.control.in VERSION
+	sed 's/@VERSION@/$(EXTVERSION)/' $< > $@
 
 all: gateway
 install: install-gateway

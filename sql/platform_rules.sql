@@ -140,7 +140,8 @@ SELECT h.status, h.body ~ 'registered' AS refused FROM api.handle_request('GET',
 RESET backend_framework.console_redirect_uris;
 
 -- 15. Status: no server version, no tenant count, whoever asks.
-SELECT body FROM pg_temp.req('GET', '/api/v1/status', '{}');
+SELECT body - 'version' AS body, body->>'version' = (SELECT extversion FROM pg_extension WHERE extname = 'backend_framework') AS version
+  FROM pg_temp.req('GET', '/api/v1/status', '{}');
 SELECT body ? 'tenant_count' AS admin_sees_count, body::text ~ current_setting('server_version') AS admin_sees_server
   FROM pg_temp.req('GET', '/api/v1/status', :'auth');
 SELECT (tenancy.platform_status() ->> 'tenant_count')::int > 0 AS operator_sees_count;

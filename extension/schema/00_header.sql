@@ -1,6 +1,6 @@
 -- 00_header.sql — install guard, schemas and the four roles.
 -- The parts in extension/schema/ are concatenated in name order into
--- backend_framework--0.1.0.sql by the Makefile.
+-- backend_framework--$(VERSION).sql by the Makefile.
 
 \echo Use "CREATE EXTENSION backend_framework CASCADE" to load this file. \quit
 

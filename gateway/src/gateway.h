@@ -28,7 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GATEWAY_VERSION "0.1.0"
+#ifndef GATEWAY_VERSION		/* from VERSION, by gateway/gateway.mk */
+#error "GATEWAY_VERSION is not defined: build with make"
+#endif
 
 struct pg_result;
 

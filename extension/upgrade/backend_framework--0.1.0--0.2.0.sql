@@ -1,0 +1,1076 @@
+-- backend_framework 0.1.0 → 0.2.0 (ALTER EXTENSION backend_framework UPDATE).
+-- Brings a 0.1.0 database to what a fresh 0.2.0 install makes: test/sh/upgrade.sh
+-- compares the two schemas (pg_dump --schema-only) and the route table.
+-- What changed: SECURITY DEFINER functions move to the NOLOGIN role
+-- backend_definer and every function pins its search_path and is closed to
+-- PUBLIC; tenant tables register only through enable_tenant_table; only
+-- authenticated /api calls are metered; sign-up modes, invitations and a
+-- per-address limit; plans for platform operators only; the console client's
+-- redirect URIs come from the deployment setting alone.
+
+\echo Use "ALTER EXTENSION backend_framework UPDATE" to load this file. \quit
+
+-- Roles -----------------------------------------------------------------------
+DO $roles$
+DECLARE m text;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'backend_definer') THEN
+    CREATE ROLE backend_definer NOLOGIN BYPASSRLS;
+  END IF;
+  ALTER ROLE backend_definer NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION BYPASSRLS
+    NOINHERIT PASSWORD NULL;
+  FOR m IN SELECT r.rolname FROM pg_catalog.pg_auth_members a JOIN pg_catalog.pg_roles r ON r.oid = a.member
+            WHERE a.roleid = 'backend_definer'::regrole LOOP
+    EXECUTE format('REVOKE backend_definer FROM %I CASCADE', m);
+  END LOOP;
+  FOR m IN SELECT r.rolname FROM pg_catalog.pg_auth_members a JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
+            WHERE a.member = 'backend_definer'::regrole LOOP
+    EXECUTE format('REVOKE %I FROM backend_definer CASCADE', m);
+  END LOOP;
+END
+$roles$;
+COMMENT ON ROLE backend_definer IS 'backend_framework: NOLOGIN owner of the SECURITY DEFINER functions; never a superuser, no members, only the privileges those functions need.';
+GRANT USAGE ON SCHEMA tenancy, oauth, api, app TO backend_definer;
+
+-- Table privileges --------------------------------------------------------------
+REVOKE INSERT, DELETE ON tenancy.tenant_tables FROM backend_admin;
+REVOKE UPDATE (plan) ON tenancy.tenants FROM backend_gateway, backend_app;
+
+-- New tables --------------------------------------------------------------------
+CREATE TABLE tenancy.invitations (
+  code_hash  bytea PRIMARY KEY CHECK (octet_length(code_hash) = 32),
+  note       text CHECK (length(note) <= 200),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz NOT NULL,
+  used_at    timestamptz,
+  used_by    uuid
+);
+COMMENT ON TABLE tenancy.invitations IS 'Sign-up invitations of platform operators (SHA-256 of the code only); used_at and used_by (the tenant) record the sign-up that used one. Platform table: no application role reads it.';
+ALTER TABLE tenancy.invitations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.invitations FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('tenancy.invitations', '');
+
+CREATE TABLE tenancy.signup_attempts (
+  client_addr  text PRIMARY KEY,
+  window_start timestamptz NOT NULL DEFAULT now(),
+  attempts     integer NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE tenancy.signup_attempts IS 'Sign-up attempts per client address in the current hour-long window. Platform table written only by tenancy.signup_throttle.';
+ALTER TABLE tenancy.signup_attempts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.signup_attempts FORCE ROW LEVEL SECURITY;
+
+-- Data ----------------------------------------------------------------------------
+-- Console clients kept 0.1.0's hard-coded localhost callbacks as their own
+-- redirect URIs: from now on only backend_framework.console_redirect_uris.
+UPDATE oauth.clients SET redirect_uris = '{}'
+ WHERE builtin AND redirect_uris = ARRAY['http://localhost:8080/console/callback.html',
+                                         'http://127.0.0.1:8080/console/callback.html'];
+-- Application tables enabled before: the storage measurement now reads them
+-- as backend_definer.
+DO $tables$
+DECLARE t record;
+BEGIN
+  FOR t IN SELECT c.oid::regclass AS rel, n.nspname FROM tenancy.tenant_tables x
+             JOIN pg_catalog.pg_class c ON c.oid = x.table_name JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE NOT x.builtin LOOP
+    EXECUTE format('GRANT SELECT ON %s TO backend_definer', t.rel);
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO backend_definer', t.nspname);
+  END LOOP;
+END
+$tables$;
+
+-- Functions -------------------------------------------------------------------------
+DROP FUNCTION api.tenant_count();
+DROP FUNCTION tenancy.register_tenant(text, text, text, text, text);
+
+
+CREATE OR REPLACE FUNCTION tenancy.is_platform_admin() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT pg_catalog.pg_has_role(session_user, 'backend_admin', 'MEMBER')
+     AND (pg_catalog.current_setting('role') = 'none'
+          OR pg_catalog.pg_has_role(pg_catalog.current_setting('role')::name, 'backend_admin', 'MEMBER'))
+$$;
+COMMENT ON FUNCTION tenancy.is_platform_admin() IS 'True when the login and the role it set (SET ROLE), if any, are superusers or members of backend_admin.';
+
+CREATE OR REPLACE FUNCTION tenancy.tenant_limits(p_tenant uuid,
+  OUT max_users integer, OUT max_api_calls_per_month bigint, OUT max_storage_bytes bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE o jsonb;
+BEGIN
+  SELECT t.limit_overrides, p.max_users, p.max_api_calls_per_month, p.max_storage_bytes
+    INTO o, max_users, max_api_calls_per_month, max_storage_bytes
+    FROM tenancy.tenants t JOIN tenancy.plans p ON p.name = t.plan WHERE t.id = p_tenant;
+  IF o ? 'max_users' THEN max_users := (o->>'max_users')::integer; END IF;
+  IF o ? 'max_api_calls_per_month' THEN max_api_calls_per_month := (o->>'max_api_calls_per_month')::bigint; END IF;
+  IF o ? 'max_storage_bytes' THEN max_storage_bytes := (o->>'max_storage_bytes')::bigint; END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION tenancy.create_invitation(note text DEFAULT NULL, valid_for interval DEFAULT '7 days') RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE code text := oauth.random_token('invitation');
+BEGIN
+  IF NOT tenancy.is_platform_admin() THEN
+    RAISE EXCEPTION 'only a platform operator invites' USING ERRCODE = '42501';
+  END IF;
+  IF valid_for IS NULL OR valid_for <= interval '0' OR valid_for > interval '90 days' THEN
+    RAISE EXCEPTION 'an invitation is valid for up to 90 days' USING ERRCODE = '22023';
+  END IF;
+  INSERT INTO tenancy.invitations (code_hash, note, expires_at)
+    VALUES (oauth.token_digest(code), create_invitation.note, now() + valid_for);
+  RETURN code;
+END $$;
+COMMENT ON FUNCTION tenancy.create_invitation(text, interval) IS 'backend_admin: a one-time sign-up invitation code (bfiv_…), shown only here; valid for up to 90 days.';
+REVOKE ALL ON FUNCTION tenancy.create_invitation(text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.create_invitation(text, interval) TO backend_admin;
+
+CREATE OR REPLACE FUNCTION tenancy.signup_throttle(p_addr text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  lim integer := current_setting('backend_framework.signup_per_hour')::integer;
+  a tenancy.signup_attempts;
+BEGIN
+  INSERT INTO tenancy.signup_attempts AS s (client_addr, attempts) VALUES (coalesce(p_addr, 'unknown'), 1)
+  ON CONFLICT (client_addr) DO UPDATE
+    SET attempts = CASE WHEN s.window_start < now() - interval '1 hour' THEN 1 ELSE s.attempts + 1 END,
+        window_start = CASE WHEN s.window_start < now() - interval '1 hour' THEN now() ELSE s.window_start END
+  RETURNING s.* INTO a;
+  IF a.attempts > lim THEN
+    RAISE EXCEPTION 'too many sign-ups from this address' USING ERRCODE = 'BF429',
+      HINT = greatest(1, ceil(extract(epoch FROM a.window_start + interval '1 hour' - now())))::bigint::text;
+  END IF;
+END $$;
+COMMENT ON FUNCTION tenancy.signup_throttle(text) IS 'Counts a sign-up attempt of a client address; BF429 (HTTP 429) past backend_framework.signup_per_hour in the hour.';
+REVOKE ALL ON FUNCTION tenancy.signup_throttle(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.signup_throttle(text) TO backend_gateway;
+
+CREATE OR REPLACE FUNCTION tenancy.register_tenant(slug text, name text, owner_email text, owner_password text,
+                                        plan text DEFAULT NULL, invitation text DEFAULT NULL,
+                                        OUT tenant_id uuid, OUT owner_id uuid)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  s text := tenancy._check_slug(slug);
+  e text := tenancy._check_email(owner_email);
+  default_plan text := current_setting('backend_framework.default_plan');
+  p text := coalesce(register_tenant.plan, default_plan);
+  mode text := current_setting('backend_framework.signup');
+BEGIN
+  IF name IS NULL OR length(btrim(name)) NOT BETWEEN 1 AND 200 THEN
+    RAISE EXCEPTION 'invalid tenant name' USING ERRCODE = '22023', DETAIL = 'A name has 1 to 200 characters.';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM tenancy.plans x WHERE x.name = p) THEN
+    RAISE EXCEPTION 'unknown plan "%"', p USING ERRCODE = '22023',
+      DETAIL = 'Plans: free, basic, premium, enterprise.';
+  END IF;
+  IF NOT tenancy.is_platform_admin() THEN
+    IF p <> default_plan THEN
+      RAISE EXCEPTION 'only a platform operator chooses the plan' USING ERRCODE = '42501',
+        DETAIL = format('New organizations start on the %s plan.', default_plan);
+    END IF;
+    IF mode = 'closed' THEN
+      RAISE EXCEPTION 'sign-up is closed' USING ERRCODE = '42501',
+        DETAIL = 'Ask the platform operator to create the organization.';
+    END IF;
+  END IF;
+  IF EXISTS (SELECT 1 FROM tenancy.tenants t WHERE t.slug = s) THEN
+    RAISE EXCEPTION 'a tenant with slug "%" already exists', s USING ERRCODE = '23505';
+  END IF;
+  INSERT INTO tenancy.tenants (slug, name, plan) VALUES (s, btrim(name), p)
+    RETURNING id INTO tenant_id;
+  IF mode = 'invite' AND NOT tenancy.is_platform_admin() THEN
+    UPDATE tenancy.invitations i SET used_at = now(), used_by = register_tenant.tenant_id
+     WHERE i.code_hash = oauth.token_digest(coalesce(invitation, '')) AND i.used_at IS NULL AND i.expires_at > now();
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'sign-up needs a valid invitation' USING ERRCODE = '42501',
+        DETAIL = 'The invitation is missing, unknown, used or expired.';
+    END IF;
+  END IF;
+  owner_id := gen_random_uuid();
+  PERFORM tenancy._set_context(tenant_id, owner_id, 'owner', 'admin profile read write', NULL);
+  INSERT INTO tenancy.users (tenant_id, id, email, password_hash, role)
+    VALUES (tenant_id, owner_id, e, tenancy.hash_password(owner_password), 'owner');
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'a tenant with slug "%" already exists', s USING ERRCODE = '23505';
+END $$;
+COMMENT ON FUNCTION tenancy.register_tenant(text, text, text, text, text, text) IS 'Creates a tenant and its first owner atomically and enters that owner''s context for the rest of the transaction. Platform operators choose any plan; others get backend_framework.default_plan, and only while backend_framework.signup is open (or invite, with an unused invitation code).';
+REVOKE ALL ON FUNCTION tenancy.register_tenant(text, text, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.register_tenant(text, text, text, text, text, text) TO backend_gateway, backend_app, backend_admin;
+
+CREATE OR REPLACE FUNCTION tenancy.signup_policy() RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_build_object('signup', current_setting('backend_framework.signup'),
+                            'plan', current_setting('backend_framework.default_plan'))
+$$;
+COMMENT ON FUNCTION tenancy.signup_policy() IS 'Sign-up mode (open, invite, closed) and the plan new organizations get.';
+
+CREATE OR REPLACE FUNCTION tenancy._tenants_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF (NEW.status IS DISTINCT FROM OLD.status OR NEW.limit_overrides IS DISTINCT FROM OLD.limit_overrides
+      OR NEW.slug IS DISTINCT FROM OLD.slug OR NEW.plan IS DISTINCT FROM OLD.plan) AND NOT tenancy.is_platform_admin() THEN
+    RAISE EXCEPTION 'only a platform operator may change plan, status, slug or limits' USING ERRCODE = '42501';
+  END IF;
+  RETURN NEW;
+END $$;
+COMMENT ON FUNCTION tenancy._tenants_guard() IS 'Trigger: plan, status, slug and limit changes need a platform operator (backend_admin).';
+
+CREATE OR REPLACE FUNCTION tenancy.update_tenant(p_id uuid, p_name text DEFAULT NULL, p_custom_domain text DEFAULT NULL,
+                                      p_plan text DEFAULT NULL)
+RETURNS SETOF tenancy.tenants
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE dom text := lower(btrim(p_custom_domain));
+BEGIN
+  IF p_name IS NOT NULL AND length(btrim(p_name)) NOT BETWEEN 1 AND 200 THEN
+    RAISE EXCEPTION 'invalid tenant name' USING ERRCODE = '22023', DETAIL = 'A name has 1 to 200 characters.';
+  END IF;
+  IF dom <> '' AND dom !~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$' THEN
+    RAISE EXCEPTION 'invalid custom domain' USING ERRCODE = '22023', DETAIL = 'Give a host name such as app.example.com.';
+  END IF;
+  IF p_plan IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tenancy.plans WHERE name = p_plan) THEN
+    RAISE EXCEPTION 'unknown plan "%"', p_plan USING ERRCODE = '22023', DETAIL = 'Plans: free, basic, premium, enterprise.';
+  END IF;
+  -- The plan column is written only when asked: only platform operators
+  -- may write it at all.
+  IF p_plan IS NOT NULL THEN
+    UPDATE tenancy.tenants t SET plan = p_plan WHERE t.id = p_id;
+  END IF;
+  RETURN QUERY
+  UPDATE tenancy.tenants t SET
+    name = coalesce(btrim(p_name), t.name),
+    custom_domain = CASE WHEN dom IS NULL THEN t.custom_domain WHEN dom = '' THEN NULL ELSE dom END
+  WHERE t.id = p_id RETURNING t.*;
+  IF NOT FOUND THEN PERFORM tenancy._tenant_not_found(); END IF;
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'custom domain "%" is already in use', dom USING ERRCODE = '23505';
+END $$;
+COMMENT ON FUNCTION tenancy.update_tenant(uuid, text, text, text) IS 'Updates a tenant (admins and owners of it; plan: platform operators only). NULL leaves a field as it is; '''' clears the custom domain.';
+
+CREATE OR REPLACE FUNCTION tenancy.measure_storage(p_tenant uuid) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  tbl regclass;
+  part bigint;
+  total bigint := 0;
+  m date := tenancy._month_start();
+BEGIN
+  -- Entries whose table is gone (dropped since) are skipped and removed.
+  DELETE FROM tenancy.tenant_tables t
+   WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.table_name AND c.relkind IN ('r', 'p'));
+  FOR tbl IN SELECT table_name FROM tenancy.tenant_tables ORDER BY table_name::text LOOP
+    EXECUTE format('SELECT coalesce(sum(pg_column_size(x.*)), 0) FROM %s x WHERE x.tenant_id = $1', tbl)
+      INTO part USING p_tenant;
+    total := total + part;
+  END LOOP;
+  INSERT INTO tenancy.storage_usage AS s (tenant_id, month, bytes, measured_at) VALUES (p_tenant, m, total, now())
+  ON CONFLICT (tenant_id, month) DO UPDATE SET bytes = excluded.bytes, measured_at = excluded.measured_at;
+  RETURN total;
+END $$;
+
+CREATE OR REPLACE FUNCTION tenancy._register_tenant_table(p_table regclass) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE c record;
+BEGIN
+  SELECT relkind, relpersistence, relowner, relrowsecurity, relforcerowsecurity INTO c
+    FROM pg_class WHERE oid = p_table;
+  IF NOT FOUND OR c.relkind NOT IN ('r', 'p') OR c.relpersistence = 't' THEN
+    RAISE EXCEPTION '% is not a permanent table', p_table USING ERRCODE = '42809';
+  END IF;
+  IF NOT pg_has_role(session_user, c.relowner, 'USAGE') THEN
+    RAISE EXCEPTION 'must be owner of table %', p_table USING ERRCODE = '42501';
+  END IF;
+  IF NOT (c.relrowsecurity AND c.relforcerowsecurity) OR NOT EXISTS (
+      SELECT 1 FROM pg_attribute WHERE attrelid = p_table AND attname = 'tenant_id'
+         AND atttypid = 'uuid'::regtype AND NOT attisdropped) THEN
+    RAISE EXCEPTION '% is not set up as a tenant table', p_table USING ERRCODE = '55000',
+      HINT = 'Use tenancy.enable_tenant_table.';
+  END IF;
+  INSERT INTO tenancy.tenant_tables (table_name) VALUES (p_table) ON CONFLICT DO NOTHING;
+END $$;
+COMMENT ON FUNCTION tenancy._register_tenant_table(regclass) IS 'Internal: records a table set up by enable_tenant_table (permanent, owned by the login, RLS forced, uuid tenant_id).';
+REVOKE ALL ON FUNCTION tenancy._register_tenant_table(regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION tenancy.enable_tenant_table(p_table regclass) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  col record;
+  v record;
+  rel text := p_table::text;
+  short text := (SELECT relname FROM pg_class WHERE oid = p_table);
+BEGIN
+  IF (SELECT relkind FROM pg_class WHERE oid = p_table) NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION '% is not a table', rel USING ERRCODE = '42809';
+  END IF;
+  SELECT a.attnum, format_type(a.atttypid, a.atttypmod) AS typ, a.attnotnull INTO col
+    FROM pg_attribute a WHERE a.attrelid = p_table AND a.attname = 'tenant_id' AND NOT a.attisdropped;
+  IF col IS NULL THEN
+    RAISE EXCEPTION '% has no tenant_id column', rel USING ERRCODE = '42703',
+      HINT = 'Add "tenant_id uuid NOT NULL" and lead the primary key with it: PRIMARY KEY (tenant_id, id).';
+  END IF;
+  IF col.typ <> 'uuid' THEN
+    RAISE EXCEPTION 'tenant_id of % must be uuid, not %', rel, col.typ USING ERRCODE = '42804';
+  END IF;
+  SELECT * INTO v FROM tenancy.key_violations(p_table) LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '% cannot be a tenant table: % (%)', rel, v.problem, v.constraint_name USING ERRCODE = '42P16',
+      HINT = 'Tenant tables are distributed by tenant_id: write PRIMARY KEY (tenant_id, id) and UNIQUE (tenant_id, ...).';
+  END IF;
+  EXECUTE format('ALTER TABLE %s ALTER COLUMN tenant_id SET DEFAULT tenancy.current_tenant_id(), ALTER COLUMN tenant_id SET NOT NULL', rel);
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = p_table AND contype = 'f'
+                  AND confrelid = 'tenancy.tenants'::regclass) THEN
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I FOREIGN KEY (tenant_id) REFERENCES tenancy.tenants(id) ON DELETE CASCADE',
+                   rel, short || '_tenant_fkey');
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = p_table AND indkey[0] = col.attnum) THEN
+    EXECUTE format('CREATE INDEX %I ON %s (tenant_id)', short || '_tenant_idx', rel);
+  END IF;
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', rel);
+  IF NOT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = p_table AND polname = 'tenant_isolation') THEN
+    EXECUTE format('CREATE POLICY tenant_isolation ON %s AS RESTRICTIVE FOR ALL
+                      USING (tenant_id = (SELECT tenancy.current_tenant_id()))
+                      WITH CHECK (tenant_id = (SELECT tenancy.current_tenant_id()))', rel);
+    -- RESTRICTIVE alone admits nothing; this permissive one admits the
+    -- tenant's rows, and applications may add narrower restrictive ones.
+    EXECUTE format('CREATE POLICY tenant_rows ON %s FOR ALL USING (true) WITH CHECK (true)', rel);
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = p_table AND tgname = 'tenant_storage_limit') THEN
+    EXECUTE format('CREATE TRIGGER tenant_storage_limit BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION tenancy._check_storage()', rel);
+  END IF;
+  -- The storage measurement reads the table's rows as backend_definer.
+  EXECUTE format('GRANT SELECT ON %s TO backend_definer', rel);
+  IF NOT has_schema_privilege('backend_definer', (SELECT relnamespace FROM pg_class WHERE oid = p_table), 'USAGE') THEN
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO backend_definer',
+                   (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table));
+  END IF;
+  PERFORM tenancy._register_tenant_table(p_table);
+END $$;
+
+COMMENT ON FUNCTION oauth.random_token(text) IS
+'New secret from pg_strong_random: 256 bits as unpadded base64url (43 characters) after a prefix naming its kind, so secret scanners can find leaked ones: access bfat_, refresh bfrt_, code bfac_, client_secret bfcs_, registration bfrg_, session bfss_, csrf bfcf_, sign-up invitation bfiv_; client_id bfci_ with 128 bits (22 characters). Unknown kind: ERROR 22023. Store only oauth.token_digest() of it.';
+
+CREATE OR REPLACE FUNCTION oauth._scopes(s text) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
+BEGIN
+  IF NOT given <@ '{admin,profile,read,write}'::text[] THEN RETURN NULL; END IF;
+  RETURN ARRAY(SELECT k FROM unnest('{admin,profile,read,write}'::text[]) k WHERE k = ANY (given));
+END $$;
+
+CREATE OR REPLACE FUNCTION oauth.update_client(client_id text, metadata jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := oauth._require_client_admin();
+  cur jsonb := oauth._client_row(update_client.client_id);
+  merged jsonb;
+  v jsonb;
+  secret text;
+BEGIN
+  IF cur IS NULL THEN
+    RAISE EXCEPTION 'client not found' USING ERRCODE = 'P0002';
+  END IF;
+  IF metadata IS NULL OR jsonb_typeof(metadata) <> 'object' THEN
+    RAISE EXCEPTION 'client metadata must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  IF metadata ? 'client_id' AND metadata->>'client_id' IS DISTINCT FROM update_client.client_id THEN
+    RAISE EXCEPTION 'client_id cannot change' USING ERRCODE = '22023';
+  END IF;
+  IF (cur->>'builtin')::boolean
+     AND EXISTS (SELECT 1 FROM jsonb_object_keys(metadata) k WHERE k NOT IN ('client_id', 'client_name', 'redirect_uris')) THEN
+    RAISE EXCEPTION 'the console client''s grants, scope and authentication cannot be changed' USING ERRCODE = '42501',
+      HINT = 'Only its name and redirect URIs can change.';
+  END IF;
+  merged := (cur - 'extra' - 'builtin' - 'registered_via' - 'created_at' - 'updated_at') || (cur->'extra')
+            || (metadata - 'client_id' - 'client_secret' - 'registration_access_token');
+  v := oauth._client_metadata(merged, 'admin');
+  PERFORM oauth._raise_metadata(v);
+  IF v->>'token_endpoint_auth_method' <> 'none' AND cur->>'token_endpoint_auth_method' = 'none' THEN
+    secret := oauth.random_token('client_secret');
+  END IF;
+  -- The digests are written, never read (applications cannot SELECT them).
+  UPDATE oauth.clients c SET
+    client_name = coalesce(v->>'client_name', c.client_name),
+    redirect_uris = ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
+    grant_types = ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
+    response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
+    scope = v->>'scope', extra = v->'extra',
+    access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer
+  WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
+  IF v->>'token_endpoint_auth_method' = 'none' AND cur->>'token_endpoint_auth_method' <> 'none' THEN
+    UPDATE oauth.clients c SET token_endpoint_auth_method = 'none', secret_hash = NULL
+     WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
+  ELSIF secret IS NOT NULL THEN
+    UPDATE oauth.clients c SET token_endpoint_auth_method = v->>'token_endpoint_auth_method', secret_hash = oauth.token_digest(secret)
+     WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
+  ELSIF v->>'token_endpoint_auth_method' <> cur->>'token_endpoint_auth_method' THEN
+    UPDATE oauth.clients c SET token_endpoint_auth_method = v->>'token_endpoint_auth_method'
+     WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
+  END IF;
+  RETURN oauth._client_json(oauth._client_row(update_client.client_id), true)
+         || jsonb_strip_nulls(jsonb_build_object('client_secret', secret));
+END $$;
+
+CREATE OR REPLACE FUNCTION oauth._console_client(p_tenant uuid, p_redirect_uris jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  v jsonb := CASE WHEN jsonb_array_length(p_redirect_uris) > 0 THEN oauth._client_metadata(jsonb_build_object(
+               'client_name', 'Console', 'redirect_uris', p_redirect_uris, 'token_endpoint_auth_method', 'none',
+               'grant_types', '["authorization_code", "refresh_token"]'::jsonb, 'scope', 'read write profile admin'), 'admin') END;
+  cid text;
+BEGIN
+  IF v IS NOT NULL THEN PERFORM oauth._raise_metadata(v); END IF;
+  INSERT INTO oauth.clients AS c (tenant_id, client_id, client_name, token_endpoint_auth_method, redirect_uris,
+                                  grant_types, response_types, scope, builtin)
+  VALUES (p_tenant, 'console', 'Console', 'none', ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'redirect_uris', '[]'))),
+          '{authorization_code,refresh_token}', '{code}', 'admin profile read write', true)
+  ON CONFLICT (tenant_id) WHERE builtin DO UPDATE SET redirect_uris = excluded.redirect_uris
+  RETURNING c.client_id INTO cid;
+  RETURN cid;
+END $$;
+COMMENT ON FUNCTION oauth._console_client(uuid, jsonb) IS 'Internal: creates or updates the console client (client_id console, public, code + refresh, all scopes) of a tenant with its own redirect URIs (may be none).';
+
+CREATE OR REPLACE FUNCTION oauth.ensure_console_client(redirect_uris jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t uuid := tenancy.current_tenant_id();
+BEGIN
+  IF t IS NULL THEN
+    RAISE EXCEPTION 'no tenant in the current context' USING ERRCODE = 'P0002';
+  END IF;
+  IF NOT (tenancy.is_tenant_admin() OR tenancy.is_platform_admin()) THEN
+    RAISE EXCEPTION 'only an admin of the tenant changes its console client' USING ERRCODE = '42501';
+  END IF;
+  RETURN oauth._console_client(t, coalesce(redirect_uris, '[]'));
+END $$;
+COMMENT ON FUNCTION oauth.ensure_console_client(jsonb) IS 'Admins and owners of the current tenant (or backend_admin): sets the console client''s own redirect URIs (besides the deployment''s backend_framework.console_redirect_uris, which every tenant accepts and which alone skip consent); idempotent; returns its client_id. 42501 without an admin context, 22023 for an invalid redirect URI.';
+REVOKE ALL ON FUNCTION oauth.ensure_console_client(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.ensure_console_client(jsonb) TO backend_app, backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth._tenant_console_client() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM oauth._console_client(NEW.id, '[]');
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION oauth._tenant_console_client() IS 'Trigger: creates the console client of a new tenant (redirect URIs: the deployment''s console URLs only).';
+
+CREATE OR REPLACE FUNCTION oauth.authorize_endpoint(method text, params jsonb, cookies jsonb, issuer text, client_addr text,
+                                         secure boolean, OUT status integer, OUT headers jsonb, OUT body text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  ten record;
+  r record;
+  base text := oauth._issuer_path(issuer);
+  cpath text;
+  action_url text;
+  set_cookies text[] := '{}';
+  csrf text := cookies->>'bf_csrf';
+  csrf_field text;
+  sess text := cookies->>'bf_session';
+  s record;
+  uid uuid;
+  urole text;
+  uemail text;
+  wait integer;
+  granted text[];
+  prior text;
+  code text;
+  notice text;
+  page_status integer := 200;
+  content text;
+  location text;
+  html_headers jsonb := '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}';
+BEGIN
+  cpath := base || '/oauth/authorize';
+  action_url := cpath;
+  IF jsonb_typeof(cookies) IS DISTINCT FROM 'object' THEN cookies := '{}'; csrf := NULL; sess := NULL; END IF;
+  SELECT x.name, x.settings->>'brand_color' AS brand INTO ten FROM tenancy.tenants x WHERE x.id = t;
+  IF t IS NULL OR NOT FOUND THEN
+    status := 404; headers := html_headers;
+    body := oauth._page('Not found', 'Sign in', NULL,
+      '<h1>Not found</h1><p>There is no sign-in page at this address.</p>');
+    RETURN;
+  END IF;
+  IF upper(method) NOT IN ('GET', 'POST') THEN
+    status := 405; headers := html_headers || '{"Allow": "GET, POST"}';
+    body := oauth._page('Method not allowed', ten.name, ten.brand,
+      '<h1>Method not allowed</h1><p>Use GET or POST.</p>');
+    RETURN;
+  END IF;
+
+  SELECT * INTO r FROM oauth._authorize_request(t, params);
+  IF r.fatal IS NOT NULL THEN
+    status := 400; headers := html_headers;
+    body := oauth._page('Cannot sign in', ten.name, ten.brand,
+      '<h1>This sign-in link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(r.fatal) || '</p>'
+      || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>');
+    RETURN;
+  END IF;
+
+  -- Cookies of another shape are ignored (a form page makes a new CSRF cookie).
+  IF csrf !~ '^bfcf_[A-Za-z0-9_-]{43}$' THEN csrf := NULL; END IF;
+  IF sess !~ '^bfss_[A-Za-z0-9_-]{43}$' THEN sess := NULL; END IF;
+
+  IF upper(method) = 'POST' THEN
+    IF csrf IS NULL OR params->>'csrf' IS NULL
+       OR NOT oauth.ct_equal(convert_to(oauth.base64url_encode(oauth.token_digest(csrf)), 'UTF8'),
+                             convert_to(params->>'csrf', 'UTF8')) THEN
+      status := 403; headers := html_headers;
+      body := oauth._page('Form expired', ten.name, ten.brand,
+        '<h1>This form has expired</h1><p class="notice" role="alert">The form was not sent from this page, or it is too old, so it was not accepted (CSRF check).</p>'
+        || '<p><a class="button primary" href="' || oauth.html_escape(action_url || '?' || oauth.form_encode(
+             (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
+               WHERE key IN ('response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method'))))
+        || '">Start again</a></p>');
+      RETURN;
+    END IF;
+  END IF;
+
+  IF r.err IS NULL AND upper(method) = 'POST' AND params->>'action' = 'deny' THEN
+    r.err := 'access_denied'; r.err_description := 'the user denied the request';
+  ELSIF r.err IS NULL AND upper(method) = 'POST' AND params->>'action' IS DISTINCT FROM 'allow' THEN
+    r.err := 'invalid_request'; r.err_description := 'the form was sent without a valid action';
+  END IF;
+  IF r.err IS NOT NULL THEN
+    status := 303;
+    headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
+      ARRAY['error', 'error_description', 'state', 'iss'], ARRAY[r.err, r.err_description, r.state, issuer]));
+    body := '';
+    RETURN;
+  END IF;
+
+  -- Who is signing in: a password just sent, else the session cookie.
+  IF upper(method) = 'POST' AND params ? 'email' THEN
+    IF coalesce(btrim(params->>'email'), '') = '' OR coalesce(params->>'password', '') = '' THEN
+      notice := 'Enter your email address and your password.';
+    ELSE
+      SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'email', params->>'password', client_addr);
+      IF wait > 0 THEN
+        notice := format('Too many attempts, try again in %s seconds.', wait);
+        page_status := 429;
+        html_headers := html_headers || jsonb_build_object('Retry-After', wait::text);
+      ELSIF uid IS NULL THEN
+        notice := 'The email address or password is incorrect.';
+      ELSE
+        -- A new session id at every sign-in (no fixation); the old one ends.
+        IF sess IS NOT NULL THEN
+          DELETE FROM oauth.login_sessions WHERE tenant_id = t AND session_hash = oauth.token_digest(sess);
+        END IF;
+        sess := oauth.random_token('session');
+        INSERT INTO oauth.login_sessions (tenant_id, session_hash, user_id, client_addr, expires_at)
+        VALUES (t, oauth.token_digest(sess), uid, client_addr, now() + interval '8 hours');
+        set_cookies := set_cookies || oauth._cookie('bf_session', sess, cpath, secure, 28800);
+      END IF;
+    END IF;
+  ELSIF sess IS NOT NULL AND NOT (upper(method) = 'GET' AND r.prompt IS NOT DISTINCT FROM 'login') THEN
+    SELECT l.user_id INTO uid FROM oauth.login_sessions l
+     WHERE l.tenant_id = t AND l.session_hash = oauth.token_digest(sess) AND l.expires_at > now();
+    IF uid IS NULL AND upper(method) = 'POST' THEN
+      notice := 'Your session has ended. Sign in again.';
+    END IF;
+  ELSIF upper(method) = 'POST' THEN
+    notice := 'Your session has ended. Sign in again.';
+  END IF;
+  IF uid IS NOT NULL THEN
+    SELECT x.role, x.email INTO urole, uemail FROM tenancy.users x WHERE x.tenant_id = t AND x.id = uid AND x.status = 'active';
+    IF urole IS NULL THEN uid := NULL; END IF;
+  END IF;
+
+  IF uid IS NULL AND upper(method) = 'GET' AND r.prompt = 'none' THEN
+    status := 303;
+    headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
+      ARRAY['error', 'error_description', 'state', 'iss'], ARRAY['login_required', 'the user is not signed in', r.state, issuer]));
+    body := '';
+    RETURN;
+  END IF;
+
+  -- Not signed in: the sign-in page (with the scopes asked for).
+  IF uid IS NULL THEN
+    IF csrf IS NULL THEN
+      csrf := oauth.random_token('csrf');
+      set_cookies := set_cookies || oauth._cookie('bf_csrf', csrf, cpath, secure);
+    END IF;
+    csrf_field := oauth.base64url_encode(oauth.token_digest(csrf));
+    content := '<h1>Sign in</h1>
+<p><strong>' || oauth.html_escape(r.client_name) || '</strong> wants to access your ' || oauth.html_escape(ten.name) || ' account.</p>
+' || CASE WHEN notice IS NOT NULL THEN '<p class="notice" role="alert">' || oauth.html_escape(notice) || '</p>
+' ELSE '' END || '<h2>It will be able to</h2>
+' || oauth._scope_list(r.scopes, ten.name) || '
+<form method="post" action="' || oauth.html_escape(action_url) || '">
+' || oauth._hidden_fields(params) || '
+<input type="hidden" name="csrf" value="' || oauth.html_escape(csrf_field) || '">
+<label for="email">Email address</label>
+<input id="email" name="email" type="email" autocomplete="username" inputmode="email" required'
+      || CASE WHEN coalesce(params->>'email', params->>'login_hint', '') = '' THEN ' autofocus' ELSE '' END || ' value="'
+      || oauth.html_escape(coalesce(params->>'email', params->>'login_hint', '')) || '">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required'
+      || CASE WHEN coalesce(params->>'email', params->>'login_hint', '') = '' THEN '' ELSE ' autofocus' END || '>
+<div class="actions">
+<button type="submit" name="action" value="allow" class="primary">Sign in and allow</button>
+<button type="submit" name="action" value="deny" formnovalidate>Cancel</button>
+</div>
+</form>';
+    status := page_status;
+    headers := html_headers;
+    headers := headers || oauth._set_cookie_header(set_cookies);
+    body := oauth._page('Sign in', ten.name, ten.brand, content);
+    RETURN;
+  END IF;
+
+  -- Signed in: what this user may be granted.
+  granted := oauth._scope_and(r.scopes, oauth._role_scopes(urole));
+  IF cardinality(granted) = 0 THEN
+    status := 303;
+    headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
+      ARRAY['error', 'error_description', 'state', 'iss'],
+      ARRAY['invalid_scope', 'none of the requested scopes can be granted to this user', r.state, issuer]));
+    headers := headers || oauth._set_cookie_header(set_cookies);
+    body := '';
+    RETURN;
+  END IF;
+  SELECT x.scope INTO prior FROM oauth.consents x WHERE x.tenant_id = t AND x.user_id = uid AND x.client_id = r.client_id;
+
+  -- GET: ask for consent unless given before for these scopes (the
+  -- console at the deployment's own console URLs needs none) or
+  -- prompt=consent.
+  IF upper(method) = 'GET'
+     AND (r.prompt IS NOT DISTINCT FROM 'consent'
+          OR NOT ((r.builtin AND r.redirect_uri = ANY (oauth.console_redirect_uris()))
+                  OR coalesce(granted <@ oauth._scopes(prior), false))) THEN
+    IF r.prompt = 'none' THEN
+      status := 303;
+      headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
+        ARRAY['error', 'error_description', 'state', 'iss'], ARRAY['consent_required', 'the user has not allowed this application yet', r.state, issuer]));
+      body := '';
+      RETURN;
+    END IF;
+    IF csrf IS NULL THEN
+      csrf := oauth.random_token('csrf');
+      set_cookies := set_cookies || oauth._cookie('bf_csrf', csrf, cpath, secure);
+    END IF;
+    csrf_field := oauth.base64url_encode(oauth.token_digest(csrf));
+    content := '<h1>Allow access?</h1>
+<p><strong>' || oauth.html_escape(r.client_name) || '</strong> wants to access your ' || oauth.html_escape(ten.name) || ' account.</p>
+<h2>It will be able to</h2>
+' || oauth._scope_list(granted, ten.name) || '
+<form method="post" action="' || oauth.html_escape(action_url) || '">
+' || oauth._hidden_fields(params) || '
+<input type="hidden" name="csrf" value="' || oauth.html_escape(csrf_field) || '">
+<div class="actions">
+<button type="submit" name="action" value="allow" class="primary">Allow</button>
+<button type="submit" name="action" value="deny">Deny</button>
+</div>
+</form>
+<p class="small">Signed in as <strong>' || oauth.html_escape(uemail) || '</strong>. <a href="'
+      || oauth.html_escape(action_url || '?' || oauth.form_encode(
+           (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
+             WHERE key IN ('response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method'))
+           || '{"prompt": "login"}'))
+      || '">Not you? Sign in as someone else</a></p>';
+    status := 200;
+    headers := html_headers;
+    headers := headers || oauth._set_cookie_header(set_cookies);
+    body := oauth._page('Allow access', ten.name, ten.brand, content);
+    RETURN;
+  END IF;
+
+  -- Allowed (form) or allowed before: remember, issue the code, go back.
+  IF upper(method) = 'POST' THEN
+    INSERT INTO oauth.consents AS x (tenant_id, user_id, client_id, scope)
+    VALUES (t, uid, r.client_id, oauth._scope_text(granted))
+    ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE
+      SET scope = oauth._scope_text(oauth._scopes(x.scope) || oauth._scopes(excluded.scope)), granted_at = now();
+  END IF;
+  code := oauth.random_token('code');
+  INSERT INTO oauth.authorization_codes (tenant_id, code_hash, client_id, user_id, redirect_uri, redirect_uri_given, scope,
+                                         code_challenge, code_challenge_method, expires_at)
+  VALUES (t, oauth.token_digest(code), r.client_id, uid, r.redirect_uri, r.redirect_uri_given, oauth._scope_text(granted),
+          r.code_challenge, r.code_challenge_method, now() + make_interval(secs => r.code_ttl));
+  status := 303;
+  headers := jsonb_build_object('Cache-Control', 'no-store', 'Location',
+    oauth._redirect_to(r.redirect_uri, ARRAY['code', 'state', 'iss'], ARRAY[code, r.state, issuer]));
+  headers := headers || oauth._set_cookie_header(set_cookies);
+  body := '';
+END $$;
+
+CREATE OR REPLACE FUNCTION api.error_from_sqlstate(p_state text, p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
+RETURNS api.response LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  d text := p_message || coalesce('. ' || nullif(p_detail, ''), '') || coalesce(' ' || nullif(p_hint, ''), '');
+BEGIN
+  RETURN CASE
+    WHEN p_state = '28000' OR p_state = '28P01' THEN
+      api.error(401, 'invalid_token', d, jsonb_build_object('WWW-Authenticate',
+        format('Bearer realm="backend_framework", error="invalid_token", error_description="%s"', replace(p_message, '"', ''''))))
+    WHEN p_state = 'BF401' THEN
+      -- RFC 6750 §3.1: no credentials at all → a challenge without an error code.
+      api.error(401, 'unauthorized', d, '{"WWW-Authenticate": "Bearer realm=\"backend_framework\""}')
+    WHEN p_state = '42501' THEN api.error(403, 'forbidden', d)
+    WHEN p_state = 'BF004' THEN
+      api.error(403, 'insufficient_scope', d, jsonb_build_object('WWW-Authenticate',
+        format('Bearer realm="backend_framework", error="insufficient_scope", scope="%s"', coalesce(p_hint, ''))))
+    WHEN p_state = 'BF001' THEN api.error(403, 'limit_exceeded', d)
+    WHEN p_state = 'BF002' THEN
+      api.error(429, 'quota_exceeded', d, jsonb_build_object('Retry-After',
+        greatest(1, extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month' - (now() AT TIME ZONE 'UTC'))::bigint)::text))
+    WHEN p_state = 'BF429' THEN
+      api.error(429, 'too_many_requests', p_message || coalesce('. ' || nullif(p_detail, ''), ''),
+                jsonb_build_object('Retry-After', coalesce(substring(p_hint FROM '^[0-9]{1,9}$'), '60')))
+    WHEN p_state = 'BF003' THEN api.error(403, 'tenant_suspended', d)
+    WHEN p_state = 'BF415' THEN api.error(415, 'unsupported_media_type', d)
+    WHEN p_state = 'P0002' THEN api.error(404, 'not_found', d)
+    WHEN p_state = '23505' THEN api.error(409, 'conflict', d)
+    WHEN p_state IN ('40001', '40P01', '55P03', '57014', '53300') THEN
+      api.error(503, 'temporarily_unavailable', 'The server is busy; try again.', '{"Retry-After": "1"}')
+    WHEN left(p_state, 2) IN ('22', '23') OR p_state IN ('54000', '42804') THEN api.error(400, 'invalid_request', d)
+    ELSE api.error(500, 'server_error', 'Internal error (' || p_state || ').')
+  END;
+END $$;
+COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, BF401 → 401 without error code, 42501/BF001/BF003 → 403, BF004 → 403 insufficient_scope, P0002 → 404, BF415 → 415, 23505 → 409, BF002 → 429 (monthly quota), BF429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
+
+CREATE OR REPLACE FUNCTION api.handle_request(p_method text, p_path text, p_query text, p_headers jsonb, p_body bytea, p_client_addr text)
+RETURNS TABLE(status integer, headers jsonb, body text)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  r api.request;
+  resp api.response;
+  rt api.routes;
+  res tenancy.resolved_tenant;
+  fr record;
+  allow text[];
+  origin text := p_headers->>'origin';
+  m text := upper(coalesce(p_method, ''));
+  st text; msg text; det text; hint text;
+  cors boolean := false;
+  authed boolean := false;
+BEGIN
+  r.method := CASE WHEN m = 'HEAD' THEN 'GET' ELSE m END;
+  r.headers := coalesce(p_headers, '{}');
+  r.body := p_body;
+  r.client_addr := p_client_addr;
+  r.path := coalesce(p_path, '/');
+  -- Reads need no synchronous commit: their only write is the call counter.
+  IF r.method IN ('GET', 'OPTIONS') THEN SET LOCAL synchronous_commit = off; END IF;
+
+  -- 1. Identify the tenant, parse, route and meter.
+  BEGIN
+    r.query := CASE WHEN coalesce(p_query, '') = '' THEN '{}'::jsonb ELSE oauth.form_decode(p_query) END;
+    r.base_url := api.base_url(r.headers);
+    res := tenancy.resolve_tenant(split_part(r.base_url, '://', 2), r.path, r.headers);
+    r.tenant_id := res.tenant_id; r.slug := res.slug; r.path := res.path;
+    r.issuer := r.base_url || CASE WHEN res.strategy IN ('subdomain', 'domain') THEN '' ELSE '/t/' || res.slug END;
+    SELECT * INTO fr FROM api.find_route(r.method, r.path);
+    rt := fr.route; r.id := fr.id; allow := fr.allow;
+    IF origin IS NOT NULL AND allow IS NOT NULL AND r.path <> '/oauth/authorize' THEN
+      cors := api.cors_allowed(origin, r.tenant_id);
+    END IF;
+    IF allow IS NULL THEN
+      resp := api.error(404, 'not_found', 'No such route: ' || r.path || '.');
+    ELSIF m = 'OPTIONS' THEN
+      resp := ROW(204, jsonb_build_object('Allow', array_to_string(allow || '{OPTIONS}'::text[], ', ')), NULL);
+      IF cors THEN
+        resp.headers := resp.headers || jsonb_build_object(
+          'Access-Control-Allow-Methods', array_to_string(allow, ', '),
+          'Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Tenant, X-Request-Id',
+          'Access-Control-Max-Age', '600');
+      END IF;
+    ELSIF rt IS NULL THEN
+      resp := api.error(405, 'method_not_allowed', m || ' is not allowed on ' || r.path || '.',
+                        jsonb_build_object('Allow', array_to_string(allow || '{OPTIONS}'::text[], ', ')));
+    ELSIF rt.tenant AND r.tenant_id IS NULL THEN
+      resp := api.error(404, 'not_found', 'No tenant named in this request: use the X-Tenant header, a /t/{slug}/ path prefix or a {slug}.'
+                        || current_setting('backend_framework.base_domain') || ' host.');
+    ELSIF rt.handler = 'tenant_create' THEN
+      -- Sign-up is anonymous: limited per client address, counted here so
+      -- that failed attempts count too (the handler's work is undone).
+      PERFORM tenancy.signup_throttle(r.client_addr);
+    END IF;
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    resp := api.error_from_sqlstate(st, msg, det, hint);
+  END;
+
+  -- 2. Authenticate and run the handler; a failure undoes all it wrote.
+  IF resp IS NULL THEN
+    BEGIN
+      IF rt.auth = 'bearer' THEN
+        authed := api.authenticate(r, true);
+        IF rt.scope IS NOT NULL THEN PERFORM api.require_scope(rt.scope); END IF;
+      ELSIF rt.auth = 'optional' THEN
+        authed := api.authenticate(r, false);
+      END IF;
+      -- Only calls that passed authentication count against the monthly
+      -- quota, and never the OAuth endpoints or the sign-in pages: anonymous
+      -- requests cannot burn a tenant's month (they are limited per client
+      -- address instead). A call whose handler fails is not charged either.
+      IF authed AND rt.pattern LIKE '/api/%' THEN
+        PERFORM tenancy.count_api_call(r.tenant_id);
+      END IF;
+      resp := api.dispatch(rt.handler, r);
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+      resp := api.error_from_sqlstate(st, msg, det, hint);
+      IF resp.status = 500 THEN RAISE WARNING 'api: % % failed: % %', m, p_path, st, msg; END IF;
+    END;
+  END IF;
+
+  -- 3. Headers every answer carries.
+  resp.headers := jsonb_build_object(
+      'X-Content-Type-Options', 'nosniff',
+      'Referrer-Policy', 'no-referrer',
+      'X-Frame-Options', 'DENY',
+      'Cache-Control', 'no-store',
+      'Content-Security-Policy', CASE WHEN coalesce(resp.headers->>'Content-Type', '') LIKE 'text/html%'
+        THEN api.html_csp(r.query->>'redirect_uri') ELSE 'default-src ''none''; frame-ancestors ''none''' END)
+    || coalesce(resp.headers, '{}');
+  IF cors THEN
+    resp.headers := resp.headers || jsonb_build_object('Access-Control-Allow-Origin', origin, 'Vary', 'Origin',
+      'Access-Control-Expose-Headers', 'WWW-Authenticate, Retry-After, Location, X-Request-Id');
+  END IF;
+  RETURN QUERY SELECT resp.status, resp.headers, resp.body;
+END $$;
+
+CREATE OR REPLACE FUNCTION tenancy.platform_status() RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT tenancy.is_platform_admin() THEN
+    RAISE EXCEPTION 'only platform operators see the platform status' USING ERRCODE = '42501';
+  END IF;
+  RETURN jsonb_build_object('version', api.extension_version(), 'server_version', current_setting('server_version'),
+                            'tenant_count', (SELECT count(*) FROM tenancy.tenants),
+                            'uptime_seconds', floor(extract(epoch FROM now() - pg_postmaster_start_time())));
+END $$;
+COMMENT ON FUNCTION tenancy.platform_status() IS 'backend_admin: extension and server versions, number of tenants, uptime.';
+REVOKE ALL ON FUNCTION tenancy.platform_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.platform_status() TO backend_admin;
+
+CREATE OR REPLACE FUNCTION api.h_status(r api.request) RETURNS api.response
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, jsonb_build_object('status', 'ok', 'version', api.extension_version()))
+$$;
+COMMENT ON FUNCTION api.h_status(api.request) IS 'GET /api/v1/status: the service answers, and its version (no server version or platform figures: tenancy.platform_status() in SQL).';
+
+CREATE OR REPLACE FUNCTION api.h_signup_policy(r api.request) RETURNS api.response
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, tenancy.signup_policy())
+$$;
+COMMENT ON FUNCTION api.h_signup_policy(api.request) IS 'GET /api/v1/signup: how sign-up works here (open, invite or closed) and the plan new organizations get.';
+
+CREATE OR REPLACE FUNCTION api.h_tenant_update(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  doc jsonb := api.json_body(r);
+  t tenancy.tenants;
+BEGIN
+  PERFORM api.only_fields(doc, '{name,custom_domain}');
+  PERFORM api.require_admin();
+  SELECT * INTO t FROM tenancy.update_tenant(api.own_tenant(r), api.text_field(doc, 'name'),
+    CASE WHEN doc ? 'custom_domain' THEN coalesce(api.text_field(doc, 'custom_domain'), '') END);
+  RETURN api.json(200, api.tenant_json(t));
+END $$;
+COMMENT ON FUNCTION api.h_tenant_update(api.request) IS 'PATCH /api/v1/tenants/{id}: name, custom_domain (null clears). The plan is for platform operators (SQL).';
+
+CREATE OR REPLACE FUNCTION api.h_tenant_create(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  doc jsonb := api.json_body(r);
+  reg record;
+  t tenancy.tenants;
+  u tenancy.user_info;
+  tok jsonb;
+BEGIN
+  PERFORM api.only_fields(doc, '{slug,name,owner_email,owner_password,plan,invitation}');
+  SELECT * INTO reg FROM tenancy.register_tenant(api.text_field(doc, 'slug', true), api.text_field(doc, 'name', true),
+    api.text_field(doc, 'owner_email', true), api.text_field(doc, 'owner_password', true),
+    api.text_field(doc, 'plan'), api.text_field(doc, 'invitation'));
+  SELECT * INTO t FROM tenancy.tenants WHERE id = reg.tenant_id;
+  SELECT * INTO u FROM tenancy.user_info WHERE tenant_id = reg.tenant_id AND id = reg.owner_id;
+  tok := oauth.issue_first_token();
+  RETURN api.json(201, jsonb_build_object('tenant', api.tenant_json(t), 'owner', api.user_json(u)) || tok,
+                  jsonb_build_object('Location', r.base_url || '/t/' || t.slug || '/api/v1/tenants/' || t.id,
+                                     'Cache-Control', 'no-store'));
+END $$;
+COMMENT ON FUNCTION api.h_tenant_create(api.request) IS 'POST /api/v1/tenants: sign-up (throttled per client address by api.handle_request; plan: the default; invitation when sign-up is by invitation); answers the tenant, its owner and the owner''s first access token.';
+
+CREATE OR REPLACE FUNCTION api.openapi_schemas() RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+SELECT $json${
+  "Error": {"type": "object", "required": ["error", "error_description"],
+            "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}},
+  "Health": {"type": "object", "required": ["status", "database"],
+             "properties": {"status": {"type": "string"}, "database": {"type": "string"}, "version": {"type": "string"}, "time": {"type": "string", "format": "date-time"}}},
+  "Pong": {"type": "object", "required": ["pong"], "properties": {"pong": {"type": "boolean"}, "time": {"type": "string", "format": "date-time"}}},
+  "Status": {"type": "object", "required": ["status", "version"], "additionalProperties": false,
+             "properties": {"status": {"type": "string"}, "version": {"type": "string"}}},
+  "SignupPolicy": {"type": "object", "required": ["signup", "plan"],
+             "properties": {"signup": {"type": "string", "enum": ["open", "invite", "closed"]}, "plan": {"type": "string"}}},
+  "Limits": {"type": "object", "properties": {"max_users": {"type": ["integer", "null"]}, "max_api_calls_per_month": {"type": ["integer", "null"]}, "max_storage_bytes": {"type": ["integer", "null"]}}},
+  "Tenant": {"type": "object", "required": ["id", "slug", "name", "plan", "status"],
+             "properties": {"id": {"type": "string", "format": "uuid"}, "slug": {"type": "string"}, "name": {"type": "string"},
+                            "custom_domain": {"type": ["string", "null"]}, "plan": {"type": "string", "enum": ["free", "basic", "premium", "enterprise"]},
+                            "status": {"type": "string", "enum": ["active", "suspended"]}, "settings": {"$ref": "#/components/schemas/Settings"},
+                            "limits": {"$ref": "#/components/schemas/Limits"},
+                            "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+  "TenantRegistration": {"type": "object", "required": ["slug", "name", "owner_email", "owner_password"], "additionalProperties": false,
+             "properties": {"slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"}, "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "owner_email": {"type": "string", "format": "email"}, "owner_password": {"type": "string", "minLength": 8},
+                            "plan": {"type": "string", "description": "Only the deployment's default plan is accepted (platform operators choose others in SQL)."},
+                            "invitation": {"type": "string", "description": "A platform operator's invitation code, when sign-up is by invitation."}}},
+  "TenantRegistered": {"type": "object", "required": ["tenant", "owner", "access_token", "token_type", "expires_in", "scope"],
+             "properties": {"tenant": {"$ref": "#/components/schemas/Tenant"}, "owner": {"$ref": "#/components/schemas/User"},
+                            "access_token": {"type": "string"}, "token_type": {"type": "string", "const": "Bearer"},
+                            "expires_in": {"type": "integer"}, "scope": {"type": "string"}}},
+  "TenantUpdate": {"type": "object", "additionalProperties": false,
+             "properties": {"name": {"type": "string"}, "custom_domain": {"type": ["string", "null"]}}},
+  "TenantStats": {"type": "object", "required": ["users", "api_calls", "storage_bytes"],
+             "properties": {"tenant_id": {"type": "string", "format": "uuid"}, "plan": {"type": "string"}, "month": {"type": "string"},
+                            "users": {"$ref": "#/components/schemas/Usage"}, "api_calls": {"$ref": "#/components/schemas/Usage"},
+                            "storage_bytes": {"$ref": "#/components/schemas/Usage"}}},
+  "Usage": {"type": "object", "required": ["used", "limit"], "properties": {"used": {"type": "integer"}, "limit": {"type": ["integer", "null"], "description": "null: unlimited"}}},
+  "Settings": {"type": "object", "additionalProperties": false,
+             "properties": {"allowed_origins": {"type": "array", "items": {"type": "string"}}, "brand_color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
+                            "open_registration": {"type": "boolean"}, "allow_plain_pkce": {"type": "boolean"},
+                            "access_token_ttl": {"type": "integer"}, "refresh_token_ttl": {"type": "integer"}, "code_ttl": {"type": "integer"}}},
+  "User": {"type": "object", "required": ["id", "email", "role", "status"],
+           "properties": {"id": {"type": "string", "format": "uuid"}, "email": {"type": "string"}, "display_name": {"type": ["string", "null"]},
+                          "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "status": {"type": "string", "enum": ["active", "disabled"]},
+                          "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+  "UserPage": {"type": "object", "required": ["users", "next_cursor"],
+               "properties": {"users": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}, "next_cursor": {"type": ["string", "null"]}}},
+  "UserCreate": {"type": "object", "required": ["email", "password"], "additionalProperties": false,
+                 "properties": {"email": {"type": "string"}, "password": {"type": "string"}, "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "display_name": {"type": "string"}}},
+  "UserUpdate": {"type": "object", "additionalProperties": false,
+                 "properties": {"display_name": {"type": ["string", "null"]}, "password": {"type": "string"}, "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "status": {"type": "string", "enum": ["active", "disabled"]}}},
+  "Me": {"type": "object", "required": ["user", "tenant", "scope"],
+         "properties": {"user": {"oneOf": [{"$ref": "#/components/schemas/User"}, {"type": "null"}]}, "tenant": {"type": "object"},
+                        "role": {"type": ["string", "null"]}, "scope": {"type": "string"}, "client_id": {"type": ["string", "null"]}}},
+  "ClientMetadata": {"type": "object",
+        "properties": {"client_name": {"type": "string"}, "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
+                       "grant_types": {"type": "array", "items": {"type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials", "password"]}},
+                       "response_types": {"type": "array", "items": {"type": "string", "enum": ["code"]}}, "scope": {"type": "string"},
+                       "token_endpoint_auth_method": {"type": "string", "enum": ["client_secret_basic", "client_secret_post", "none"]}}},
+  "Client": {"allOf": [{"$ref": "#/components/schemas/ClientMetadata"}, {"type": "object", "required": ["client_id"], "properties": {"client_id": {"type": "string"}}}]},
+  "ClientWithSecret": {"allOf": [{"$ref": "#/components/schemas/Client"}, {"type": "object", "properties": {"client_secret": {"type": "string", "description": "Shown once."}}}]},
+  "ClientList": {"type": "object", "required": ["clients"], "properties": {"clients": {"type": "array", "items": {"$ref": "#/components/schemas/Client"}}}},
+  "ClientRegistration": {"allOf": [{"$ref": "#/components/schemas/ClientWithSecret"}, {"type": "object",
+        "properties": {"registration_access_token": {"type": "string"}, "registration_client_uri": {"type": "string"},
+                       "client_id_issued_at": {"type": "integer"}, "client_secret_expires_at": {"type": "integer"}}}]},
+  "Note": {"type": "object", "required": ["id", "title", "body"],
+           "properties": {"id": {"type": "string", "format": "uuid"}, "author_id": {"type": "string", "format": "uuid"}, "title": {"type": "string"},
+                          "body": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+  "NoteInput": {"type": "object", "additionalProperties": false, "properties": {"title": {"type": "string", "minLength": 1, "maxLength": 200}, "body": {"type": "string"}}},
+  "NotePage": {"type": "object", "required": ["notes", "next_cursor"],
+               "properties": {"notes": {"type": "array", "items": {"$ref": "#/components/schemas/Note"}}, "next_cursor": {"type": ["string", "null"]}}},
+  "AuthorizeForm": {"type": "object", "description": "The sign-in/consent form: the authorization request's parameters plus csrf_token, email, password, action.",
+                    "properties": {"csrf_token": {"type": "string"}, "email": {"type": "string"}, "password": {"type": "string"}, "action": {"type": "string", "enum": ["allow", "deny"]}}},
+  "TokenRequest": {"type": "object", "required": ["grant_type"],
+        "properties": {"grant_type": {"type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials", "password"]},
+                       "code": {"type": "string"}, "redirect_uri": {"type": "string"}, "code_verifier": {"type": "string"},
+                       "refresh_token": {"type": "string"}, "username": {"type": "string"}, "password": {"type": "string"},
+                       "scope": {"type": "string"}, "client_id": {"type": "string"}, "client_secret": {"type": "string"}}},
+  "TokenResponse": {"type": "object", "required": ["access_token", "token_type", "expires_in"],
+        "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"}, "expires_in": {"type": "integer"},
+                       "refresh_token": {"type": "string"}, "scope": {"type": "string"}}},
+  "RevocationRequest": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}, "token_type_hint": {"type": "string"}}},
+  "IntrospectionRequest": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}, "token_type_hint": {"type": "string"}}},
+  "Introspection": {"type": "object", "required": ["active"],
+        "properties": {"active": {"type": "boolean"}, "scope": {"type": "string"}, "client_id": {"type": "string"}, "username": {"type": "string"},
+                       "sub": {"type": "string"}, "token_type": {"type": "string"}, "exp": {"type": "integer"}, "iat": {"type": "integer"},
+                       "iss": {"type": "string"}, "tenant": {"type": "string"}, "tenant_id": {"type": "string"}}},
+  "UserInfo": {"type": "object", "required": ["sub"],
+        "properties": {"sub": {"type": "string"}, "email": {"type": "string"}, "name": {"type": ["string", "null"]}, "tenant": {"type": "string"}, "tenant_id": {"type": "string"}, "role": {"type": "string"}}},
+  "ServerMetadata": {"type": "object", "required": ["issuer", "token_endpoint"], "additionalProperties": true,
+        "properties": {"issuer": {"type": "string"}, "authorization_endpoint": {"type": "string"}, "token_endpoint": {"type": "string"}}}
+}$json$::jsonb
+$$;
+
+CREATE OR REPLACE FUNCTION api.dispatch(p_handler text, r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  RETURN CASE p_handler
+    WHEN 'me'             THEN api.h_me(r)
+    WHEN 'token'          THEN api.h_token(r)
+    WHEN 'introspect'     THEN api.h_introspect(r)
+    WHEN 'health'         THEN api.h_health(r)
+    WHEN 'ping'           THEN api.h_ping(r)
+    WHEN 'status'         THEN api.h_status(r)
+    WHEN 'signup_policy'  THEN api.h_signup_policy(r)
+    WHEN 'openapi'        THEN api.h_openapi(r)
+    WHEN 'tenant_create'  THEN api.h_tenant_create(r)
+    WHEN 'tenant_get'     THEN api.h_tenant_get(r)
+    WHEN 'tenant_update'  THEN api.h_tenant_update(r)
+    WHEN 'tenant_delete'  THEN api.h_tenant_delete(r)
+    WHEN 'tenant_stats'   THEN api.h_tenant_stats(r)
+    WHEN 'settings_get'   THEN api.h_settings_get(r)
+    WHEN 'settings_put'   THEN api.h_settings_put(r)
+    WHEN 'users_list'     THEN api.h_users_list(r)
+    WHEN 'user_create'    THEN api.h_user_create(r)
+    WHEN 'user_get'       THEN api.h_user_get(r)
+    WHEN 'user_update'    THEN api.h_user_update(r)
+    WHEN 'user_delete'    THEN api.h_user_delete(r)
+    WHEN 'clients_list'   THEN api.h_clients_list(r)
+    WHEN 'client_create'  THEN api.h_client_create(r)
+    WHEN 'client_get'     THEN api.h_client_get(r)
+    WHEN 'client_rotate'  THEN api.h_client_rotate(r)
+    WHEN 'client_delete'  THEN api.h_client_delete(r)
+    WHEN 'notes_list'     THEN api.h_notes_list(r)
+    WHEN 'note_create'    THEN api.h_note_create(r)
+    WHEN 'note_get'       THEN api.h_note_get(r)
+    WHEN 'note_update'    THEN api.h_note_update(r)
+    WHEN 'note_delete'    THEN api.h_note_delete(r)
+    WHEN 'revoke'         THEN api.h_revoke(r)
+    WHEN 'register'       THEN api.h_register(r)
+    WHEN 'userinfo'       THEN api.h_userinfo(r)
+    WHEN 'metadata'       THEN api.h_metadata(r)
+    WHEN 'authorize'      THEN api.h_authorize(r)
+    ELSE api.error(500, 'server_error', 'No handler for ' || p_handler || '.')
+  END;
+END $$;
+
+-- Routes ------------------------------------------------------------------------------
+UPDATE api.routes SET auth = 'none', summary = 'The service answers, and its version'
+ WHERE method = 'GET' AND pattern = '/api/v1/status';
+INSERT INTO api.routes (method, pattern, handler, tenant, auth, scope, tag, summary, request, response, success) VALUES
+ ('GET', '/api/v1/signup', 'signup_policy', false, 'none', NULL, 'tenants', 'How sign-up works here: open, by invitation or closed, and the plan new organizations get', NULL, 'SignupPolicy', 200);
+UPDATE api.routes SET summary = 'Sign-up: register a tenant and its first owner (default plan; throttled per client address); answers the owner''s first token'
+ WHERE method = 'POST' AND pattern = '/api/v1/tenants';
+UPDATE api.routes SET summary = 'Update name or custom domain (the plan: platform operators only)'
+ WHERE method = 'PATCH' AND pattern = '/api/v1/tenants/{id}';
+SELECT api.routes_changed();
+
+-- Privileges (as extension/schema/98_privileges.sql) ---------------------------------
+DO $privileges$
+DECLARE f record;
+BEGIN
+  FOR f IN
+    SELECT p.oid::regprocedure AS sig, p.prosecdef, l.lanname,
+           coalesce(EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%'), false) AS pinned,
+           pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec
+      FROM pg_catalog.pg_proc p
+      JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+      JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+                                 AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.deptype = 'e'
+      JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'backend_framework'
+  LOOP
+    IF f.lanname IN ('sql', 'plpgsql') AND NOT f.pinned THEN
+      EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f.sig);
+    END IF;
+    IF f.prosecdef THEN
+      EXECUTE format('ALTER FUNCTION %s OWNER TO backend_definer', f.sig);
+    END IF;
+    IF f.public_exec THEN
+      EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.sig);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO backend_gateway, backend_app, backend_admin', f.sig);
+    END IF;
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO backend_definer', f.sig);
+  END LOOP;
+END
+$privileges$;
+
+-- What the definers read and write: the rows of the extension's tables
+-- (RLS does not bind them: backend_definer has BYPASSRLS), never their
+-- definition (they own no table). The context settings are superuser-only;
+-- PostgreSQL 15 lets the definers set them without being superusers.
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA tenancy, oauth, api TO backend_definer;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA tenancy, oauth, api TO backend_definer;
+GRANT SET ON PARAMETER backend_framework.tenant_id, backend_framework.user_id, backend_framework.user_role,
+  backend_framework.scopes, backend_framework.client_id TO backend_definer;
