@@ -43,6 +43,7 @@ INSERT INTO api.routes (method, pattern, handler, tenant, auth, scope, tag, summ
  ('GET',    '/api/v1/clients',                 'clients_list',   true,  'bearer',   'admin', 'clients', 'List OAuth clients (never their secrets)', NULL, 'ClientList', 200),
  ('POST',   '/api/v1/clients',                 'client_create',  true,  'bearer',   'admin', 'clients', 'Register an OAuth client; the secret is shown once', 'ClientMetadata', 'ClientWithSecret', 201),
  ('GET',    '/api/v1/clients/{id}',            'client_get',     true,  'bearer',   'admin', 'clients', 'Read an OAuth client', NULL, 'Client', 200),
+ ('PATCH',  '/api/v1/clients/{id}',            'client_update',  true,  'bearer',   'admin', 'clients', 'Change an OAuth client (fields given replace the stored ones), e.g. resource_server: may introspect every token of the tenant', 'ClientMetadata', 'Client', 200),
  ('POST',   '/api/v1/clients/{id}/rotate-secret', 'client_rotate', true, 'bearer',   'admin', 'clients', 'Issue a new client secret (shown once); the old one stops working', NULL, 'ClientWithSecret', 200),
  ('DELETE', '/api/v1/clients/{id}',            'client_delete',  true,  'bearer',   'admin', 'clients', 'Delete an OAuth client and revoke its tokens', NULL, NULL, 204),
  ('GET',    '/api/v1/notes',                   'notes_list',     true,  'bearer',   'read',  'notes',   'List notes (yours; admins: all), with limit and cursor', NULL, 'NotePage', 200),

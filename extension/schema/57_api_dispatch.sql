@@ -31,6 +31,7 @@ BEGIN
     WHEN 'client_create'  THEN api.h_client_create(r)
     WHEN 'client_get'     THEN api.h_client_get(r)
     WHEN 'client_rotate'  THEN api.h_client_rotate(r)
+    WHEN 'client_update'  THEN api.h_client_update(r)
     WHEN 'client_delete'  THEN api.h_client_delete(r)
     WHEN 'notes_list'     THEN api.h_notes_list(r)
     WHEN 'note_create'    THEN api.h_note_create(r)
