@@ -199,26 +199,27 @@ CREATE FUNCTION tenancy.redeem_password_reset(reset_token text, new_password tex
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  r record;
+  rid uuid;
+  uid uuid;
 BEGIN
   IF t IS NULL THEN
     RAISE EXCEPTION 'no tenant in the current context' USING ERRCODE = 'P0002';
   END IF;
   PERFORM tenancy.check_password_policy(new_password);
   IF reset_token ~ '^bfpr_[A-Za-z0-9_-]{43}$' THEN
-    SELECT p.id, p.user_id INTO r
+    SELECT p.id, p.user_id INTO rid, uid
       FROM tenancy.password_resets p
       JOIN tenancy.users u ON u.tenant_id = p.tenant_id AND u.id = p.user_id AND u.status = 'active'
      WHERE p.tenant_id = t AND p.token_hash = oauth.token_digest(reset_token)
        AND p.closed_at IS NULL AND p.expires_at > now()
        FOR UPDATE OF p;
   END IF;
-  IF r.id IS NULL THEN
+  IF rid IS NULL THEN
     RAISE EXCEPTION 'invalid or expired password reset' USING ERRCODE = '22023',
       DETAIL = 'Ask an administrator to reset your password again.';
   END IF;
-  UPDATE tenancy.password_resets SET closed_at = now() WHERE tenant_id = t AND id = r.id;
-  UPDATE tenancy.users SET password_hash = tenancy.hash_password(new_password) WHERE tenant_id = t AND id = r.user_id;
+  UPDATE tenancy.password_resets SET closed_at = now() WHERE tenant_id = t AND id = rid;
+  UPDATE tenancy.users SET password_hash = tenancy.hash_password(new_password) WHERE tenant_id = t AND id = uid;
 END $$;
 REVOKE ALL ON FUNCTION tenancy.redeem_password_reset(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.redeem_password_reset(text, text) TO backend_gateway, backend_app, backend_admin;

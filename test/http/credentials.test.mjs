@@ -76,6 +76,11 @@ test('an admin reset: no secret for the admin, old password and sessions dead, t
   assert.match(secret, /^bfpr_/);
   const bad = await call('POST', `/t/${t.slug}/api/v1/password-reset`, { json: { token: secret, password: 'short' } });
   assert.equal(bad.status, 400);
+  for (const junk of ['x', 'bfpr_' + 'A'.repeat(43)]) {
+    const r2 = await call('POST', `/t/${t.slug}/api/v1/password-reset`, { json: { token: junk, password: 'user-password-9' } });
+    assert.equal(r2.status, 400);
+    assert.equal(r2.body.error, 'invalid_request');
+  }
   const good = await call('POST', `/t/${t.slug}/api/v1/password-reset`, { json: { token: secret, password: 'user-password-3' } });
   assert.equal(good.status, 204, good.text);
   assert.equal((await call('POST', `/t/${t.slug}/api/v1/password-reset`, { json: { token: secret, password: 'user-password-4' } })).status, 400);
