@@ -18,6 +18,10 @@ EXTRA_CLEAN = gateway/backend-gateway gateway/src/*.o
 # pg_regress suites: every sql/*.sql file, in name order.
 REGRESS      = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=pgcrypto --load-extension=backend_framework
+# Isolation suites (pg_isolation_regress, run by `make installcheck` after
+# pg_regress): every specs/*.spec, expected output in expected/*.out.
+ISOLATION      = $(sort $(notdir $(basename $(wildcard specs/*.spec))))
+ISOLATION_OPTS = --load-extension=pgcrypto --load-extension=backend_framework
 
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 # SANITIZE=1 instruments the gateway (gateway/gateway.mk), not the extension:

@@ -18,16 +18,23 @@ scripts/cluster.sh install || { echo "build failed"; echo "0 passed, 1 failed"; 
 scripts/cluster.sh destroy
 scripts/cluster.sh start || { echo "cluster failed to start"; echo "0 passed, 1 failed"; exit 1; }
 
-# 1. pg_regress (sql/ + expected/), against the throw-away cluster.
-rm -rf results regression.diffs regression.out
-make -s installcheck PGHOST="$PGSOCK" PGUSER=postgres 2>&1 | tee "$OUT/pg_regress.log"
-rc=${PIPESTATUS[0]}
-p=$(grep -cE '\.\.\. ok( |$)' "$OUT/pg_regress.log" || true)
-f=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$OUT/pg_regress.log" || true)
-[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1   # pg_regress itself broke
+# 1. pg_regress (sql/ + expected/), then pg_isolation_regress (specs/ +
+#    expected/: concurrent sessions), against the throw-away cluster. Two
+#    runs, so a pg_regress failure does not skip the isolation suites; both
+#    print "test NAME ... ok|FAILED" lines, counted here.
+rm -rf results regression.diffs regression.out output_iso
+for suite in pg_regress isolation; do
+  if [ $suite = pg_regress ]; then sel=(ISOLATION=); else sel=(REGRESS=); fi
+  make -s installcheck PGHOST="$PGSOCK" PGUSER=postgres "${sel[@]}" 2>&1 | tee "$OUT/$suite.log"
+  rc=${PIPESTATUS[0]}
+  p=$(grep -cE '\.\.\. ok( |$)' "$OUT/$suite.log" || true)
+  f=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$OUT/$suite.log" || true)
+  [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1   # the driver itself broke
+  passed=$((passed + p)); failed=$((failed + f))
+  echo "$suite: $p passed, $f failed"
+done
 [ -f regression.diffs ] && cp regression.diffs "$OUT/"
-passed=$((passed + p)); failed=$((failed + f))
-echo "pg_regress: $p passed, $f failed"
+[ -f output_iso/regression.diffs ] && cp output_iso/regression.diffs "$OUT/isolation.diffs"
 
 # 2. Start the real gateway (when built) on the demo data, for the suites below.
 if [ -x gateway/backend-gateway ]; then

@@ -86,7 +86,7 @@ SELECT tenancy.delete_tenant(:'b');                                             
 ROLLBACK TO s;
 SELECT tenancy.delete_user(:'b_owner');                                                -- 36
 ROLLBACK TO s;
-SELECT tenancy.update_user(:'b_owner', NULL, 'new password!');                         -- 37
+SELECT tenancy.reset_password(:'b_owner');                                            -- 37
 ROLLBACK TO s;
 SELECT count(*) AS "38_list_users_alpha_only" FROM tenancy.list_users(200) WHERE tenant_id <> :'a';
 COPY public.secrets (tenant_id, body) FROM '/dev/null';                                -- 39

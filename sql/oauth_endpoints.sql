@@ -7,15 +7,17 @@ SELECT tenant_id AS eb FROM tenancy.register_tenant('endpoints-b', 'Endpoints B'
 BEGIN;
 SELECT tenancy.enter_tenant('endpoints-a') IS NOT NULL AS entered;
 SELECT email FROM tenancy.create_user('eve@ea.test', 'eve-password', 'user', 'Eve Example');
-SELECT public.seen(oauth.create_client('{"client_id": "api", "client_name": "Resource Server", "grant_types": ["client_credentials"], "scope": "read"}')) ->> 'client_id' AS client;
+SELECT public.seen(oauth.create_client('{"client_id": "api", "client_name": "Resource Server", "resource_server": true, "grant_types": ["client_credentials"], "scope": "read"}')) ->> 'client_id' AS client;
 SELECT public.seen_last('client_secret') AS api_secret \gset
 SELECT public.seen(oauth.create_client('{"client_id": "app", "client_name": "App", "grant_types": ["password", "refresh_token", "client_credentials"], "scope": "read write profile admin"}')) ->> 'client_id' AS client;
 SELECT public.seen_last('client_secret') AS app_secret \gset
+SELECT public.seen(oauth.create_client('{"client_id": "poster", "client_name": "Poster", "token_endpoint_auth_method": "client_secret_post", "grant_types": ["client_credentials"], "scope": "read"}')) ->> 'client_id' AS client;
+SELECT public.seen_last('client_secret') AS poster_secret \gset
 SELECT public.seen(oauth.create_client('{"client_id": "pub", "client_name": "Public", "grant_types": ["password", "refresh_token"], "token_endpoint_auth_method": "none", "scope": "read profile"}')) ->> 'client_id' AS client;
 COMMIT;
 BEGIN;
 SELECT tenancy.enter_tenant('endpoints-b') IS NOT NULL AS entered;
-SELECT public.seen(oauth.create_client('{"client_id": "api", "client_name": "Resource Server B", "grant_types": ["client_credentials"], "scope": "read"}')) ->> 'client_id' AS client;
+SELECT public.seen(oauth.create_client('{"client_id": "api", "client_name": "Resource Server B", "resource_server": true, "grant_types": ["client_credentials"], "scope": "read"}')) ->> 'client_id' AS client;
 SELECT public.seen_last('client_secret') AS api_b_secret \gset
 COMMIT;
 
@@ -42,6 +44,19 @@ SELECT * FROM public.t_introspect('endpoints-a', '{"token": "bfat_unknown"}', pu
 SELECT * FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'b_at'), public.basic('api', :'api_secret'));
 SELECT * FROM public.t_introspect('endpoints-b', jsonb_build_object('token', :'eve_at'), public.basic('api', :'api_b_secret'));
 SELECT status, body->>'active' AS active FROM public.t_introspect('endpoints-b', jsonb_build_object('token', :'b_at'), public.basic('api', :'api_b_secret'));
+-- Only resource servers learn about other clients' tokens (issue 10 item 13):
+-- app and poster are confidential clients but no resource servers. Their
+-- own tokens: active; others' (eve's token of app, api's token): inactive,
+-- on the HTTP Basic fast path and on the general path (client_secret_post).
+SELECT status FROM public.tok('endpoints-a', '{"grant_type": "client_credentials"}', public.basic('api', :'api_secret'));
+SELECT public.seen_last('access_token') AS api_at \gset
+SELECT status FROM public.tok('endpoints-a', jsonb_build_object('grant_type', 'client_credentials', 'client_id', 'poster', 'client_secret', :'poster_secret'));
+SELECT public.seen_last('access_token') AS poster_at \gset
+SELECT body->>'active' AS own_active, body->>'client_id' AS client FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'eve_at'), public.basic('app', :'app_secret'));
+SELECT * FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'api_at'), public.basic('app', :'app_secret'));
+SELECT body->>'active' AS own_active FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'poster_at', 'client_id', 'poster', 'client_secret', :'poster_secret'));
+SELECT * FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'eve_at', 'client_id', 'poster', 'client_secret', :'poster_secret'));
+SELECT body->>'active' AS rs_active FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'poster_at'), public.basic('api', :'api_secret'));
 -- Errors: no or wrong client authentication, a public client, no token.
 SELECT * FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'eve_at'));
 SELECT * FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'eve_at'), public.basic('api', 'wrong'));
@@ -126,6 +141,11 @@ SELECT public.seen_last('client_id') AS dyn, public.seen_last('client_secret') A
 SELECT :'dyn_uri' = 'http://localhost:8080/t/endpoints-a/oauth/register/' || :'dyn' AS uri_ok;
 -- Its secret authenticates it at the token endpoint (the grant is not one of its own).
 SELECT * FROM public.tok('endpoints-a', '{"grant_type": "client_credentials"}', public.basic(:'dyn', :'dyn_secret'));
+-- A dynamically registered client is no resource server: it learns nothing
+-- of the owner's token (before the fix: active, with the owner's e-mail),
+-- and it cannot declare itself one.
+SELECT * FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'owner_admin'), public.basic(:'dyn', :'dyn_secret'));
+SELECT * FROM public.t_register('endpoints-a', 'POST', NULL, '{"client_name": "Wannabe RS", "redirect_uris": ["https://rs.example/cb"], "resource_server": true}', :'owner_admin');
 -- Metadata errors (RFC 7591 section 3.2.2); impersonation: a name another client has; choosing a client_id.
 SELECT * FROM public.t_register('endpoints-a', 'POST', NULL, '{"client_name": "X", "redirect_uris": ["http://x.example/cb"]}', :'owner_admin');
 SELECT * FROM public.t_register('endpoints-a', 'POST', NULL, '{"client_name": "X", "redirect_uris": ["https://x.example/cb"], "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:jwt-bearer"]}', :'owner_admin');

@@ -28,12 +28,17 @@ SELECT public.last_location('code') AS code \gset
 SELECT status FROM public.tok('secrets-a', jsonb_build_object('grant_type', 'authorization_code', 'code', :'code'), public.basic('cli', :'c_secret'));
 SELECT status FROM public.t_register('secrets-a', 'POST', NULL, '{"client_name": "R", "redirect_uris": ["https://r.example/cb"]}', NULL);
 \c - postgres
+BEGIN;
+SELECT tenancy.enter_tenant('secrets-a') IS NOT NULL AS entered;
+SELECT tenancy.reset_password(id) IS NOT NULL AS reset FROM tenancy.create_user('reset@sa.test', 'reset-password');
+COMMIT;
+SELECT count(public.seen(jsonb_build_object('reset_token', reset_token))) > 0 AS reset_mail FROM tenancy.take_password_reset_mail();
 \set VERBOSITY terse
 
 -- Everything handed out (secret-shaped strings in any recorded answer: bodies, Location and Set-Cookie headers).
 CREATE TEMP TABLE handed_out AS
   SELECT DISTINCT m[1] AS secret, substr(m[1], 6) AS random_part
-    FROM public.oauth_seen, regexp_matches(body::text, '(bf(?:at|rt|ac|cs|rg|ss|cf)_[A-Za-z0-9_-]{43})', 'g') m;
+    FROM public.oauth_seen, regexp_matches(body::text, '(bf(?:at|rt|ac|cs|rg|ss|cf|pr)_[A-Za-z0-9_-]{43})', 'g') m;
 SELECT left(secret, 5) AS kind, count(*) > 0 AS handed_out FROM handed_out GROUP BY 1 ORDER BY 1;
 
 -- The columns scanned: every text-like, bytea, json and array column of every table of both schemas.
@@ -75,7 +80,8 @@ SELECT left(h.secret, 5) AS kind,
                            OR EXISTS (SELECT 1 FROM oauth.clients c WHERE c.secret_hash = oauth.token_digest(h.secret)
                                                                        OR c.registration_token_hash = oauth.token_digest(h.secret))
                            OR EXISTS (SELECT 1 FROM oauth.authorization_codes a WHERE a.code_hash = oauth.token_digest(h.secret))
-                           OR EXISTS (SELECT 1 FROM oauth.login_sessions l WHERE l.session_hash = oauth.token_digest(h.secret))) > 0
+                           OR EXISTS (SELECT 1 FROM oauth.login_sessions l WHERE l.session_hash = oauth.token_digest(h.secret))
+                           OR EXISTS (SELECT 1 FROM tenancy.password_resets p WHERE p.token_hash = oauth.token_digest(h.secret))) > 0
          AS digest_stored
   FROM handed_out h WHERE left(h.secret, 5) <> 'bfcf_' GROUP BY 1 ORDER BY 1;
 -- The CSRF cookie is not stored at all: the form carries its digest, compared with the cookie's.

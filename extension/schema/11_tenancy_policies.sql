@@ -48,9 +48,11 @@ CREATE POLICY usage_read ON tenancy.api_usage FOR SELECT
 CREATE POLICY storage_read ON tenancy.storage_usage FOR SELECT
   USING (tenant_id = (SELECT tenancy.current_tenant_id()) AND (SELECT tenancy.is_tenant_admin()));
 
--- Grants: the least that works. The password hash is never readable;
--- status and limit overrides of a tenant only change through the
--- backend_admin functions.
+-- Grants: the least that works. The password hash is never readable, and
+-- neither it nor the e-mail address is updatable: they change only through
+-- tenancy.change_credentials (the user, with the current password) and the
+-- reset functions. Status and limit overrides of a tenant only change
+-- through the backend_admin functions.
 GRANT SELECT ON tenancy.plans, tenancy.tenant_tables TO backend_gateway, backend_app, backend_admin;
 -- tenant_tables changes only through tenancy.enable_tenant_table.
 GRANT SELECT ON tenancy.tenants TO backend_gateway, backend_app, backend_admin;
@@ -61,7 +63,7 @@ GRANT SELECT (tenant_id, id, email, display_name, role, status, created_at, upda
   TO backend_gateway, backend_app, backend_admin;
 GRANT INSERT (tenant_id, id, email, password_hash, display_name, role, status) ON tenancy.users
   TO backend_gateway, backend_app, backend_admin;
-GRANT UPDATE (email, password_hash, display_name, role, status) ON tenancy.users
+GRANT UPDATE (display_name, role, status) ON tenancy.users
   TO backend_gateway, backend_app, backend_admin;
 GRANT DELETE ON tenancy.users TO backend_gateway, backend_app, backend_admin;
 GRANT SELECT ON tenancy.user_info TO backend_gateway, backend_app, backend_admin;

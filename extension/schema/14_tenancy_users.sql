@@ -32,10 +32,16 @@ BEGIN
       RAISE EXCEPTION 'only an owner may remove or demote an owner' USING ERRCODE = '42501';
     END IF;
     IF loses_owner AND OLD.status = 'active' THEN
-      -- Serialise owner changes of this tenant, then make sure one remains.
-      PERFORM pg_advisory_xact_lock(hashtext('backend_framework.owners'), hashtext(t::text));
-      IF NOT EXISTS (SELECT 1 FROM tenancy.users u WHERE u.tenant_id = t AND u.id <> OLD.id
-                      AND u.role = 'owner' AND u.status = 'active') THEN
+      -- Another active owner must remain, and must stay one until we commit:
+      -- FOR SHARE locks it against a concurrent demotion. Under READ
+      -- COMMITTED a row changed meanwhile is re-read (and no longer counts);
+      -- under REPEATABLE READ and SERIALIZABLE, whose snapshot may be older
+      -- than a concurrent demotion, locking that row fails with 40001. A
+      -- plain EXISTS would read a stale snapshot and let two owners demote
+      -- each other. (users_lock serialises the statements, so the usual
+      -- race ends in that clean 40001, not in a deadlock.)
+      IF NOT EXISTS (SELECT 1 FROM (SELECT 1 FROM tenancy.users u WHERE u.tenant_id = t AND u.id <> OLD.id
+                                      AND u.role = 'owner' AND u.status = 'active' FOR SHARE OF u) o) THEN
         RAISE EXCEPTION 'a tenant must keep at least one active owner' USING ERRCODE = '42501',
           HINT = 'Make another user owner first.';
       END IF;
@@ -47,6 +53,22 @@ REVOKE ALL ON FUNCTION tenancy._users_guard() FROM PUBLIC;
 COMMENT ON FUNCTION tenancy._users_guard() IS 'Trigger: role and status rules for users, and at least one active owner per tenant.';
 CREATE TRIGGER users_guard BEFORE INSERT OR UPDATE OR DELETE ON tenancy.users
   FOR EACH ROW EXECUTE FUNCTION tenancy._users_guard();
+
+-- Row-level triggers run after the row is locked, so two statements that
+-- each change one owner and check the other would lock in opposite orders
+-- (a deadlock). This statement-level trigger first takes a per-tenant lock
+-- (the context's tenant; one lock for all changes without a context).
+CREATE FUNCTION tenancy._users_lock() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('backend_framework.owners'),
+                                hashtext(coalesce(tenancy.current_tenant_id()::text, '')));
+  RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION tenancy._users_lock() FROM PUBLIC;
+COMMENT ON FUNCTION tenancy._users_lock() IS 'Trigger (per statement): serialises changes of a tenant''s users (advisory lock on the context''s tenant) before rows are locked, so concurrent owner changes fail cleanly instead of deadlocking.';
+CREATE TRIGGER users_lock BEFORE UPDATE OR DELETE ON tenancy.users
+  FOR EACH STATEMENT EXECUTE FUNCTION tenancy._users_lock();
 
 CREATE FUNCTION tenancy._check_role(p_role text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -97,9 +119,12 @@ EXCEPTION WHEN unique_violation THEN
 END $$;
 COMMENT ON FUNCTION tenancy.create_user(text, text, text, text) IS 'Creates a user in the current tenant (admins and owners; owner role: owners), enforcing max_users (BF001).';
 
--- Updates a user; NULL leaves a field. Users change their own name and
--- password; admins also role and status (owner changes: owners).
-CREATE FUNCTION tenancy.update_user(p_id uuid, p_display_name text DEFAULT NULL, p_password text DEFAULT NULL,
+-- Updates a user; NULL leaves a field. Users change their own name; admins
+-- also role and status (owner changes: owners). Passwords and e-mail
+-- addresses never change here: users change their own with
+-- tenancy.change_credentials (giving the current password), admins can
+-- only trigger tenancy.reset_password.
+CREATE FUNCTION tenancy.update_user(p_id uuid, p_display_name text DEFAULT NULL,
                                     p_role text DEFAULT NULL, p_status text DEFAULT NULL)
 RETURNS SETOF tenancy.user_info
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -110,12 +135,6 @@ BEGIN
   END IF;
   IF p_display_name IS NOT NULL AND length(p_display_name) > 200 THEN
     RAISE EXCEPTION 'display name is too long' USING ERRCODE = '22023', DETAIL = 'At most 200 characters.';
-  END IF;
-  -- The hash is written by its own UPDATE: reading it (as a CASE would)
-  -- needs a SELECT privilege that applications do not have.
-  IF p_password IS NOT NULL THEN
-    UPDATE tenancy.users u SET password_hash = tenancy.hash_password(p_password)
-     WHERE u.tenant_id = tenancy.current_tenant_id() AND u.id = p_id;
   END IF;
   RETURN QUERY
   UPDATE tenancy.users u SET
@@ -128,7 +147,7 @@ BEGIN
     RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
   END IF;
 END $$;
-COMMENT ON FUNCTION tenancy.update_user(uuid, text, text, text, text) IS 'Updates a user of the current tenant; NULL leaves a field. RLS and the users_guard trigger decide who may change what.';
+COMMENT ON FUNCTION tenancy.update_user(uuid, text, text, text) IS 'Updates display name, role or status of a user of the current tenant; NULL leaves a field. RLS and the users_guard trigger decide who may change what. Never the password or e-mail (see tenancy.change_credentials, tenancy.reset_password).';
 
 CREATE FUNCTION tenancy.delete_user(p_id uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$

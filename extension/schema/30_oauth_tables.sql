@@ -31,6 +31,7 @@ CREATE TABLE oauth.clients (
   refresh_token_ttl          integer CHECK (refresh_token_ttl BETWEEN 10 AND 31536000),
   builtin                    boolean NOT NULL DEFAULT false,
   registered_via             text NOT NULL DEFAULT 'admin' CHECK (registered_via IN ('admin', 'dynamic', 'open')),
+  resource_server            boolean NOT NULL DEFAULT false,
   created_at                 timestamptz NOT NULL DEFAULT now(),
   updated_at                 timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (tenant_id, client_id),
@@ -49,6 +50,7 @@ COMMENT ON COLUMN oauth.clients.extra IS 'Other RFC 7591 metadata kept and retur
 COMMENT ON COLUMN oauth.clients.access_token_ttl IS 'Access token lifetime in seconds for this client (NULL: the tenant''s access_token_ttl setting, else 3600).';
 COMMENT ON COLUMN oauth.clients.refresh_token_ttl IS 'Refresh token lifetime in seconds for this client (NULL: the tenant''s refresh_token_ttl setting, else 30 days).';
 COMMENT ON COLUMN oauth.clients.builtin IS 'True for the tenant''s console client (public, created with the tenant, cannot be deleted).';
+COMMENT ON COLUMN oauth.clients.resource_server IS 'True for a resource server (API): it may introspect every token of its tenant. Other clients introspect only their own tokens. Set only by admins (create_client, update_client), never by dynamic registration.';
 COMMENT ON COLUMN oauth.clients.registered_via IS 'admin: created by an admin (create_client, or the console client); dynamic: RFC 7591 with an admin''s access token; open: RFC 7591 without one (open_registration), which limits what RFC 7592 updates may ask for.';
 
 -- Consent a user gave a client: the scopes it may get without asking again.
@@ -188,13 +190,14 @@ CREATE POLICY login_attempts_admin ON oauth.login_attempts FOR SELECT
 -- Privileges: digests are never readable by application roles.
 GRANT SELECT (tenant_id, client_id, client_name, token_endpoint_auth_method, redirect_uris, grant_types,
               response_types, scope, extra, access_token_ttl, refresh_token_ttl, builtin, registered_via,
-              created_at, updated_at)
+              resource_server, created_at, updated_at)
   ON oauth.clients TO backend_gateway, backend_app, backend_admin;
 GRANT INSERT (tenant_id, client_id, client_name, secret_hash, registration_token_hash, token_endpoint_auth_method,
-              redirect_uris, grant_types, response_types, scope, extra, access_token_ttl, refresh_token_ttl)
+              redirect_uris, grant_types, response_types, scope, extra, access_token_ttl, refresh_token_ttl,
+              resource_server)
   ON oauth.clients TO backend_gateway, backend_app, backend_admin;
 GRANT UPDATE (client_name, secret_hash, registration_token_hash, token_endpoint_auth_method, redirect_uris,
-              grant_types, response_types, scope, extra, access_token_ttl, refresh_token_ttl, updated_at)
+              grant_types, response_types, scope, extra, access_token_ttl, refresh_token_ttl, resource_server, updated_at)
   ON oauth.clients TO backend_gateway, backend_app, backend_admin;
 GRANT DELETE ON oauth.clients TO backend_gateway, backend_app, backend_admin;
 GRANT SELECT, DELETE ON oauth.consents TO backend_gateway, backend_app, backend_admin;

@@ -207,8 +207,15 @@ BEGIN
   r := jsonb_build_object('client_name', name, 'redirect_uris', to_jsonb(uris), 'grant_types', to_jsonb(grants),
                           'response_types', to_jsonb(rtypes), 'scope', oauth._scope_text(scopes),
                           'token_endpoint_auth_method', method, 'extra', extra);
-  -- Administrators may also choose the client_id and token lifetimes.
+  -- Administrators may also choose the client_id and token lifetimes, and
+  -- mark a resource server (which may introspect other clients' tokens).
   IF mode = 'admin' THEN
+    IF m ? 'resource_server' AND jsonb_typeof(m->'resource_server') <> 'null' THEN
+      IF jsonb_typeof(m->'resource_server') <> 'boolean' THEN
+        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'resource_server must be true or false');
+      END IF;
+      r := r || jsonb_build_object('resource_server', m->'resource_server');
+    END IF;
     IF m ? 'client_id' AND jsonb_typeof(m->'client_id') <> 'null' THEN
       IF jsonb_typeof(m->'client_id') <> 'string' OR (m->>'client_id') !~ '^[A-Za-z0-9._~-]{3,100}$' THEN
         RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
@@ -228,6 +235,9 @@ BEGIN
   ELSIF m ? 'client_id' THEN
     RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
       'client_id is assigned by the server and cannot be chosen');
+  ELSIF coalesce(m->'resource_server', 'false') NOT IN ('false', 'null') THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'only an admin can make a client a resource server (POST or PATCH /api/v1/clients)');
   END IF;
   RETURN r;
 END $$;
@@ -252,6 +262,7 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
            'refresh_token_ttl', c->'refresh_token_ttl'))
          || coalesce(c->'extra', '{}')
          || CASE WHEN with_admin_fields THEN jsonb_build_object('builtin', c->'builtin', 'registered_via', c->'registered_via',
+                   'resource_server', coalesce(c->'resource_server', 'false'),
                    'created_at', c->'created_at', 'updated_at', c->'updated_at') ELSE '{}' END
 $$;
 COMMENT ON FUNCTION oauth._client_json(jsonb, boolean) IS 'Internal: RFC 7591 client information (never a secret) from a row''s non-secret columns; with_admin_fields adds builtin, registered_via, created_at, updated_at.';
@@ -284,7 +295,8 @@ CREATE FUNCTION oauth._client_row(p_client_id text) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT to_jsonb(x) FROM (
     SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
-           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.created_at, c.updated_at
+           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.resource_server,
+           c.created_at, c.updated_at
       FROM oauth.clients c
      WHERE c.tenant_id = tenancy.current_tenant_id() AND c.client_id = p_client_id) x
 $$;
@@ -304,19 +316,21 @@ BEGIN
   IF v->>'token_endpoint_auth_method' <> 'none' THEN secret := oauth.random_token('client_secret'); END IF;
   INSERT INTO oauth.clients (tenant_id, client_id, client_name, secret_hash, registration_token_hash,
                              token_endpoint_auth_method, redirect_uris, grant_types, response_types, scope, extra,
-                             access_token_ttl, refresh_token_ttl)
+                             access_token_ttl, refresh_token_ttl, resource_server)
   VALUES (t, cid, coalesce(v->>'client_name', cid), oauth.token_digest(secret), oauth.token_digest(reg),
           v->>'token_endpoint_auth_method',
           ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
           ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
           ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
-          v->>'scope', v->'extra', (v->>'access_token_ttl')::integer, (v->>'refresh_token_ttl')::integer);
+          v->>'scope', v->'extra', (v->>'access_token_ttl')::integer, (v->>'refresh_token_ttl')::integer,
+          coalesce((v->>'resource_server')::boolean, false));
   RETURN oauth._client_json(oauth._client_row(cid))
+         || CASE WHEN (v->>'resource_server')::boolean THEN '{"resource_server": true}'::jsonb ELSE '{}' END
          || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg));
 EXCEPTION WHEN unique_violation THEN
   RAISE EXCEPTION 'a client with client_id "%" already exists', cid USING ERRCODE = '23505';
 END $$;
-COMMENT ON FUNCTION oauth.create_client(jsonb) IS 'Registers a client in the current tenant (admins and owners with scope admin) from RFC 7591 metadata (plus client_id, access_token_ttl, refresh_token_ttl). Returns the RFC 7591 client information with client_secret (confidential clients) and registration_access_token, both shown only here. 22023 invalid metadata, 23505 client_id taken.';
+COMMENT ON FUNCTION oauth.create_client(jsonb) IS 'Registers a client in the current tenant (admins and owners with scope admin) from RFC 7591 metadata (plus client_id, access_token_ttl, refresh_token_ttl, resource_server). Returns the RFC 7591 client information with client_secret (confidential clients) and registration_access_token, both shown only here. 22023 invalid metadata, 23505 client_id taken.';
 
 CREATE FUNCTION oauth.list_clients() RETURNS SETOF jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -325,7 +339,8 @@ BEGIN
   RETURN QUERY
   SELECT oauth._client_json(to_jsonb(x), true) FROM (
     SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
-           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.created_at, c.updated_at
+           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.resource_server,
+           c.created_at, c.updated_at
       FROM oauth.clients c
      WHERE c.tenant_id = tenancy.current_tenant_id()
      ORDER BY c.builtin DESC, c.created_at, c.client_id) x;
@@ -386,7 +401,8 @@ BEGIN
     grant_types = ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
     response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
     scope = v->>'scope', extra = v->'extra',
-    access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer
+    access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer,
+    resource_server = coalesce((v->>'resource_server')::boolean, false)
   WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
   IF v->>'token_endpoint_auth_method' = 'none' AND cur->>'token_endpoint_auth_method' <> 'none' THEN
     UPDATE oauth.clients c SET token_endpoint_auth_method = 'none', secret_hash = NULL

@@ -46,6 +46,11 @@ REVOKE ALL ON FUNCTION oauth.revoke_endpoint(jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.revoke_endpoint(jsonb, text) TO backend_gateway, backend_admin;
 
 -- Introspection -----------------------------------------------------------------
+-- Who may learn about a token: a resource server (a client an admin marked
+-- resource_server) about any token of its tenant; any other confidential
+-- client only about its own. Otherwise the answer is {"active": false}, as
+-- for an unknown token (RFC 7662 section 2.2 allows it; a 403 would tell a
+-- token scanner that the token exists).
 
 CREATE FUNCTION oauth.introspect_endpoint(params jsonb, authorization text, issuer text,
                                           OUT status integer, OUT body jsonb)
@@ -74,6 +79,8 @@ BEGIN
                ON x.tenant_id = t AND x.token_hash = oauth.token_digest(params->>'token')
               AND x.revoked_at IS NULL AND x.rotated_at IS NULL AND x.expires_at > now()
               AND (x.user_id IS NULL OR u.status = 'active')
+              -- Only resource servers see other clients' tokens (issue 10 item 13).
+              AND (cl.resource_server OR x.client_id = cl.client_id)
        WHERE cl.token_endpoint_auth_method = 'client_secret_basic'
          AND oauth.ct_equal(oauth.token_digest(b.client_secret), cl.secret_hash)
          AND coalesce(params->>'client_id', b.client_id) = b.client_id;
@@ -104,7 +111,9 @@ BEGIN
       LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
      WHERE x.tenant_id = t AND x.token_hash = oauth.token_digest(params->>'token')
        AND x.revoked_at IS NULL AND x.rotated_at IS NULL AND x.expires_at > now()
-       AND (x.user_id IS NULL OR u.status = 'active');
+       AND (x.user_id IS NULL OR u.status = 'active')
+       AND (x.client_id = c.client_id
+            OR EXISTS (SELECT 1 FROM oauth.clients rs WHERE rs.tenant_id = t AND rs.client_id = c.client_id AND rs.resource_server));
   END IF;
   status := 200;
   IF k.kind IS NULL THEN
@@ -124,7 +133,7 @@ BEGIN
     'tenant', k.slug,
     'tenant_id', t));
 END $$;
-COMMENT ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) IS 'POST /oauth/introspect of the current tenant (RFC 7662), for authenticated confidential clients: {"active": false} for unknown, expired, revoked, rotated or other tenants'' tokens and disabled users; else active, scope, client_id, username (email), sub (user id), token_type (Bearer, or refresh_token), exp, iat, iss (= issuer), tenant (slug), tenant_id.';
+COMMENT ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) IS 'POST /oauth/introspect of the current tenant (RFC 7662), for authenticated confidential clients: a resource server (oauth.clients.resource_server) learns about every token of the tenant, any other client only about its own. {"active": false} for unknown, expired, revoked, rotated or other tenants'' tokens, disabled users, and tokens of other clients when the caller is no resource server; else active, scope, client_id, username (email), sub (user id), token_type (Bearer, or refresh_token), exp, iat, iss (= issuer), tenant (slug), tenant_id.';
 REVOKE ALL ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) TO backend_gateway, backend_admin;
 

@@ -181,13 +181,17 @@ DECLARE
   doc jsonb := api.json_body(r);
   u tenancy.user_info;
 BEGIN
-  PERFORM api.only_fields(doc, '{display_name,password,role,status}');
+  IF doc ? 'password' OR doc ? 'email' THEN
+    RAISE EXCEPTION 'passwords and e-mail addresses are not changed here' USING ERRCODE = '42501',
+      DETAIL = 'Change your own with PATCH /api/v1/me (with current_password); admins reset a user''s password with POST /api/v1/users/{id}/reset-password.';
+  END IF;
+  PERFORM api.only_fields(doc, '{display_name,role,status}');
   SELECT * INTO u FROM tenancy.update_user(api.uuid_param(r, 'user'),
     CASE WHEN doc ? 'display_name' THEN coalesce(api.text_field(doc, 'display_name'), '') END,
-    api.text_field(doc, 'password'), api.text_field(doc, 'role'), api.text_field(doc, 'status'));
+    api.text_field(doc, 'role'), api.text_field(doc, 'status'));
   RETURN api.json(200, api.user_json(u));
 END $$;
-COMMENT ON FUNCTION api.h_user_update(api.request) IS 'PATCH /api/v1/users/{id}: display_name, password (yourself or admins), role and status (admins).';
+COMMENT ON FUNCTION api.h_user_update(api.request) IS 'PATCH /api/v1/users/{id}: display_name (yourself or admins), role and status (admins). Never password or email (403).';
 
 CREATE FUNCTION api.h_user_delete(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$

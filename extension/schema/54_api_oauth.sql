@@ -118,6 +118,16 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.h_client_get(api.request) IS 'GET /api/v1/clients/{id} (admins).';
 
+-- PATCH: the fields given replace the stored ones (resource_server among
+-- them: only admins mark a resource server, which may introspect all tokens).
+CREATE FUNCTION api.h_client_update(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM api.require_admin();
+  RETURN api.json(200, oauth.update_client(r.id, api.json_body(r)), '{"Cache-Control": "no-store"}');
+END $$;
+COMMENT ON FUNCTION api.h_client_update(api.request) IS 'PATCH /api/v1/clients/{id} (admins): fields present replace the stored ones, e.g. resource_server.';
+
 CREATE FUNCTION api.h_client_rotate(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN

@@ -130,6 +130,7 @@ static const token_kind token_kinds[] = {
 	{"session", "bfss_", 32},
 	{"csrf", "bfcf_", 32},
 	{"invitation", "bfiv_", 32},
+	{"reset", "bfpr_", 32},		/* password reset secrets */
 	{"client_id", "bfci_", 16},	/* public identifier: 128 bits */
 };
 
@@ -152,7 +153,7 @@ oauth_random_token(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown token kind"),
-				 errhint("Use access, refresh, code, client_secret, registration, session, csrf or client_id.")));
+				 errhint("Use access, refresh, code, client_secret, registration, session, csrf, reset or client_id.")));
 
 	if (!pg_strong_random(rnd, k->bytes))
 		ereport(ERROR,

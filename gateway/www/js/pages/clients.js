@@ -69,7 +69,8 @@ async function render(ctx, root) {
         { label: 'Client ID', cell: (c) => h('code', {}, c.client_id) },
         { label: 'Type', cell: (c) => (c.token_endpoint_auth_method === 'none'
           ? badge('public')
-          : [badge('confidential', 'ok'), h('div', { class: 'small muted' }, c.token_endpoint_auth_method)]) },
+          : [badge('confidential', 'ok'), c.resource_server ? [' ', badge('resource server', 'brand')] : null,
+             h('div', { class: 'small muted' }, c.token_endpoint_auth_method)]) },
         { label: 'Grants', cell: (c) => h('span', { class: 'small' }, (c.grant_types ?? []).join(', ')) },
         { label: 'Redirect URIs', cell: (c) => ((c.redirect_uris ?? []).length
           ? h('ul', { class: 'list-plain small' }, c.redirect_uris.map((u) => h('li', {}, h('code', {}, u))))
@@ -103,6 +104,20 @@ async function render(ctx, root) {
         });
       });
       buttons.push(rotate);
+      // A resource server may introspect every token of the organization;
+      // other clients only their own (never settable by self-registration).
+      const rs = h('button', { type: 'button', class: 'small', 'aria-label': `${c.resource_server ? 'Unmark' : 'Mark'} ${name} as a resource server` },
+        c.resource_server ? 'Not a resource server' : 'Make resource server');
+      rs.addEventListener('click', () => busy(rs, async () => {
+        try {
+          await ctx.api.patch(`/api/v1/clients/${encodeURIComponent(c.client_id)}`, { resource_server: !c.resource_server });
+          await load();
+          flash(c.resource_server ? `"${name}" may now introspect only its own tokens.` : `"${name}" may now introspect every token of this organization.`);
+        } catch (err) {
+          flashError(err);
+        }
+      }));
+      buttons.push(rs);
     }
     const remove = h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${name}` }, 'Delete');
     remove.addEventListener('click', async () => {
@@ -150,6 +165,8 @@ async function render(ctx, root) {
     label: 'Redirect URIs', name: 'redirect_uris', tag: 'textarea', rows: 3, spellcheck: 'false',
     hint: 'One per line, matched exactly. Needed for the authorization code grant.',
   });
+  const resourceServer = h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'resource_server' }),
+    h('span', {}, 'Resource server: may introspect every token of this organization (other clients: only their own)'));
   const grantsError = h('span', { class: 'field-error', id: nextId('grants-error') });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Register client');
   const form = h('form', { novalidate: true, id: 'client-create-form' },
@@ -157,6 +174,7 @@ async function render(ctx, root) {
     h('fieldset', { 'aria-describedby': typeId }, h('legend', {}, 'Type'), typeRadios),
     h('span', { id: typeId, class: 'visually-hidden' }, 'Confidential clients get a secret; public clients do not.'),
     authMethod,
+    resourceServer,
     h('div', { class: 'form-grid' },
       h('fieldset', {}, h('legend', {}, 'Grant types'), grantChecks, grantsError),
       h('fieldset', {}, h('legend', {}, 'Scopes'), scopeChecks)),
@@ -168,6 +186,8 @@ async function render(ctx, root) {
   function syncType() {
     const confidential = isConfidential();
     authMethod.hidden = !confidential;
+    resourceServer.hidden = !confidential;
+    if (!confidential) resourceServer.querySelector('input').checked = false;
     for (const label of grantChecks) {
       if (label.dataset.confidentialOnly !== 'true') continue;
       const box = label.querySelector('input');
@@ -203,6 +223,7 @@ async function render(ctx, root) {
       scope: scopes.join(' '),
     };
     if (uris.length) body.redirect_uris = uris;
+    if (confidential && resourceServer.querySelector('input').checked) body.resource_server = true;
     if (grants.includes('authorization_code')) body.response_types = ['code'];
     await busy(submit, async () => {
       try {

@@ -1,7 +1,9 @@
 // pages/profile.js — the signed-in user's own account (everyone): who they
-// are, their display name and a new password (PATCH /api/v1/users/{own id}).
+// are, their display name and a new password (PATCH /api/v1/me; the password
+// needs the current one, and a new one signs the user out everywhere).
+import { signOut } from '../auth.js';
 import { busy, field, h, setFieldError } from '../dom.js';
-import { flash, flashError } from '../flash.js';
+import { flash, flashError, flashNext } from '../flash.js';
 import { formatDate } from '../format.js';
 import { badge, card, facts, statusBadge, viewHeader } from '../ui.js';
 import { confirmError, passwordError } from '../validate.js';
@@ -21,7 +23,7 @@ async function render(ctx, root) {
     event.preventDefault();
     await busy(nameSubmit, async () => {
       try {
-        await ctx.api.patch(`/api/v1/users/${user.id}`, { display_name: control(nameField).value.trim() });
+        await ctx.api.patch('/api/v1/me', { display_name: control(nameField).value.trim() });
         flash('Your display name was saved.');
         await ctx.reloadMe();
       } catch (err) {
@@ -31,13 +33,17 @@ async function render(ctx, root) {
   });
 
   const hidden = h('input', { type: 'text', name: 'username', autocomplete: 'username', value: user.email, hidden: true });
+  const currentField = field({ label: 'Current password', name: 'current_password', type: 'password', autocomplete: 'current-password', required: true });
   const passwordField = field({ label: 'New password', name: 'new_password', type: 'password', autocomplete: 'new-password', required: true, hint: 'At least 8 characters.' });
   const confirmField = field({ label: 'Repeat the new password', name: 'confirm_password', type: 'password', autocomplete: 'new-password', required: true });
   const passwordSubmit = h('button', { type: 'submit', class: 'primary' }, 'Change password');
-  const passwordForm = h('form', { novalidate: true, id: 'profile-password-form' }, hidden, passwordField, confirmField, h('div', { class: 'actions' }, passwordSubmit));
+  const passwordForm = h('form', { novalidate: true, id: 'profile-password-form' }, hidden, currentField, passwordField, confirmField, h('div', { class: 'actions' }, passwordSubmit));
   passwordForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     const password = control(passwordField).value;
+    const current = control(currentField).value;
+    setFieldError(control(currentField), current ? '' : 'Enter your current password.');
+    if (!current) { control(currentField).focus(); return; }
     const p1 = passwordError(password);
     const p2 = p1 ? '' : confirmError(password, control(confirmField).value);
     setFieldError(control(passwordField), p1);
@@ -48,9 +54,11 @@ async function render(ctx, root) {
     }
     await busy(passwordSubmit, async () => {
       try {
-        await ctx.api.patch(`/api/v1/users/${user.id}`, { password });
-        passwordForm.reset();
-        flash('Your password was changed. Use it the next time you sign in.');
+        await ctx.api.patch('/api/v1/me', { current_password: current, password });
+        // Every sign-in of this user ended with the change, this one too.
+        await signOut().catch(() => {});
+        flashNext('Your password was changed and you were signed out everywhere. Sign in with the new password.', 'info');
+        location.assign(`./?tenant=${encodeURIComponent(ctx.slug)}`);
       } catch (err) {
         flashError(err);
       }

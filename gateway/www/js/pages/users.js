@@ -107,7 +107,27 @@ async function render(ctx, root) {
         }
       });
     });
-    return h('div', { class: 'row-actions' }, toggle, remove);
+    // Admins never set another user's password: a reset makes it unusable,
+    // signs the user out and sends them a one-time link by mail.
+    const reset = h('button', { type: 'button', class: 'small', 'aria-label': `Reset the password of ${u.email}` }, 'Reset password');
+    reset.addEventListener('click', async () => {
+      const ok = await confirmDialog({
+        title: `Reset the password of ${u.email}?`,
+        message: 'Their password stops working at once and they are signed out everywhere. They receive a one-time link by e-mail to choose a new one.',
+        confirmLabel: 'Reset password',
+        danger: true,
+      });
+      if (!ok) return;
+      await busy(reset, async () => {
+        try {
+          await ctx.api.post(`/api/v1/users/${u.id}/reset-password`, {});
+          flash(`${u.email} was signed out; a password reset e-mail is on its way.`);
+        } catch (err) {
+          flashError(err);
+        }
+      });
+    });
+    return h('div', { class: 'row-actions' }, toggle, reset, remove);
   }
 
   // ----- the "add a user" form -----
