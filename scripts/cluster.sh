@@ -40,6 +40,12 @@ backend_framework.cors_origins = 'http://localhost:$FRONTEND_PORT,http://127.0.0
 backend_framework.signup_per_hour = 100000
 CONF
   fi
+  # The URLs the gateway is reached at: the issuer and every URL the API
+  # builds come from here, and other hosts are refused (421). Added to
+  # clusters made before the setting existed too.
+  grep -q '^backend_framework.public_urls' "$PGDATA/postgresql.conf" || cat >> "$PGDATA/postgresql.conf" <<CONF
+backend_framework.public_urls = 'http://localhost:$GATEWAY_PORT,http://127.0.0.1:$GATEWAY_PORT'
+CONF
   as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -o "-p $PGPORT" -l "$CLUSTER/postgres.log" -w start >/dev/null
   echo "cluster: PostgreSQL on 127.0.0.1:$PGPORT (socket $PGSOCK), log $CLUSTER/postgres.log"
 }

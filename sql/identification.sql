@@ -5,6 +5,9 @@
 SELECT tenant_id AS wayne FROM tenancy.register_tenant('wayne', 'Wayne Enterprises', 'bruce@wayne.test', 'password123') \gset
 SELECT tenant_id AS stark FROM tenancy.register_tenant('stark', 'Stark Industries', 'tony@stark.test', 'password123') \gset
 UPDATE tenancy.tenants SET custom_domain = 'login.stark.example' WHERE slug = 'stark';
+-- A custom domain names its tenant only once a platform operator approved it (sql/hosts.sql).
+SELECT tenant_id FROM tenancy.resolve_tenant('login.stark.example', '/', '{}');
+SELECT custom_domain_status FROM tenancy.approve_custom_domain('stark', 'login.stark.example');
 \c - bf_test_gw
 \set VERBOSITY terse
 -- Each strategy alone (default order: header, path, subdomain, domain).

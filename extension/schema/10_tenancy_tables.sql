@@ -36,17 +36,22 @@ CREATE TABLE tenancy.tenants (
                   CHECK (NOT tenancy.is_reserved_slug(slug)),
   name            text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
   custom_domain   text CHECK (custom_domain ~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$'),
+  custom_domain_status text CHECK (custom_domain_status IN ('pending', 'approved')),
   plan            text NOT NULL DEFAULT 'free' REFERENCES tenancy.plans(name),
   status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
   settings        jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
   limit_overrides jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(limit_overrides) = 'object'),
   created_at      timestamptz NOT NULL DEFAULT now(),
-  updated_at      timestamptz NOT NULL DEFAULT now()
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  CHECK ((custom_domain IS NULL) = (custom_domain_status IS NULL))
 );
-CREATE UNIQUE INDEX tenants_custom_domain_key ON tenancy.tenants (custom_domain);
+-- Only an approved domain is unique: a pending claim blocks nobody, so a
+-- tenant cannot squat on another's domain by asking first.
+CREATE UNIQUE INDEX tenants_custom_domain_key ON tenancy.tenants (custom_domain) WHERE custom_domain_status = 'approved';
 COMMENT ON TABLE tenancy.tenants IS 'Tenants: each is an isolated organisation with its own users, clients and OAuth issuer. Reference table keyed by id (= tenant_id everywhere else).';
 COMMENT ON COLUMN tenancy.tenants.slug IS 'URL name: 3-63 lower-case letters, digits, hyphens; used by subdomain, X-Tenant and /t/{slug}/.';
-COMMENT ON COLUMN tenancy.tenants.custom_domain IS 'Optional host name that identifies the tenant (lower case, unique).';
+COMMENT ON COLUMN tenancy.tenants.custom_domain IS 'Optional host name that identifies the tenant once a platform operator approved it (lower case; unique among approved ones; never a host of the platform).';
+COMMENT ON COLUMN tenancy.tenants.custom_domain_status IS 'pending (set by the tenant, identifies nothing yet) or approved (tenancy.approve_custom_domain); NULL without a custom domain. Any change of the domain makes it pending again.';
 COMMENT ON COLUMN tenancy.tenants.settings IS 'Tenant settings (see tenancy.set_settings for the known keys).';
 COMMENT ON COLUMN tenancy.tenants.limit_overrides IS 'Per-tenant limits replacing the plan''s: {"max_users": n, "max_api_calls_per_month": n, "max_storage_bytes": n}; null means unlimited.';
 

@@ -6,7 +6,8 @@ CREATE TYPE tenancy.resolved_tenant AS (
   slug      text,
   strategy  text,   -- header, path, subdomain or domain: the first that matched
   prefix    text,   -- '/t/{slug}' when the path named the tenant, else ''
-  path      text    -- the request path without that prefix
+  path      text,   -- the request path without that prefix
+  by_host   boolean -- the Host (subdomain or approved custom domain) named this tenant
 );
 COMMENT ON TYPE tenancy.resolved_tenant IS 'Result of tenancy.resolve_tenant.';
 
@@ -39,7 +40,7 @@ CREATE FUNCTION tenancy.resolve_tenant(host text, path text, headers jsonb DEFAU
 RETURNS tenancy.resolved_tenant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  r tenancy.resolved_tenant := ROW(NULL, NULL, NULL, '', coalesce(path, '/'));
+  r tenancy.resolved_tenant := ROW(NULL, NULL, NULL, '', coalesce(path, '/'), false);
   base text := lower(current_setting('backend_framework.base_domain'));
   h text := lower(coalesce(host, headers->>'host', ''));
   strategy text;
@@ -48,9 +49,12 @@ DECLARE
   m text[];
   found_id uuid;
   found_slug text;
+  platform boolean;
 BEGIN
   -- Host without port; bracketed IPv6 literals name no tenant.
   h := CASE WHEN h LIKE '[%' THEN '' ELSE regexp_replace(h, ':[0-9]*$', '') END;
+  -- The hosts of the public URLs name no tenant (api.example.com is not tenant "api").
+  platform := h = '' OR EXISTS (SELECT 1 FROM tenancy.public_urls() u WHERE u.host = h);
   FOREACH strategy IN ARRAY string_to_array(replace(current_setting('backend_framework.tenant_strategies'), ' ', ''), ',') LOOP
     key := NULL; by_id := false;
     CASE strategy
@@ -66,13 +70,14 @@ BEGIN
         IF m IS NOT NULL THEN key := m[2]; r.prefix := '/t/' || m[2]; r.path := m[1]; END IF;
       END IF;
     WHEN 'subdomain' THEN
-      IF base <> '' AND right(h, length(base) + 1) = '.' || base THEN
+      IF NOT platform AND base <> '' AND right(h, length(base) + 1) = '.' || base THEN
         key := left(h, length(h) - length(base) - 1);
         IF key LIKE '%.%' OR key = '' THEN key := NULL; END IF;
       END IF;
     WHEN 'domain' THEN
-      IF h <> '' AND h <> base AND right(h, length(base) + 1) <> '.' || base THEN
-        SELECT t.slug INTO key FROM tenancy.tenants t WHERE t.custom_domain = h;
+      -- Only an approved domain names a tenant, and never a platform host.
+      IF NOT platform AND h <> base AND right(h, length(base) + 1) <> '.' || base THEN
+        SELECT t.slug INTO key FROM tenancy.tenants t WHERE t.custom_domain = h AND t.custom_domain_status = 'approved';
       END IF;
     ELSE
       RAISE EXCEPTION 'unknown tenant strategy "%"', strategy USING ERRCODE = '22023',
@@ -82,6 +87,9 @@ BEGIN
     SELECT f.id, f.slug INTO found_id, found_slug FROM tenancy._find_tenant(key, by_id) f;
     IF r.tenant_id IS NULL THEN
       r.tenant_id := found_id; r.slug := found_slug; r.strategy := strategy;
+    END IF;
+    IF r.tenant_id = found_id THEN
+      r.by_host := r.by_host OR strategy IN ('subdomain', 'domain');
     ELSIF r.tenant_id <> found_id THEN
       RAISE EXCEPTION 'conflicting tenant identification' USING ERRCODE = '22023',
         DETAIL = format('The %s and the %s name different tenants.', r.strategy, strategy);
@@ -90,7 +98,7 @@ BEGIN
   PERFORM tenancy._set_context(r.tenant_id, NULL, NULL, NULL, NULL);
   RETURN r;
 END $$;
-COMMENT ON FUNCTION tenancy.resolve_tenant(text, text, jsonb) IS 'Tenant of a request by X-Tenant header (slug or id), /t/{slug}/ path, subdomain of backend_framework.base_domain or custom domain, as backend_framework.tenant_strategies lists; sets the tenant context (no user). P0002 unknown, BF003 suspended, 22023 conflicting.';
+COMMENT ON FUNCTION tenancy.resolve_tenant(text, text, jsonb) IS 'Tenant of a request by X-Tenant header (slug or id), /t/{slug}/ path, subdomain of backend_framework.base_domain or approved custom domain (hosts of backend_framework.public_urls name none), as backend_framework.tenant_strategies lists; sets the tenant context (no user). P0002 unknown, BF003 suspended, 22023 conflicting.';
 REVOKE ALL ON FUNCTION tenancy.resolve_tenant(text, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.resolve_tenant(text, text, jsonb) TO backend_gateway, backend_admin;
 

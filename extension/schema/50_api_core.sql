@@ -11,7 +11,7 @@ CREATE TYPE api.request AS (
   client_addr text,
   tenant_id   uuid,    -- resolved tenant, or NULL
   slug        text,
-  base_url    text,    -- scheme://host as the client addressed us
+  base_url    text,    -- scheme://host[:port] of the request, from backend_framework.public_urls (never a header)
   issuer      text,    -- the tenant's issuer URL: base_url plus /t/{slug} unless a host names the tenant
   id          text     -- the {id} path parameter, if the route has one
 );
@@ -62,6 +62,7 @@ BEGIN
                 jsonb_build_object('Retry-After', coalesce(substring(p_hint FROM '^[0-9]{1,9}$'), '60')))
     WHEN p_state = 'BF003' THEN api.error(403, 'tenant_suspended', d)
     WHEN p_state = 'BF415' THEN api.error(415, 'unsupported_media_type', d)
+    WHEN p_state = 'BF421' THEN api.error(421, 'misdirected_request', d)
     WHEN p_state = 'P0002' THEN api.error(404, 'not_found', d)
     WHEN p_state = '23505' THEN api.error(409, 'conflict', d)
     WHEN p_state IN ('40001', '40P01', '55P03', '57014', '53300') THEN
@@ -70,7 +71,7 @@ BEGIN
     ELSE api.error(500, 'server_error', 'Internal error (' || p_state || ').')
   END;
 END $$;
-COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, BF401 → 401 without error code, 42501/BF001/BF003 → 403, BF004 → 403 insufficient_scope, P0002 → 404, BF415 → 415, 23505 → 409, BF002 → 429 (monthly quota), BF429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
+COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, BF401 → 401 without error code, 42501/BF001/BF003 → 403, BF004 → 403 insufficient_scope, P0002 → 404, BF415 → 415, BF421 → 421 misdirected_request, 23505 → 409, BF002 → 429 (monthly quota), BF429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
 
 -- JSON request bodies: UTF-8, a JSON object, Content-Type application/json.
 CREATE FUNCTION api.json_body(r api.request) RETURNS jsonb
@@ -227,6 +228,7 @@ COMMENT ON FUNCTION api.user_json(tenancy.user_info) IS 'A user as the API shows
 CREATE FUNCTION api.tenant_json(t tenancy.tenants) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('id', t.id, 'slug', t.slug, 'name', t.name, 'custom_domain', t.custom_domain,
+    'custom_domain_status', t.custom_domain_status,
     'plan', t.plan, 'status', t.status, 'settings', t.settings,
     'limits', (SELECT to_jsonb(l) FROM tenancy.tenant_limits(t.id) l),
     'created_at', t.created_at, 'updated_at', t.updated_at)

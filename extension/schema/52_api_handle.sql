@@ -55,21 +55,64 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.find_route(text, text) IS 'The route for a method and path, its {id} value, and the methods the path allows.';
 
--- Scheme and host the client used; behind a proxy the gateway passes
--- X-Forwarded-Proto/Host only when started with --trust-proxy.
-CREATE FUNCTION api.base_url(h jsonb) RETURNS text
-LANGUAGE plpgsql IMMUTABLE AS $$
+-- The Host of a request: one field (the gateway joins repeated fields with
+-- ", ", so a comma means two), well-formed; lower case, without its port.
+-- X-Forwarded-Host is never read: the deployment names its own hosts.
+CREATE FUNCTION api.request_host(h jsonb, OUT host text, OUT port integer)
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  proto text := lower(split_part(coalesce(h->>'x-forwarded-proto', 'http'), ',', 1));
-  host text := lower(btrim(split_part(coalesce(h->>'x-forwarded-host', h->>'host', 'localhost'), ',', 1)));
+  v text := lower(btrim(h->>'host'));
+  m text[];
 BEGIN
-  IF proto NOT IN ('http', 'https') THEN proto := 'http'; END IF;
-  IF host !~ '^([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$' THEN
+  IF v IS NULL OR v = '' THEN RETURN; END IF;   -- HTTP/1.0 without Host: the canonical URL
+  IF strpos(v, ',') > 0 THEN
+    RAISE EXCEPTION 'more than one Host header' USING ERRCODE = '22023',
+      DETAIL = 'A request has exactly one Host header (RFC 9112 §3.2).';
+  END IF;
+  m := regexp_match(v, '^([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:([0-9]{1,5}))?$');
+  IF m IS NULL OR m[4]::integer > 65535 THEN
     RAISE EXCEPTION 'invalid Host header' USING ERRCODE = '22023';
   END IF;
-  RETURN proto || '://' || host;
+  host := m[1]; port := m[4]::integer;
 END $$;
-COMMENT ON FUNCTION api.base_url(jsonb) IS 'scheme://host of the request (X-Forwarded-* when the gateway trusts its proxy); 22023 for a malformed Host.';
+COMMENT ON FUNCTION api.request_host(jsonb) IS 'Host header of a request: host (lower case) and port (NULL when absent); NULLs without a Host; 22023 for a malformed or repeated Host.';
+REVOKE ALL ON FUNCTION api.request_host(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.request_host(jsonb) TO backend_gateway, backend_admin;
+
+-- scheme://host[:port] of a request, from backend_framework.public_urls
+-- only. A host of a public URL gets that URL (the one with the port the
+-- client used, else the first). A host that named the tenant (a subdomain
+-- of base_domain or an approved custom domain) gets the scheme and port of
+-- the public URL of base_domain (else of the first). No Host: the first.
+-- Any other host is misdirected (BF421 → 421), unless p_any_host.
+CREATE FUNCTION api.public_base_url(p_host text, p_port integer, p_tenant_host boolean, p_any_host boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  u record;
+  base text := lower(current_setting('backend_framework.base_domain'));
+BEGIN
+  IF p_host IS NULL THEN
+    SELECT pu.url INTO u FROM tenancy.public_urls() pu ORDER BY pu.ord LIMIT 1;
+    RETURN u.url;
+  END IF;
+  SELECT pu.url INTO u FROM tenancy.public_urls() pu WHERE pu.host = p_host
+   ORDER BY pu.port IS DISTINCT FROM coalesce(p_port, CASE pu.scheme WHEN 'https' THEN 443 ELSE 80 END), pu.ord LIMIT 1;
+  IF FOUND THEN RETURN u.url; END IF;
+  IF p_tenant_host THEN
+    SELECT pu.scheme, pu.port INTO u FROM tenancy.public_urls() pu
+     ORDER BY pu.host IS DISTINCT FROM base,
+              pu.port IS DISTINCT FROM coalesce(p_port, CASE pu.scheme WHEN 'https' THEN 443 ELSE 80 END), pu.ord LIMIT 1;
+    RETURN u.scheme || '://' || p_host
+           || CASE WHEN u.port = CASE u.scheme WHEN 'https' THEN 443 ELSE 80 END THEN '' ELSE ':' || u.port END;
+  END IF;
+  IF p_any_host THEN RETURN NULL; END IF;
+  RAISE EXCEPTION 'this server does not serve the host named in the request' USING ERRCODE = 'BF421',
+    DETAIL = 'The host is not one of the deployment''s public URLs, a tenant''s subdomain or an approved custom domain.';
+END $$;
+COMMENT ON FUNCTION api.public_base_url(text, integer, boolean, boolean) IS 'Base URL of a request on host/port from backend_framework.public_urls, never from a header: a public URL''s host, or a tenant host (subdomain or approved custom domain) with the scheme and port of base_domain''s URL. BF421 (HTTP 421) for any other host; NULL instead when p_any_host.';
+REVOKE ALL ON FUNCTION api.public_base_url(text, integer, boolean, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.public_base_url(text, integer, boolean, boolean) TO backend_gateway, backend_admin;
 
 CREATE FUNCTION api.handle_request(p_method text, p_path text, p_query text, p_headers jsonb, p_body bytea, p_client_addr text)
 RETURNS TABLE(status integer, headers jsonb, body text)
@@ -80,6 +123,7 @@ DECLARE
   rt api.routes;
   res tenancy.resolved_tenant;
   fr record;
+  hp record;
   allow text[];
   origin text := p_headers->>'origin';
   m text := upper(coalesce(p_method, ''));
@@ -98,8 +142,10 @@ BEGIN
   -- 1. Identify the tenant, parse, route and meter.
   BEGIN
     r.query := CASE WHEN coalesce(p_query, '') = '' THEN '{}'::jsonb ELSE oauth.form_decode(p_query) END;
-    r.base_url := api.base_url(r.headers);
-    res := tenancy.resolve_tenant(split_part(r.base_url, '://', 2), r.path, r.headers);
+    hp := api.request_host(r.headers);
+    res := tenancy.resolve_tenant(coalesce(hp.host, ''), r.path, r.headers);
+    -- /health answers on any host (container health checks use 127.0.0.1); it builds no URL.
+    r.base_url := api.public_base_url(hp.host, hp.port, res.by_host, r.path = '/health');
     r.tenant_id := res.tenant_id; r.slug := res.slug; r.path := res.path;
     r.issuer := r.base_url || CASE WHEN res.strategy IN ('subdomain', 'domain') THEN '' ELSE '/t/' || res.slug END;
     SELECT * INTO fr FROM api.find_route(r.method, r.path);
@@ -167,7 +213,8 @@ BEGIN
         THEN api.html_csp(r.query->>'redirect_uri') ELSE 'default-src ''none''; frame-ancestors ''none''' END)
     || coalesce(resp.headers, '{}');
   IF cors THEN
-    resp.headers := resp.headers || jsonb_build_object('Access-Control-Allow-Origin', origin, 'Vary', 'Origin',
+    resp.headers := resp.headers || jsonb_build_object('Access-Control-Allow-Origin', origin,
+      'Vary', coalesce(resp.headers->>'Vary' || ', ', '') || 'Origin',
       'Access-Control-Expose-Headers', 'WWW-Authenticate, Retry-After, Location, X-Request-Id');
   END IF;
   RETURN QUERY SELECT resp.status, resp.headers, resp.body;

@@ -66,8 +66,9 @@ COMMENT ON FUNCTION api.h_userinfo(api.request) IS 'GET/POST /oauth/userinfo (sc
 CREATE FUNCTION api.h_metadata(r api.request) RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
+  -- The issuer depends on the Host and on X-Tenant: shared caches must key on both.
   RETURN api.json(200, oauth.metadata_document(r.issuer),
-                  '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}');
+                  '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host, X-Tenant"}');
 END $$;
 COMMENT ON FUNCTION api.h_metadata(api.request) IS 'GET /.well-known/oauth-authorization-server (RFC 8414).';
 

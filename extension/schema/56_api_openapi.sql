@@ -16,7 +16,9 @@ SELECT $json${
   "Limits": {"type": "object", "properties": {"max_users": {"type": ["integer", "null"]}, "max_api_calls_per_month": {"type": ["integer", "null"]}, "max_storage_bytes": {"type": ["integer", "null"]}}},
   "Tenant": {"type": "object", "required": ["id", "slug", "name", "plan", "status"],
              "properties": {"id": {"type": "string", "format": "uuid"}, "slug": {"type": "string"}, "name": {"type": "string"},
-                            "custom_domain": {"type": ["string", "null"]}, "plan": {"type": "string", "enum": ["free", "basic", "premium", "enterprise"]},
+                            "custom_domain": {"type": ["string", "null"], "description": "Host name that identifies the tenant once a platform operator approved it."},
+                            "custom_domain_status": {"type": ["string", "null"], "enum": ["pending", "approved", null], "description": "pending until a platform operator approves the custom domain; null without one."},
+                            "plan": {"type": "string", "enum": ["free", "basic", "premium", "enterprise"]},
                             "status": {"type": "string", "enum": ["active", "suspended"]}, "settings": {"$ref": "#/components/schemas/Settings"},
                             "limits": {"$ref": "#/components/schemas/Limits"},
                             "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
@@ -148,6 +150,6 @@ COMMENT ON FUNCTION api.openapi(text) IS 'The OpenAPI 3.1 document of every rout
 
 CREATE FUNCTION api.h_openapi(r api.request) RETURNS api.response
 LANGUAGE sql STABLE AS $$
-  SELECT api.json(200, api.openapi(r.base_url), '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}')
+  SELECT api.json(200, api.openapi(r.base_url), '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host"}')
 $$;
 COMMENT ON FUNCTION api.h_openapi(api.request) IS 'GET /api/v1/openapi.json.';

@@ -28,6 +28,7 @@ static char *ctx_scopes;
 static char *ctx_client_id;
 static char *cfg_base_domain;
 static char *cfg_tenant_strategies;
+static char *cfg_public_urls;
 static char *cfg_cors_origins;
 static char *cfg_console_redirect_uris;
 static char *cfg_default_plan;
@@ -81,6 +82,81 @@ check_role(char **newval, void **extra, GucSource source)
 	return false;
 }
 
+/*
+ * backend_framework.public_urls: a comma-separated list of scheme://host[:port]
+ * (http or https; a DNS name, an IPv4 address or a bracketed IPv6 literal;
+ * no path, no user info; a trailing slash is allowed), at least one. The
+ * issuer and every URL the API builds come from here, never from a header.
+ */
+static bool
+check_public_urls(char **newval, void **extra, GucSource source)
+{
+	const char *s = *newval;
+	int			n = 0;
+
+	if (s == NULL)
+		s = "";
+	for (;;)
+	{
+		const char *p;
+		const char *host;
+		size_t		hlen;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		p = s;
+		if (pg_strncasecmp(p, "https://", 8) == 0)
+			p += 8;
+		else if (pg_strncasecmp(p, "http://", 7) == 0)
+			p += 7;
+		else
+			goto bad;
+		host = p;
+		if (*p == '[')
+		{
+			p++;
+			while (isxdigit((unsigned char) *p) || *p == ':' || *p == '.')
+				p++;
+			if (*p != ']' || p == host + 1)
+				goto bad;
+			p++;
+		}
+		else
+			while (isalnum((unsigned char) *p) || *p == '-' || *p == '.')
+				p++;
+		hlen = p - host;
+		if (hlen == 0 || hlen > 253 || host[0] == '.' || host[0] == '-' ||
+			p[-1] == '.' || p[-1] == '-')
+			goto bad;
+		if (*p == ':')
+		{
+			long		port = 0;
+			int			digits = 0;
+
+			for (p++; isdigit((unsigned char) *p) && digits < 6; p++, digits++)
+				port = port * 10 + (*p - '0');
+			if (digits == 0 || port < 1 || port > 65535)
+				goto bad;
+		}
+		if (*p == '/')
+			p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		n++;
+		if (*p == '\0')
+			break;
+		if (*p != ',')
+			goto bad;
+		s = p + 1;
+	}
+	return n > 0;
+
+bad:
+	GUC_check_errdetail("List one or more base URLs such as http://localhost:8080 or https://api.example.com "
+						"(http or https, a host, an optional port; no path).");
+	return false;
+}
+
 static void
 define_context_setting(const char *name, const char *desc, char **var,
 					   GucStringCheckHook check)
@@ -121,6 +197,12 @@ _PG_init(void)
 							   "Tenant identification strategies, in order: header, path, subdomain, domain.",
 							   NULL, &cfg_tenant_strategies, "header,path,subdomain,domain",
 							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomStringVariable("backend_framework.public_urls",
+							   "Public base URLs of the deployment (comma-separated scheme://host[:port]); the first is the canonical one.",
+							   "Only these hosts, subdomains of base_domain and approved custom domains are served; "
+							   "the issuer and every URL the API builds come from here, never from a request header.",
+							   &cfg_public_urls, "http://localhost:8080,http://127.0.0.1:8080",
+							   PGC_SUSET, GUC_LIST_INPUT, check_public_urls, NULL, NULL);
 	DefineCustomStringVariable("backend_framework.cors_origins",
 							   "Origins allowed cross-origin on every tenant and on platform routes (comma-separated), e.g. the console's.",
 							   NULL, &cfg_cors_origins, "", PGC_SUSET, GUC_LIST_INPUT,

@@ -2,9 +2,9 @@
  * request.c - owns struct request, the per-request context, and everything
  * decided about what the client sent before the database is called: the
  * checks for NUL, control characters and invalid UTF-8 in the method, the
- * request target and the header fields; the headers object passed to SQL
- * (lower-cased names, repeated fields joined with ", ", X-Forwarded-* only
- * with --trust-proxy); the client address; the request id.
+ * request target and the header fields; one Host field at most; the headers
+ * object passed to SQL (lower-cased names, repeated fields joined with ", ",
+ * X-Forwarded-* only with --trust-proxy); the client address; the request id.
  *
  * libmicrohttpd 0.9.75 cuts values at an embedded NUL without saying so. Its
  * parser works in place in the connection's read buffer, replacing the
@@ -194,6 +194,20 @@ same_name (const struct field *a, const struct field *b)
 {
   return a->name_len == b->name_len
          && 0 == strncasecmp (a->name, b->name, a->name_len);
+}
+
+/* RFC 9112 3.2: more than one Host field is a 400. Joined with ", " like
+ * other repeated fields, two hosts would reach the database as one. */
+static bool
+repeated_host (const struct scan *s)
+{
+  int n = 0;
+
+  for (size_t i = 0; i < s->n; i++)
+    if (4 == s->fields[i].name_len
+        && 0 == strncasecmp (s->fields[i].name, "host", 4))
+      n++;
+  return n > 1;
 }
 
 static void
@@ -445,6 +459,8 @@ request_check (struct request *r, const char *method, const char *version,
         && 0 == strncasecmp (f->name, "x-forwarded-for", 15))
       forwarded_address (r, f);
   }
+  if (repeated_host (s))
+    return "more than one Host header";
   build_headers_json (r, s);
   if (r->headers_json.failed)
   {

@@ -222,6 +222,10 @@ test('tenant selection works by header, path, subdomain and custom domain', { sk
   const domain = `${t.slug}.example.org`;
   const set = await call('PATCH', `/t/${t.slug}/api/v1/tenants/${t.tenant.id}`, { token: t.token, json: { custom_domain: domain } });
   assert.equal(set.status, 200, set.text);
+  // Pending until a platform operator approves it: the domain names nobody yet.
+  assert.equal(set.body.custom_domain_status, 'pending');
+  assert.equal((await call('GET', '/api/v1/me', { token: t.token, headers: { host: domain } })).status, 421);
+  sql(`SELECT tenancy.approve_custom_domain('${t.slug}', '${domain}')`);
   const viaDomain = await call('GET', '/api/v1/me', { token: t.token, headers: { host: domain } });
   for (const [name, r] of Object.entries({ viaHeader, viaId, viaPath, viaSub, viaDomain })) {
     assert.equal(r.status, 200, `${name}: ${r.text}`);

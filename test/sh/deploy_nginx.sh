@@ -8,7 +8,7 @@
 # gateway/www, log/pid paths -> the temp dir, TLS certificates -> a
 # self-signed pair made here, the `user` line (the image's nginx user). Then
 # `nginx -t` on all four, the servers run as child processes and curl checks
-# proxying, X-Forwarded-*, gzip, security headers, static caching, TLS,
+# proxying, Host (421 for hosts not configured), gzip, security headers, static caching, TLS,
 # HTTP->HTTPS redirects and HSTS. The HTTP API suites (test/http, except the
 # gateway's own raw-HTTP suite) run once more through the API nginx.
 set -uo pipefail
@@ -23,10 +23,14 @@ command -v openssl >/dev/null || { echo "FAIL openssl is not installed"; exit 1;
 tmp=$(mktemp -d /tmp/bf-deploy-nginx.XXXXXX)
 chmod 755 "$tmp"                      # nginx workers run as nobody
 pids=()
+urls_set=false
 cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  if $urls_set; then
+    psql -XAtq -c "ALTER SYSTEM RESET backend_framework.public_urls" -c "SELECT pg_reload_conf()" >/dev/null
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -101,6 +105,18 @@ prepare frontend  docker/nginx/frontend/nginx.conf      docker/nginx/frontend/co
 prepare api_prod  docker/nginx/api/nginx.prod.conf      docker/nginx/api/conf.d/api.prod.conf           "8080=$APIP_HTTP 8443=$APIP_TLS"
 prepare fe_prod   docker/nginx/frontend/nginx.prod.conf docker/nginx/frontend/conf.d/frontend.prod.conf "80=$FEP_HTTP 443=$FEP_TLS"
 
+# The deployment names its own hosts: the URLs clients use here join the
+# cluster's backend_framework.public_urls for the length of this test (the
+# issuer and every URL the API builds come from that list; other hosts 421).
+urls="$(psql -XAtq -c 'SHOW backend_framework.public_urls')"
+for u in http://127.0.0.1:$GW_PORT http://localhost:$GW_PORT http://127.0.0.1:$API http://localhost:$API \
+         http://api.example.test http://127.0.0.1:$FE http://localhost:$FE http://app.example.test \
+         https://api.example.test:$APIP_TLS https://127.0.0.1:$APIP_TLS https://127.0.0.1:$FEP_TLS; do urls+=",$u"; done
+psql -XAtq -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET backend_framework.public_urls = '$urls'" -c "SELECT pg_reload_conf()" >/dev/null \
+  && urls_set=true
+sleep 0.5
+check "backend_framework.public_urls lists the URLs of this test" $urls_set
+
 for n in api frontend api_prod fe_prod; do
   d=$tmp/$n
   if nginx -t -q -p "$d" -c "$d/nginx.conf" -e "$d/logs/test.log" 2>"$d/nginx-t.err"; then
@@ -149,7 +165,8 @@ check "api: gzip on proxied answers (Content-Encoding: gzip, Vary, same bytes af
 get api_metrics "$A/metrics"
 check "api: /metrics reachable from 127.0.0.1 (private addresses only)" is "$(status "$tmp/api_metrics.h")" 200
 
-# X-Forwarded-Host/Proto reach the database: the issuer URL follows the client's host.
+# The issuer is the configured public URL of the Host nginx passes on (port
+# included); X-Forwarded-Host/Proto, whoever sends them, build nothing.
 issuer_check() {   # issuer_check LABEL BASEURL EXPECTED_PREFIX [curl args]
   local label=$1 base=$2 want=$3; shift 3
   local found=""
@@ -165,8 +182,19 @@ issuer_check() {   # issuer_check LABEL BASEURL EXPECTED_PREFIX [curl args]
   iss=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).issuer)' "$tmp/iss.b")
   check "$label (issuer $iss via $found)" starts_with "$iss" "$want"
 }
-issuer_check "api: X-Forwarded-Host/Proto reach the gateway (Host api.example.test)" "$A" "http://api.example.test/t/demo" -H 'Host: api.example.test'
-issuer_check "api: the client's port is kept in X-Forwarded-Host" "$A" "http://api.example.test:8080/t/demo" -H 'Host: api.example.test:8080'
+issuer_check "api: the issuer is the configured URL of the Host (api.example.test)" "$A" "http://api.example.test/t/demo" -H 'Host: api.example.test'
+issuer_check "api: the port nginx passes on picks the configured URL (127.0.0.1:$API)" "$A" "http://127.0.0.1:$API/t/demo"
+issuer_check "api: a port not configured for the host gets its configured URL, not the header's" "$A" "http://api.example.test/t/demo" -H 'Host: api.example.test:8080'
+issuer_check "api: a client's X-Forwarded-Host/Proto change nothing (trust-proxy gateway)" "$A" "http://127.0.0.1:$API/t/demo" \
+  -H 'X-Forwarded-Host: evil.example' -H 'X-Forwarded-Proto: https'
+get api_evil "$A/t/demo/.well-known/oauth-authorization-server" -H 'Host: evil.example'
+check "api: Host evil.example -> 421 JSON, no evil URL" \
+  is "$(status "$tmp/api_evil.h")|$(header "$tmp/api_evil.h" Content-Type)|$(grep -c evil "$tmp/api_evil.b")" "421|application/json|0"
+get api_evil_xfh "$A/t/demo/.well-known/oauth-authorization-server" -H 'Host: evil.example' -H "X-Forwarded-Host: 127.0.0.1:$API"
+check "api: Host evil.example with a good X-Forwarded-Host -> still 421" is "$(status "$tmp/api_evil_xfh.h")" 421
+code=$(printf 'GET /t/demo/.well-known/oauth-authorization-server HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n' \
+  | node -e 'const s=require("net").connect(+process.argv[1],"127.0.0.1");process.stdin.pipe(s);let b="";s.on("data",c=>b+=c);s.on("end",()=>{const i=b.indexOf("\r\n\r\n");console.log(b.split(" ")[1]+"|"+/content-type: application\/json/i.test(b.slice(0,i))+"|"+JSON.parse(b.slice(i+4)).error)})' "$API" 2>&1)
+check "api: two Host headers -> 400 JSON (nginx refuses them)" is "$code" "400|true|invalid_request"
 
 # --- frontend nginx (development) ---------------------------------------------------
 F=http://127.0.0.1:$FE
@@ -180,7 +208,7 @@ check "frontend: /api/ proxied (JSON from the gateway, not a static 404 page)" \
 get fe_wk "$F/t/demo/.well-known/oauth-authorization-server"
 check "frontend: /t/.../.well-known/ proxied, not hidden as a dot path" \
   has "$(header "$tmp/fe_wk.h" Content-Type)" "application/json"
-issuer_check "frontend: same-origin issuer follows the frontend's host" "$F" "http://app.example.test/t/demo" -H 'Host: app.example.test'
+issuer_check "frontend: same-origin issuer is the frontend's configured URL" "$F" "http://app.example.test/t/demo" -H 'Host: app.example.test'
 
 get fe_css "$F/__deploy_test__/style.css" -H 'Accept-Encoding: gzip'
 check "frontend: static CSS gzip-compressed" is "$(header "$tmp/fe_css.h" Content-Encoding)" gzip
@@ -242,7 +270,7 @@ get apip_health "https://127.0.0.1:$APIP_TLS/health"
 check "api prod: HSTS on HTTPS" has "$(header "$tmp/apip_health.h" Strict-Transport-Security)" "max-age=63072000"
 check "api prod: HTTP/2 offered" is "$(curl -s -k -o /dev/null --http2 -w '%{http_version}' "https://127.0.0.1:$APIP_TLS/health")" 2
 check "api prod: TLS 1.1 refused" bash -c "! curl -s -k -o /dev/null --tls-max 1.1 https://127.0.0.1:$APIP_TLS/health"
-issuer_check "api prod: X-Forwarded-Proto https reaches the gateway" "https://api.example.test:$APIP_TLS" \
+issuer_check "api prod: the https URL configured for the host is the issuer" "https://api.example.test:$APIP_TLS" \
   "https://api.example.test:$APIP_TLS/t/demo" --resolve "api.example.test:$APIP_TLS:127.0.0.1"
 
 # --- frontend nginx (production) --------------------------------------------------------

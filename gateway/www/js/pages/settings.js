@@ -1,5 +1,5 @@
 // pages/settings.js — the organization's settings (admins): name and custom
-// domain (PATCH /api/v1/tenants/{id}; the plan is shown, platform operators change it),
+// domain with its pending/approved state (PATCH /api/v1/tenants/{id}; the plan is shown, platform operators change it),
 // and sign-in settings (PUT /api/v1/tenants/{id}/settings, which replaces the
 // whole document, so the keys this page does not edit are sent back as read).
 import { busy, field, h, nextId, setFieldError } from '../dom.js';
@@ -24,10 +24,18 @@ async function render(ctx, root) {
     label: 'Custom domain', name: 'custom_domain', value: tenant.custom_domain ?? '', spellcheck: 'false',
     autocapitalize: 'none', hint: 'A domain of yours that points at this service, e.g. auth.example.com. Leave empty for none.',
   });
+  // A custom domain works only once a platform operator approved it.
+  const domainStatus = h('p', { class: 'small', id: 'custom-domain-status', 'aria-live': 'polite' });
+  const showDomainStatus = () => {
+    domainStatus.replaceChildren(...(!tenant.custom_domain ? [] : tenant.custom_domain_status === 'approved'
+      ? [badge('approved', 'ok'), ' ', h('span', { class: 'muted' }, `${tenant.custom_domain} identifies this organization.`)]
+      : [badge('pending', 'warn'), ' ', h('span', { class: 'muted' }, `${tenant.custom_domain} works once a platform operator approves it.`)]));
+  };
+  showDomainStatus();
   const planField = h('div', { class: 'field' }, h('span', { class: 'label' }, 'Plan'),
     h('span', {}, badge(tenant.plan, 'brand'), ' ', h('span', { class: 'small muted' }, 'The platform operator changes the plan.')));
   const orgSubmit = h('button', { type: 'submit', class: 'primary' }, 'Save organization');
-  const orgForm = h('form', { novalidate: true, id: 'tenant-form' }, nameField, domainField, planField, h('div', { class: 'actions' }, orgSubmit));
+  const orgForm = h('form', { novalidate: true, id: 'tenant-form' }, nameField, domainField, domainStatus, planField, h('div', { class: 'actions' }, orgSubmit));
   orgForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     const name = control(nameField).value.trim();
@@ -48,6 +56,7 @@ async function render(ctx, root) {
     await busy(orgSubmit, async () => {
       try {
         tenant = await ctx.api.patch(`/api/v1/tenants/${id}`, body);
+        showDomainStatus();
         flash('The organization was saved.');
         await ctx.reloadMe();
       } catch (err) {
