@@ -36,13 +36,13 @@ CREATE TABLE tenancy.tenants (
                   CHECK (NOT tenancy.is_reserved_slug(slug)),
   name            text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
   custom_domain   text CHECK (custom_domain ~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$'),
-  custom_domain_status text CHECK (custom_domain_status IN ('pending', 'approved')),
   plan            text NOT NULL DEFAULT 'free' REFERENCES tenancy.plans(name),
   status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
   settings        jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
   limit_overrides jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(limit_overrides) = 'object'),
   created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now(),
+  custom_domain_status text CHECK (custom_domain_status IN ('pending', 'approved')),
   CHECK ((custom_domain IS NULL) = (custom_domain_status IS NULL))
 );
 -- Only an approved domain is unique: a pending claim blocks nobody, so a

@@ -31,9 +31,9 @@ CREATE TABLE oauth.clients (
   refresh_token_ttl          integer CHECK (refresh_token_ttl BETWEEN 10 AND 31536000),
   builtin                    boolean NOT NULL DEFAULT false,
   registered_via             text NOT NULL DEFAULT 'admin' CHECK (registered_via IN ('admin', 'dynamic', 'open')),
-  resource_server            boolean NOT NULL DEFAULT false,
   created_at                 timestamptz NOT NULL DEFAULT now(),
   updated_at                 timestamptz NOT NULL DEFAULT now(),
+  resource_server            boolean NOT NULL DEFAULT false,
   PRIMARY KEY (tenant_id, client_id),
   CONSTRAINT clients_secret_iff_confidential CHECK ((token_endpoint_auth_method = 'none') = (secret_hash IS NULL)),
   CONSTRAINT clients_public_no_client_credentials

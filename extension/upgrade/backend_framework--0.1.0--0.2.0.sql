@@ -6,7 +6,9 @@
 -- PUBLIC; tenant tables register only through enable_tenant_table; only
 -- authenticated /api calls are metered; sign-up modes, invitations and a
 -- per-address limit; plans for platform operators only; the console client's
--- redirect URIs come from the deployment setting alone.
+-- redirect URIs come from the deployment setting alone; users change their
+-- own credentials, admins reset; introspection by resource servers; the
+-- public URLs and hosts are configuration, custom domains need approval.
 
 \echo Use "ALTER EXTENSION backend_framework UPDATE" to load this file. \quit
 
@@ -59,6 +61,59 @@ COMMENT ON TABLE tenancy.signup_attempts IS 'Sign-up attempts per client address
 ALTER TABLE tenancy.signup_attempts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenancy.signup_attempts FORCE ROW LEVEL SECURITY;
 
+-- Custom domains wait for a platform operator's approval: 0.1.0's too
+-- (approve them with tenancy.approve_custom_domain after the update).
+ALTER TABLE tenancy.tenants ADD COLUMN custom_domain_status text CHECK (custom_domain_status IN ('pending', 'approved'));
+UPDATE tenancy.tenants SET custom_domain_status = 'pending' WHERE custom_domain IS NOT NULL;
+ALTER TABLE tenancy.tenants ADD CHECK ((custom_domain IS NULL) = (custom_domain_status IS NULL));
+DROP INDEX tenancy.tenants_custom_domain_key;
+-- Only an approved domain is unique: a pending claim blocks nobody, so a
+-- tenant cannot squat on another's domain by asking first.
+CREATE UNIQUE INDEX tenants_custom_domain_key ON tenancy.tenants (custom_domain) WHERE custom_domain_status = 'approved';
+COMMENT ON COLUMN tenancy.tenants.custom_domain IS 'Optional host name that identifies the tenant once a platform operator approved it (lower case; unique among approved ones; never a host of the platform).';
+COMMENT ON COLUMN tenancy.tenants.custom_domain_status IS 'pending (set by the tenant, identifies nothing yet) or approved (tenancy.approve_custom_domain); NULL without a custom domain. Any change of the domain makes it pending again.';
+ALTER TYPE tenancy.resolved_tenant ADD ATTRIBUTE by_host boolean;
+
+-- Introspection only by resource servers (or a token's own client).
+ALTER TABLE oauth.clients ADD COLUMN resource_server boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN oauth.clients.resource_server IS 'True for a resource server (API): it may introspect every token of its tenant. Other clients introspect only their own tokens. Set only by admins (create_client, update_client), never by dynamic registration.';
+GRANT SELECT (resource_server), INSERT (resource_server), UPDATE (resource_server)
+  ON oauth.clients TO backend_gateway, backend_app, backend_admin;
+
+-- Users change their own e-mail and password only (tenancy.change_credentials);
+-- admins reset (tenancy.password_resets).
+REVOKE UPDATE (email, password_hash) ON tenancy.users FROM backend_gateway, backend_app, backend_admin;
+CREATE TABLE tenancy.password_resets (
+  tenant_id    uuid NOT NULL REFERENCES tenancy.tenants(id) ON DELETE CASCADE,
+  id           uuid NOT NULL DEFAULT gen_random_uuid(),
+  user_id      uuid NOT NULL,
+  requested_by uuid,
+  requested_at timestamptz NOT NULL DEFAULT now(),
+  token_hash   bytea CHECK (octet_length(token_hash) = 32),
+  delivered_at timestamptz,
+  expires_at   timestamptz,
+  closed_at    timestamptz,
+  PRIMARY KEY (tenant_id, id),
+  FOREIGN KEY (tenant_id, user_id) REFERENCES tenancy.users (tenant_id, id) ON DELETE CASCADE,
+  CHECK ((token_hash IS NULL) = (delivered_at IS NULL) AND (delivered_at IS NULL) = (expires_at IS NULL))
+);
+CREATE UNIQUE INDEX password_resets_token_key ON tenancy.password_resets (tenant_id, token_hash);
+CREATE INDEX password_resets_user_idx ON tenancy.password_resets (tenant_id, user_id) WHERE closed_at IS NULL;
+CREATE INDEX password_resets_pending_idx ON tenancy.password_resets (requested_at)
+  WHERE delivered_at IS NULL AND closed_at IS NULL;
+COMMENT ON TABLE tenancy.password_resets IS 'Password resets triggered by admins: pending until the platform''s mail sender takes the one-time secret (tenancy.take_password_reset_mail; only its SHA-256 digest is stored), valid one day from then, closed when redeemed or superseded. No application role may read it.';
+COMMENT ON COLUMN tenancy.password_resets.requested_by IS 'The admin or owner who triggered the reset (NULL: a platform operator).';
+COMMENT ON COLUMN tenancy.password_resets.token_hash IS 'SHA-256 of the reset secret (bfpr_...), set when the mail sender takes it; NULL while pending.';
+COMMENT ON COLUMN tenancy.password_resets.closed_at IS 'When the secret was redeemed, or the request superseded by another password change or reset.';
+ALTER TABLE tenancy.password_resets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenancy.password_resets FORCE ROW LEVEL SECURITY;
+-- No policy and no privileges: only the definer functions below touch it.
+INSERT INTO tenancy.tenant_tables (table_name, builtin) VALUES ('tenancy.password_resets', true);
+SELECT pg_catalog.pg_extension_config_dump('tenancy.password_resets', '');
+
+-- A user's tokens by user: revocation of all of them is one index scan.
+CREATE INDEX tokens_user_idx ON oauth.tokens (tenant_id, user_id) WHERE user_id IS NOT NULL;
+
 -- Data ----------------------------------------------------------------------------
 -- Console clients kept 0.1.0's hard-coded localhost callbacks as their own
 -- redirect URIs: from now on only backend_framework.console_redirect_uris.
@@ -81,8 +136,9 @@ $tables$;
 
 -- Functions -------------------------------------------------------------------------
 DROP FUNCTION api.tenant_count();
+DROP FUNCTION api.base_url(jsonb);
 DROP FUNCTION tenancy.register_tenant(text, text, text, text, text);
-
+DROP FUNCTION tenancy.update_user(uuid, text, text, text, text);
 
 CREATE OR REPLACE FUNCTION tenancy.is_platform_admin() RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -244,6 +300,248 @@ EXCEPTION WHEN unique_violation THEN
 END $$;
 COMMENT ON FUNCTION tenancy.update_tenant(uuid, text, text, text) IS 'Updates a tenant (admins and owners of it; plan: platform operators only). NULL leaves a field as it is; '''' clears the custom domain.';
 
+CREATE OR REPLACE FUNCTION tenancy.public_urls(OUT ord integer, OUT url text, OUT scheme text, OUT host text, OUT port integer)
+RETURNS SETOF record
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT e.ord::integer,
+         m[1] || '://' || m[2] || CASE WHEN m[3] IS NULL OR m[3]::integer = CASE m[1] WHEN 'https' THEN 443 ELSE 80 END
+                                       THEN '' ELSE ':' || m[3]::integer END,
+         m[1], m[2], coalesce(m[3]::integer, CASE m[1] WHEN 'https' THEN 443 ELSE 80 END)
+    FROM unnest(string_to_array(current_setting('backend_framework.public_urls'), ',')) WITH ORDINALITY e(v, ord),
+         LATERAL regexp_match(lower(btrim(e.v)), '^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?/?$') m
+   WHERE m IS NOT NULL
+   ORDER BY e.ord
+$$;
+COMMENT ON FUNCTION tenancy.public_urls() IS 'backend_framework.public_urls parsed: position, normalised URL (lower case, no default port, no trailing slash), scheme, host, port (default port filled in).';
+
+CREATE OR REPLACE FUNCTION tenancy.is_platform_host(p_host text) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  base text := lower(current_setting('backend_framework.base_domain'));
+  h text := lower(btrim(p_host, ' .'));
+BEGIN
+  RETURN (base <> '' AND (h = base OR right(h, length(base) + 1) = '.' || base))
+      OR EXISTS (SELECT 1 FROM tenancy.public_urls() u WHERE u.host = h);
+END $$;
+COMMENT ON FUNCTION tenancy.is_platform_host(text) IS 'True for the platform''s own hosts: base_domain, its subdomains, and the hosts of backend_framework.public_urls. They never identify a tenant by custom domain.';
+
+CREATE OR REPLACE FUNCTION tenancy._custom_domain_pending() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF TG_OP = 'INSERT' OR NEW.custom_domain IS DISTINCT FROM OLD.custom_domain THEN
+    IF NEW.custom_domain IS NOT NULL AND tenancy.is_platform_host(NEW.custom_domain) THEN
+      RAISE EXCEPTION 'custom domain "%" is a host of the platform', NEW.custom_domain USING ERRCODE = '22023',
+        DETAIL = 'The base domain, its subdomains and the public URLs of the deployment cannot be a tenant''s custom domain.';
+    END IF;
+    NEW.custom_domain_status := CASE WHEN NEW.custom_domain IS NOT NULL THEN 'pending' END;
+  END IF;
+  RETURN NEW;
+END $$;
+COMMENT ON FUNCTION tenancy._custom_domain_pending() IS 'Trigger: a new or changed custom domain is pending until approved; the platform''s own hosts are refused (22023).';
+REVOKE ALL ON FUNCTION tenancy._custom_domain_pending() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION tenancy._tenant_for_domain_change(p_tenant text) RETURNS tenancy.tenants
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t tenancy.tenants;
+BEGIN
+  IF p_tenant ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    SELECT * INTO t FROM tenancy.tenants WHERE id = p_tenant::uuid FOR UPDATE;
+  ELSE
+    SELECT * INTO t FROM tenancy.tenants WHERE slug = lower(p_tenant) FOR UPDATE;
+  END IF;
+  IF t.id IS NULL THEN
+    RAISE EXCEPTION 'tenant not found' USING ERRCODE = 'P0002';
+  END IF;
+  RETURN t;
+END $$;
+COMMENT ON FUNCTION tenancy._tenant_for_domain_change(text) IS 'Internal: the tenant (slug or id) locked for an operator''s custom-domain decision; P0002 when unknown.';
+REVOKE ALL ON FUNCTION tenancy._tenant_for_domain_change(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION tenancy.approve_custom_domain(p_tenant text, p_domain text) RETURNS tenancy.tenants
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t tenancy.tenants := tenancy._tenant_for_domain_change(p_tenant);
+  dom text := lower(btrim(p_domain));
+BEGIN
+  IF t.custom_domain IS DISTINCT FROM dom THEN
+    RAISE EXCEPTION 'tenant "%" does not ask for custom domain "%"', t.slug, dom USING ERRCODE = '22023',
+      DETAIL = coalesce('It asks for "' || t.custom_domain || '".', 'It has no custom domain.');
+  END IF;
+  IF tenancy.is_platform_host(dom) THEN
+    RAISE EXCEPTION 'custom domain "%" is a host of the platform', dom USING ERRCODE = '22023';
+  END IF;
+  UPDATE tenancy.tenants SET custom_domain_status = 'approved' WHERE id = t.id RETURNING * INTO t;
+  RETURN t;
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'custom domain "%" is already approved for another tenant', dom USING ERRCODE = '23505';
+END $$;
+COMMENT ON FUNCTION tenancy.approve_custom_domain(text, text) IS 'backend_admin only: approves the custom domain a tenant (slug or id) asks for, which from then on identifies it. 22023 when the tenant asks for another domain or the domain is a platform host, 23505 when another tenant has it approved.';
+REVOKE ALL ON FUNCTION tenancy.approve_custom_domain(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.approve_custom_domain(text, text) TO backend_admin;
+
+CREATE OR REPLACE FUNCTION tenancy.reject_custom_domain(p_tenant text, p_domain text) RETURNS tenancy.tenants
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t tenancy.tenants := tenancy._tenant_for_domain_change(p_tenant);
+  dom text := lower(btrim(p_domain));
+BEGIN
+  IF t.custom_domain IS DISTINCT FROM dom THEN
+    RAISE EXCEPTION 'tenant "%" does not ask for custom domain "%"', t.slug, dom USING ERRCODE = '22023',
+      DETAIL = coalesce('It asks for "' || t.custom_domain || '".', 'It has no custom domain.');
+  END IF;
+  UPDATE tenancy.tenants SET custom_domain = NULL WHERE id = t.id RETURNING * INTO t;
+  RETURN t;
+END $$;
+COMMENT ON FUNCTION tenancy.reject_custom_domain(text, text) IS 'backend_admin only: refuses a pending custom domain or withdraws an approved one (the tenant''s custom domain is cleared). 22023 when the tenant has another domain.';
+REVOKE ALL ON FUNCTION tenancy.reject_custom_domain(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.reject_custom_domain(text, text) TO backend_admin;
+
+CREATE OR REPLACE FUNCTION tenancy._users_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ctx_role text := tenancy.current_user_role();
+  t uuid := CASE WHEN TG_OP = 'INSERT' THEN NEW.tenant_id ELSE OLD.tenant_id END;
+  loses_owner boolean;
+BEGIN
+  -- Tenant deletion cascades here: nothing to protect any more.
+  IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM tenancy.tenants WHERE id = t) THEN
+    RETURN OLD;
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    IF TG_OP = 'UPDATE' AND NEW.id IS DISTINCT FROM OLD.id THEN
+      RAISE EXCEPTION 'a user id cannot change' USING ERRCODE = '42501';
+    END IF;
+    IF (TG_OP = 'INSERT' OR NEW.role IS DISTINCT FROM OLD.role OR NEW.status IS DISTINCT FROM OLD.status)
+       AND ctx_role IS DISTINCT FROM 'owner' AND ctx_role IS DISTINCT FROM 'admin' THEN
+      RAISE EXCEPTION 'only admins and owners change roles or status' USING ERRCODE = '42501';
+    END IF;
+    IF (NEW.role = 'owner' AND (TG_OP = 'INSERT' OR OLD.role <> 'owner')) AND ctx_role IS DISTINCT FROM 'owner' THEN
+      RAISE EXCEPTION 'only an owner may grant the owner role' USING ERRCODE = '42501';
+    END IF;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.role = 'owner' THEN
+    loses_owner := TG_OP = 'DELETE' OR NEW.role <> 'owner' OR NEW.status <> 'active';
+    IF loses_owner AND ctx_role IS DISTINCT FROM 'owner' THEN
+      RAISE EXCEPTION 'only an owner may remove or demote an owner' USING ERRCODE = '42501';
+    END IF;
+    IF loses_owner AND OLD.status = 'active' THEN
+      -- Another active owner must remain, and must stay one until we commit:
+      -- FOR SHARE locks it against a concurrent demotion. Under READ
+      -- COMMITTED a row changed meanwhile is re-read (and no longer counts);
+      -- under REPEATABLE READ and SERIALIZABLE, whose snapshot may be older
+      -- than a concurrent demotion, locking that row fails with 40001. A
+      -- plain EXISTS would read a stale snapshot and let two owners demote
+      -- each other. (users_lock serialises the statements, so the usual
+      -- race ends in that clean 40001, not in a deadlock.)
+      IF NOT EXISTS (SELECT 1 FROM (SELECT 1 FROM tenancy.users u WHERE u.tenant_id = t AND u.id <> OLD.id
+                                      AND u.role = 'owner' AND u.status = 'active' FOR SHARE OF u) o) THEN
+        RAISE EXCEPTION 'a tenant must keep at least one active owner' USING ERRCODE = '42501',
+          HINT = 'Make another user owner first.';
+      END IF;
+    END IF;
+  END IF;
+  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+
+CREATE OR REPLACE FUNCTION tenancy._users_lock() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('backend_framework.owners'),
+                                hashtext(coalesce(tenancy.current_tenant_id()::text, '')));
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION tenancy._users_lock() IS 'Trigger (per statement): serialises changes of a tenant''s users (advisory lock on the context''s tenant) before rows are locked, so concurrent owner changes fail cleanly instead of deadlocking.';
+REVOKE ALL ON FUNCTION tenancy._users_lock() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION tenancy.update_user(p_id uuid, p_display_name text DEFAULT NULL,
+                                    p_role text DEFAULT NULL, p_status text DEFAULT NULL)
+RETURNS SETOF tenancy.user_info
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF p_role IS NOT NULL THEN PERFORM tenancy._check_role(p_role); END IF;
+  IF p_status IS NOT NULL AND p_status NOT IN ('active', 'disabled') THEN
+    RAISE EXCEPTION 'invalid status "%"', p_status USING ERRCODE = '22023', DETAIL = 'Status is active or disabled.';
+  END IF;
+  IF p_display_name IS NOT NULL AND length(p_display_name) > 200 THEN
+    RAISE EXCEPTION 'display name is too long' USING ERRCODE = '22023', DETAIL = 'At most 200 characters.';
+  END IF;
+  RETURN QUERY
+  UPDATE tenancy.users u SET
+    display_name = CASE WHEN p_display_name IS NULL THEN u.display_name ELSE nullif(btrim(p_display_name), '') END,
+    role   = coalesce(p_role, u.role),
+    status = coalesce(p_status, u.status)
+  WHERE u.tenant_id = tenancy.current_tenant_id() AND u.id = p_id
+  RETURNING u.tenant_id, u.id, u.email, u.display_name, u.role, u.status, u.created_at, u.updated_at;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+  END IF;
+END $$;
+COMMENT ON FUNCTION tenancy.update_user(uuid, text, text, text) IS 'Updates display name, role or status of a user of the current tenant; NULL leaves a field. RLS and the users_guard trigger decide who may change what. Never the password or e-mail (see tenancy.change_credentials, tenancy.reset_password).';
+
+CREATE OR REPLACE FUNCTION tenancy.resolve_tenant(host text, path text, headers jsonb DEFAULT '{}')
+RETURNS tenancy.resolved_tenant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r tenancy.resolved_tenant := ROW(NULL, NULL, NULL, '', coalesce(path, '/'), false);
+  base text := lower(current_setting('backend_framework.base_domain'));
+  h text := lower(coalesce(host, headers->>'host', ''));
+  strategy text;
+  key text;
+  by_id boolean;
+  m text[];
+  found_id uuid;
+  found_slug text;
+  platform boolean;
+BEGIN
+  -- Host without port; bracketed IPv6 literals name no tenant.
+  h := CASE WHEN h LIKE '[%' THEN '' ELSE regexp_replace(h, ':[0-9]*$', '') END;
+  -- The hosts of the public URLs name no tenant (api.example.com is not tenant "api").
+  platform := h = '' OR EXISTS (SELECT 1 FROM tenancy.public_urls() u WHERE u.host = h);
+  FOREACH strategy IN ARRAY string_to_array(replace(current_setting('backend_framework.tenant_strategies'), ' ', ''), ',') LOOP
+    key := NULL; by_id := false;
+    CASE strategy
+    WHEN 'header' THEN
+      key := nullif(btrim(headers->>'x-tenant'), ''); by_id := true;
+    WHEN 'path' THEN
+      m := regexp_match(coalesce(path, ''), '^/t/([^/]+)(/.*)?$');
+      IF m IS NOT NULL THEN
+        key := m[1]; r.prefix := '/t/' || m[1]; r.path := coalesce(m[2], '/');
+      ELSE
+        -- RFC 8414 §3: metadata of issuer .../t/{slug} lives at /.well-known/oauth-authorization-server/t/{slug}
+        m := regexp_match(coalesce(path, ''), '^(/\.well-known/oauth-authorization-server)/t/([^/]+)$');
+        IF m IS NOT NULL THEN key := m[2]; r.prefix := '/t/' || m[2]; r.path := m[1]; END IF;
+      END IF;
+    WHEN 'subdomain' THEN
+      IF NOT platform AND base <> '' AND right(h, length(base) + 1) = '.' || base THEN
+        key := left(h, length(h) - length(base) - 1);
+        IF key LIKE '%.%' OR key = '' THEN key := NULL; END IF;
+      END IF;
+    WHEN 'domain' THEN
+      -- Only an approved domain names a tenant, and never a platform host.
+      IF NOT platform AND h <> base AND right(h, length(base) + 1) <> '.' || base THEN
+        SELECT t.slug INTO key FROM tenancy.tenants t WHERE t.custom_domain = h AND t.custom_domain_status = 'approved';
+      END IF;
+    ELSE
+      RAISE EXCEPTION 'unknown tenant strategy "%"', strategy USING ERRCODE = '22023',
+        HINT = 'backend_framework.tenant_strategies lists header, path, subdomain and domain.';
+    END CASE;
+    CONTINUE WHEN key IS NULL;
+    SELECT f.id, f.slug INTO found_id, found_slug FROM tenancy._find_tenant(key, by_id) f;
+    IF r.tenant_id IS NULL THEN
+      r.tenant_id := found_id; r.slug := found_slug; r.strategy := strategy;
+    END IF;
+    IF r.tenant_id = found_id THEN
+      r.by_host := r.by_host OR strategy IN ('subdomain', 'domain');
+    ELSIF r.tenant_id <> found_id THEN
+      RAISE EXCEPTION 'conflicting tenant identification' USING ERRCODE = '22023',
+        DETAIL = format('The %s and the %s name different tenants.', r.strategy, strategy);
+    END IF;
+  END LOOP;
+  PERFORM tenancy._set_context(r.tenant_id, NULL, NULL, NULL, NULL);
+  RETURN r;
+END $$;
+COMMENT ON FUNCTION tenancy.resolve_tenant(text, text, jsonb) IS 'Tenant of a request by X-Tenant header (slug or id), /t/{slug}/ path, subdomain of backend_framework.base_domain or approved custom domain (hosts of backend_framework.public_urls name none), as backend_framework.tenant_strategies lists; sets the tenant context (no user). P0002 unknown, BF003 suspended, 22023 conflicting.';
+
 CREATE OR REPLACE FUNCTION tenancy.measure_storage(p_tenant uuid) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -344,7 +642,7 @@ BEGIN
 END $$;
 
 COMMENT ON FUNCTION oauth.random_token(text) IS
-'New secret from pg_strong_random: 256 bits as unpadded base64url (43 characters) after a prefix naming its kind, so secret scanners can find leaked ones: access bfat_, refresh bfrt_, code bfac_, client_secret bfcs_, registration bfrg_, session bfss_, csrf bfcf_, sign-up invitation bfiv_; client_id bfci_ with 128 bits (22 characters). Unknown kind: ERROR 22023. Store only oauth.token_digest() of it.';
+'New secret from pg_strong_random: 256 bits as unpadded base64url (43 characters) after a prefix naming its kind, so secret scanners can find leaked ones: access bfat_, refresh bfrt_, code bfac_, client_secret bfcs_, registration bfrg_, session bfss_, csrf bfcf_, sign-up invitation bfiv_, password reset bfpr_; client_id bfci_ with 128 bits (22 characters). Unknown kind: ERROR 22023. Store only oauth.token_digest() of it.';
 
 CREATE OR REPLACE FUNCTION oauth._scopes(s text) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -352,6 +650,248 @@ DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
 BEGIN
   IF NOT given <@ '{admin,profile,read,write}'::text[] THEN RETURN NULL; END IF;
   RETURN ARRAY(SELECT k FROM unnest('{admin,profile,read,write}'::text[]) k WHERE k = ANY (given));
+END $$;
+
+CREATE OR REPLACE FUNCTION oauth._client_metadata(m jsonb, mode text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r jsonb := '{}';
+  name text;
+  uris text[] := '{}';
+  grants text[];
+  rtypes text[];
+  method text;
+  scopes text[];
+  u text;
+  p text;
+  extra jsonb := '{}';
+  k text;
+  v jsonb;
+  ttl text;
+BEGIN
+  IF m IS NULL OR jsonb_typeof(m) <> 'object' THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'client metadata must be a JSON object');
+  END IF;
+  -- client_name
+  IF m ? 'client_name' AND jsonb_typeof(m->'client_name') <> 'null' THEN
+    name := btrim(m->>'client_name');
+    IF jsonb_typeof(m->'client_name') <> 'string' OR length(name) NOT BETWEEN 1 AND 200 OR name ~ '[[:cntrl:]]' THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata',
+        'error_description', 'client_name must be a text of 1 to 200 characters without control characters');
+    END IF;
+  END IF;
+  -- token_endpoint_auth_method
+  method := coalesce(m->>'token_endpoint_auth_method', 'client_secret_basic');
+  IF jsonb_typeof(m->'token_endpoint_auth_method') NOT IN ('string', 'null')
+     OR method NOT IN ('client_secret_basic', 'client_secret_post', 'none') THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata',
+      'error_description', 'token_endpoint_auth_method must be client_secret_basic, client_secret_post or none');
+  END IF;
+  -- grant_types
+  IF m ? 'grant_types' AND jsonb_typeof(m->'grant_types') <> 'null' THEN
+    IF jsonb_typeof(m->'grant_types') <> 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'grant_types') g WHERE jsonb_typeof(g) <> 'string') THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'grant_types must be an array of strings');
+    END IF;
+    SELECT array_agg(DISTINCT g ORDER BY g) INTO grants FROM jsonb_array_elements_text(m->'grant_types') g;
+    SELECT g INTO u FROM unnest(grants) g
+     WHERE g NOT IN ('authorization_code', 'refresh_token', 'client_credentials', 'password') LIMIT 1;
+    IF u IS NOT NULL THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+        format('unsupported grant type "%s" (supported: authorization_code, refresh_token, client_credentials, password)', u));
+    END IF;
+    IF grants IS NULL THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'grant_types must not be empty');
+    END IF;
+  ELSE
+    grants := '{authorization_code}';
+  END IF;
+  IF method = 'none' AND 'client_credentials' = ANY (grants) THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'a public client (token_endpoint_auth_method none) cannot use the client_credentials grant');
+  END IF;
+  IF mode = 'open' AND NOT grants <@ '{authorization_code,refresh_token}' THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'clients registered without an access token may only use the authorization_code and refresh_token grants');
+  END IF;
+  -- response_types: code exactly when the authorization_code grant is registered.
+  IF m ? 'response_types' AND jsonb_typeof(m->'response_types') <> 'null' THEN
+    IF jsonb_typeof(m->'response_types') <> 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'response_types') g WHERE jsonb_typeof(g) <> 'string') THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'response_types must be an array of strings');
+    END IF;
+    SELECT coalesce(array_agg(DISTINCT g ORDER BY g), '{}') INTO rtypes FROM jsonb_array_elements_text(m->'response_types') g;
+    IF NOT rtypes <@ '{code}' THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'the only supported response type is "code"');
+    END IF;
+    IF ('code' = ANY (rtypes)) <> ('authorization_code' = ANY (grants)) THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+        'response type "code" goes with the authorization_code grant type, and only with it');
+    END IF;
+  ELSE
+    rtypes := CASE WHEN 'authorization_code' = ANY (grants) THEN '{code}' ELSE '{}' END;
+  END IF;
+  -- redirect_uris
+  IF m ? 'redirect_uris' AND jsonb_typeof(m->'redirect_uris') <> 'null' THEN
+    IF jsonb_typeof(m->'redirect_uris') <> 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'redirect_uris') g WHERE jsonb_typeof(g) <> 'string') THEN
+      RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', 'redirect_uris must be an array of strings');
+    END IF;
+    IF jsonb_array_length(m->'redirect_uris') > 20 THEN
+      RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', 'at most 20 redirect URIs');
+    END IF;
+    FOR u IN SELECT jsonb_array_elements_text(m->'redirect_uris') LOOP
+      p := oauth._redirect_uri_problem(u);
+      IF p IS NOT NULL THEN
+        RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', p);
+      END IF;
+      IF NOT u = ANY (uris) THEN uris := uris || u; END IF;
+    END LOOP;
+  END IF;
+  IF 'authorization_code' = ANY (grants) AND cardinality(uris) = 0 THEN
+    RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description',
+      'the authorization_code grant needs at least one redirect URI in redirect_uris');
+  END IF;
+  -- scope
+  IF m ? 'scope' AND jsonb_typeof(m->'scope') <> 'null' THEN
+    scopes := CASE WHEN jsonb_typeof(m->'scope') = 'string' THEN oauth._scopes(m->>'scope') END;
+    IF scopes IS NULL OR cardinality(scopes) = 0 THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+        'scope must list one or more of read, write, profile, admin, separated by spaces');
+    END IF;
+  ELSE
+    scopes := '{profile,read,write}';
+  END IF;
+  IF mode = 'open' AND 'admin' = ANY (scopes) THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'clients registered without an access token cannot have the admin scope');
+  END IF;
+  -- Informational metadata, kept as given.
+  FOR k, v IN SELECT * FROM jsonb_each(m) WHERE key IN ('client_uri', 'logo_uri', 'tos_uri', 'policy_uri',
+                                                         'software_id', 'software_version', 'contacts') LOOP
+    CONTINUE WHEN jsonb_typeof(v) = 'null';
+    IF k = 'contacts' THEN
+      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > 10
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) c WHERE jsonb_typeof(c) <> 'string' OR length(c #>> '{}') > 254) THEN
+        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'contacts must be an array of at most 10 e-mail addresses');
+      END IF;
+    ELSIF jsonb_typeof(v) <> 'string' OR length(v #>> '{}') > 2000 OR (v #>> '{}') ~ '[[:cntrl:]]' THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', format('%s must be a text', k));
+    ELSIF k LIKE '%\_uri' AND (v #>> '{}') !~* '^https?://[^[:space:]]+$' THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', format('%s must be an http or https URL', k));
+    END IF;
+    extra := extra || jsonb_build_object(k, v);
+  END LOOP;
+  r := jsonb_build_object('client_name', name, 'redirect_uris', to_jsonb(uris), 'grant_types', to_jsonb(grants),
+                          'response_types', to_jsonb(rtypes), 'scope', oauth._scope_text(scopes),
+                          'token_endpoint_auth_method', method, 'extra', extra);
+  -- Administrators may also choose the client_id and token lifetimes, and
+  -- mark a resource server (which may introspect other clients' tokens).
+  IF mode = 'admin' THEN
+    IF m ? 'resource_server' AND jsonb_typeof(m->'resource_server') <> 'null' THEN
+      IF jsonb_typeof(m->'resource_server') <> 'boolean' THEN
+        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'resource_server must be true or false');
+      END IF;
+      r := r || jsonb_build_object('resource_server', m->'resource_server');
+    END IF;
+    IF m ? 'client_id' AND jsonb_typeof(m->'client_id') <> 'null' THEN
+      IF jsonb_typeof(m->'client_id') <> 'string' OR (m->>'client_id') !~ '^[A-Za-z0-9._~-]{3,100}$' THEN
+        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+          'client_id must have 3 to 100 letters, digits or . _ ~ -');
+      END IF;
+      r := r || jsonb_build_object('client_id', m->'client_id');
+    END IF;
+    FOREACH ttl IN ARRAY ARRAY['access_token_ttl', 'refresh_token_ttl'] LOOP
+      IF m ? ttl AND jsonb_typeof(m->ttl) <> 'null' THEN
+        IF jsonb_typeof(m->ttl) <> 'number' OR (m->>ttl) !~ '^[0-9]{1,9}$' OR (m->>ttl)::integer NOT BETWEEN 10 AND 31536000 THEN
+          RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+            format('%s must be a number of seconds between 10 and 31536000', ttl));
+        END IF;
+        r := r || jsonb_build_object(ttl, m->ttl);
+      END IF;
+    END LOOP;
+  ELSIF m ? 'client_id' THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'client_id is assigned by the server and cannot be chosen');
+  ELSIF coalesce(m->'resource_server', 'false') NOT IN ('false', 'null') THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'only an admin can make a client a resource server (POST or PATCH /api/v1/clients)');
+  END IF;
+  RETURN r;
+END $$;
+
+CREATE OR REPLACE FUNCTION oauth._client_json(c jsonb, with_admin_fields boolean DEFAULT false) RETURNS jsonb
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+           'client_id', c->'client_id',
+           'client_name', c->'client_name',
+           'redirect_uris', c->'redirect_uris',
+           'grant_types', c->'grant_types',
+           'response_types', c->'response_types',
+           'scope', c->'scope',
+           'token_endpoint_auth_method', c->'token_endpoint_auth_method',
+           'client_id_issued_at', floor(extract(epoch FROM (c->>'created_at')::timestamptz))::bigint,
+           'client_secret_expires_at', CASE WHEN c->>'token_endpoint_auth_method' <> 'none' THEN 0 END,
+           'access_token_ttl', c->'access_token_ttl',
+           'refresh_token_ttl', c->'refresh_token_ttl'))
+         || coalesce(c->'extra', '{}')
+         || CASE WHEN with_admin_fields THEN jsonb_build_object('builtin', c->'builtin', 'registered_via', c->'registered_via',
+                   'resource_server', coalesce(c->'resource_server', 'false'),
+                   'created_at', c->'created_at', 'updated_at', c->'updated_at') ELSE '{}' END
+$$;
+
+CREATE OR REPLACE FUNCTION oauth._client_row(p_client_id text) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT to_jsonb(x) FROM (
+    SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
+           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.resource_server,
+           c.created_at, c.updated_at
+      FROM oauth.clients c
+     WHERE c.tenant_id = tenancy.current_tenant_id() AND c.client_id = p_client_id) x
+$$;
+
+CREATE OR REPLACE FUNCTION oauth.create_client(metadata jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := oauth._require_client_admin();
+  v jsonb := oauth._client_metadata(metadata, 'admin');
+  cid text;
+  secret text;
+  reg text := oauth.random_token('registration');
+BEGIN
+  PERFORM oauth._raise_metadata(v);
+  cid := coalesce(v->>'client_id', oauth.random_token('client_id'));
+  IF v->>'token_endpoint_auth_method' <> 'none' THEN secret := oauth.random_token('client_secret'); END IF;
+  INSERT INTO oauth.clients (tenant_id, client_id, client_name, secret_hash, registration_token_hash,
+                             token_endpoint_auth_method, redirect_uris, grant_types, response_types, scope, extra,
+                             access_token_ttl, refresh_token_ttl, resource_server)
+  VALUES (t, cid, coalesce(v->>'client_name', cid), oauth.token_digest(secret), oauth.token_digest(reg),
+          v->>'token_endpoint_auth_method',
+          ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
+          ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
+          ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
+          v->>'scope', v->'extra', (v->>'access_token_ttl')::integer, (v->>'refresh_token_ttl')::integer,
+          coalesce((v->>'resource_server')::boolean, false));
+  RETURN oauth._client_json(oauth._client_row(cid))
+         || CASE WHEN (v->>'resource_server')::boolean THEN '{"resource_server": true}'::jsonb ELSE '{}' END
+         || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg));
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'a client with client_id "%" already exists', cid USING ERRCODE = '23505';
+END $$;
+COMMENT ON FUNCTION oauth.create_client(jsonb) IS 'Registers a client in the current tenant (admins and owners with scope admin) from RFC 7591 metadata (plus client_id, access_token_ttl, refresh_token_ttl, resource_server). Returns the RFC 7591 client information with client_secret (confidential clients) and registration_access_token, both shown only here. 22023 invalid metadata, 23505 client_id taken.';
+
+CREATE OR REPLACE FUNCTION oauth.list_clients() RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM oauth._require_client_admin();
+  RETURN QUERY
+  SELECT oauth._client_json(to_jsonb(x), true) FROM (
+    SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
+           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.resource_server,
+           c.created_at, c.updated_at
+      FROM oauth.clients c
+     WHERE c.tenant_id = tenancy.current_tenant_id()
+     ORDER BY c.builtin DESC, c.created_at, c.client_id) x;
 END $$;
 
 CREATE OR REPLACE FUNCTION oauth.update_client(client_id text, metadata jsonb) RETURNS jsonb
@@ -391,7 +931,8 @@ BEGIN
     grant_types = ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
     response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
     scope = v->>'scope', extra = v->'extra',
-    access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer
+    access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer,
+    resource_server = coalesce((v->>'resource_server')::boolean, false)
   WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
   IF v->>'token_endpoint_auth_method' = 'none' AND cur->>'token_endpoint_auth_method' <> 'none' THEN
     UPDATE oauth.clients c SET token_endpoint_auth_method = 'none', secret_hash = NULL
@@ -691,6 +1232,250 @@ BEGIN
   body := '';
 END $$;
 
+CREATE OR REPLACE FUNCTION oauth.introspect_endpoint(params jsonb, authorization text, issuer text,
+                                          OUT status integer, OUT body jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  c record;
+  k record;
+  authed boolean;
+BEGIN
+  SELECT * INTO status, body FROM oauth._form_precheck(params);
+  IF status IS NOT NULL THEN RETURN; END IF;
+  -- Fast path (resource servers introspect all the time): HTTP Basic of a
+  -- client_secret_basic client checked and the token looked up in one
+  -- statement; anything else, or a failed check, takes the general path.
+  IF lower(left(introspect_endpoint.authorization, 6)) = 'basic ' AND params->>'client_secret' IS NULL
+     AND params->>'token' IS NOT NULL THEN
+    BEGIN
+      SELECT true AS authed, x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug
+        INTO k
+        FROM oauth.basic_credentials(introspect_endpoint.authorization) b
+        JOIN oauth.clients cl ON cl.tenant_id = t AND cl.client_id = b.client_id
+        LEFT JOIN (oauth.tokens x
+                   JOIN tenancy.tenants n ON n.id = x.tenant_id AND n.status = 'active'
+                   LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id)
+               ON x.tenant_id = t AND x.token_hash = oauth.token_digest(params->>'token')
+              AND x.revoked_at IS NULL AND x.rotated_at IS NULL AND x.expires_at > now()
+              AND (x.user_id IS NULL OR u.status = 'active')
+              -- Only resource servers see other clients' tokens (issue 10 item 13).
+              AND (cl.resource_server OR x.client_id = cl.client_id)
+       WHERE cl.token_endpoint_auth_method = 'client_secret_basic'
+         AND oauth.ct_equal(oauth.token_digest(b.client_secret), cl.secret_hash)
+         AND coalesce(params->>'client_id', b.client_id) = b.client_id;
+      authed := k.authed;
+    EXCEPTION WHEN invalid_authorization_specification THEN
+      authed := NULL;
+    END;
+  END IF;
+  IF authed IS NULL THEN
+    SELECT * INTO c FROM oauth._client_auth(t, params, introspect_endpoint.authorization);
+    IF c.err IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
+      RETURN;
+    END IF;
+    IF c.auth_method = 'none' THEN
+      SELECT * INTO status, body FROM oauth._error(401, 'invalid_client',
+        'introspection needs an authenticated (confidential) client');
+      RETURN;
+    END IF;
+    IF params->>'token' IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'token is missing');
+      RETURN;
+    END IF;
+    SELECT x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug
+      INTO k
+      FROM oauth.tokens x
+      JOIN tenancy.tenants n ON n.id = x.tenant_id AND n.status = 'active'
+      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
+     WHERE x.tenant_id = t AND x.token_hash = oauth.token_digest(params->>'token')
+       AND x.revoked_at IS NULL AND x.rotated_at IS NULL AND x.expires_at > now()
+       AND (x.user_id IS NULL OR u.status = 'active')
+       AND (x.client_id = c.client_id
+            OR EXISTS (SELECT 1 FROM oauth.clients rs WHERE rs.tenant_id = t AND rs.client_id = c.client_id AND rs.resource_server));
+  END IF;
+  status := 200;
+  IF k.kind IS NULL THEN
+    body := '{"active": false}';
+    RETURN;
+  END IF;
+  body := jsonb_strip_nulls(jsonb_build_object(
+    'active', true,
+    'scope', k.scope,
+    'client_id', k.client_id,
+    'username', k.email,
+    'sub', k.user_id,
+    'token_type', CASE k.kind WHEN 'access' THEN 'Bearer' ELSE 'refresh_token' END,
+    'exp', floor(extract(epoch FROM k.expires_at))::bigint,
+    'iat', floor(extract(epoch FROM k.created_at))::bigint,
+    'iss', issuer,
+    'tenant', k.slug,
+    'tenant_id', t));
+END $$;
+COMMENT ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) IS 'POST /oauth/introspect of the current tenant (RFC 7662), for authenticated confidential clients: a resource server (oauth.clients.resource_server) learns about every token of the tenant, any other client only about its own. {"active": false} for unknown, expired, revoked, rotated or other tenants'' tokens, disabled users, and tokens of other clients when the caller is no resource server; else active, scope, client_id, username (email), sub (user id), token_type (Bearer, or refresh_token), exp, iat, iss (= issuer), tenant (slug), tenant_id.';
+
+CREATE OR REPLACE FUNCTION tenancy._revoke_sign_ins(p_tenant uuid, p_user uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE oauth.tokens SET revoked_at = now()
+   WHERE tenant_id = p_tenant AND user_id = p_user AND revoked_at IS NULL;
+  DELETE FROM oauth.login_sessions WHERE tenant_id = p_tenant AND user_id = p_user;
+  DELETE FROM oauth.authorization_codes WHERE tenant_id = p_tenant AND user_id = p_user AND used_at IS NULL;
+END $$;
+COMMENT ON FUNCTION tenancy._revoke_sign_ins(uuid, uuid) IS 'Internal: revokes all access and refresh tokens of a user and deletes their login sessions and unredeemed authorization codes.';
+REVOKE ALL ON FUNCTION tenancy._revoke_sign_ins(uuid, uuid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION tenancy._users_revoke() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM tenancy._revoke_sign_ins(NEW.tenant_id, NEW.id);
+  IF NEW.password_hash IS DISTINCT FROM OLD.password_hash THEN
+    -- Open resets are superseded by the new password.
+    UPDATE tenancy.password_resets SET closed_at = now()
+     WHERE tenant_id = NEW.tenant_id AND user_id = NEW.id AND closed_at IS NULL;
+  END IF;
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION tenancy._users_revoke() IS 'Trigger: when a user''s password changes or the user is disabled, ends all their sign-ins (tenancy._revoke_sign_ins); a new password also closes open resets.';
+REVOKE ALL ON FUNCTION tenancy._users_revoke() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION tenancy.change_credentials(current_password text, new_password text DEFAULT NULL,
+                                           new_email text DEFAULT NULL, client_addr text DEFAULT NULL,
+                                           OUT changed boolean, OUT retry_after integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  uid uuid := tenancy.current_user_id();
+  e text;
+  old_email text;
+  ok uuid;
+BEGIN
+  IF t IS NULL OR uid IS NULL THEN
+    RAISE EXCEPTION 'this needs a user''s token' USING ERRCODE = '42501',
+      DETAIL = 'Users change their own password and e-mail address; admins may only reset a password (tenancy.reset_password).';
+  END IF;
+  IF new_password IS NULL AND new_email IS NULL THEN
+    RAISE EXCEPTION 'nothing to change' USING ERRCODE = '22023', DETAIL = 'Give a new password, a new e-mail address, or both.';
+  END IF;
+  IF current_password IS NULL THEN
+    RAISE EXCEPTION 'the current password is required' USING ERRCODE = '22023';
+  END IF;
+  IF new_email IS NOT NULL THEN e := tenancy._check_email(new_email); END IF;
+  IF new_password IS NOT NULL THEN PERFORM tenancy.check_password_policy(new_password); END IF;
+  SELECT u.email INTO old_email FROM tenancy.users u WHERE u.tenant_id = t AND u.id = uid AND u.status = 'active';
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+  END IF;
+  SELECT c.user_id, c.wait_seconds INTO ok, retry_after
+    FROM oauth._check_password(t, old_email, current_password, change_credentials.client_addr) c;
+  changed := false;
+  IF retry_after > 0 THEN RETURN; END IF;
+  retry_after := 0;
+  IF ok IS DISTINCT FROM uid THEN RETURN; END IF;
+  IF e IS NOT NULL AND e IS DISTINCT FROM old_email THEN
+    BEGIN
+      UPDATE tenancy.users SET email = e WHERE tenant_id = t AND id = uid;
+    EXCEPTION WHEN unique_violation THEN
+      RAISE EXCEPTION 'a user with email "%" already exists', e USING ERRCODE = '23505';
+    END;
+  END IF;
+  IF new_password IS NOT NULL THEN
+    UPDATE tenancy.users SET password_hash = tenancy.hash_password(new_password) WHERE tenant_id = t AND id = uid;
+  END IF;
+  changed := true;
+END $$;
+COMMENT ON FUNCTION tenancy.change_credentials(text, text, text, text) IS 'The context''s user changes their own password and/or e-mail address, giving the current password (throttled per e-mail and client_addr like sign-ins). changed false: wrong current password (retry_after 0, the failure counts) or throttled (retry_after seconds, nothing checked). A new password revokes all the user''s tokens, sessions and codes. 42501 without a user context, 22023 invalid input, 23505 e-mail taken.';
+REVOKE ALL ON FUNCTION tenancy.change_credentials(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.change_credentials(text, text, text, text) TO backend_gateway, backend_app, backend_admin;
+
+CREATE OR REPLACE FUNCTION tenancy.reset_password(p_user uuid) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  target_role text;
+  rid uuid;
+BEGIN
+  IF t IS NULL OR NOT tenancy.is_tenant_admin() OR NOT tenancy.has_scope('admin') THEN
+    RAISE EXCEPTION 'only admins and owners reset passwords' USING ERRCODE = '42501';
+  END IF;
+  SELECT u.role INTO target_role FROM tenancy.users u WHERE u.tenant_id = t AND u.id = p_user FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+  END IF;
+  IF target_role = 'owner' AND tenancy.current_user_role() IS DISTINCT FROM 'owner' THEN
+    RAISE EXCEPTION 'only an owner may reset an owner''s password' USING ERRCODE = '42501';
+  END IF;
+  UPDATE tenancy.users SET password_hash = tenancy.hash_password(oauth.random_token('reset'))
+   WHERE tenant_id = t AND id = p_user;
+  INSERT INTO tenancy.password_resets (tenant_id, user_id, requested_by)
+  VALUES (t, p_user, tenancy.current_user_id()) RETURNING id INTO rid;
+  RETURN rid;
+END $$;
+COMMENT ON FUNCTION tenancy.reset_password(uuid) IS 'Admins and owners (scope admin) of the current tenant: makes a user''s password unusable, revokes all their tokens, sessions and codes, and queues a reset for the mail sender (tenancy.take_password_reset_mail); returns the request id, never a secret. An owner''s password: owners only (42501). P0002 unknown user.';
+REVOKE ALL ON FUNCTION tenancy.reset_password(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.reset_password(uuid) TO backend_gateway, backend_app, backend_admin;
+
+CREATE OR REPLACE FUNCTION tenancy.take_password_reset_mail(p_limit integer DEFAULT 100)
+RETURNS TABLE (tenant_id uuid, tenant_slug text, user_id uuid, email text, reset_token text, expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  r record;
+  tok text;
+BEGIN
+  FOR r IN SELECT p.tenant_id AS tid, p.id AS rid, p.user_id AS uid, u.email AS mail, n.slug AS slug
+             FROM tenancy.password_resets p
+             JOIN tenancy.users u ON u.tenant_id = p.tenant_id AND u.id = p.user_id
+             JOIN tenancy.tenants n ON n.id = p.tenant_id
+            WHERE p.delivered_at IS NULL AND p.closed_at IS NULL AND u.status = 'active'
+            ORDER BY p.requested_at
+            LIMIT greatest(1, least(coalesce(p_limit, 100), 1000))
+              FOR UPDATE OF p SKIP LOCKED
+  LOOP
+    tok := oauth.random_token('reset');
+    UPDATE tenancy.password_resets x
+       SET token_hash = oauth.token_digest(tok), delivered_at = now(), expires_at = now() + interval '1 day'
+     WHERE x.tenant_id = r.tid AND x.id = r.rid;
+    tenant_id := r.tid; tenant_slug := r.slug; user_id := r.uid; email := r.mail;
+    reset_token := tok; expires_at := now() + interval '1 day';
+    RETURN NEXT;
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION tenancy.take_password_reset_mail(integer) IS 'backend_admin only (the platform''s mail sender): takes up to p_limit pending password resets of all tenants and returns, once, each user''s e-mail and a new one-time secret (valid one day) to send them; only its digest is kept. The user redeems it with POST /api/v1/password-reset (tenancy.redeem_password_reset).';
+REVOKE ALL ON FUNCTION tenancy.take_password_reset_mail(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.take_password_reset_mail(integer) TO backend_admin;
+
+CREATE OR REPLACE FUNCTION tenancy.redeem_password_reset(reset_token text, new_password text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  rid uuid;
+  uid uuid;
+BEGIN
+  IF t IS NULL THEN
+    RAISE EXCEPTION 'no tenant in the current context' USING ERRCODE = 'P0002';
+  END IF;
+  PERFORM tenancy.check_password_policy(new_password);
+  IF reset_token ~ '^bfpr_[A-Za-z0-9_-]{43}$' THEN
+    SELECT p.id, p.user_id INTO rid, uid
+      FROM tenancy.password_resets p
+      JOIN tenancy.users u ON u.tenant_id = p.tenant_id AND u.id = p.user_id AND u.status = 'active'
+     WHERE p.tenant_id = t AND p.token_hash = oauth.token_digest(reset_token)
+       AND p.closed_at IS NULL AND p.expires_at > now()
+       FOR UPDATE OF p;
+  END IF;
+  IF rid IS NULL THEN
+    RAISE EXCEPTION 'invalid or expired password reset' USING ERRCODE = '22023',
+      DETAIL = 'Ask an administrator to reset your password again.';
+  END IF;
+  UPDATE tenancy.password_resets SET closed_at = now() WHERE tenant_id = t AND id = rid;
+  UPDATE tenancy.users SET password_hash = tenancy.hash_password(new_password) WHERE tenant_id = t AND id = uid;
+END $$;
+COMMENT ON FUNCTION tenancy.redeem_password_reset(text, text) IS 'Sets a new password with a one-time reset secret (bfpr_...) of the current tenant: the secret is used up, every sign-in of the user ends. 22023 for a weak password or an unknown, used, expired or other tenant''s secret (or a disabled user).';
+REVOKE ALL ON FUNCTION tenancy.redeem_password_reset(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.redeem_password_reset(text, text) TO backend_gateway, backend_app, backend_admin;
+
 CREATE OR REPLACE FUNCTION api.error_from_sqlstate(p_state text, p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
 RETURNS api.response LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -716,6 +1501,7 @@ BEGIN
                 jsonb_build_object('Retry-After', coalesce(substring(p_hint FROM '^[0-9]{1,9}$'), '60')))
     WHEN p_state = 'BF003' THEN api.error(403, 'tenant_suspended', d)
     WHEN p_state = 'BF415' THEN api.error(415, 'unsupported_media_type', d)
+    WHEN p_state = 'BF421' THEN api.error(421, 'misdirected_request', d)
     WHEN p_state = 'P0002' THEN api.error(404, 'not_found', d)
     WHEN p_state = '23505' THEN api.error(409, 'conflict', d)
     WHEN p_state IN ('40001', '40P01', '55P03', '57014', '53300') THEN
@@ -724,7 +1510,66 @@ BEGIN
     ELSE api.error(500, 'server_error', 'Internal error (' || p_state || ').')
   END;
 END $$;
-COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, BF401 → 401 without error code, 42501/BF001/BF003 → 403, BF004 → 403 insufficient_scope, P0002 → 404, BF415 → 415, 23505 → 409, BF002 → 429 (monthly quota), BF429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
+COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, BF401 → 401 without error code, 42501/BF001/BF003 → 403, BF004 → 403 insufficient_scope, P0002 → 404, BF415 → 415, BF421 → 421 misdirected_request, 23505 → 409, BF002 → 429 (monthly quota), BF429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
+
+CREATE OR REPLACE FUNCTION api.tenant_json(t tenancy.tenants) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object('id', t.id, 'slug', t.slug, 'name', t.name, 'custom_domain', t.custom_domain,
+    'custom_domain_status', t.custom_domain_status,
+    'plan', t.plan, 'status', t.status, 'settings', t.settings,
+    'limits', (SELECT to_jsonb(l) FROM tenancy.tenant_limits(t.id) l),
+    'created_at', t.created_at, 'updated_at', t.updated_at)
+$$;
+
+CREATE OR REPLACE FUNCTION api.request_host(h jsonb, OUT host text, OUT port integer)
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v text := lower(btrim(h->>'host'));
+  m text[];
+BEGIN
+  IF v IS NULL OR v = '' THEN RETURN; END IF;   -- HTTP/1.0 without Host: the canonical URL
+  IF strpos(v, ',') > 0 THEN
+    RAISE EXCEPTION 'more than one Host header' USING ERRCODE = '22023',
+      DETAIL = 'A request has exactly one Host header (RFC 9112 §3.2).';
+  END IF;
+  m := regexp_match(v, '^([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:([0-9]{1,5}))?$');
+  IF m IS NULL OR m[4]::integer > 65535 THEN
+    RAISE EXCEPTION 'invalid Host header' USING ERRCODE = '22023';
+  END IF;
+  host := m[1]; port := m[4]::integer;
+END $$;
+COMMENT ON FUNCTION api.request_host(jsonb) IS 'Host header of a request: host (lower case) and port (NULL when absent); NULLs without a Host; 22023 for a malformed or repeated Host.';
+REVOKE ALL ON FUNCTION api.request_host(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.request_host(jsonb) TO backend_gateway, backend_admin;
+
+CREATE OR REPLACE FUNCTION api.public_base_url(p_host text, p_port integer, p_tenant_host boolean, p_any_host boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  u record;
+  base text := lower(current_setting('backend_framework.base_domain'));
+BEGIN
+  IF p_host IS NULL THEN
+    SELECT pu.url INTO u FROM tenancy.public_urls() pu ORDER BY pu.ord LIMIT 1;
+    RETURN u.url;
+  END IF;
+  SELECT pu.url INTO u FROM tenancy.public_urls() pu WHERE pu.host = p_host
+   ORDER BY pu.port IS DISTINCT FROM coalesce(p_port, CASE pu.scheme WHEN 'https' THEN 443 ELSE 80 END), pu.ord LIMIT 1;
+  IF FOUND THEN RETURN u.url; END IF;
+  IF p_tenant_host THEN
+    SELECT pu.scheme, pu.port INTO u FROM tenancy.public_urls() pu
+     ORDER BY pu.host IS DISTINCT FROM base,
+              pu.port IS DISTINCT FROM coalesce(p_port, CASE pu.scheme WHEN 'https' THEN 443 ELSE 80 END), pu.ord LIMIT 1;
+    RETURN u.scheme || '://' || p_host
+           || CASE WHEN u.port = CASE u.scheme WHEN 'https' THEN 443 ELSE 80 END THEN '' ELSE ':' || u.port END;
+  END IF;
+  IF p_any_host THEN RETURN NULL; END IF;
+  RAISE EXCEPTION 'this server does not serve the host named in the request' USING ERRCODE = 'BF421',
+    DETAIL = 'The host is not one of the deployment''s public URLs, a tenant''s subdomain or an approved custom domain.';
+END $$;
+COMMENT ON FUNCTION api.public_base_url(text, integer, boolean, boolean) IS 'Base URL of a request on host/port from backend_framework.public_urls, never from a header: a public URL''s host, or a tenant host (subdomain or approved custom domain) with the scheme and port of base_domain''s URL. BF421 (HTTP 421) for any other host; NULL instead when p_any_host.';
+REVOKE ALL ON FUNCTION api.public_base_url(text, integer, boolean, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.public_base_url(text, integer, boolean, boolean) TO backend_gateway, backend_admin;
 
 CREATE OR REPLACE FUNCTION api.handle_request(p_method text, p_path text, p_query text, p_headers jsonb, p_body bytea, p_client_addr text)
 RETURNS TABLE(status integer, headers jsonb, body text)
@@ -735,6 +1580,7 @@ DECLARE
   rt api.routes;
   res tenancy.resolved_tenant;
   fr record;
+  hp record;
   allow text[];
   origin text := p_headers->>'origin';
   m text := upper(coalesce(p_method, ''));
@@ -753,8 +1599,10 @@ BEGIN
   -- 1. Identify the tenant, parse, route and meter.
   BEGIN
     r.query := CASE WHEN coalesce(p_query, '') = '' THEN '{}'::jsonb ELSE oauth.form_decode(p_query) END;
-    r.base_url := api.base_url(r.headers);
-    res := tenancy.resolve_tenant(split_part(r.base_url, '://', 2), r.path, r.headers);
+    hp := api.request_host(r.headers);
+    res := tenancy.resolve_tenant(coalesce(hp.host, ''), r.path, r.headers);
+    -- /health answers on any host (container health checks use 127.0.0.1); it builds no URL.
+    r.base_url := api.public_base_url(hp.host, hp.port, res.by_host, r.path = '/health');
     r.tenant_id := res.tenant_id; r.slug := res.slug; r.path := res.path;
     r.issuer := r.base_url || CASE WHEN res.strategy IN ('subdomain', 'domain') THEN '' ELSE '/t/' || res.slug END;
     SELECT * INTO fr FROM api.find_route(r.method, r.path);
@@ -822,7 +1670,8 @@ BEGIN
         THEN api.html_csp(r.query->>'redirect_uri') ELSE 'default-src ''none''; frame-ancestors ''none''' END)
     || coalesce(resp.headers, '{}');
   IF cors THEN
-    resp.headers := resp.headers || jsonb_build_object('Access-Control-Allow-Origin', origin, 'Vary', 'Origin',
+    resp.headers := resp.headers || jsonb_build_object('Access-Control-Allow-Origin', origin,
+      'Vary', coalesce(resp.headers->>'Vary' || ', ', '') || 'Origin',
       'Access-Control-Expose-Headers', 'WWW-Authenticate, Retry-After, Location, X-Request-Id');
   END IF;
   RETURN QUERY SELECT resp.status, resp.headers, resp.body;
@@ -868,6 +1717,24 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.h_tenant_update(api.request) IS 'PATCH /api/v1/tenants/{id}: name, custom_domain (null clears). The plan is for platform operators (SQL).';
 
+CREATE OR REPLACE FUNCTION api.h_user_update(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  doc jsonb := api.json_body(r);
+  u tenancy.user_info;
+BEGIN
+  IF doc ? 'password' OR doc ? 'email' THEN
+    RAISE EXCEPTION 'passwords and e-mail addresses are not changed here' USING ERRCODE = '42501',
+      DETAIL = 'Change your own with PATCH /api/v1/me (with current_password); admins reset a user''s password with POST /api/v1/users/{id}/reset-password.';
+  END IF;
+  PERFORM api.only_fields(doc, '{display_name,role,status}');
+  SELECT * INTO u FROM tenancy.update_user(api.uuid_param(r, 'user'),
+    CASE WHEN doc ? 'display_name' THEN coalesce(api.text_field(doc, 'display_name'), '') END,
+    api.text_field(doc, 'role'), api.text_field(doc, 'status'));
+  RETURN api.json(200, api.user_json(u));
+END $$;
+COMMENT ON FUNCTION api.h_user_update(api.request) IS 'PATCH /api/v1/users/{id}: display_name (yourself or admins), role and status (admins). Never password or email (403).';
+
 CREATE OR REPLACE FUNCTION api.h_tenant_create(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -890,6 +1757,22 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.h_tenant_create(api.request) IS 'POST /api/v1/tenants: sign-up (throttled per client address by api.handle_request; plan: the default; invitation when sign-up is by invitation); answers the tenant, its owner and the owner''s first access token.';
 
+CREATE OR REPLACE FUNCTION api.h_metadata(r api.request) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  -- The issuer depends on the Host and on X-Tenant: shared caches must key on both.
+  RETURN api.json(200, oauth.metadata_document(r.issuer),
+                  '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host, X-Tenant"}');
+END $$;
+
+CREATE OR REPLACE FUNCTION api.h_client_update(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM api.require_admin();
+  RETURN api.json(200, oauth.update_client(r.id, api.json_body(r)), '{"Cache-Control": "no-store"}');
+END $$;
+COMMENT ON FUNCTION api.h_client_update(api.request) IS 'PATCH /api/v1/clients/{id} (admins): fields present replace the stored ones, e.g. resource_server.';
+
 CREATE OR REPLACE FUNCTION api.openapi_schemas() RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
 SELECT $json${
@@ -905,7 +1788,9 @@ SELECT $json${
   "Limits": {"type": "object", "properties": {"max_users": {"type": ["integer", "null"]}, "max_api_calls_per_month": {"type": ["integer", "null"]}, "max_storage_bytes": {"type": ["integer", "null"]}}},
   "Tenant": {"type": "object", "required": ["id", "slug", "name", "plan", "status"],
              "properties": {"id": {"type": "string", "format": "uuid"}, "slug": {"type": "string"}, "name": {"type": "string"},
-                            "custom_domain": {"type": ["string", "null"]}, "plan": {"type": "string", "enum": ["free", "basic", "premium", "enterprise"]},
+                            "custom_domain": {"type": ["string", "null"], "description": "Host name that identifies the tenant once a platform operator approved it."},
+                            "custom_domain_status": {"type": ["string", "null"], "enum": ["pending", "approved", null], "description": "pending until a platform operator approves the custom domain; null without one."},
+                            "plan": {"type": "string", "enum": ["free", "basic", "premium", "enterprise"]},
                             "status": {"type": "string", "enum": ["active", "suspended"]}, "settings": {"$ref": "#/components/schemas/Settings"},
                             "limits": {"$ref": "#/components/schemas/Limits"},
                             "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
@@ -938,7 +1823,15 @@ SELECT $json${
   "UserCreate": {"type": "object", "required": ["email", "password"], "additionalProperties": false,
                  "properties": {"email": {"type": "string"}, "password": {"type": "string"}, "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "display_name": {"type": "string"}}},
   "UserUpdate": {"type": "object", "additionalProperties": false,
-                 "properties": {"display_name": {"type": ["string", "null"]}, "password": {"type": "string"}, "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "status": {"type": "string", "enum": ["active", "disabled"]}}},
+                 "properties": {"display_name": {"type": ["string", "null"]}, "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "status": {"type": "string", "enum": ["active", "disabled"]}}},
+  "MeUpdate": {"type": "object", "additionalProperties": false,
+               "description": "email and password need current_password; a wrong one answers 403 invalid_password (and counts toward throttling: 429 with Retry-After).",
+               "properties": {"display_name": {"type": ["string", "null"]}, "email": {"type": "string", "format": "email"}, "password": {"type": "string", "minLength": 8},
+                              "current_password": {"type": "string"}}},
+  "PasswordResetQueued": {"type": "object", "required": ["id", "password_reset"],
+               "properties": {"id": {"type": "string", "format": "uuid"}, "password_reset": {"type": "string", "const": "pending_delivery"}, "reset_id": {"type": "string", "format": "uuid"}}},
+  "PasswordReset": {"type": "object", "required": ["token", "password"], "additionalProperties": false,
+               "properties": {"token": {"type": "string", "description": "The one-time secret (bfpr_...) the user received."}, "password": {"type": "string", "minLength": 8}}},
   "Me": {"type": "object", "required": ["user", "tenant", "scope"],
          "properties": {"user": {"oneOf": [{"$ref": "#/components/schemas/User"}, {"type": "null"}]}, "tenant": {"type": "object"},
                         "role": {"type": ["string", "null"]}, "scope": {"type": "string"}, "client_id": {"type": ["string", "null"]}}},
@@ -946,7 +1839,8 @@ SELECT $json${
         "properties": {"client_name": {"type": "string"}, "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
                        "grant_types": {"type": "array", "items": {"type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials", "password"]}},
                        "response_types": {"type": "array", "items": {"type": "string", "enum": ["code"]}}, "scope": {"type": "string"},
-                       "token_endpoint_auth_method": {"type": "string", "enum": ["client_secret_basic", "client_secret_post", "none"]}}},
+                       "token_endpoint_auth_method": {"type": "string", "enum": ["client_secret_basic", "client_secret_post", "none"]},
+                       "resource_server": {"type": "boolean", "description": "Admins only (/api/v1/clients): the client may introspect every token of the tenant; other clients only their own. Refused in dynamic registration."}}},
   "Client": {"allOf": [{"$ref": "#/components/schemas/ClientMetadata"}, {"type": "object", "required": ["client_id"], "properties": {"client_id": {"type": "string"}}}]},
   "ClientWithSecret": {"allOf": [{"$ref": "#/components/schemas/Client"}, {"type": "object", "properties": {"client_secret": {"type": "string", "description": "Shown once."}}}]},
   "ClientList": {"type": "object", "required": ["clients"], "properties": {"clients": {"type": "array", "items": {"$ref": "#/components/schemas/Client"}}}},
@@ -982,6 +1876,11 @@ SELECT $json${
 }$json$::jsonb
 $$;
 
+CREATE OR REPLACE FUNCTION api.h_openapi(r api.request) RETURNS api.response
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, api.openapi(r.base_url), '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host"}')
+$$;
+
 CREATE OR REPLACE FUNCTION api.dispatch(p_handler text, r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
@@ -1006,10 +1905,14 @@ BEGIN
     WHEN 'user_get'       THEN api.h_user_get(r)
     WHEN 'user_update'    THEN api.h_user_update(r)
     WHEN 'user_delete'    THEN api.h_user_delete(r)
+    WHEN 'user_reset'     THEN api.h_user_reset(r)
+    WHEN 'me_update'      THEN api.h_me_update(r)
+    WHEN 'password_reset' THEN api.h_password_reset(r)
     WHEN 'clients_list'   THEN api.h_clients_list(r)
     WHEN 'client_create'  THEN api.h_client_create(r)
     WHEN 'client_get'     THEN api.h_client_get(r)
     WHEN 'client_rotate'  THEN api.h_client_rotate(r)
+    WHEN 'client_update'  THEN api.h_client_update(r)
     WHEN 'client_delete'  THEN api.h_client_delete(r)
     WHEN 'notes_list'     THEN api.h_notes_list(r)
     WHEN 'note_create'    THEN api.h_note_create(r)
@@ -1025,15 +1928,117 @@ BEGIN
   END;
 END $$;
 
--- Routes ------------------------------------------------------------------------------
-UPDATE api.routes SET auth = 'none', summary = 'The service answers, and its version'
- WHERE method = 'GET' AND pattern = '/api/v1/status';
+CREATE OR REPLACE FUNCTION api.h_me_update(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  doc jsonb := api.json_body(r);
+  uid uuid;
+  pw text;
+  em text;
+  c record;
+  u tenancy.user_info;
+BEGIN
+  PERFORM api.only_fields(doc, '{display_name,email,password,current_password}');
+  uid := api.require_user();
+  pw := api.text_field(doc, 'password');
+  em := api.text_field(doc, 'email');
+  IF pw IS NOT NULL OR em IS NOT NULL THEN
+    SELECT * INTO c FROM tenancy.change_credentials(api.text_field(doc, 'current_password', true), pw, em, r.client_addr);
+    IF c.retry_after > 0 THEN
+      RETURN api.error(429, 'too_many_attempts', 'Too many wrong passwords; try again later.',
+                       jsonb_build_object('Retry-After', c.retry_after::text));
+    END IF;
+    IF NOT c.changed THEN
+      -- Returned, not raised: the failure must be committed to count.
+      RETURN api.error(403, 'invalid_password', 'The current password is wrong.');
+    END IF;
+  END IF;
+  IF doc ? 'display_name' THEN
+    PERFORM tenancy.update_user(uid, coalesce(api.text_field(doc, 'display_name'), ''));
+  END IF;
+  SELECT * INTO u FROM tenancy.user_info x WHERE x.tenant_id = tenancy.current_tenant_id() AND x.id = uid;
+  RETURN api.json(200, api.user_json(u));
+END $$;
+COMMENT ON FUNCTION api.h_me_update(api.request) IS 'PATCH /api/v1/me: display_name; email and password need current_password (403 invalid_password when wrong, 429 when throttled). A new password signs the user out everywhere.';
+
+CREATE OR REPLACE FUNCTION api.h_user_reset(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE rid uuid;
+BEGIN
+  PERFORM api.require_admin();
+  rid := tenancy.reset_password(api.uuid_param(r, 'user'));
+  RETURN api.json(202, jsonb_build_object('id', r.id, 'password_reset', 'pending_delivery', 'reset_id', rid));
+END $$;
+COMMENT ON FUNCTION api.h_user_reset(api.request) IS 'POST /api/v1/users/{id}/reset-password (admins; an owner: owners): the password stops working, the user is signed out, a one-time secret goes to the user by the platform''s mail sender. 202.';
+
+CREATE OR REPLACE FUNCTION api.h_password_reset(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE doc jsonb := api.json_body(r);
+BEGIN
+  PERFORM api.only_fields(doc, '{token,password}');
+  PERFORM tenancy.redeem_password_reset(api.text_field(doc, 'token', true), api.text_field(doc, 'password', true));
+  RETURN ROW(204, '{"Cache-Control": "no-store"}'::jsonb, NULL)::api.response;
+END $$;
+COMMENT ON FUNCTION api.h_password_reset(api.request) IS 'POST /api/v1/password-reset (anonymous): {"token", "password"} sets a new password with a reset secret; 204, or 400.';
+
+-- Triggers --------------------------------------------------------------------------
+CREATE TRIGGER tenants_custom_domain BEFORE INSERT OR UPDATE OF custom_domain ON tenancy.tenants
+  FOR EACH ROW EXECUTE FUNCTION tenancy._custom_domain_pending();
+CREATE TRIGGER users_lock BEFORE UPDATE OR DELETE ON tenancy.users
+  FOR EACH STATEMENT EXECUTE FUNCTION tenancy._users_lock();
+CREATE TRIGGER users_revoke AFTER UPDATE OF password_hash, status ON tenancy.users
+  FOR EACH ROW WHEN (OLD.password_hash IS DISTINCT FROM NEW.password_hash
+                     OR (OLD.status = 'active' AND NEW.status <> 'active'))
+  EXECUTE FUNCTION tenancy._users_revoke();
+
+-- Routes: the table is the extension's own (never user data), so it is
+-- loaded again as a fresh install has it.
+DELETE FROM api.routes;
 INSERT INTO api.routes (method, pattern, handler, tenant, auth, scope, tag, summary, request, response, success) VALUES
- ('GET', '/api/v1/signup', 'signup_policy', false, 'none', NULL, 'tenants', 'How sign-up works here: open, by invitation or closed, and the plan new organizations get', NULL, 'SignupPolicy', 200);
-UPDATE api.routes SET summary = 'Sign-up: register a tenant and its first owner (default plan; throttled per client address); answers the owner''s first token'
- WHERE method = 'POST' AND pattern = '/api/v1/tenants';
-UPDATE api.routes SET summary = 'Update name or custom domain (the plan: platform operators only)'
- WHERE method = 'PATCH' AND pattern = '/api/v1/tenants/{id}';
+ ('GET',    '/health',                         'health',         false, 'none',     NULL,    'meta',    'Health of the service and its database', NULL, 'Health', 200),
+ ('GET',    '/api/v1/ping',                    'ping',           false, 'none',     NULL,    'meta',    'Liveness check', NULL, 'Pong', 200),
+ ('GET',    '/api/v1/status',                  'status',         false, 'none',     NULL,    'meta',    'The service answers, and its version', NULL, 'Status', 200),
+ ('GET',    '/api/v1/signup',                  'signup_policy',  false, 'none',     NULL,    'tenants', 'How sign-up works here: open, by invitation or closed, and the plan new organizations get', NULL, 'SignupPolicy', 200),
+ ('GET',    '/api/v1/openapi.json',            'openapi',        false, 'none',     NULL,    'meta',    'This OpenAPI document', NULL, NULL, 200),
+ ('POST',   '/api/v1/tenants',                 'tenant_create',  false, 'none',     NULL,    'tenants', 'Sign-up: register a tenant and its first owner (default plan; throttled per client address); answers the owner''s first token', 'TenantRegistration', 'TenantRegistered', 201),
+ ('GET',    '/api/v1/tenants/{id}',            'tenant_get',     true,  'bearer',   'read',  'tenants', 'Read a tenant', NULL, 'Tenant', 200),
+ ('PATCH',  '/api/v1/tenants/{id}',            'tenant_update',  true,  'bearer',   'admin', 'tenants', 'Update name or custom domain (the plan: platform operators only)', 'TenantUpdate', 'Tenant', 200),
+ ('DELETE', '/api/v1/tenants/{id}',            'tenant_delete',  true,  'bearer',   'admin', 'tenants', 'Delete a tenant and all its data (owners)', NULL, NULL, 204),
+ ('GET',    '/api/v1/tenants/{id}/stats',      'tenant_stats',   true,  'bearer',   'admin', 'tenants', 'Users, API calls this month and storage against the plan''s limits', NULL, 'TenantStats', 200),
+ ('GET',    '/api/v1/tenants/{id}/settings',   'settings_get',   true,  'bearer',   'admin', 'tenants', 'Read the tenant''s settings', NULL, 'Settings', 200),
+ ('PUT',    '/api/v1/tenants/{id}/settings',   'settings_put',   true,  'bearer',   'admin', 'tenants', 'Replace the tenant''s settings', 'Settings', 'Settings', 200),
+ ('GET',    '/api/v1/users',                   'users_list',     true,  'bearer',   'read',  'users',   'List users (admins: all; users: themselves), with limit and cursor', NULL, 'UserPage', 200),
+ ('POST',   '/api/v1/users',                   'user_create',    true,  'bearer',   'admin', 'users',   'Create a user (admins; owner role: owners)', 'UserCreate', 'User', 201),
+ ('GET',    '/api/v1/users/{id}',              'user_get',       true,  'bearer',   'read',  'users',   'Read a user', NULL, 'User', 200),
+ ('PATCH',  '/api/v1/users/{id}',              'user_update',    true,  'bearer',   'write', 'users',   'Update display name (yourself or admins), role or status (admins); never a password or e-mail', 'UserUpdate', 'User', 200),
+ ('POST',   '/api/v1/users/{id}/reset-password', 'user_reset',   true,  'bearer',   'admin', 'users',   'Reset a user''s password (admins; an owner''s: owners): it stops working, the user is signed out and gets a one-time secret by mail', NULL, 'PasswordResetQueued', 202),
+ ('DELETE', '/api/v1/users/{id}',              'user_delete',    true,  'bearer',   'admin', 'users',   'Delete a user', NULL, NULL, 204),
+ ('GET',    '/api/v1/me',                      'me',             true,  'bearer',   NULL,    'users',   'The signed-in user, tenant and granted scopes', NULL, 'Me', 200),
+ ('PATCH',  '/api/v1/me',                      'me_update',      true,  'bearer',   'write', 'users',   'Change your display name, e-mail or password (e-mail and password need current_password; a new password signs you out everywhere)', 'MeUpdate', 'User', 200),
+ ('POST',   '/api/v1/password-reset',          'password_reset', true,  'none',     NULL,    'users',   'Set a new password with a one-time reset secret', 'PasswordReset', NULL, 204),
+ ('GET',    '/api/v1/clients',                 'clients_list',   true,  'bearer',   'admin', 'clients', 'List OAuth clients (never their secrets)', NULL, 'ClientList', 200),
+ ('POST',   '/api/v1/clients',                 'client_create',  true,  'bearer',   'admin', 'clients', 'Register an OAuth client; the secret is shown once', 'ClientMetadata', 'ClientWithSecret', 201),
+ ('GET',    '/api/v1/clients/{id}',            'client_get',     true,  'bearer',   'admin', 'clients', 'Read an OAuth client', NULL, 'Client', 200),
+ ('PATCH',  '/api/v1/clients/{id}',            'client_update',  true,  'bearer',   'admin', 'clients', 'Change an OAuth client (fields given replace the stored ones), e.g. resource_server: may introspect every token of the tenant', 'ClientMetadata', 'Client', 200),
+ ('POST',   '/api/v1/clients/{id}/rotate-secret', 'client_rotate', true, 'bearer',   'admin', 'clients', 'Issue a new client secret (shown once); the old one stops working', NULL, 'ClientWithSecret', 200),
+ ('DELETE', '/api/v1/clients/{id}',            'client_delete',  true,  'bearer',   'admin', 'clients', 'Delete an OAuth client and revoke its tokens', NULL, NULL, 204),
+ ('GET',    '/api/v1/notes',                   'notes_list',     true,  'bearer',   'read',  'notes',   'List notes (yours; admins: all), with limit and cursor', NULL, 'NotePage', 200),
+ ('POST',   '/api/v1/notes',                   'note_create',    true,  'bearer',   'write', 'notes',   'Create a note', 'NoteInput', 'Note', 201),
+ ('GET',    '/api/v1/notes/{id}',              'note_get',       true,  'bearer',   'read',  'notes',   'Read a note', NULL, 'Note', 200),
+ ('PATCH',  '/api/v1/notes/{id}',              'note_update',    true,  'bearer',   'write', 'notes',   'Update a note', 'NoteInput', 'Note', 200),
+ ('DELETE', '/api/v1/notes/{id}',              'note_delete',    true,  'bearer',   'write', 'notes',   'Delete a note', NULL, NULL, 204),
+ ('GET',    '/oauth/authorize',                'authorize',      true,  'none',     NULL,    'oauth',   'Authorization endpoint: HTML sign-in and consent (RFC 6749 §4.1, PKCE, RFC 9207)', NULL, NULL, 200),
+ ('POST',   '/oauth/authorize',                'authorize',      true,  'none',     NULL,    'oauth',   'Sign-in and consent form submission; answers 303 to the redirect URI', 'AuthorizeForm', NULL, 303),
+ ('POST',   '/oauth/token',                    'token',          true,  'client',   NULL,    'oauth',   'Token endpoint: authorization_code, refresh_token, client_credentials, password', 'TokenRequest', 'TokenResponse', 200),
+ ('POST',   '/oauth/revoke',                   'revoke',         true,  'client',   NULL,    'oauth',   'Token revocation (RFC 7009)', 'RevocationRequest', NULL, 200),
+ ('POST',   '/oauth/introspect',               'introspect',     true,  'client',   NULL,    'oauth',   'Token introspection (RFC 7662)', 'IntrospectionRequest', 'Introspection', 200),
+ ('POST',   '/oauth/register',                 'register',       true,  'optional', NULL,    'oauth',   'Dynamic client registration (RFC 7591): admin token, or open when the tenant allows', 'ClientMetadata', 'ClientRegistration', 201),
+ ('GET',    '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Read a client''s registration (RFC 7592, registration access token)', NULL, 'ClientRegistration', 200),
+ ('PUT',    '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Replace a client''s registration (RFC 7592)', 'ClientMetadata', 'ClientRegistration', 200),
+ ('DELETE', '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Delete a client registration (RFC 7592)', NULL, NULL, 204),
+ ('GET',    '/oauth/userinfo',                 'userinfo',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200),
+ ('POST',   '/oauth/userinfo',                 'userinfo',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200),
+ ('GET',    '/.well-known/oauth-authorization-server', 'metadata', true, 'none',  NULL,    'oauth',   'Authorization server metadata (RFC 8414)', NULL, 'ServerMetadata', 200);
 SELECT api.routes_changed();
 
 -- Privileges (as extension/schema/98_privileges.sql) ---------------------------------

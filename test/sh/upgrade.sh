@@ -16,7 +16,7 @@ VERSION=$(cat VERSION)
 old=bf_upgrade_old_$$ new=bf_upgrade_new_$$
 tmp=$(mktemp -d /tmp/bf-upgrade.XXXXXX)
 cleanup() {
-  psql -qX -d postgres -c "DROP DATABASE IF EXISTS $old" -c "DROP DATABASE IF EXISTS $new" >/dev/null 2>&1
+  for d in $old $new ${old}_dump ${new}_dump; do psql -qX -d postgres -c "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -50,11 +50,19 @@ check "0.1.0: client credentials and password grants issue tokens" test -n "$cc_
 check "ALTER EXTENSION backend_framework UPDATE" q "$old" "ALTER EXTENSION backend_framework UPDATE"
 check "the version is VERSION's ($VERSION)" test "$(q "$old" "SELECT extversion FROM pg_extension WHERE extname = 'backend_framework'")" = "$VERSION"
 
-# The schema of the updated database equals a fresh install.
+# The schema of the updated database equals a fresh install. pg_dump leaves
+# an extension's objects out, so each database is dumped from a scratch copy
+# in which they are detached from the extension (its pg_depend rows).
 q "$new" "CREATE EXTENSION backend_framework CASCADE"
-dump() { pg_dump -X --schema-only --no-owner=false -d "$1" 2>/dev/null | grep -v '^--' | grep -v '^$' ; }
-dump() { pg_dump --schema-only -d "$1" | grep -vE '^(--.*)?$'; }
+dump() {
+  psql -qX -d postgres -c "CREATE DATABASE $1_dump TEMPLATE $1" >/dev/null &&
+  q "$1_dump" "DELETE FROM pg_depend WHERE deptype = 'e' AND refclassid = 'pg_extension'::regclass
+                 AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'backend_framework')" &&
+  pg_dump --schema-only -d "$1_dump" | grep -vE '^(--.*)?$|^\\(un)?restrict '
+  psql -qX -d postgres -c "DROP DATABASE IF EXISTS $1_dump" >/dev/null
+}
 dump "$old" > "$tmp/updated.sql"; dump "$new" > "$tmp/fresh.sql"
+check "the dumps hold the extension's objects" grep -q 'CREATE FUNCTION api.handle_request' "$tmp/fresh.sql"
 if ! diff -u "$tmp/fresh.sql" "$tmp/updated.sql" > "$tmp/schema.diff"; then head -80 "$tmp/schema.diff"; fi
 check "schema after the update = fresh install (pg_dump --schema-only)" test ! -s "$tmp/schema.diff"
 for t in api.routes tenancy.plans; do
