@@ -35,6 +35,11 @@ async function assertFits(page, where) {
   assert.ok(scroll <= inner + 1, `${where}: the page is ${scroll}px wide in a ${inner}px window`);
 }
 
+// The signed-in console's access token.
+function ownerTokenNow(page) {
+  return page.evaluate(() => JSON.parse(sessionStorage.getItem('bf.session')).access_token);
+}
+
 async function openPage(page, label, view) {
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: label, exact: true }).click();
   await page.locator(`[data-view="${view}"]`).waitFor({ timeout: STEP_TIMEOUT });
@@ -90,9 +95,11 @@ export async function consoleFlow({ browser, front, viewport, name, log = () => 
     await page.locator('#slug').fill('demo');
     watcher.expect(/409/, 2); // the answer, and Chromium's console line about it
     await page.getByRole('button', { name: 'Create organization' }).click();
-    const refusal = await waitText(page.locator('#flash .notice.error'), /\S/);
+    // Said once, at the field, as a sentence (not also as a banner).
+    const refusal = await waitText(page.locator('#slug-error'), /\S/);
     assert.doesNotMatch(refusal, /^The server answered/, 'the server\'s error_description is shown');
-    await waitText(page.locator('#slug-error'), /\S/);
+    assert.match(refusal, /^[A-Z].*\.$/, 'capitalised, with a full stop');
+    assert.equal(await page.locator('#flash .notice.error').count(), 0, 'no second copy in a banner');
     await page.locator('#slug').fill(slug);
     // The plan is not the tenant's to choose: the page names the default.
     assert.equal(await page.locator('#plan').count(), 0, 'no plan picker on sign-up');
@@ -169,11 +176,26 @@ export async function consoleFlow({ browser, front, viewport, name, log = () => 
     assert.equal(token.status, 401, 'the old secret stops working');
     token = await api('POST', `/t/${slug}/oauth/token`, { form: { grant_type: 'client_credentials', scope: 'read' }, basic: [clientId, rotated] });
     assert.equal(token.status, 200, 'the new secret works');
+    // Edit: name, redirect URIs and grants, in the same form.
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await clientRow.getByRole('button', { name: /^Edit / }).click();
+    assert.equal(await clientForm.getByLabel('Name', { exact: true }).inputValue(), 'Flow reporting service', 'the form shows the client');
+    await clientForm.getByLabel('Name', { exact: true }).fill('Flow reports v2');
+    await clientForm.getByLabel('Redirect URIs').fill('https://reports.example.test/callback\nhttps://reports.example.test/cb2');
+    await clientForm.getByRole('checkbox', { name: /Refresh token/ }).uncheck();
+    await clientForm.getByRole('button', { name: 'Save changes' }).click();
+    await waitText(await lastNotice(page), /Flow reports v2" was saved/);
+    const edited = await api('GET', `/t/${slug}/api/v1/clients/${clientId}`, { token: await ownerTokenNow(page) });
+    assert.equal(edited.data.client_name, 'Flow reports v2');
+    assert.deepEqual(edited.data.redirect_uris, ['https://reports.example.test/callback', 'https://reports.example.test/cb2']);
+    assert.deepEqual([...edited.data.grant_types].sort(), ['authorization_code', 'client_credentials']);
+    await waitText(clientRow, /Flow reports v2/);
     await assertFits(page, 'clients');
 
-    // ----- the usage bars moved -----
+    // ----- the usage bars moved; the clients page's notices stay behind -----
     step('usage');
     await openPage(page, 'Dashboard', 'dashboard');
+    assert.equal(await page.locator('#flash .notice.success').count(), 0, 'success notices do not follow to the next page');
     const after = await usage(page);
     assert.equal(after.users.used, 2, 'two users now');
     assert.ok(after.api_calls.used > before.api_calls.used, `API calls moved: ${before.api_calls.used} → ${after.api_calls.used}`);

@@ -12,7 +12,9 @@
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/env.sh"
 cd "$ROOT"
-port=$((PGPORT + 5)); gport=$((PGPORT + 1005)); TIMEOUT=3; WORKERS=4
+source "$ROOT/test/deploy/lib.sh"
+# Ports nobody listens on now (a leftover of an aborted run cannot collide).
+port=$(free_port); gport=$(free_port); TIMEOUT=3; WORKERS=4
 dir=$BUILD/faults-$port; data=$dir/data
 URL=http://127.0.0.1:$gport
 LOAD=$ROOT/test/soak/faults-load.mjs

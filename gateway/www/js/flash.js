@@ -28,14 +28,30 @@ export function flash(message, kind = 'success') {
   return notice;
 }
 
-/** Shows an error (an ApiError's error_description, or any Error's message). */
+/** A server's message as a sentence: capital first letter, final stop. */
+export function sentence(text) {
+  const t = String(text ?? '').trim();
+  if (!t) return t;
+  return t[0].toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');
+}
+
+/** An error's words: an ApiError's error_description, or any Error's message. */
+export function errorText(err) {
+  return sentence(err?.description ?? err?.message ?? String(err));
+}
+
+/** Shows an error as a notice (once: not when a field shows it). */
 export function flashError(err) {
-  const message = err?.description ?? err?.message ?? String(err);
-  return flash(message, 'error');
+  return flash(errorText(err), 'error');
 }
 
 export function clearFlash() {
   region().replaceChildren();
+}
+
+/** Removes the success and info notices (a new page starts clean). */
+export function clearNotices() {
+  for (const n of [...region().children]) if (n.dataset.kind !== 'error') n.remove();
 }
 
 /** Queues a notice for the next page this tab loads. */

@@ -1,7 +1,8 @@
 // pages/clients.js — the organization's OAuth clients (admins): the list
 // (GET /api/v1/clients), registering a confidential or public client, the
-// secret shown once with copy buttons, rotating a secret, deleting. The
-// built-in console client is listed but cannot be deleted.
+// secret shown once with copy buttons, editing a client's name, redirect URIs,
+// grants and scopes (PATCH /api/v1/clients/{id}, in the same form), rotating a
+// secret, deleting. The built-in console client is listed but not changed here.
 import { busy, field, h, nextId, replace, setFieldError } from '../dom.js';
 import { confirmDialog } from '../dialog.js';
 import { flash, flashError } from '../flash.js';
@@ -119,6 +120,9 @@ async function render(ctx, root) {
       }));
       buttons.push(rs);
     }
+    const edit = h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${name}` }, 'Edit');
+    edit.addEventListener('click', () => startEdit(c));
+    buttons.unshift(edit);
     const remove = h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${name}` }, 'Delete');
     remove.addEventListener('click', async () => {
       const ok = await confirmDialog({
@@ -169,6 +173,7 @@ async function render(ctx, root) {
     h('span', {}, 'Resource server: may introspect every token of this organization (other clients: only their own)'));
   const grantsError = h('span', { class: 'field-error', id: nextId('grants-error') });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Register client');
+  const cancel = h('button', { type: 'button', hidden: true }, 'Cancel');
   const form = h('form', { novalidate: true, id: 'client-create-form' },
     nameField,
     h('fieldset', { 'aria-describedby': typeId }, h('legend', {}, 'Type'), typeRadios),
@@ -179,7 +184,9 @@ async function render(ctx, root) {
       h('fieldset', {}, h('legend', {}, 'Grant types'), grantChecks, grantsError),
       h('fieldset', {}, h('legend', {}, 'Scopes'), scopeChecks)),
     redirects,
-    h('div', { class: 'actions' }, submit));
+    h('div', { class: 'actions' }, submit, cancel));
+  const formCard = card('Register a client', form);
+  let editing = null; // the client being edited, or null when registering
 
   const control = (f) => f.querySelector('input, select, textarea');
   const isConfidential = () => form.querySelector('input[name="client_type"]:checked').value === 'confidential';
@@ -197,6 +204,38 @@ async function render(ctx, root) {
   }
   for (const radio of form.querySelectorAll('input[name="client_type"]')) radio.addEventListener('change', syncType);
   syncType();
+
+  /** The form edits a client: its values filled in, its type fixed. */
+  function startEdit(c) {
+    editing = c;
+    control(nameField).value = c.client_name ?? '';
+    const type = c.token_endpoint_auth_method === 'none' ? 'public' : 'confidential';
+    for (const radio of form.querySelectorAll('input[name="client_type"]')) {
+      radio.checked = radio.value === type;
+      radio.disabled = true;
+    }
+    syncType();
+    if (type === 'confidential') control(authMethod).value = c.token_endpoint_auth_method;
+    resourceServer.querySelector('input').checked = Boolean(c.resource_server);
+    for (const box of form.querySelectorAll('input[name="grant_types"]')) box.checked = (c.grant_types ?? []).includes(box.value);
+    const scopes = (c.scope ?? '').split(' ');
+    for (const box of form.querySelectorAll('input[name="scope"]')) box.checked = scopes.includes(box.value);
+    control(redirects).value = (c.redirect_uris ?? []).join('\n');
+    formCard.querySelector('h2').textContent = `Edit "${c.client_name || c.client_id}"`;
+    submit.textContent = 'Save changes';
+    cancel.hidden = false;
+    control(nameField).focus();
+  }
+  function stopEdit() {
+    editing = null;
+    form.reset();
+    for (const radio of form.querySelectorAll('input[name="client_type"]')) radio.disabled = false;
+    syncType();
+    formCard.querySelector('h2').textContent = 'Register a client';
+    submit.textContent = 'Register client';
+    cancel.hidden = true;
+  }
+  cancel.addEventListener('click', stopEdit);
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -222,10 +261,22 @@ async function render(ctx, root) {
       token_endpoint_auth_method: confidential ? control(authMethod).value : 'none',
       scope: scopes.join(' '),
     };
-    if (uris.length) body.redirect_uris = uris;
-    if (confidential && resourceServer.querySelector('input').checked) body.resource_server = true;
-    if (grants.includes('authorization_code')) body.response_types = ['code'];
+    if (uris.length || editing) body.redirect_uris = uris;
+    if (confidential && (editing || resourceServer.querySelector('input').checked)) body.resource_server = resourceServer.querySelector('input').checked;
+    body.response_types = grants.includes('authorization_code') ? ['code'] : [];
+    if (!editing && !body.response_types.length) delete body.response_types;
     await busy(submit, async () => {
+      if (editing) {
+        try {
+          const saved = await ctx.api.patch(`/api/v1/clients/${encodeURIComponent(editing.client_id)}`, body);
+          flash(`"${saved.client_name ?? name}" was saved.`);
+          stopEdit();
+          await load();
+        } catch (err) {
+          flashError(err);
+        }
+        return;
+      }
       try {
         const created = await ctx.api.post('/api/v1/clients', body);
         if (created.client_secret) {
@@ -248,7 +299,7 @@ async function render(ctx, root) {
     viewHeader('OAuth clients'),
     secretPanel,
     card('Registered clients', list),
-    card('Register a client', form));
+    formCard);
 }
 
 export default { id: 'clients', title: 'OAuth clients', admin: true, render };

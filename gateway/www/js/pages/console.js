@@ -4,7 +4,7 @@
 import { TenantApi, ApiError } from '../api.js';
 import { accessToken, clearSession, getSession, refresh, signOut } from '../auth.js';
 import { $, busy, h, replace } from '../dom.js';
-import { flash, flashError, flashNext, showQueuedFlash } from '../flash.js';
+import { clearNotices, flash, flashError, flashNext, showQueuedFlash } from '../flash.js';
 import { pointApiLinks } from '../links.js';
 import { loading } from '../ui.js';
 import { renderSignIn } from './signin.js';
@@ -23,6 +23,7 @@ const layout = $('#console-layout');
 const nav = $('#console-nav');
 let ctx = null;
 let renderCount = 0;
+let lastPage = null; // id of the page shown last (its notices are cleared on leaving it)
 
 function allowedPages() {
   return PAGES.filter((p) => !p.admin || ctx.isAdmin);
@@ -70,6 +71,9 @@ async function route() {
     history.replaceState(null, '', `#/${homePage()}`);
     return route();
   }
+  // Notices belong to the page they were shown on: a new page starts clean.
+  if (lastPage && lastPage !== page.id) clearNotices();
+  lastPage = page.id;
   for (const a of nav.querySelectorAll('a')) {
     if (a.dataset.page === page.id) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');

@@ -5,7 +5,7 @@
 import { apiUrl, request, ApiError } from '../api.js';
 import { consoleUrl, startSessionFromRegistration } from '../auth.js';
 import { $, busy, setFieldError } from '../dom.js';
-import { flashError, flashNext, showQueuedFlash, clearFlash } from '../flash.js';
+import { errorText, flashError, flashNext, showQueuedFlash, clearFlash } from '../flash.js';
 import { pointApiLinks } from '../links.js';
 import { confirmError, emailError, nameError, passwordError, slugError, slugFromName } from '../validate.js';
 
@@ -99,10 +99,12 @@ form.addEventListener('submit', async (event) => {
       flashNext(`Welcome! ${registration.tenant.name} is ready, and you are signed in as its owner.`);
       location.assign(consoleUrl('#/dashboard'));
     } catch (err) {
-      flashError(err);
+      // A taken short name is said at its field; anything else as a notice.
       if (err instanceof ApiError && err.status === 409) {
-        setFieldError(inputs.slug, err.description);
+        setFieldError(inputs.slug, errorText(err));
         inputs.slug.focus();
+      } else {
+        flashError(err);
       }
     }
   });

@@ -5,7 +5,7 @@
 // changes themselves here (that is the profile page).
 import { busy, field, h, replace, setFieldError } from '../dom.js';
 import { confirmDialog } from '../dialog.js';
-import { flash, flashError } from '../flash.js';
+import { errorText, flash, flashError } from '../flash.js';
 import { formatDate } from '../format.js';
 import { badge, card, dataTable, statusBadge, viewHeader } from '../ui.js';
 import { emailError, passwordError } from '../validate.js';
@@ -160,8 +160,9 @@ async function render(ctx, root) {
         cursors.splice(1);
         await load();
       } catch (err) {
-        flashError(err);
-        if (err.status === 409) setFieldError(input(email), err.description);
+        // A taken e-mail is said at its field; anything else as a notice.
+        if (err.status === 409) setFieldError(input(email), errorText(err));
+        else flashError(err);
       }
     });
   });
