@@ -24,11 +24,13 @@ start() {
   mkdir -p "$CLUSTER"
   [ "$(id -u)" -eq 0 ] && chown postgres "$CLUSTER" && chmod 755 "$BUILD"
   if [ ! -f "$PGDATA/PG_VERSION" ]; then
-    as_pg "$BINDIR/initdb" -D "$PGDATA" -U postgres -A trust --no-sync >/dev/null
+    bf_initdb "$PGDATA"
     cat >> "$PGDATA/postgresql.conf" <<CONF
 shared_preload_libraries = 'backend_framework'
+# TCP: scram-sha-256 passwords only (pg_hba.conf); the socket: its owner and root only.
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$PGSOCK'
+unix_socket_permissions = 0700
 max_connections = 200
 fsync = ${PG_FSYNC:-on}
 backend_framework.base_domain = 'localhost'
@@ -39,7 +41,7 @@ backend_framework.cors_origins = 'http://localhost:$FRONTEND_PORT,http://127.0.0
 CONF
   fi
   as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -o "-p $PGPORT" -l "$CLUSTER/postgres.log" -w start >/dev/null
-  echo "cluster: PostgreSQL on 127.0.0.1:$PGPORT (socket $PGSOCK), log $CLUSTER/postgres.log"
+  echo "cluster: PostgreSQL on 127.0.0.1:$PGPORT (passwords only) and socket $PGSOCK (its owner and root only), log $CLUSTER/postgres.log"
 }
 
 stop() {

@@ -34,7 +34,7 @@ trap cleanup EXIT
 # --- the gateway, started like its container ---------------------------------
 GW_PORT=$(free_port)
 DSN_NO_PASSWORD="host=127.0.0.1 port=$PGPORT dbname=$PGDATABASE user=backend_gateway_login connect_timeout=5 application_name=backend-gateway"
-env BACKEND_LISTEN=127.0.0.1:$GW_PORT BACKEND_DATABASE_URL="$DSN_NO_PASSWORD" GATEWAY_DB_PASSWORD=gateway \
+env BACKEND_LISTEN=127.0.0.1:$GW_PORT BACKEND_DATABASE_URL="$DSN_NO_PASSWORD" GATEWAY_DB_PASSWORD="$(gateway_password)" \
     BACKEND_TRUST_PROXY=1 BACKEND_POOL=2 BACKEND_THREADS=2 BACKEND_TIMEOUT=10 DEBUG=true \
     GATEWAY_BIN="$ROOT/gateway/backend-gateway" \
     sh docker/gateway/entrypoint.sh >"$tmp/gateway.log" 2>"$tmp/gateway.err" &
