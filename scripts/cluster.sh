@@ -32,6 +32,11 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$PGSOCK'
 unix_socket_permissions = 0700
 max_connections = 200
+# Statements may be logged (slow ones, or all while debugging), never the
+# values of their bind parameters: request headers and bodies with
+# passwords, client secrets and tokens (see docs/DEPLOYMENT.md).
+log_parameter_max_length = 0
+log_parameter_max_length_on_error = 0
 fsync = ${PG_FSYNC:-on}
 backend_framework.base_domain = 'localhost'
 # The console as the gateway serves it, and as a separate frontend origin
