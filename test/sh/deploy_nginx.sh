@@ -256,6 +256,68 @@ get fep_css "https://127.0.0.1:$FEP_TLS/__deploy_test__/style.css" -H 'Accept-En
 check "frontend prod: static files over TLS, gzip, cached, HSTS" \
   is "$(header "$tmp/fep_css.h" Content-Encoding)|$(header "$tmp/fep_css.h" Cache-Control)|$(header_count "$tmp/fep_css.h" Strict-Transport-Security)" "gzip|no-cache|1"
 
+# --- a forged X-Forwarded-For changes nothing ------------------------------------------------
+# nginx sends the gateway only the address it saw ($remote_addr), and the
+# gateway takes the right-most X-Forwarded-For entry. The per-address
+# password throttle of the database (oauth._throttle_wait: 5 failures per
+# address) must follow the real client: rotating forged addresses does not
+# escape it, and naming a victim's address (here a second local address,
+# 127.0.0.2, which really connects from there) does not throttle the victim.
+xff_tenant() {   # xff_tenant SLUG: owner owner@SLUG.test / right-password-1; prints client_id:secret
+  psql -qXAt -v ON_ERROR_STOP=1 <<SQL | grep ':'
+SELECT 1 FROM tenancy.register_tenant('$1', 'XFF test', 'owner@$1.test', 'right-password-1', 'premium');
+BEGIN;
+SELECT tenancy.enter_tenant('$1') IS NULL;
+SELECT (c->>'client_id') || ':' || (c->>'client_secret')
+  FROM oauth.create_client('{"client_name": "xff", "grant_types": ["password"], "scope": "read",
+                             "token_endpoint_auth_method": "client_secret_basic"}') c;
+COMMIT;
+SQL
+}
+pw_grant() {     # pw_grant BASE SLUG CREDS USER PASSWORD [curl args]: body|status
+  local base=$1 slug=$2 creds=$3 user=$4 pw=$5; shift 5
+  curl -s -k -u "$creds" --data-urlencode grant_type=password --data-urlencode "username=$user" \
+       --data-urlencode "password=$pw" -w '|%{http_code}' "$@" "$base/t/$slug/oauth/token"
+}
+addr_failures() {   # addr_failures SLUG: "address=failures,..." of the tenant's per-address counters
+  psql -XAt -c "SELECT coalesce(string_agg(a.key || '=' || a.failures, ',' ORDER BY a.key), 'none')
+                  FROM oauth.login_attempts a JOIN tenancy.tenants t ON t.id = a.tenant_id
+                 WHERE t.slug = '$1' AND a.kind = 'addr'"
+}
+xff_suite() {    # xff_suite LABEL TAG BASE (TAG: part of the tenants' slugs)
+  local label=$1 tag=$2 base=$3 slug creds i out
+  slug=xffa-$tag-$$
+  creds=$(xff_tenant "$slug")
+  for i in 1 2 3 4 5; do
+    pw_grant "$base" "$slug" "$creds" "nobody$i@$slug.test" wrong -H "X-Forwarded-For: 203.0.113.$i" >/dev/null
+  done
+  out=$(pw_grant "$base" "$slug" "$creds" "nobody6@$slug.test" wrong -H "X-Forwarded-For: 198.51.100.$i, 203.0.113.99")
+  check "$label: rotating a forged X-Forwarded-For does not escape the per-address password throttle" has "$out" "Too many attempts"
+  check "$label: the failures count for the real client address only" is "$(addr_failures "$slug")" "127.0.0.1=5"
+
+  slug=xffb-$tag-$$
+  creds=$(xff_tenant "$slug")
+  for i in 1 2 3 4 5 6; do
+    pw_grant "$base" "$slug" "$creds" "attacker@$slug.test" "wrong-$i" -H "X-Forwarded-For: 127.0.0.2" >/dev/null
+  done
+  out=$(pw_grant "$base" "$slug" "$creds" "owner@$slug.test" right-password-1 --interface 127.0.0.2)
+  check "$label: naming a victim's address (127.0.0.2) in X-Forwarded-For does not throttle the victim" is "${out##*|}/$(grep -c '"access_token"' <<<"$out")" "200/1"
+  check "$label: no failure was counted for the victim's address" is "$(addr_failures "$slug")" "127.0.0.1=5"
+}
+check "no shipped nginx config forwards a client's X-Forwarded-For (\$proxy_add_x_forwarded_for)" \
+  bash -c "! grep -rn 'proxy_add_x_forwarded_for' docker/nginx"
+# The gateway's own rule, for any proxy that appends (as nginx's
+# $proxy_add_x_forwarded_for does): the right-most entry of the last field.
+slug=xffg-$$; creds=$(xff_tenant "$slug")
+pw_grant "http://127.0.0.1:$GW_PORT" "$slug" "$creds" a@x.test wrong -H "X-Forwarded-For: 203.0.113.7, 192.0.2.44" >/dev/null
+pw_grant "http://127.0.0.1:$GW_PORT" "$slug" "$creds" b@x.test wrong -H "X-Forwarded-For: 203.0.113.8" -H "X-Forwarded-For: 192.0.2.45" >/dev/null
+pw_grant "http://127.0.0.1:$GW_PORT" "$slug" "$creds" c@x.test wrong -H "X-Forwarded-For: 192.0.2.46, not-an-address" >/dev/null
+check "gateway --trust-proxy: the client address is the right-most X-Forwarded-For entry (else the peer)" \
+  is "$(addr_failures "$slug")" "127.0.0.1=1,192.0.2.44=1,192.0.2.45=1"
+xff_suite api api "$A"
+xff_suite frontend fe "$F"
+xff_suite "api prod" apip "https://127.0.0.1:$APIP_TLS"
+
 # --- the HTTP API suites once more, through the API nginx ----------------------------------
 # nginx must be transparent: every test that passes against the gateway
 # directly (the same trust-proxy gateway) must pass through nginx too. Tests
