@@ -77,6 +77,7 @@ prepare() {
       -e "s|/var/run/nginx.pid|$d/nginx.pid|" \
       -e "s|/var/log/nginx/|$d/logs/|g" \
       -e "s|include /etc/nginx/conf.d/\*.conf;|include $d/conf.d/*.conf;|" \
+      -e "s|/etc/nginx/common/|$ROOT/docker/nginx/common/|g" \
       "$main" > "$d/nginx.conf"
   sed "${sedargs[@]}" \
       -e "s|server gateway:8080|server 127.0.0.1:$GW_PORT|" \
@@ -100,8 +101,15 @@ prepare api       docker/nginx/api/nginx.conf           docker/nginx/api/conf.d/
 prepare frontend  docker/nginx/frontend/nginx.conf      docker/nginx/frontend/conf.d/frontend.conf      "8000=$FE"
 prepare api_prod  docker/nginx/api/nginx.prod.conf      docker/nginx/api/conf.d/api.prod.conf           "8080=$APIP_HTTP 8443=$APIP_TLS"
 prepare fe_prod   docker/nginx/frontend/nginx.prod.conf docker/nginx/frontend/conf.d/frontend.prod.conf "80=$FEP_HTTP 443=$FEP_TLS"
+# The HTTP suites sign up tenants and take tokens far faster than a client
+# should: they replay through a copy of the API nginx with its rate limits
+# lifted (the limits themselves are checked below, on the four above).
+API_SUITES=$(free_port)
+prepare api_suites docker/nginx/api/nginx.conf          docker/nginx/api/conf.d/api.conf                "8080=$API_SUITES"
+sed 's/rate=[0-9]*r\/[sm]/rate=100000r\/s/' docker/nginx/common/rate_limits.conf > "$tmp/api_suites/rate_limits.conf"
+sed -i "s|$ROOT/docker/nginx/common/rate_limits.conf|$tmp/api_suites/rate_limits.conf|" "$tmp/api_suites/nginx.conf"
 
-for n in api frontend api_prod fe_prod; do
+for n in api frontend api_prod fe_prod api_suites; do
   d=$tmp/$n
   if nginx -t -q -p "$d" -c "$d/nginx.conf" -e "$d/logs/test.log" 2>"$d/nginx-t.err"; then
     check "nginx -t: $n" true
@@ -110,10 +118,11 @@ for n in api frontend api_prod fe_prod; do
   fi
 done
 grep -vh 'listen \.\.\. http2. directive is deprecated' "$tmp"/*/nginx-t.err | grep -i warn && echo "(warnings above)"
-for n in api frontend api_prod fe_prod; do start "$n"; done
+for n in api frontend api_prod fe_prod api_suites; do start "$n"; done
 for u in "http://127.0.0.1:$API/nginx-health" "http://127.0.0.1:$FE/nginx-health" \
          "http://127.0.0.1:$APIP_HTTP/nginx-health" "https://127.0.0.1:$APIP_TLS/nginx-health" \
-         "http://127.0.0.1:$FEP_HTTP/nginx-health" "https://127.0.0.1:$FEP_TLS/nginx-health"; do
+         "http://127.0.0.1:$FEP_HTTP/nginx-health" "https://127.0.0.1:$FEP_TLS/nginx-health" \
+         "http://127.0.0.1:$API_SUITES/nginx-health"; do
   wait_http "$u" 50 || { echo "FAIL nginx did not answer on $u"; cat "$tmp"/*/stderr "$tmp"/*/logs/startup.log 2>/dev/null; exit 1; }
 done
 
@@ -318,7 +327,48 @@ xff_suite api api "$A"
 xff_suite frontend fe "$F"
 xff_suite "api prod" apip "https://127.0.0.1:$APIP_TLS"
 
-# --- the HTTP API suites once more, through the API nginx ----------------------------------
+# --- rate limits: a burst gets JSON 429 ------------------------------------------------------
+# common/rate_limits.conf: sign-up 10/min (bursts of 5), token, authorize
+# and registration 10/s (bursts of 20), per client address. Each burst comes
+# from its own local address (curl --interface), so buckets do not mix.
+burst() {   # burst LABEL SRC N URL [curl args]: N requests at once on one connection
+  local label=$1 src=$2 n=$3 url=$4 sep='?'; shift 4
+  case "$url" in *\?*) sep='&' ;; esac
+  rm -rf "$tmp/burst"; mkdir -p "$tmp/burst"
+  # URL globbing numbers the requests (a query parameter nobody reads) and their bodies.
+  curl -s -k --interface "$src" -o "$tmp/burst/#1" -w '%{http_code}|%{content_type}|%header{retry-after}\n' \
+       "$@" "$url${sep}burst=[1-$n]" > "$tmp/burst.codes"
+  local n429 first i429
+  n429=$(grep -c '^429|' "$tmp/burst.codes"); first=$(head -1 "$tmp/burst.codes" | cut -d'|' -f1)
+  check "$label: a burst of $n gets 429s ($n429, the first answer $first)" test "$n429" -gt 0 -a "$first" != 429
+  i429=$(grep -n '^429|' "$tmp/burst.codes" | tail -1 | cut -d: -f1)
+  check "$label: the 429 is JSON too_many_requests with Retry-After" \
+    is "$(sed -n "${i429:-1}p" "$tmp/burst.codes")|$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).error)' "$tmp/burst/${i429:-1}" 2>/dev/null)" \
+       "429|application/json|10|too_many_requests"
+}
+TOKEN_ARGS=(-X POST -u bogus:bogus -d grant_type=client_credentials)
+SIGNUP_ARGS=(-X POST -H 'Content-Type: application/json' -d '{}')
+burst "api: POST /t/demo/oauth/token"          127.0.0.10 40 "$A/t/demo/oauth/token" "${TOKEN_ARGS[@]}"
+burst "api: POST /oauth/token (X-Tenant)"      127.0.0.11 40 "$A/oauth/token" -H 'X-Tenant: demo' "${TOKEN_ARGS[@]}"
+burst "api: GET /t/demo/oauth/authorize"       127.0.0.12 40 "$A/t/demo/oauth/authorize?client_id=x"
+burst "api: POST /t/demo/oauth/register"       127.0.0.13 40 "$A/t/demo/oauth/register" -X POST -H 'Content-Type: application/json' -d '{}'
+burst "api: POST /api/v1/tenants (sign-up)"    127.0.0.14 12 "$A/api/v1/tenants" "${SIGNUP_ARGS[@]}"
+burst "api: POST //api//v1/tenants/ (normalised path)" 127.0.0.15 12 "$A//api//v1/tenants/" --path-as-is "${SIGNUP_ARGS[@]}"
+burst "frontend: POST /t/demo/oauth/token"     127.0.0.20 40 "$F/t/demo/oauth/token" "${TOKEN_ARGS[@]}"
+burst "frontend: POST /oauth/token"            127.0.0.21 40 "$F/oauth/token" -H 'X-Tenant: demo' "${TOKEN_ARGS[@]}"
+burst "frontend: POST /api/v1/tenants"         127.0.0.22 12 "$F/api/v1/tenants" "${SIGNUP_ARGS[@]}"
+burst "frontend: POST /t/demo/api/v1/tenants"  127.0.0.23 12 "$F/t/demo/api/v1/tenants" "${SIGNUP_ARGS[@]}"
+burst "api prod: POST /t/demo/oauth/token"     127.0.0.30 40 "https://127.0.0.1:$APIP_TLS/t/demo/oauth/token" "${TOKEN_ARGS[@]}"
+burst "api prod: POST /api/v1/tenants"         127.0.0.31 12 "https://127.0.0.1:$APIP_TLS/api/v1/tenants" "${SIGNUP_ARGS[@]}"
+burst "frontend prod: POST /t/demo/oauth/token" 127.0.0.40 40 "https://127.0.0.1:$FEP_TLS/t/demo/oauth/token" "${TOKEN_ARGS[@]}"
+burst "frontend prod: POST /api/v1/tenants"    127.0.0.41 12 "https://127.0.0.1:$FEP_TLS/api/v1/tenants" "${SIGNUP_ARGS[@]}"
+# Other routes and other methods are not limited.
+curl -s -o /dev/null -w '%{http_code}\n' --interface 127.0.0.50 $(for i in $(seq 40); do echo "$A/api/v1/ping"; done) > "$tmp/burst.codes"
+check "api: 40 requests to /api/v1/ping at once are not limited" is "$(grep -c '^429$' "$tmp/burst.codes")" 0
+curl -s -o /dev/null -w '%{http_code}\n' --interface 127.0.0.51 $(for i in $(seq 12); do echo "$A/api/v1/tenants"; done) > "$tmp/burst.codes"
+check "api: 12 GETs of /api/v1/tenants are not counted as sign-ups" is "$(grep -c '^429$' "$tmp/burst.codes")" 0
+
+# --- the HTTP API suites once more, through the API nginx (limits lifted) ----------------------------------
 # nginx must be transparent: every test that passes against the gateway
 # directly (the same trust-proxy gateway) must pass through nginx too. Tests
 # failing either way belong to work in progress elsewhere and are listed only.
@@ -331,7 +381,7 @@ if [ "${#suites[@]}" -eq 0 ]; then
   skip "HTTP suites through nginx" "no API suites in test/http yet (gateway*.test.mjs tests the gateway's raw HTTP handling, which nginx changes by design)"
 else
   BF_URL=http://127.0.0.1:$GW_PORT node --test --test-concurrency=1 --test-reporter=tap "${suites[@]}" >"$tmp/direct.tap" 2>&1
-  BF_URL=$A BF_VIA_NGINX=1 node --test --test-concurrency=1 --test-reporter=tap "${suites[@]}" >"$tmp/nginx.tap" 2>&1
+  BF_URL=http://127.0.0.1:$API_SUITES BF_VIA_NGINX=1 node --test --test-concurrency=1 --test-reporter=tap "${suites[@]}" >"$tmp/nginx.tap" 2>&1
   n_direct=$(passing "$tmp/direct.tap" | wc -l); n_nginx=$(passing "$tmp/nginx.tap" | wc -l)
   lost=$(comm -23 <(passing "$tmp/direct.tap") <(passing "$tmp/nginx.tap"))
   echo "     HTTP suites (${suites[*]}): $n_direct tests pass directly, $n_nginx through nginx"
