@@ -408,6 +408,7 @@ request_check (struct request *r, const char *method, const char *version,
   const char *err;
   const char *end;
   bool id_taken = false;
+  const struct field *xff = NULL;
 
   *status = MHD_HTTP_BAD_REQUEST;
   snprintf (r->method, sizeof r->method, "%s", method);
@@ -435,8 +436,6 @@ request_check (struct request *r, const char *method, const char *version,
     *status = s->status;
     return s->error;
   }
-
-  const struct field *xff = NULL;
 
   for (size_t i = 0; i < s->n; i++)
   {
