@@ -1,7 +1,7 @@
 # mk/docker.mk — Docker Compose targets (included by the top Makefile).
 #   make up | down | restart | logs | ps | psql | build-images
 #   make backup | restore FILE=backups/backend_db-....dump
-#   make secrets | certs     (production helpers)
+#   make secrets | certs     (production helpers; certs: CERTS_DIR=docker/nginx/certs)
 # PROD=1 switches to docker/docker-compose.prod.yml; PROFILE=tools adds pgAdmin
 # there. Settings come from .env (created from .env.example with random
 # passwords on first use).
@@ -84,10 +84,14 @@ secrets:
 	  f=docker/secrets/$$s.txt; \
 	  if [ -s $$f ]; then echo "kept    $$f"; else openssl rand -hex 16 > $$f && chmod 644 $$f && echo "created $$f"; fi; \
 	done
+# The private key is 0600 from its creation on (umask): nginx's master process
+# reads it as root before it drops privileges.
+CERTS_DIR ?= docker/nginx/certs
 certs:
-	@test ! -e docker/nginx/certs/fullchain.pem || { echo "docker/nginx/certs/fullchain.pem exists; remove it first"; exit 1; }
-	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$${CERT_CN:-localhost}" \
+	@test ! -e $(CERTS_DIR)/fullchain.pem || { echo "$(CERTS_DIR)/fullchain.pem exists; remove it first"; exit 1; }
+	@mkdir -p $(CERTS_DIR)
+	umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$${CERT_CN:-localhost}" \
 	  -addext "subjectAltName=DNS:$${CERT_CN:-localhost},DNS:*.$${CERT_CN:-localhost},IP:127.0.0.1" \
-	  -keyout docker/nginx/certs/privkey.pem -out docker/nginx/certs/fullchain.pem
-	@chmod 644 docker/nginx/certs/fullchain.pem docker/nginx/certs/privkey.pem
-	@echo "Self-signed certificate in docker/nginx/certs (testing only)."
+	  -keyout $(CERTS_DIR)/privkey.pem -out $(CERTS_DIR)/fullchain.pem
+	@chmod 600 $(CERTS_DIR)/privkey.pem && chmod 644 $(CERTS_DIR)/fullchain.pem
+	@echo "Self-signed certificate in $(CERTS_DIR) (testing only; privkey.pem is 0600)."

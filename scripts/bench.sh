@@ -54,7 +54,7 @@ SQL
 # pgbench gets as many connections as cores x 2 (more backends than cores
 # only thrash); the gateway pipelines over its own few connections.
 PGB_CLIENTS=${BENCH_PGBENCH_CLIENTS:-$(( $(nproc) * 2 ))}
-pg=$("$BINDIR/pgbench" -n -M prepared -c "$PGB_CLIENTS" -j 2 -T "$DUR" -f "$BUILD/bench-me.sql" -h 127.0.0.1 -U backend_gateway_login "$PGDATABASE" 2>&1 | awk '/^tps/ {print $3}')
+pg=$(PGPASSFILE=$GATEWAY_PASSFILE "$BINDIR/pgbench" -n -M prepared -c "$PGB_CLIENTS" -j 2 -T "$DUR" -f "$BUILD/bench-me.sql" -h 127.0.0.1 -U backend_gateway_login "$PGDATABASE" 2>&1 | awk '/^tps/ {print $3}')
 me=$(cat "$BUILD/bench-me.rps")
 printf '%-34s %10s tps (pgbench -c %s)\n' "pgbench api.handle_request(/me)" "$pg" "$PGB_CLIENTS"
 awk -v a="$me" -v b="$pg" 'BEGIN { printf "%-34s %10.0f%%  (target >= 50%%)\n", "gateway /me vs pgbench", 100 * a / b }'

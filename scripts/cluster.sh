@@ -24,12 +24,19 @@ start() {
   mkdir -p "$CLUSTER"
   [ "$(id -u)" -eq 0 ] && chown postgres "$CLUSTER" && chmod 755 "$BUILD"
   if [ ! -f "$PGDATA/PG_VERSION" ]; then
-    as_pg "$BINDIR/initdb" -D "$PGDATA" -U postgres -A trust --no-sync >/dev/null
+    bf_initdb "$PGDATA"
     cat >> "$PGDATA/postgresql.conf" <<CONF
 shared_preload_libraries = 'backend_framework'
+# TCP: scram-sha-256 passwords only (pg_hba.conf); the socket: its owner and root only.
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$PGSOCK'
+unix_socket_permissions = 0700
 max_connections = 200
+# Statements may be logged (slow ones, or all while debugging), never the
+# values of their bind parameters: request headers and bodies with
+# passwords, client secrets and tokens (see docs/DEPLOYMENT.md).
+log_parameter_max_length = 0
+log_parameter_max_length_on_error = 0
 fsync = ${PG_FSYNC:-on}
 backend_framework.base_domain = 'localhost'
 # The console as the gateway serves it, and as a separate frontend origin
@@ -47,7 +54,7 @@ CONF
 backend_framework.public_urls = 'http://localhost:$GATEWAY_PORT,http://127.0.0.1:$GATEWAY_PORT'
 CONF
   as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -o "-p $PGPORT" -l "$CLUSTER/postgres.log" -w start >/dev/null
-  echo "cluster: PostgreSQL on 127.0.0.1:$PGPORT (socket $PGSOCK), log $CLUSTER/postgres.log"
+  echo "cluster: PostgreSQL on 127.0.0.1:$PGPORT (passwords only) and socket $PGSOCK (its owner and root only), log $CLUSTER/postgres.log"
 }
 
 stop() {

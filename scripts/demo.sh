@@ -7,13 +7,19 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 DEMO_ENV=$BUILD/demo-$PGPORT.env
 psql -qX -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $PGDATABASE" 2>/dev/null || true
+# The gateway's password: random, in a libpq password file only its owner reads.
+if [ ! -s "$GATEWAY_PASSFILE" ]; then
+  (umask 077; printf '127.0.0.1:%s:*:backend_gateway_login:%s\n' "$PGPORT" \
+     "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" > "$GATEWAY_PASSFILE")
+fi
 psql -qX -v ON_ERROR_STOP=1 -At <<SQL > "$DEMO_ENV.tmp"
 CREATE EXTENSION IF NOT EXISTS backend_framework CASCADE;
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'backend_gateway_login') THEN
-    CREATE ROLE backend_gateway_login LOGIN PASSWORD 'gateway' IN ROLE backend_gateway;
+    CREATE ROLE backend_gateway_login LOGIN IN ROLE backend_gateway;
   END IF;
 END \$\$;
+ALTER ROLE backend_gateway_login PASSWORD '$(gateway_password)';
 SELECT format('DEMO_TENANT_ID=%s', tenant_id) FROM tenancy.register_tenant('demo', 'Demo Company', 'owner@demo.test', 'demo-password', 'premium');
 SQL
 psql -qX -v ON_ERROR_STOP=1 -At <<SQL >> "$DEMO_ENV.tmp"

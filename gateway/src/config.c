@@ -39,7 +39,11 @@ usage (FILE *f)
            "  --timeout SECONDS     idle connection timeout and longest wait for the\n"
            "                        database (BACKEND_TIMEOUT, default %d)\n"
            "  --trust-proxy         trust X-Forwarded-For/Proto/Host from a proxy in\n"
-           "                        front (BACKEND_TRUST_PROXY=1)\n"
+           "                        front (BACKEND_TRUST_PROXY=1). The client address\n"
+           "                        is the RIGHT-most X-Forwarded-For entry, the one\n"
+           "                        the proxy added; the proxy must overwrite\n"
+           "                        X-Forwarded-Proto/Host, and only it may reach\n"
+           "                        the gateway\n"
            "  --help                show this help and exit\n"
            "  --version             show the version and exit\n",
            DEFAULT_TIMEOUT);

@@ -307,22 +307,29 @@ peer_address (struct request *r)
   }
 }
 
-/* Left-most X-Forwarded-For entry, when it is an IP address. */
+/*
+ * The client address behind a trusted proxy: the RIGHT-most entry of the
+ * last X-Forwarded-For field, when it is an IP address. That entry is the
+ * one the proxy itself added (the peer it saw); everything to its left came
+ * from the client and may be forged. Anything else keeps the peer address.
+ */
 static void
 forwarded_address (struct request *r, const struct field *f)
 {
   const char *p = f->value;
   const char *end = f->value + f->value_len;
-  const char *comma;
   char addr[64];
   unsigned char bin[sizeof (struct in6_addr)];
   size_t n;
 
+  for (const char *q = end; q > p; q--)
+    if (',' == q[-1])
+    {
+      p = q;
+      break;
+    }
   while (p < end && (' ' == *p || '\t' == *p))
     p++;
-  comma = memchr (p, ',', (size_t) (end - p));
-  if (NULL != comma)
-    end = comma;
   while (end > p && (' ' == end[-1] || '\t' == end[-1]))
     end--;
   n = (size_t) (end - p);
@@ -415,6 +422,7 @@ request_check (struct request *r, const char *method, const char *version,
   const char *err;
   const char *end;
   bool id_taken = false;
+  const struct field *xff = NULL;
 
   *status = MHD_HTTP_BAD_REQUEST;
   snprintf (r->method, sizeof r->method, "%s", method);
@@ -457,10 +465,12 @@ request_check (struct request *r, const char *method, const char *version,
     }
     if (r->cfg->trust_proxy && 15 == f->name_len
         && 0 == strncasecmp (f->name, "x-forwarded-for", 15))
-      forwarded_address (r, f);
+      xff = f;                  /* the last field: the proxy's */
   }
   if (repeated_host (s))
     return "more than one Host header";
+  if (NULL != xff)
+    forwarded_address (r, xff);
   build_headers_json (r, s);
   if (r->headers_json.failed)
   {

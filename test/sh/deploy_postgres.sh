@@ -94,6 +94,8 @@ check "B: shared_preload_libraries contains backend_framework" has "$(q2 -d post
 check "B: the file's settings are in force (shared_buffers 1GB, base_domain, scram)" \
   is "$(q2 -d postgres -c "SELECT current_setting('shared_buffers') || ' ' || current_setting('backend_framework.base_domain') || ' ' || current_setting('password_encryption')")" \
   "1GB localhost scram-sha-256"
+check "B: bind parameter values are never logged (log_parameter_max_length, _on_error = 0)" \
+  is "$(q2 -d postgres -c "SELECT current_setting('log_parameter_max_length') || ' ' || current_setting('log_parameter_max_length_on_error')")" "0 0"
 check "B: no setting of the file was rejected" \
   is "$(q2 -d postgres -c "SELECT count(*) FROM pg_file_settings WHERE error IS NOT NULL")" 0
 check "B: the server logs to files (logging_collector, the postgres_logs volume)" \
@@ -139,6 +141,8 @@ mkdir -p "$tmp/bin"
 printf '#!/bin/sh\necho "$@"\n' > "$tmp/bin/docker-entrypoint.sh"; chmod +x "$tmp/bin/docker-entrypoint.sh"
 check "C: DEBUG=true adds log_statement=all to the server's command line" \
   has "$(PATH=$tmp/bin:$PATH DEBUG=true sh docker/postgres/entrypoint.sh postgres -c config_file=/x)" "-c log_statement=all"
+check "C: DEBUG=true still logs no bind parameter values" \
+  has "$(PATH=$tmp/bin:$PATH DEBUG=true sh docker/postgres/entrypoint.sh postgres -c config_file=/x)" "-c log_parameter_max_length=0 -c log_parameter_max_length_on_error=0"
 check "C: DEBUG=false leaves the command line as it is" \
   is "$(PATH=$tmp/bin:$PATH DEBUG=false sh docker/postgres/entrypoint.sh postgres -c config_file=/x)" "postgres -c config_file=/x"
 summary

@@ -32,11 +32,12 @@ psqlf() { psql -X -h "$dir" -p "$port" -U postgres -d faults -v ON_ERROR_STOP=1 
 
 # ---- own cluster + database + gateway ----------------------------------
 rm -rf "$dir"; mkdir -p "$dir"; [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
-as_pg "$BINDIR/initdb" -D "$data" -U postgres -A trust --no-sync >/dev/null
+bf_initdb "$data"
 cat >> "$data/postgresql.conf" <<CONF
 shared_preload_libraries = 'backend_framework'
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
+unix_socket_permissions = 0700
 fsync = on
 synchronous_commit = on
 backend_framework.base_domain = 'localhost'
@@ -46,10 +47,13 @@ pg -w start >/dev/null
 psql -qX -h "$dir" -p "$port" -U postgres -d postgres -c "CREATE DATABASE faults"
 psqlf -q <<'SQL'
 CREATE EXTENSION backend_framework CASCADE;
-CREATE ROLE faults_gateway LOGIN PASSWORD 'gateway' IN ROLE backend_gateway;
+CREATE ROLE faults_gateway LOGIN IN ROLE backend_gateway;
 SQL
+# A random password over TCP (scram), from a password file (0600).
+(umask 077; printf '127.0.0.1:%s:*:faults_gateway:%s\n' "$port" "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" > "$dir/gateway.pgpass")
+psqlf -q -c "ALTER ROLE faults_gateway PASSWORD '$(cut -d: -f5 "$dir/gateway.pgpass")'"
 gateway/backend-gateway --listen 127.0.0.1:$gport --timeout $TIMEOUT --pool 2 --threads 2 \
-  --database "host=127.0.0.1 port=$port dbname=faults user=faults_gateway password=gateway" \
+  --database "host=127.0.0.1 port=$port dbname=faults user=faults_gateway passfile=$dir/gateway.pgpass" \
   >"$dir/gateway.log" 2>"$dir/gateway.err" &
 gw_pid=$!
 for i in $(seq 50); do curl -fs "$URL/health" >/dev/null && break; sleep 0.1; done

@@ -9,8 +9,8 @@ dir=$BUILD/preload-$port
 cleanup() { as_pg "$BINDIR/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$dir"; }
 trap cleanup EXIT
 rm -rf "$dir"; mkdir -p "$dir"; [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
-as_pg "$BINDIR/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
-as_pg "$BINDIR/pg_ctl" -D "$dir/data" -o "-p $port -k $dir -c listen_addresses=''" -l "$dir/log" -w start >/dev/null
+bf_initdb "$dir/data"
+as_pg "$BINDIR/pg_ctl" -D "$dir/data" -o "-p $port -k $dir -c listen_addresses='' -c unix_socket_permissions=0700" -l "$dir/log" -w start >/dev/null
 out=$(psql -X -h "$dir" -p "$port" -U postgres -d postgres -c "CREATE EXTENSION backend_framework CASCADE" 2>&1 || true)
 echo "$out"
 grep -q 'must be loaded via shared_preload_libraries' <<<"$out"
