@@ -52,6 +52,7 @@ case "$file $roles" in *.age*)
   [ -r "$BACKUP_KEY" ] || { echo "restore_db: cannot read the key file BACKUP_KEY=$BACKUP_KEY" >&2; exit 2; }
 esac
 
+umask 077                                   # the role statements below hold password hashes
 work=$(mktemp -d "${TMPDIR:-/tmp}/restore_db.XXXXXX")
 created_db=0 roles_created=0 finished=0
 q() { "${psql_cmd[@]}" -X -At --no-password -v ON_ERROR_STOP=1 "$@"; }
@@ -101,12 +102,10 @@ fi
 # dump, when CREATE EXTENSION has made the extension's roles), and DROP ROLE
 # statements to undo the creations. Anything else is refused.
 if [ -n "$roles" ]; then
-  unseal "$roles" > "$work/roles.sql" 2>"$work/unseal.err" \
-    || { echo "restore_db: cannot decrypt $roles: $(head -1 "$work/unseal.err")" >&2; exit 2; }
   # Roles on the server, one per line, \ and newline escaped as the lexer does.
   echo "SELECT replace(replace(rolname, '\\', '\\\\'), chr(10), '\\n') FROM pg_catalog.pg_roles" \
     | q -d postgres > "$work/existing"
-  awk -v existing="$work/existing" -v pre="$work/pre.sql" -v post="$work/post.sql" -v undo="$work/undo" \
+  unseal "$roles" 2>"$work/unseal.err" | awk -v existing="$work/existing" -v pre="$work/pre.sql" -v post="$work/post.sql" -v undo="$work/undo" \
       -v report="$work/report" -f <(cat <<'AWK'
 function fail(msg) { printf "restore_db: roles file line %d: %s\n", NR, msg > "/dev/stderr"; bad = 1; exit 1 }
 function name(i,   s) {                     # the role name a token stands for, escaped
@@ -207,7 +206,8 @@ END {
     nmade, nmade ? " (" madelist ")" : "", nkeep, nkeep ? " (" keeplist ")" : "", nbuiltin, nskipgrant > report
 }
 AWK
-) "$work/roles.sql" || { echo "restore_db: the roles file $roles was refused; nothing was changed" >&2; exit 2; }
+) || { if [ -s "$work/unseal.err" ]; then echo "restore_db: cannot decrypt $roles: $(head -1 "$work/unseal.err")" >&2
+         else echo "restore_db: the roles file $roles was refused; nothing was changed" >&2; fi; exit 2; }
 fi
 
 # Checks done: from here on, a failure undoes what this run made.
