@@ -1,6 +1,6 @@
 # mk/docker.mk — Docker Compose targets (included by the top Makefile).
 #   make up | down | restart | logs | ps | psql | build-images
-#   make backup | restore FILE=backups/backend_db-....dump
+#   make backup | restore FILE=backups/backend_db-....dump   [BACKUP_KEY=age identity file]
 #   make secrets | certs     (production helpers; certs: CERTS_DIR=docker/nginx/certs)
 # PROD=1 switches to docker/docker-compose.prod.yml; PROFILE=tools adds pgAdmin
 # there. Settings come from .env (created from .env.example with random
@@ -55,26 +55,32 @@ build-images: .env
 compose-config: .env
 	$(COMPOSE) config
 
-# Backups: scripts/backup_db.sh on the host, with pg_dump / pg_restore / psql
-# run inside the postgres container (same major version as the server, no
-# published port needed), writing to $(BACKUP_DIR) on the host. LOCAL=1 uses
-# the local tools and the PG* variables of your shell instead.
+# Backups: scripts/backup_db.sh on the host, with pg_dump / pg_dumpall /
+# pg_restore / psql run inside the postgres container (same major version as
+# the server, no published port needed), writing the dump and the roles file
+# to $(BACKUP_DIR) on the host. BACKUP_KEY=<age identity file> encrypts them
+# (on the host; restore decrypts with the same variable). LOCAL=1 uses the
+# local tools and the PG* variables of your shell instead.
 ENV_VALUE = $(shell sed -n 's/^$(1)=//p' .env 2>/dev/null)
 IN_PG     = $(COMPOSE) exec -T postgres
+PG_SUPER  = $(or $(call ENV_VALUE,POSTGRES_USER),postgres)
+BACKUP_KEY ?=
 ifeq ($(filter 1 yes true,$(LOCAL)),)
 backup: .env
-	PG_DUMP="$(IN_PG) pg_dump -U $(or $(call ENV_VALUE,POSTGRES_USER),postgres)" PGDATABASE=$(or $(call ENV_VALUE,POSTGRES_DB),backend_db) \
-	  BACKUP_DIR=$(BACKUP_DIR) BACKUP_KEEP=$(BACKUP_KEEP) scripts/backup_db.sh
+	PG_DUMP="$(IN_PG) pg_dump -U $(PG_SUPER)" PG_DUMPALL="$(IN_PG) pg_dumpall -U $(PG_SUPER)" PG_RESTORE="$(IN_PG) pg_restore" \
+	  PGDATABASE=$(or $(call ENV_VALUE,POSTGRES_DB),backend_db) \
+	  BACKUP_DIR=$(BACKUP_DIR) BACKUP_KEEP=$(BACKUP_KEEP) BACKUP_KEY="$(BACKUP_KEY)" scripts/backup_db.sh
 restore: .env
-	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/<db>-<time>.dump [DB=name] [RESTORE_CLEAN=1]"; exit 2; }
-	PG_RESTORE="$(IN_PG) pg_restore -U $(or $(call ENV_VALUE,POSTGRES_USER),postgres)" PSQL="$(IN_PG) psql -U $(or $(call ENV_VALUE,POSTGRES_USER),postgres)" \
-	  PGDATABASE=$(or $(call ENV_VALUE,POSTGRES_DB),backend_db) RESTORE_CLEAN=$(RESTORE_CLEAN) scripts/restore_db.sh "$(FILE)" $(DB)
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/<db>-<time>.dump[.age] [DB=name] [RESTORE_CLEAN=1] [BACKUP_KEY=file]"; exit 2; }
+	PG_RESTORE="$(IN_PG) pg_restore -U $(PG_SUPER)" PSQL="$(IN_PG) psql -U $(PG_SUPER)" \
+	  PGDATABASE=$(or $(call ENV_VALUE,POSTGRES_DB),backend_db) RESTORE_CLEAN=$(RESTORE_CLEAN) BACKUP_KEY="$(BACKUP_KEY)" \
+	  scripts/restore_db.sh "$(FILE)" $(DB)
 else
 backup:
-	BACKUP_DIR=$(BACKUP_DIR) BACKUP_KEEP=$(BACKUP_KEEP) scripts/backup_db.sh
+	BACKUP_DIR=$(BACKUP_DIR) BACKUP_KEEP=$(BACKUP_KEEP) BACKUP_KEY="$(BACKUP_KEY)" scripts/backup_db.sh
 restore:
-	@test -n "$(FILE)" || { echo "usage: make restore LOCAL=1 FILE=backups/<db>-<time>.dump [DB=name] [RESTORE_CLEAN=1]"; exit 2; }
-	RESTORE_CLEAN=$(RESTORE_CLEAN) scripts/restore_db.sh "$(FILE)" $(DB)
+	@test -n "$(FILE)" || { echo "usage: make restore LOCAL=1 FILE=backups/<db>-<time>.dump[.age] [DB=name] [RESTORE_CLEAN=1] [BACKUP_KEY=file]"; exit 2; }
+	RESTORE_CLEAN=$(RESTORE_CLEAN) BACKUP_KEY="$(BACKUP_KEY)" scripts/restore_db.sh "$(FILE)" $(DB)
 endif
 
 # Production helpers: random secrets and a self-signed certificate (testing).
