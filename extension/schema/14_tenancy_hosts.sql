@@ -53,10 +53,14 @@ REVOKE ALL ON FUNCTION tenancy._custom_domain_pending() FROM PUBLIC;
 CREATE TRIGGER tenants_custom_domain BEFORE INSERT OR UPDATE OF custom_domain ON tenancy.tenants
   FOR EACH ROW EXECUTE FUNCTION tenancy._custom_domain_pending();
 
--- The tenant of an operator call, by slug or id, locked.
-CREATE FUNCTION tenancy._tenant_for_domain_change(p_tenant text) RETURNS tenancy.tenants
+-- The tenant of an operator's decision, by slug or id, locked. p_domain
+-- repeats what the operator reviewed: if the tenant changed its domain
+-- meanwhile, nothing is decided.
+CREATE FUNCTION tenancy._tenant_for_domain_change(p_tenant text, p_domain text) RETURNS tenancy.tenants
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE t tenancy.tenants;
+DECLARE
+  t tenancy.tenants;
+  dom text := lower(btrim(p_domain));
 BEGIN
   IF p_tenant ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
     SELECT * INTO t FROM tenancy.tenants WHERE id = p_tenant::uuid FOR UPDATE;
@@ -66,30 +70,26 @@ BEGIN
   IF t.id IS NULL THEN
     RAISE EXCEPTION 'tenant not found' USING ERRCODE = 'P0002';
   END IF;
-  RETURN t;
-END $$;
-COMMENT ON FUNCTION tenancy._tenant_for_domain_change(text) IS 'Internal: the tenant (slug or id) locked for an operator''s custom-domain decision; P0002 when unknown.';
-REVOKE ALL ON FUNCTION tenancy._tenant_for_domain_change(text) FROM PUBLIC;
-
--- p_domain repeats what the operator reviewed: if the tenant changed its
--- domain meanwhile, nothing is approved.
-CREATE FUNCTION tenancy.approve_custom_domain(p_tenant text, p_domain text) RETURNS tenancy.tenants
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  t tenancy.tenants := tenancy._tenant_for_domain_change(p_tenant);
-  dom text := lower(btrim(p_domain));
-BEGIN
   IF t.custom_domain IS DISTINCT FROM dom THEN
     RAISE EXCEPTION 'tenant "%" does not ask for custom domain "%"', t.slug, dom USING ERRCODE = '22023',
       DETAIL = coalesce('It asks for "' || t.custom_domain || '".', 'It has no custom domain.');
   END IF;
-  IF tenancy.is_platform_host(dom) THEN
-    RAISE EXCEPTION 'custom domain "%" is a host of the platform', dom USING ERRCODE = '22023';
+  RETURN t;
+END $$;
+COMMENT ON FUNCTION tenancy._tenant_for_domain_change(text, text) IS 'Internal: the tenant (slug or id) locked for an operator''s custom-domain decision; P0002 when unknown, 22023 when it asks for another domain than the one reviewed.';
+REVOKE ALL ON FUNCTION tenancy._tenant_for_domain_change(text, text) FROM PUBLIC;
+
+CREATE FUNCTION tenancy.approve_custom_domain(p_tenant text, p_domain text) RETURNS tenancy.tenants
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t tenancy.tenants := tenancy._tenant_for_domain_change(p_tenant, p_domain);
+BEGIN
+  IF tenancy.is_platform_host(t.custom_domain) THEN
+    RAISE EXCEPTION 'custom domain "%" is a host of the platform', t.custom_domain USING ERRCODE = '22023';
   END IF;
   UPDATE tenancy.tenants SET custom_domain_status = 'approved' WHERE id = t.id RETURNING * INTO t;
   RETURN t;
 EXCEPTION WHEN unique_violation THEN
-  RAISE EXCEPTION 'custom domain "%" is already approved for another tenant', dom USING ERRCODE = '23505';
+  RAISE EXCEPTION 'custom domain "%" is already approved for another tenant', lower(btrim(p_domain)) USING ERRCODE = '23505';
 END $$;
 COMMENT ON FUNCTION tenancy.approve_custom_domain(text, text) IS 'backend_admin only: approves the custom domain a tenant (slug or id) asks for, which from then on identifies it. 22023 when the tenant asks for another domain or the domain is a platform host, 23505 when another tenant has it approved.';
 REVOKE ALL ON FUNCTION tenancy.approve_custom_domain(text, text) FROM PUBLIC;
@@ -97,14 +97,8 @@ GRANT EXECUTE ON FUNCTION tenancy.approve_custom_domain(text, text) TO backend_a
 
 CREATE FUNCTION tenancy.reject_custom_domain(p_tenant text, p_domain text) RETURNS tenancy.tenants
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  t tenancy.tenants := tenancy._tenant_for_domain_change(p_tenant);
-  dom text := lower(btrim(p_domain));
+DECLARE t tenancy.tenants := tenancy._tenant_for_domain_change(p_tenant, p_domain);
 BEGIN
-  IF t.custom_domain IS DISTINCT FROM dom THEN
-    RAISE EXCEPTION 'tenant "%" does not ask for custom domain "%"', t.slug, dom USING ERRCODE = '22023',
-      DETAIL = coalesce('It asks for "' || t.custom_domain || '".', 'It has no custom domain.');
-  END IF;
   UPDATE tenancy.tenants SET custom_domain = NULL WHERE id = t.id RETURNING * INTO t;
   RETURN t;
 END $$;
