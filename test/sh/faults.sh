@@ -42,6 +42,8 @@ fsync = on
 synchronous_commit = on
 backend_framework.base_domain = 'localhost'
 backend_framework.signup_per_hour = 100000
+# The load's tenants need room (sign-up gets the deployment's default plan).
+backend_framework.default_plan = 'enterprise'
 CONF
 pg -w start >/dev/null
 psql -qX -h "$dir" -p "$port" -U postgres -d postgres -c "CREATE DATABASE faults"
