@@ -123,5 +123,6 @@ SELECT pg_catalog.pg_extension_config_dump('tenancy.users', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.api_usage', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.storage_usage', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.invitations', '');
+SELECT pg_catalog.pg_extension_config_dump('tenancy.signup_attempts', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.tenant_tables', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.plans', $$WHERE name NOT IN ('free', 'basic', 'premium', 'enterprise')$$);

@@ -60,6 +60,7 @@ CREATE TABLE tenancy.signup_attempts (
 COMMENT ON TABLE tenancy.signup_attempts IS 'Sign-up attempts per client address in the current hour-long window. Platform table written only by tenancy.signup_throttle.';
 ALTER TABLE tenancy.signup_attempts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenancy.signup_attempts FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('tenancy.signup_attempts', '');
 
 -- Custom domains wait for a platform operator's approval: 0.1.0's too
 -- (approve them with tenancy.approve_custom_domain after the update).

@@ -264,9 +264,12 @@ check "the other roles of the file are created (intruder, from the doctored line
 check "the report names what was created and what was kept" \
   bash -c "grep -q 'created [1-9][0-9]* role(s) (.*backend_gateway_login' '$tmp/fresh.out' && grep -q 'kept 1 existing role(s) as they are (postgres)' '$tmp/fresh.out'"
 
-# The real gateway, on the new server, with the restored login (GATEWAY_DSN
-# names the test cluster's; the later port= wins).
-gateway/backend-gateway --listen 127.0.0.1:$fgport --pool 2 --threads 2 --database "$GATEWAY_DSN port=$fport" \
+# The real gateway, on the new server, with the restored login and its
+# password (GATEWAY_DSN names the test cluster's; the later port= and
+# passfile= win; the password file names the port).
+(umask 077; printf '127.0.0.1:%s:*:backend_gateway_login:%s\n' "$fport" "$(gateway_password)" > "$fdir/gateway.pgpass")
+gateway/backend-gateway --listen 127.0.0.1:$fgport --pool 2 --threads 2 \
+  --database "$GATEWAY_DSN port=$fport passfile=$fdir/gateway.pgpass" \
   >"$fdir/gateway.log" 2>"$fdir/gateway.err" &
 gw_pid=$!
 FURL=http://127.0.0.1:$fgport
