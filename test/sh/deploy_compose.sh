@@ -5,5 +5,6 @@
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/env.sh"
 cd "$ROOT"
-[ -d test/node_modules/yaml ] && [ -d test/node_modules/ajv ] || (cd test && npm install --no-audit --no-fund --silent)
+# Packages come only from `make deps` (scripts/deps.sh), never from a test.
+[ -d test/node_modules/yaml ] && [ -d test/node_modules/ajv ] || { echo "test/node_modules lacks yaml/ajv: run make deps"; exit 1; }
 node test/deploy/compose-check.mjs "$ROOT"
