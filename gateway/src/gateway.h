@@ -9,9 +9,11 @@
  *   mhd_errors.c  JSON bodies for errors libmicrohttpd answers by itself
  *   request.c  validation of what the client sent, headers JSON, ids
  *   static.c   files under --www
- *   pool.c     PostgreSQL connections, their threads, reconnects
+ *   pool.c     the set of PostgreSQL connections, the choice for each call
+ *   conn.c     one connection's owning thread: connect, reconnect, the
+ *              hand-over queue other threads give it calls through
  *   pipeline.c sending calls and taking answers in libpq pipeline mode
- *              (dbconn.h: what pool.c and pipeline.c share)
+ *              (dbconn.h: what pool.c, conn.c and pipeline.c share)
  *   metrics.c  counters and the Prometheus text of /metrics
  *   json.c     JSON escaping, UTF-8 checks, the response-headers parser
  *   log.c      the access log (stdout) and the error log (stderr)
@@ -31,6 +33,7 @@
 #define GATEWAY_VERSION "0.1.0"
 
 struct pg_result;
+struct config;
 
 /* ---- buf.c ------------------------------------------------------------ */
 struct buf
@@ -91,12 +94,23 @@ struct metrics
   atomic_ullong sum_us;
   atomic_ullong db_errors[DBERR_KINDS];
 };
-struct config;
+/* What /metrics shows besides the counters, gathered by the caller (so
+   metrics.c depends on no other module). */
+struct metrics_stats
+{
+  struct metrics *counters;
+  long in_flight;
+  unsigned pool_size;
+  unsigned pool_up;
+  unsigned pool_busy;           /* connections with calls in flight */
+};
 void metrics_request (struct metrics *m, unsigned status, uint64_t us);
 void metrics_db_error (struct metrics *m, enum db_error_kind kind);
-bool metrics_render (struct config *cfg, struct buf *out);
+bool metrics_render (const struct metrics_stats *s, struct buf *out);
 
 /* ---- pool.c ----------------------------------------------------------- */
+/* The largest --pool (config.c checks it, pool.c sizes by it). */
+#define POOL_MAX 64
 enum job_result
 {
   JOB_PENDING,
@@ -112,7 +126,8 @@ struct job
   const char *tag;              /* request id, for the error log */
   enum job_result result;
   struct pg_result *res;
-  void (*done) (struct job *job);       /* called once, on a pool thread */
+  void (*done) (struct job *job);       /* called once, on the thread */
+                                        /* owning the connection */
   void *cls;
   uint64_t deadline_us;
   struct job *next;
@@ -123,9 +138,9 @@ bool pool_submit (struct pool *p, struct job *job);
 void pool_shutdown (struct pool *p);
 void pool_free (struct pool *p);
 unsigned pool_retry_after (struct pool *p);
-void pool_stats (struct pool *p, int *size, int *up, int *busy);
+void pool_stats (struct pool *p, struct metrics_stats *s);
 bool pool_wait_up (struct pool *p, unsigned ms);
-void job_free_result (struct job *job);
+void pool_job_release (struct job *job);        /* frees job->res */
 
 /* ---- request.c -------------------------------------------------------- */
 #define REQUEST_ID_MAX 128

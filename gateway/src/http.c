@@ -100,6 +100,10 @@ static enum MHD_Result
 reply_metrics (struct request *r, bool allowed)
 {
   struct MHD_Response *resp;
+  struct metrics_stats s = {
+    .counters = &r->cfg->metrics,
+    .in_flight = atomic_load (&r->cfg->in_flight),
+  };
   struct buf b;
 
   if (! allowed)
@@ -110,8 +114,10 @@ reply_metrics (struct request *r, bool allowed)
                        "/metrics answers GET and HEAD only", 0, false);
     return ret;
   }
+  if (NULL != r->cfg->pool)
+    pool_stats (r->cfg->pool, &s);
   buf_init (&b);
-  if (! metrics_render (r->cfg, &b))
+  if (! metrics_render (&s, &b))
   {
     buf_free (&b);
     return reply_server_error (r);

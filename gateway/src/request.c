@@ -81,7 +81,7 @@ request_free (struct request *r)
   atomic_fetch_sub (&r->cfg->in_flight, 1);
   buf_free (&r->headers_json);
   buf_free (&r->body);
-  job_free_result (&r->job);
+  pool_job_release (&r->job);
   free (r);
 }
 
