@@ -6,7 +6,6 @@
  *   main.c     start-up order, signals, graceful shutdown
  *   config.c   options from the command line and BACKEND_* variables
  *   http.c     the libmicrohttpd daemon and the life of one request
- *   mhd_errors.c  JSON bodies for errors libmicrohttpd answers by itself
  *   request.c  validation of what the client sent, headers JSON, ids
  *   static.c   files under --www
  *   pool.c     the set of PostgreSQL connections, the choice for each call
@@ -144,6 +143,11 @@ void pool_job_release (struct job *job);        /* frees job->res */
 
 /* ---- request.c -------------------------------------------------------- */
 #define REQUEST_ID_MAX 128
+/* The largest request head and target the gateway takes (431 / 414 JSON
+   beyond): below what libmicrohttpd's connection memory holds (http.c,
+   CONNECTION_MEMORY), so that most long heads reach the gateway's check. */
+#define REQUEST_HEAD_MAX (8 * 1024)
+#define REQUEST_TARGET_MAX (4 * 1024)
 enum phase
 {
   PH_NEW,                       /* before the first handler call */
@@ -160,7 +164,6 @@ struct request
   unsigned status;              /* what we queued, for the log */
   uint64_t bytes;
   bool too_large;
-  const char *raw_uri;          /* inside libmicrohttpd's read buffer */
   struct buf headers_json;
   struct buf body;
   struct job job;
@@ -189,12 +192,6 @@ enum static_result static_lookup (struct config *cfg, struct request *r,
                                   struct MHD_Response **resp,
                                   unsigned *status);
 
-/* ---- mhd_errors.c ----------------------------------------------------- */
-typedef enum MHD_Result (*mhd_queue_fn) (struct MHD_Connection *c,
-                                         unsigned int status,
-                                         struct MHD_Response *resp);
-mhd_queue_fn mhd_real_queue_response (void);
-
 /* ---- http.c ----------------------------------------------------------- */
 bool http_start (struct config *cfg);
 void http_quiesce (struct config *cfg);
@@ -219,7 +216,6 @@ struct config
   size_t www_root_len;
   int listen_fd;
   struct MHD_Daemon *daemon;
-  mhd_queue_fn queue_response;  /* libmicrohttpd's MHD_queue_response */
   struct pool *pool;
   struct log *log;
   struct metrics metrics;
