@@ -603,7 +603,7 @@ test('the gateway is up, and its file descriptors and memory are back to the bas
   const h = await call('GET', '/health');
   assert.equal(h.status, 200, h.text);
   t.diagnostic(`fuzz total: ${sent} hostile requests`);
-  if (!pid || !baseline) { t.diagnostic('gateway process not found or not readable: fd/RSS not measured'); return; }
+  if (!pid || !baseline) { t.skip('gateway process not found or not readable: fd/RSS not measured'); return; }
   let now;
   for (let i = 0; i < 20; i++) {   // settle: closed connections and idle pool slots go away
     await sleep(250);
@@ -616,6 +616,6 @@ test('the gateway is up, and its file descriptors and memory are back to the bas
   // Under AddressSanitizer or valgrind the RSS says little (quarantine, shadow memory): reported, not asserted.
   let maps = '';
   try { maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8'); } catch { /* not readable */ }
-  if (/libasan|valgrind|vgpreload/.test(maps)) { t.diagnostic('sanitizer/valgrind build: RSS not asserted'); return; }
+  if (/libasan|valgrind|vgpreload/.test(maps)) { t.skip('sanitizer/valgrind build: fds checked, RSS not asserted'); return; }
   assert.ok(now.rss <= baseline.rss * 1.2, `RSS ${baseline.rss} → ${now.rss} kB`);
 });
