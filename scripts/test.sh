@@ -57,7 +57,7 @@ compgen -G "test/browser/*.test.mjs" >/dev/null && suites+=(test/browser/*.test.
 if [ -x gateway/backend-gateway ] && [ ${#suites[@]} -gt 0 ]; then
   node --test --test-concurrency=1 --test-reporter=tap "${suites[@]}" >"$OUT/node.tap" 2>&1
   grep -E '^# (pass|fail)' "$OUT/node.tap"
-  grep -B2 -A30 '^not ok' "$OUT/node.tap" | head -150
+  awk '/^not ok/ && !/# TODO/ {n = 31} n > 0 {print; n--}' "$OUT/node.tap" | head -150   # todo: listed below
   p=$(awk '/^# pass /{print $3}' "$OUT/node.tap" | tail -1); f=$(awk '/^# fail /{print $3}' "$OUT/node.tap" | tail -1)
   [ -z "$p$f" ] && { f=1; tail -30 "$OUT/node.tap"; }
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
