@@ -1,7 +1,7 @@
 # Build of backend-gateway (C, libmicrohttpd + libpq); included by ../Makefile.
 GW_SRCS   = $(sort $(wildcard gateway/src/*.c))
 GW_OBJS   = $(GW_SRCS:.c=.o)
-GW_CFLAGS = -O2 -g -std=gnu11 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) -DGATEWAY_VERSION='"$(EXTVERSION)"'
+GW_CFLAGS = -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -I$(shell $(PG_CONFIG) --includedir) -DGATEWAY_VERSION='"$(EXTVERSION)"'
 GW_LIBS   = -lmicrohttpd -L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread
 ifdef SANITIZE
 GW_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make run` / `make test` need and is missing: Debian packages
 # (apt, only when something is absent) and the test suites' npm packages.
-# Idempotent: a second run installs nothing.
+# Idempotent: a second run installs nothing. It says what it installs (or
+# that nothing was missing): `make deps` is the only place packages come from;
+# `make test`, `make run` and `make bench` run it first and install nothing
+# themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,5 +27,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 if [ -f test/package-lock.json ] && { [ ! -d test/node_modules ] || [ test/package-lock.json -nt test/node_modules ]; }; then
+  echo "deps: installing the npm packages of test/package-lock.json into test/node_modules:" \
+    "$(node -e 'console.log(Object.keys(require("./test/package.json").dependencies).join(" "))' 2>/dev/null)"
   (cd test && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+  missing+=(npm-packages)
 fi
+[ "${#missing[@]}" -eq 0 ] && echo "deps: nothing to install (Debian packages: ${PKGS[*]}; npm: test/node_modules up to date)"
+true

@@ -178,7 +178,7 @@ apply (struct config *cfg, enum opt o, const char *v, const char *from)
     cfg->database = v;
     break;
   case OPT_POOL:
-    if ((ok = parse_uint (v, 1, 64, false, &n)))
+    if ((ok = parse_uint (v, 1, POOL_MAX, false, &n)))
       cfg->pool_size = (unsigned) n;
     break;
   case OPT_THREADS:

@@ -1,8 +1,14 @@
 /*
- * dbconn.h - the private picture shared by pool.c and pipeline.c: one pooled
- * PostgreSQL connection (struct dbconn: its libpq handle, the fifo of calls
- * sent on it, the queue of calls waiting to be sent, its thread's state) and
- * the pool that holds them.
+ * dbconn.h - the private picture shared by pool.c, conn.c and pipeline.c:
+ * one pooled PostgreSQL connection (struct dbconn) and the pool that holds
+ * them.
+ *
+ * Ownership: each connection belongs to one thread, its event loop (conn.c).
+ * Only that thread touches the PGconn, the fifo of calls sent and the
+ * connection's state. Other threads (HTTP threads in pool_submit) reach a
+ * connection through its hand-over queue alone: they append a job under
+ * qlock and write the eventfd; the owner takes the whole queue and sends it.
+ * Every job finishes on the owning thread (job->done, exactly once).
  */
 #ifndef DBCONN_H
 #define DBCONN_H
@@ -32,14 +38,25 @@ struct dbconn
   unsigned index;
   pthread_t thread;
   bool started;
-  int evfd;                     /* wakes the thread: output pending, stop */
+  int evfd;                     /* wakes the owner: a job queued, or stop */
 
-  /* Guarded by lock. While accepting is false only the connection's own
-     thread touches pg; once it is true, every use of pg takes the lock,
-     and every holder lets go through release(). */
-  pthread_mutex_t lock;
+  /* The hand-over queue: the only part other threads touch. */
+  pthread_mutex_t qlock;        /* guards the three below; held briefly */
+  bool accepting;               /* the owner takes calls (CS_READY) */
+  struct job *queue_head;       /* queued by pool_submit, not yet sent */
+  struct job *queue_tail;
+
+  atomic_bool up;               /* lock-free copy of accepting */
+  atomic_int load;              /* calls queued or sent, not finished */
+  atomic_uint backoff_ms;
+
+  /* The owning thread's alone. */
   PGconn *pg;
-  bool broken;                  /* a send failed; the thread reconnects */
+  enum conn_state state;
+  PostgresPollingStatusType want;
+  uint64_t next_attempt_us;
+  uint64_t connect_deadline_us;
+  bool ever_up;
   bool want_write;              /* libpq holds unsent output */
   struct job **fifo;            /* sent calls in order; NULL = answered 504 */
   size_t fifo_cap;
@@ -48,26 +65,7 @@ struct dbconn
   int phase;                    /* head: 0 its row, 1 end of rows, 2 sync */
   bool head_failed;
   bool head_cancelled;
-
-  pthread_mutex_t qlock;        /* guards the three below; never waits */
-  bool accepting;               /* CS_READY and not broken (changed under */
-                                /* both locks) */
-  struct job *pending_head;     /* queued by pool_submit, not yet sent */
-  struct job *pending_tail;
-
-  atomic_bool up;               /* lock-free copy of accepting */
-  atomic_int load;              /* calls pending or in the fifo */
-  atomic_uint backoff_ms;
-
-  /* private to the connection's thread */
-  enum conn_state state;
-  PostgresPollingStatusType want;
-  uint64_t next_attempt_us;
-  uint64_t connect_deadline_us;
-  bool ever_up;
   struct job prepare;           /* marks the PREPARE in the fifo */
-  struct job *done_head;        /* finished under the lock, */
-  struct job *done_tail;        /* resumed after releasing it */
 };
 
 struct pool
@@ -79,17 +77,23 @@ struct pool
   struct dbconn conns[];
 };
 
-/* pipeline.c: sending calls and taking answers (callers hold c->lock unless
-   noted) */
-struct job **fifo_at (struct dbconn *c, size_t i);
-bool fifo_push (struct dbconn *c, struct job *j);
-bool flush_out (struct dbconn *c);
-void wake (struct dbconn *c);           /* any thread, no lock */
-void send_pending (struct dbconn *c);
-void release (struct dbconn *c);        /* lets go of c->lock */
-void finish (struct dbconn *c, struct job *j, enum job_result r);
-void resume_done (struct dbconn *c);    /* the thread, without the lock */
-bool read_results (struct dbconn *c);
-uint64_t check_deadlines (struct dbconn *c, uint64_t now, PGcancel **cancel);
+/* conn.c: the connection's thread and its hand-over queue */
+bool conn_init (struct dbconn *c, struct pool *p, unsigned index);
+bool conn_start (struct dbconn *c);
+void conn_destroy (struct dbconn *c);
+bool conn_enqueue (struct dbconn *c, struct job *job);  /* any thread */
+void conn_wake (struct dbconn *c);                      /* any thread */
+struct job *conn_take_queue (struct dbconn *c);         /* the owner */
+void conn_became_ready (struct dbconn *c);              /* the owner */
+
+/* pipeline.c: the traffic on a live connection (the owner only) */
+bool pipeline_push (struct dbconn *c, struct job *j);
+bool pipeline_flush (struct dbconn *c);
+bool pipeline_send_queued (struct dbconn *c);
+bool pipeline_read (struct dbconn *c);
+uint64_t pipeline_deadlines (struct dbconn *c, uint64_t now,
+                             PGcancel **cancel);
+void pipeline_finish (struct dbconn *c, struct job *j, enum job_result r);
+void pipeline_fail_all (struct dbconn *c);
 
 #endif

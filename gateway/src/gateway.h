@@ -6,12 +6,13 @@
  *   main.c     start-up order, signals, graceful shutdown
  *   config.c   options from the command line and BACKEND_* variables
  *   http.c     the libmicrohttpd daemon and the life of one request
- *   mhd_errors.c  JSON bodies for errors libmicrohttpd answers by itself
  *   request.c  validation of what the client sent, headers JSON, ids
  *   static.c   files under --www
- *   pool.c     PostgreSQL connections, their threads, reconnects
+ *   pool.c     the set of PostgreSQL connections, the choice for each call
+ *   conn.c     one connection's owning thread: connect, reconnect, the
+ *              hand-over queue other threads give it calls through
  *   pipeline.c sending calls and taking answers in libpq pipeline mode
- *              (dbconn.h: what pool.c and pipeline.c share)
+ *              (dbconn.h: what pool.c, conn.c and pipeline.c share)
  *   metrics.c  counters and the Prometheus text of /metrics
  *   json.c     JSON escaping, UTF-8 checks, the response-headers parser
  *   log.c      the access log (stdout) and the error log (stderr)
@@ -33,6 +34,7 @@
 #endif
 
 struct pg_result;
+struct config;
 
 /* ---- buf.c ------------------------------------------------------------ */
 struct buf
@@ -93,12 +95,23 @@ struct metrics
   atomic_ullong sum_us;
   atomic_ullong db_errors[DBERR_KINDS];
 };
-struct config;
+/* What /metrics shows besides the counters, gathered by the caller (so
+   metrics.c depends on no other module). */
+struct metrics_stats
+{
+  struct metrics *counters;
+  long in_flight;
+  unsigned pool_size;
+  unsigned pool_up;
+  unsigned pool_busy;           /* connections with calls in flight */
+};
 void metrics_request (struct metrics *m, unsigned status, uint64_t us);
 void metrics_db_error (struct metrics *m, enum db_error_kind kind);
-bool metrics_render (struct config *cfg, struct buf *out);
+bool metrics_render (const struct metrics_stats *s, struct buf *out);
 
 /* ---- pool.c ----------------------------------------------------------- */
+/* The largest --pool (config.c checks it, pool.c sizes by it). */
+#define POOL_MAX 64
 enum job_result
 {
   JOB_PENDING,
@@ -114,7 +127,8 @@ struct job
   const char *tag;              /* request id, for the error log */
   enum job_result result;
   struct pg_result *res;
-  void (*done) (struct job *job);       /* called once, on a pool thread */
+  void (*done) (struct job *job);       /* called once, on the thread */
+                                        /* owning the connection */
   void *cls;
   uint64_t deadline_us;
   struct job *next;
@@ -125,12 +139,17 @@ bool pool_submit (struct pool *p, struct job *job);
 void pool_shutdown (struct pool *p);
 void pool_free (struct pool *p);
 unsigned pool_retry_after (struct pool *p);
-void pool_stats (struct pool *p, int *size, int *up, int *busy);
+void pool_stats (struct pool *p, struct metrics_stats *s);
 bool pool_wait_up (struct pool *p, unsigned ms);
-void job_free_result (struct job *job);
+void pool_job_release (struct job *job);        /* frees job->res */
 
 /* ---- request.c -------------------------------------------------------- */
 #define REQUEST_ID_MAX 128
+/* The largest request head and target the gateway takes (431 / 414 JSON
+   beyond): below what libmicrohttpd's connection memory holds (http.c,
+   CONNECTION_MEMORY), so that most long heads reach the gateway's check. */
+#define REQUEST_HEAD_MAX (8 * 1024)
+#define REQUEST_TARGET_MAX (4 * 1024)
 enum phase
 {
   PH_NEW,                       /* before the first handler call */
@@ -147,7 +166,6 @@ struct request
   unsigned status;              /* what we queued, for the log */
   uint64_t bytes;
   bool too_large;
-  const char *raw_uri;          /* inside libmicrohttpd's read buffer */
   struct buf headers_json;
   struct buf body;
   struct job job;
@@ -176,12 +194,6 @@ enum static_result static_lookup (struct config *cfg, struct request *r,
                                   struct MHD_Response **resp,
                                   unsigned *status);
 
-/* ---- mhd_errors.c ----------------------------------------------------- */
-typedef enum MHD_Result (*mhd_queue_fn) (struct MHD_Connection *c,
-                                         unsigned int status,
-                                         struct MHD_Response *resp);
-mhd_queue_fn mhd_real_queue_response (void);
-
 /* ---- http.c ----------------------------------------------------------- */
 bool http_start (struct config *cfg);
 void http_quiesce (struct config *cfg);
@@ -206,7 +218,6 @@ struct config
   size_t www_root_len;
   int listen_fd;
   struct MHD_Daemon *daemon;
-  mhd_queue_fn queue_response;  /* libmicrohttpd's MHD_queue_response */
   struct pool *pool;
   struct log *log;
   struct metrics metrics;

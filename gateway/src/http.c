@@ -30,6 +30,14 @@
 
 #include "gateway.h"
 
+/* libmicrohttpd's memory per connection (the request head, the records of
+ * its fields and query parameters, the response head). libmicrohttpd 0.9.75
+ * zeroes the whole pool at each keep-alive reset (MHD_pool_reset), so all of
+ * it stays resident on every idle keep-alive connection: this size is what
+ * holds 1,000 of them within 24 MiB (test/bench/idle.mjs). A head beyond it
+ * is refused by libmicrohttpd's own parser (MHD_OWN_ANSWER in
+ * test/http/lib.mjs); REQUEST_HEAD_MAX and REQUEST_TARGET_MAX let the
+ * gateway refuse most long heads itself, with JSON, before that. */
 #define CONNECTION_MEMORY (10 * 1024)
 
 /* ---- responses --------------------------------------------------------- */
@@ -44,7 +52,7 @@ queue (struct request *r, struct MHD_Response *resp, unsigned status)
     MHD_add_response_header (resp, MHD_HTTP_HEADER_CONNECTION, "close");
   r->status = status;
   r->phase = PH_DONE;
-  ret = r->cfg->queue_response (r->conn, status, resp);
+  ret = MHD_queue_response (r->conn, status, resp);
   MHD_destroy_response (resp);
   return ret;
 }
@@ -100,6 +108,10 @@ static enum MHD_Result
 reply_metrics (struct request *r, bool allowed)
 {
   struct MHD_Response *resp;
+  struct metrics_stats s = {
+    .counters = &r->cfg->metrics,
+    .in_flight = atomic_load (&r->cfg->in_flight),
+  };
   struct buf b;
 
   if (! allowed)
@@ -110,8 +122,10 @@ reply_metrics (struct request *r, bool allowed)
                        "/metrics answers GET and HEAD only", 0, false);
     return ret;
   }
+  if (NULL != r->cfg->pool)
+    pool_stats (r->cfg->pool, &s);
   buf_init (&b);
-  if (! metrics_render (r->cfg, &b))
+  if (! metrics_render (&s, &b))
   {
     buf_free (&b);
     return reply_server_error (r);
@@ -587,12 +601,6 @@ http_start (struct config *cfg)
     { MHD_OPTION_END, 0, NULL }
   };
 
-  cfg->queue_response = mhd_real_queue_response ();
-  if (NULL == cfg->queue_response)
-  {
-    log_error ("cannot find MHD_queue_response in libmicrohttpd");
-    return false;
-  }
   cfg->listen_fd = listen_socket (cfg);
   if (cfg->listen_fd < 0)
     return false;

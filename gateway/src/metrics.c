@@ -44,14 +44,13 @@ load (atomic_ullong *a)
 }
 
 bool
-metrics_render (struct config *cfg, struct buf *out)
+metrics_render (const struct metrics_stats *s, struct buf *out)
 {
-  struct metrics *m = &cfg->metrics;
+  struct metrics *m = s->counters;
   static const char *const class_names[6] = {
     "other", "1xx", "2xx", "3xx", "4xx", "5xx"
   };
   unsigned long long cumulative = 0;
-  int size = 0, up = 0, busy = 0;
 
   buf_adds (out,
             "# HELP backend_gateway_requests_total HTTP requests answered, by status class.\n"
@@ -83,21 +82,19 @@ metrics_render (struct config *cfg, struct buf *out)
               "# HELP backend_gateway_requests_in_flight Requests being handled now.\n"
               "# TYPE backend_gateway_requests_in_flight gauge\n"
               "backend_gateway_requests_in_flight %ld\n",
-              atomic_load (&cfg->in_flight));
+              s->in_flight);
 
-  if (NULL != cfg->pool)
-    pool_stats (cfg->pool, &size, &up, &busy);
   buf_printf (out,
               "# HELP backend_gateway_pool_connections_in_use Pooled database connections with calls in flight.\n"
               "# TYPE backend_gateway_pool_connections_in_use gauge\n"
-              "backend_gateway_pool_connections_in_use %d\n"
+              "backend_gateway_pool_connections_in_use %u\n"
               "# HELP backend_gateway_pool_connections_up Pooled database connections ready for calls.\n"
               "# TYPE backend_gateway_pool_connections_up gauge\n"
-              "backend_gateway_pool_connections_up %d\n"
+              "backend_gateway_pool_connections_up %u\n"
               "# HELP backend_gateway_pool_connections_max Configured pool size.\n"
               "# TYPE backend_gateway_pool_connections_max gauge\n"
-              "backend_gateway_pool_connections_max %d\n",
-              busy, up, size);
+              "backend_gateway_pool_connections_max %u\n",
+              s->pool_busy, s->pool_up, s->pool_size);
 
   buf_adds (out,
             "# HELP backend_gateway_db_errors_total Database failures, by kind.\n"

@@ -1,31 +1,26 @@
 /*
- * pipeline.c - owns the traffic on one pooled connection in libpq pipeline
- * mode: the queue of calls waiting to be sent (filled by pool_submit without
- * ever waiting), sending them (PQsendQueryPrepared + PQpipelineSync: one sync
- * per call, so every call is its own transaction), the fifo of calls sent,
- * taking each answer when its sync comes back, and the --timeout deadline of
- * each call. Whoever holds the connection's mutex sends what is queued before
- * letting go (release), so a caller that finds it busy just queues and
- * returns. Finished calls are collected under the mutex and resumed after it
- * (resume_done).
+ * pipeline.c - owns the traffic on one live connection in libpq pipeline
+ * mode, always on the connection's own thread: sending the calls taken from
+ * the hand-over queue (PQsendQueryPrepared + PQpipelineSync: one sync per
+ * call, so every call is its own transaction), the fifo of calls sent,
+ * taking each answer when its sync comes back, and the --timeout deadline
+ * of each call. Each call finishes here exactly once (pipeline_finish).
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dbconn.h"
 
-/* ---- fifo of sent calls (under the lock) ------------------------------ */
+/* ---- fifo of sent calls ------------------------------------------------- */
 
-struct job **
+static struct job **
 fifo_at (struct dbconn *c, size_t i)
 {
   return &c->fifo[(c->fifo_head + i) % c->fifo_cap];
 }
 
 bool
-fifo_push (struct dbconn *c, struct job *j)
+pipeline_push (struct dbconn *c, struct job *j)
 {
   if (c->fifo_len == c->fifo_cap)
   {
@@ -51,14 +46,13 @@ fifo_pop (struct dbconn *c)
 {
   c->fifo_head = (c->fifo_head + 1) % c->fifo_cap;
   c->fifo_len--;
-  atomic_fetch_sub (&c->load, 1);
 }
 
 /* ---- finishing calls ---------------------------------------------------- */
 
-/* Records the outcome; the HTTP side hears of it in resume_done(). */
+/* Records the outcome and hands the job back (j may be gone afterwards). */
 void
-finish (struct dbconn *c, struct job *j, enum job_result r)
+pipeline_finish (struct dbconn *c, struct job *j, enum job_result r)
 {
   if (JOB_OK != r && NULL != j->res)
   {
@@ -67,32 +61,32 @@ finish (struct dbconn *c, struct job *j, enum job_result r)
   }
   j->result = r;
   j->next = NULL;
-  if (NULL == c->done_tail)
-    c->done_head = j;
-  else
-    c->done_tail->next = j;
-  c->done_tail = j;
+  atomic_fetch_sub (&c->load, 1);
+  j->done (j);
 }
 
-/* Outside the lock: resumes every HTTP connection finished meanwhile. */
+/* The connection is lost or closing: every call sent on it gets 503. */
 void
-resume_done (struct dbconn *c)
+pipeline_fail_all (struct dbconn *c)
 {
-  struct job *j = c->done_head;
-
-  c->done_head = c->done_tail = NULL;
-  while (NULL != j)
+  for (size_t i = 0; i < c->fifo_len; i++)
   {
-    struct job *next = j->next;
+    struct job *j = *fifo_at (c, i);
 
-    j->done (j);                /* j may be gone from here on */
-    j = next;
+    if (NULL != j && &c->prepare != j)
+      pipeline_finish (c, j, JOB_UNAVAILABLE);
   }
+  c->fifo_len = 0;
+  c->fifo_head = 0;
+  c->phase = 0;
+  c->head_failed = false;
+  c->head_cancelled = false;
+  c->want_write = false;
 }
 
-/* Under the lock (or before accepting). false = connection broken. */
+/* false = connection broken. */
 bool
-flush_out (struct dbconn *c)
+pipeline_flush (struct dbconn *c)
 {
   int r = PQflush (c->pg);
 
@@ -102,114 +96,40 @@ flush_out (struct dbconn *c)
   return true;
 }
 
-/* ---- sending (under the lock) ----------------------------------------- */
+/* ---- sending ------------------------------------------------------------ */
 
-void
-wake (struct dbconn *c)
-{
-  uint64_t one = 1;
-
-  if (write (c->evfd, &one, sizeof one) < 0 && EAGAIN != errno)
-    log_error ("database connection %u: wake-up failed: %s", c->index,
-               strerror (errno));
-}
-
-/* A send failed: stop taking calls; the thread answers 503 and reconnects. */
-static void
-mark_broken (struct dbconn *c)
-{
-  c->broken = true;
-  pthread_mutex_lock (&c->qlock);
-  c->accepting = false;
-  pthread_mutex_unlock (&c->qlock);
-  atomic_store (&c->up, false);
-  wake (c);
-}
-
-/* Sends every queued call, each followed by its own sync. */
-void
-send_pending (struct dbconn *c)
+/* Sends every queued call, each followed by its own sync. false = the
+   connection is broken (the calls not sent got 503, those sent are in the
+   fifo for pipeline_fail_all). */
+bool
+pipeline_send_queued (struct dbconn *c)
 {
   static const int formats[6] = { 0, 0, 0, 0, 1, 0 };
-  struct job *list;
-  bool had_output = c->want_write;
+  struct job *list = conn_take_queue (c);
+  bool ok = true;
 
-  if (c->broken)
-    return;
-  pthread_mutex_lock (&c->qlock);
-  list = c->pending_head;
-  c->pending_head = c->pending_tail = NULL;
-  pthread_mutex_unlock (&c->qlock);
   if (NULL == list)
-    return;
+    return true;
   while (NULL != list)
   {
     struct job *j = list;
 
-    if (! fifo_push (c, j))
-      break;                    /* j and the rest go back to pending */
     list = j->next;
     j->next = NULL;
+    if (! ok || ! pipeline_push (c, j))
+    {
+      ok = false;
+      pipeline_finish (c, j, JOB_UNAVAILABLE);
+      continue;
+    }
     if (! PQsendQueryPrepared (c->pg, STMT_NAME, 6, j->values, j->lengths,
                                formats, 0) || ! PQpipelineSync (c->pg))
-      break;
+      ok = false;               /* j is in the fifo: fail_all answers it */
   }
-  if (NULL == list && flush_out (c))
-  {
-    if (c->want_write && ! had_output)
-      wake (c);                 /* the thread must wait for POLLOUT */
-    return;
-  }
-  if (NULL != list)
-  {                             /* unsent: back in front, go_down fails them */
-    struct job *tail = list;
-
-    while (NULL != tail->next)
-      tail = tail->next;
-    pthread_mutex_lock (&c->qlock);
-    tail->next = c->pending_head;
-    if (NULL == c->pending_head)
-      c->pending_tail = tail;
-    c->pending_head = list;
-    pthread_mutex_unlock (&c->qlock);
-  }
-  mark_broken (c);
+  return ok && pipeline_flush (c);
 }
 
-/* Lets go of the connection, first sending what was queued meanwhile by
-   callers that found it taken. */
-void
-release (struct dbconn *c)
-{
-  for (;;)
-  {
-    bool more;
-
-    pthread_mutex_unlock (&c->lock);
-    pthread_mutex_lock (&c->qlock);
-    more = c->accepting && NULL != c->pending_head;
-    pthread_mutex_unlock (&c->qlock);
-    if (! more || 0 != pthread_mutex_trylock (&c->lock))
-      return;                   /* nothing left, or the new holder sends */
-    send_pending (c);
-  }
-}
-
-/* ---- answers (all under the lock) -------------------------------------- */
-
-static void
-became_ready (struct dbconn *c)
-{
-  c->state = CS_READY;
-  pthread_mutex_lock (&c->qlock);
-  c->accepting = true;
-  pthread_mutex_unlock (&c->qlock);
-  atomic_store (&c->up, true);
-  atomic_store (&c->backoff_ms, BACKOFF_MIN_MS);
-  if (c->ever_up)
-    log_info ("database connection %u is back", c->index);
-  c->ever_up = true;
-}
+/* ---- answers ------------------------------------------------------------ */
 
 static void
 take_result (struct dbconn *c, struct job *j, PGresult *res)
@@ -271,20 +191,20 @@ finish_head (struct dbconn *c)
   {
     if (failed)
       return false;
-    became_ready (c);
+    conn_became_ready (c);
   }
   else if (NULL != j)
   {
     if (failed)
       metrics_db_error (&c->pool->cfg->metrics, DBERR_SQL);
-    finish (c, j, failed ? JOB_SQL_ERROR : JOB_OK);
+    pipeline_finish (c, j, failed ? JOB_SQL_ERROR : JOB_OK);
   }
   return true;
 }
 
 /* Takes every answer already received. false = connection broken. */
 bool
-read_results (struct dbconn *c)
+pipeline_read (struct dbconn *c)
 {
   while (c->fifo_len > 0 && ! PQisBusy (c->pg))
   {
@@ -333,7 +253,7 @@ read_results (struct dbconn *c)
 /* Answers 504 for calls past their deadline; returns the next deadline (0:
    none) and, when the call at the head is overdue, a cancel handle. */
 uint64_t
-check_deadlines (struct dbconn *c, uint64_t now, PGcancel **cancel)
+pipeline_deadlines (struct dbconn *c, uint64_t now, PGcancel **cancel)
 {
   for (size_t i = 0; i < c->fifo_len; i++)
   {
@@ -353,8 +273,7 @@ check_deadlines (struct dbconn *c, uint64_t now, PGcancel **cancel)
       *cancel = PQgetCancel (c->pg);
     }
     *slot = NULL;
-    finish (c, j, JOB_TIMEOUT);
+    pipeline_finish (c, j, JOB_TIMEOUT);
   }
   return 0;
 }
-

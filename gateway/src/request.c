@@ -6,13 +6,14 @@
  * object passed to SQL (lower-cased names, repeated fields joined with ", ",
  * X-Forwarded-* only with --trust-proxy); the client address; the request id.
  *
- * libmicrohttpd 0.9.75 cuts values at an embedded NUL without saying so. Its
- * parser works in place in the connection's read buffer, replacing the
- * separators (the space after the method, the space before the version, the
- * colon of each field, each line end) by NUL bytes and leaving everything
- * else where it was. So the bytes between the end of one parsed string and
- * the start of the next must be exactly those replaced separators; anything
- * else there means the client sent a NUL inside a value.
+ * NUL bytes: libmicrohttpd hands out the method, the target and every field
+ * as a C string, so a NUL cuts what the gateway sees and cannot be seen in
+ * it. What the public API does give is the size of the whole head
+ * (MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE). Every byte of the head must be
+ * a byte the gateway saw or a separator HTTP/1.1 puts there (a space in the
+ * request line, the colon and one space or tab after it, CR LF at each line
+ * end); a head with more bytes than that held something the gateway was not
+ * shown (a NUL, or whitespace a strict parser refuses too): 400.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -38,7 +39,7 @@ struct field
 struct scan
 {
   struct request *r;
-  const char *cursor;           /* end of the previous parsed string */
+  size_t seen;                  /* bytes of the head the gateway saw */
   const char *error;
   unsigned status;
   struct field fields[MAX_FIELDS];
@@ -58,7 +59,6 @@ request_new (struct config *cfg, const char *uri)
   r->cfg = cfg;
   r->start_us = now_us ();
   r->phase = PH_NEW;
-  r->raw_uri = uri;
   r->uri_len = n;
   if (n > 0)
     memcpy (r->uri, uri, n);
@@ -81,7 +81,7 @@ request_free (struct request *r)
   atomic_fetch_sub (&r->cfg->in_flight, 1);
   buf_free (&r->headers_json);
   buf_free (&r->body);
-  job_free_result (&r->job);
+  pool_job_release (&r->job);
   free (r);
 }
 
@@ -119,45 +119,15 @@ text_ok (const char *s, size_t n, bool tab_ok)
   return utf8_valid (s, n);
 }
 
-static bool
-all_bytes (const char *from, const char *to, char c)
-{
-  for (const char *p = from; p < to; p++)
-    if (*p != c)
-      return false;
-  return true;
-}
-
-/* The gap between two parsed strings held only a line end. */
-static bool
-line_gap_ok (const char *from, const char *to, size_t min, size_t max)
-{
-  return to >= from && (size_t) (to - from) >= min
-         && (size_t) (to - from) <= max && all_bytes (from, to, '\0');
-}
-
 static enum MHD_Result
 scan_field (void *cls, enum MHD_ValueKind kind, const char *key,
             size_t key_size, const char *value, size_t value_size)
 {
   struct scan *s = cls;
-  const char *after_colon = key + key_size + 1;
 
   (void) kind;
   if (NULL == value)
     value = "";
-  if (! line_gap_ok (s->cursor, key, 1, 2) || '\0' != key[key_size]
-      || value < after_colon)
-  {
-    s->error = "NUL byte in the request head";
-    return MHD_NO;
-  }
-  for (const char *p = after_colon; p < value; p++)
-    if (' ' != *p && '\t' != *p)
-    {
-      s->error = "NUL byte in the request head";
-      return MHD_NO;
-    }
   if (! token_ok (key, key_size))
   {
     s->error = "invalid header field name";
@@ -175,7 +145,7 @@ scan_field (void *cls, enum MHD_ValueKind kind, const char *key,
     return MHD_NO;
   }
   s->fields[s->n++] = (struct field) { key, key_size, value, value_size };
-  s->cursor = value + value_size;
+  s->seen += key_size + value_size;
   return MHD_YES;
 }
 
@@ -383,16 +353,12 @@ request_make_id (struct request *r)
 }
 
 static const char *
-check_line (struct request *r, const char *method, const char *version)
+check_line (struct request *r, const char *method)
 {
   size_t mlen = strlen (method);
-  const char *p = method + mlen;
 
-  if (NULL == r->raw_uri || r->raw_uri <= p || '\0' != *p
-      || ! all_bytes (p + 1, r->raw_uri, ' '))
-    return "NUL byte in the request line";
-  if ('\0' != version[0] && r->raw_uri + r->uri_len + 1 != version)
-    return "NUL byte in the request line";
+  if (r->uri_len > REQUEST_TARGET_MAX)
+    return "the request target is too long";
   if (! token_ok (method, mlen))
     return "invalid method";
   if (0 == r->uri_len)
@@ -420,7 +386,7 @@ request_check (struct request *r, const char *method, const char *version,
   struct scan *s = &scan;
   const union MHD_ConnectionInfo *hs;
   const char *err;
-  const char *end;
+  size_t most;
   bool id_taken = false;
   const struct field *xff = NULL;
 
@@ -428,23 +394,37 @@ request_check (struct request *r, const char *method, const char *version,
   snprintf (r->method, sizeof r->method, "%s", method);
   peer_address (r);
   request_make_id (r);
-  if (NULL != (err = check_line (r, method, version)))
+  hs = MHD_get_connection_info (r->conn,
+                                MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+  if (NULL == hs)
+  {
+    *status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    return "the size of the request head is unknown";
+  }
+  if (hs->header_size > REQUEST_HEAD_MAX)
+  {
+    *status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+    return "the request head is too large";
+  }
+  if (NULL != (err = check_line (r, method)))
+  {
+    if (r->uri_len > REQUEST_TARGET_MAX)
+      *status = MHD_HTTP_URI_TOO_LONG;
     return err;
+  }
 
   s->r = r;
-  s->cursor = version + strlen (version);
+  s->seen = 0;
   s->error = NULL;
   s->status = MHD_HTTP_BAD_REQUEST;
   s->n = 0;
   MHD_get_connection_values_n (r->conn, MHD_HEADER_KIND, scan_field, s);
-  if (NULL == s->error)
-  {
-    hs = MHD_get_connection_info (r->conn,
-                                  MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-    end = (NULL != hs) ? method + hs->header_size : NULL;
-    if (NULL == end || ! line_gap_ok (s->cursor, end, 2, 4))
-      s->error = "NUL byte in the request head";
-  }
+  /* the request line and its CR LF, each field with ": " and CR LF, the
+     empty line */
+  most = strlen (method) + 1 + r->uri_len + 1 + strlen (version) + 2
+         + s->seen + 4 * s->n + 2;
+  if (NULL == s->error && hs->header_size > most)
+    s->error = "NUL byte or stray whitespace in the request head";
   if (NULL != s->error)
   {
     *status = s->status;

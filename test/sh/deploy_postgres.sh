@@ -57,14 +57,10 @@ out=$(env -u GATEWAY_DB_PASSWORD -u GATEWAY_DB_PASSWORD_FILE GATEWAY_DB_USER=$ro
 check "A: without GATEWAY_DB_PASSWORD(_FILE) it stops with an error naming them" \
   bash -c "[ $rc -ne 0 ] && grep -q 'GATEWAY_DB_PASSWORD' <<<'$out'"
 GW_CONN="host=127.0.0.1 port=$PGPORT dbname=$db1 user=$role1"
-if [ "$(q -d "$db1" -c "SELECT to_regprocedure('api.handle_request(text,text,text,jsonb,bytea,text)') IS NOT NULL")" = t ]; then
-  st=$(PGPASSWORD="pw-$$-secret" q "$GW_CONN" -c "SELECT status FROM api.handle_request('GET','/health','', '{}'::jsonb, ''::bytea, '127.0.0.1')")
-  check "A: as the gateway role, api.handle_request('GET','/health',...) answers 200" is "$st" 200
-  denied=$(PGPASSWORD="pw-$$-secret" psql -X -At "$GW_CONN" -c "SELECT count(*) FROM tenancy.tenants" 2>&1 || true)
-  check "A: the gateway role sees no tenant rows without a context (RLS)" bash -c "grep -qE '^0$|permission denied' <<<'$denied'"
-else
-  skip "A: api.handle_request as the gateway role" "the function does not exist yet"
-fi
+st=$(PGPASSWORD="pw-$$-secret" q "$GW_CONN" -c "SELECT status FROM api.handle_request('GET','/health','', '{}'::jsonb, ''::bytea, '127.0.0.1')")
+check "A: as the gateway role, api.handle_request('GET','/health',...) answers 200" is "$st" 200
+denied=$(PGPASSWORD="pw-$$-secret" psql -X -At "$GW_CONN" -c "SELECT count(*) FROM tenancy.tenants" 2>&1 || true)
+check "A: the gateway role sees no tenant rows without a context (RLS)" bash -c "grep -qE '^0$|permission denied' <<<'$denied'"
 
 # --- B. a cluster configured like the image -------------------------------------------
 rm -rf "$dir2"; mkdir -p "$dir2/log"; [ "$(id -u)" -eq 0 ] && chown -R postgres "$dir2"
