@@ -39,6 +39,7 @@ fsync = on
 synchronous_commit = on
 backend_framework.base_domain = 'localhost'
 backend_framework.signup_per_hour = 100000
+backend_framework.default_plan = 'enterprise'
 CONF
 pg -w start >/dev/null
 psql -qX -h "$dir" -p "$port" -U postgres -d postgres -c "CREATE DATABASE faults"
@@ -46,6 +47,8 @@ psqlf -q <<'SQL'
 CREATE EXTENSION backend_framework CASCADE;
 CREATE ROLE faults_gateway LOGIN PASSWORD 'gateway' IN ROLE backend_gateway;
 SQL
+# The notes the load writes are an example application's (examples/notes).
+psqlf -q -c "SET client_min_messages = warning" -f "$ROOT/examples/notes/notes.sql" >/dev/null
 gateway/backend-gateway --listen 127.0.0.1:$gport --timeout $TIMEOUT --pool 2 --threads 2 \
   --database "host=127.0.0.1 port=$port dbname=faults user=faults_gateway password=gateway" \
   >"$dir/gateway.log" 2>"$dir/gateway.err" &
