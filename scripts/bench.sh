@@ -44,6 +44,11 @@ BENCH_BODY="grant_type=client_credentials&scope=read" BENCH_AUTH="$BASIC" BENCH_
 BENCH_BODY="token=$CC_TOKEN" BENCH_AUTH="$BASIC" BENCH_TENANT=demo \
   run introspection -s test/bench/post.lua "$U/oauth/introspect"
 run me -H "Authorization: Bearer $TOKEN" -H "X-Tenant: demo" "$U/api/v1/me"
+# An application route (examples/notes, loaded by scripts/demo.sh): a page of 20 notes.
+psql -qX -v ON_ERROR_STOP=1 -c "BEGIN; SELECT tenancy.enter_tenant('demo') IS NULL;
+  INSERT INTO app.notes (author_id, title, body) SELECT u.id, 'note ' || g, 'body of note ' || g
+    FROM tenancy.users u, generate_series(1, 20) g WHERE u.email = 'owner@demo.test'; COMMIT;" >/dev/null
+run app_notes -H "Authorization: Bearer $TOKEN" -H "X-Tenant: demo" "$U/api/v1/notes?limit=20"
 BENCH_BODY="grant_type=password&username=owner%40demo.test&password=demo-password&scope=read" BENCH_AUTH="$BASIC" BENCH_TENANT=demo \
   run password -s test/bench/post.lua "$U/oauth/token"
 
@@ -58,4 +63,9 @@ pg=$(PGPASSFILE=$GATEWAY_PASSFILE "$BINDIR/pgbench" -n -M prepared -c "$PGB_CLIE
 me=$(cat "$BUILD/bench-me.rps")
 printf '%-34s %10s tps (pgbench -c %s)\n' "pgbench api.handle_request(/me)" "$pg" "$PGB_CLIENTS"
 awk -v a="$me" -v b="$pg" 'BEGIN { printf "%-34s %10.0f%%  (target >= 50%%)\n", "gateway /me vs pgbench", 100 * a / b }'
+# Each rate as a share of /health's in the same run.
+h=$(cat "$BUILD/bench-health.rps")
+for n in me introspection client_credentials app_notes password; do
+  awk -v n="$n" -v a="$(cat "$BUILD/bench-$n.rps")" -v h="$h" 'BEGIN { printf "%-34s %10.1f%% of /health\n", n, 100 * a / h }'
+done
 node test/bench/idle.mjs "$GATEWAY_PORT" 1000 "$gw_pid"

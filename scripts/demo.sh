@@ -22,6 +22,8 @@ END \$\$;
 ALTER ROLE backend_gateway_login PASSWORD '$(gateway_password)';
 SELECT format('DEMO_TENANT_ID=%s', tenant_id) FROM tenancy.register_tenant('demo', 'Demo Company', 'owner@demo.test', 'demo-password', 'premium');
 SQL
+# The example applications (examples/*/): built only on the public API.
+for f in "$ROOT"/examples/*/*.sql; do psql -qX -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -f "$f" >/dev/null; done
 psql -qX -v ON_ERROR_STOP=1 -At <<SQL >> "$DEMO_ENV.tmp"
 BEGIN;
 SELECT tenancy.enter_tenant('demo') IS NULL;

@@ -1,6 +1,6 @@
 -- 53_api_handlers.sql — route handlers of /health and /api/v1 (meta,
--- tenants, users, me) and api.dispatch, which maps a route's handler name to
--- its function. Handlers run as the gateway's role with the request's
+-- tenants, users, me). Each is a function (api.request) RETURNS api.response
+-- named in api.routes.handler. Handlers run as the gateway's role with the request's
 -- context, so row-level security decides what they see.
 
 CREATE FUNCTION api.uuid_param(r api.request, what text) RETURNS uuid

@@ -75,12 +75,6 @@ SELECT $json${
   "ClientRegistration": {"allOf": [{"$ref": "#/components/schemas/ClientWithSecret"}, {"type": "object",
         "properties": {"registration_access_token": {"type": "string"}, "registration_client_uri": {"type": "string"},
                        "client_id_issued_at": {"type": "integer"}, "client_secret_expires_at": {"type": "integer"}}}]},
-  "Note": {"type": "object", "required": ["id", "title", "body"],
-           "properties": {"id": {"type": "string", "format": "uuid"}, "author_id": {"type": "string", "format": "uuid"}, "title": {"type": "string"},
-                          "body": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
-  "NoteInput": {"type": "object", "additionalProperties": false, "properties": {"title": {"type": "string", "minLength": 1, "maxLength": 200}, "body": {"type": "string"}}},
-  "NotePage": {"type": "object", "required": ["notes", "next_cursor"],
-               "properties": {"notes": {"type": "array", "items": {"$ref": "#/components/schemas/Note"}}, "next_cursor": {"type": ["string", "null"]}}},
   "AuthorizeForm": {"type": "object", "description": "The sign-in/consent form: the authorization request's parameters plus csrf_token, email, password, action.",
                     "properties": {"csrf_token": {"type": "string"}, "email": {"type": "string"}, "password": {"type": "string"}, "action": {"type": "string", "enum": ["allow", "deny"]}}},
   "TokenRequest": {"type": "object", "required": ["grant_type"],
@@ -109,7 +103,8 @@ CREATE FUNCTION api.openapi(p_base_url text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 WITH ops AS (
   SELECT r.pattern, lower(r.method) AS m, jsonb_strip_nulls(jsonb_build_object(
-    'operationId', r.handler || '_' || lower(r.method),
+    'operationId', CASE WHEN r.builtin THEN regexp_replace(f.proname, '^h_', '')
+                        ELSE fn.nspname || '_' || f.proname END || '_' || lower(r.method),
     'summary', r.summary,
     'tags', jsonb_build_array(r.tag),
     'parameters', CASE WHEN r.pattern LIKE '%{id}%' THEN jsonb_build_array(jsonb_build_object(
@@ -127,11 +122,13 @@ WITH ops AS (
         'description', CASE r.success WHEN 204 THEN 'No content' WHEN 303 THEN 'Redirect to the client' ELSE 'Success' END,
         'content', CASE WHEN r.response IS NOT NULL THEN jsonb_build_object('application/json',
                           jsonb_build_object('schema', jsonb_build_object('$ref', '#/components/schemas/' || r.response)))
-                        WHEN r.handler = 'authorize' AND r.success = 200 THEN '{"text/html": {"schema": {"type": "string"}}}'::jsonb
-                        WHEN r.handler = 'openapi' THEN '{"application/json": {"schema": {"type": "object"}}}'::jsonb END)))
+                        WHEN r.builtin AND f.proname = 'h_authorize' AND r.success = 200 THEN '{"text/html": {"schema": {"type": "string"}}}'::jsonb
+                        WHEN r.builtin AND f.proname = 'h_openapi' THEN '{"application/json": {"schema": {"type": "object"}}}'::jsonb END)))
       || jsonb_build_object('default', jsonb_build_object('description', 'Error',
            'content', jsonb_build_object('application/json', jsonb_build_object('schema', jsonb_build_object('$ref', '#/components/schemas/Error'))))))) AS op
   FROM api.routes r
+  JOIN pg_catalog.pg_proc f ON f.oid = r.handler
+  JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace
 )
 SELECT jsonb_build_object(
   'openapi', '3.1.0',
@@ -146,7 +143,7 @@ SELECT jsonb_build_object(
       'bearerAuth', jsonb_build_object('type', 'http', 'scheme', 'bearer', 'description', 'An access token from /oauth/token (RFC 6750).'),
       'clientBasic', jsonb_build_object('type', 'http', 'scheme', 'basic', 'description', 'OAuth client credentials (client_secret_basic); client_secret_post and none also work.'))))
 $$;
-COMMENT ON FUNCTION api.openapi(text) IS 'The OpenAPI 3.1 document of every route in api.routes.';
+COMMENT ON FUNCTION api.openapi(text) IS 'The OpenAPI 3.1 document of every route in api.routes, built-in and application routes alike.';
 
 CREATE FUNCTION api.h_openapi(r api.request) RETURNS api.response
 LANGUAGE sql STABLE AS $$

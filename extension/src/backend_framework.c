@@ -233,4 +233,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("backend_framework");
+
+	bf_router_init();
+	bf_request_init();
 }

@@ -2,9 +2,43 @@
 #ifndef BACKEND_FRAMEWORK_H
 #define BACKEND_FRAMEWORK_H
 
+#include "fmgr.h"
+
 extern int	bf_password_min_length;
 extern int	bf_bcrypt_cost;
 
 void		_PG_init(void);
+
+/* SQLSTATEs of the extension (class BF). */
+#define BF_ERRCODE_SCOPE		MAKE_SQLSTATE('B','F','0','0','4')
+
+/* context.c, crypto.c: called directly by the request path. */
+extern Datum bf_has_scope(PG_FUNCTION_ARGS);
+extern Datum oauth_form_decode_text(PG_FUNCTION_ARGS);
+
+/* router.c: the cached route table. */
+#define BF_MAX_ALLOW 5
+typedef struct bf_match
+{
+	bool		found;			/* a pattern matched the path */
+	char	   *pattern;
+	char	   *id;				/* the {id} segment's value, or NULL */
+	int			nallow;			/* methods of the pattern, sorted */
+	char	   *allow[BF_MAX_ALLOW];
+	bool		has_route;		/* the method is one of them */
+	Oid			handler;
+	FmgrInfo	finfo;			/* the handler, ready to call */
+	bool		tenant;
+	char		auth;			/* n(one), b(earer), o(ptional), c(lient) */
+	char	   *scope;
+	bool		api;			/* pattern under /api/: metered */
+} bf_match;
+
+void		bf_router_init(void);
+void		bf_route_find(const char *method, const char *path, bf_match *m);
+Oid			bf_definer_oid(void);
+
+/* request.c */
+void		bf_request_init(void);
 
 #endif

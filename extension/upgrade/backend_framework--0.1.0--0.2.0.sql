@@ -8,7 +8,10 @@
 -- per-address limit; plans for platform operators only; the console client's
 -- redirect URIs come from the deployment setting alone; users change their
 -- own credentials, admins reset; introspection by resource servers; the
--- public URLs and hosts are configuration, custom domains need approval.
+-- public URLs and hosts are configuration, custom domains need approval;
+-- api.handle_request and the router are C, routes name their handler
+-- function and applications add their own (api.add_route); the notes
+-- example left the extension (examples/notes/).
 
 \echo Use "ALTER EXTENSION backend_framework UPDATE" to load this file. \quit
 
@@ -115,6 +118,15 @@ SELECT pg_catalog.pg_extension_config_dump('tenancy.password_resets', '');
 -- A user's tokens by user: revocation of all of them is one index scan.
 CREATE INDEX tokens_user_idx ON oauth.tokens (tenant_id, user_id) WHERE user_id IS NOT NULL;
 
+-- Routes name their handler function; application routes (api.add_route)
+-- are the database's own rows and are dumped. The built-in rows are loaded
+-- again below.
+DELETE FROM api.routes;
+ALTER TABLE api.routes ALTER COLUMN handler TYPE regprocedure USING handler::regprocedure;
+ALTER TABLE api.routes ADD COLUMN builtin boolean NOT NULL DEFAULT false;
+COMMENT ON TABLE api.routes IS 'HTTP routes: pattern, method, handler function, tenant and auth needs, documentation. Built-in rows come with the extension; application rows are added with api.add_route and survive pg_dump. Read by api.handle_request (cached per backend) and api.openapi().';
+SELECT pg_catalog.pg_extension_config_dump('api.routes', 'WHERE NOT builtin');
+
 -- Data ----------------------------------------------------------------------------
 -- Console clients kept 0.1.0's hard-coded localhost callbacks as their own
 -- redirect URIs: from now on only backend_framework.console_redirect_uris.
@@ -136,6 +148,35 @@ END
 $tables$;
 
 -- Functions -------------------------------------------------------------------------
+-- Issue 11: the router and handle_request are C; routes name their handler
+-- function; the notes example left the extension (examples/notes/).
+DROP FUNCTION api.dispatch(text, api.request);
+DROP FUNCTION api.find_route(text, text);
+DROP FUNCTION api.route_map();
+DROP FUNCTION api.routes_changed();
+DROP FUNCTION api.h_notes_list(api.request);
+DROP FUNCTION api.h_note_create(api.request);
+DROP FUNCTION api.h_note_get(api.request);
+DROP FUNCTION api.h_note_update(api.request);
+DROP FUNCTION api.h_note_delete(api.request);
+DROP FUNCTION api.note_fields(api.request, boolean);
+DROP FUNCTION app.note_json(app.notes);
+-- Notes written with 0.1.0 stay, as the application's own table (load
+-- examples/notes/notes.sql to serve them again); an empty example goes.
+DO $notes$
+BEGIN
+  IF EXISTS (SELECT 1 FROM app.notes) THEN
+    ALTER EXTENSION backend_framework DROP TABLE app.notes;
+    ALTER EXTENSION backend_framework DROP SCHEMA app;
+    UPDATE tenancy.tenant_tables SET builtin = false WHERE table_name = 'app.notes'::regclass;
+    RAISE NOTICE 'app.notes is kept as an application table: load examples/notes/notes.sql to serve it again';
+  ELSE
+    DELETE FROM tenancy.tenant_tables WHERE table_name = 'app.notes'::regclass;
+    DROP TABLE app.notes;
+    DROP SCHEMA app;
+  END IF;
+END
+$notes$;
 DROP FUNCTION api.tenant_count();
 DROP FUNCTION api.base_url(jsonb);
 DROP FUNCTION tenancy.register_tenant(text, text, text, text, text);
@@ -1568,109 +1609,7 @@ GRANT EXECUTE ON FUNCTION api.public_base_url(text, integer, boolean, boolean) T
 
 CREATE OR REPLACE FUNCTION api.handle_request(p_method text, p_path text, p_query text, p_headers jsonb, p_body bytea, p_client_addr text)
 RETURNS TABLE(status integer, headers jsonb, body text)
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  r api.request;
-  resp api.response;
-  rt api.routes;
-  res tenancy.resolved_tenant;
-  fr record;
-  hp record;
-  allow text[];
-  origin text := p_headers->>'origin';
-  m text := upper(coalesce(p_method, ''));
-  st text; msg text; det text; hint text;
-  cors boolean := false;
-  authed boolean := false;
-BEGIN
-  r.method := CASE WHEN m = 'HEAD' THEN 'GET' ELSE m END;
-  r.headers := coalesce(p_headers, '{}');
-  r.body := p_body;
-  r.client_addr := p_client_addr;
-  r.path := coalesce(p_path, '/');
-  -- Reads need no synchronous commit: their only write is the call counter.
-  IF r.method IN ('GET', 'OPTIONS') THEN SET LOCAL synchronous_commit = off; END IF;
-
-  -- 1. Identify the tenant, parse, route and meter.
-  BEGIN
-    r.query := CASE WHEN coalesce(p_query, '') = '' THEN '{}'::jsonb ELSE oauth.form_decode(p_query) END;
-    hp := api.request_host(r.headers);
-    res := tenancy.resolve_tenant(coalesce(hp.host, ''), r.path, r.headers);
-    -- /health answers on any host (container health checks use 127.0.0.1); it builds no URL.
-    r.base_url := api.public_base_url(hp.host, hp.port, res.by_host, r.path = '/health');
-    r.tenant_id := res.tenant_id; r.slug := res.slug; r.path := res.path;
-    r.issuer := r.base_url || CASE WHEN res.strategy IN ('subdomain', 'domain') THEN '' ELSE '/t/' || res.slug END;
-    SELECT * INTO fr FROM api.find_route(r.method, r.path);
-    rt := fr.route; r.id := fr.id; allow := fr.allow;
-    IF origin IS NOT NULL AND allow IS NOT NULL AND r.path <> '/oauth/authorize' THEN
-      cors := api.cors_allowed(origin, r.tenant_id);
-    END IF;
-    IF allow IS NULL THEN
-      resp := api.error(404, 'not_found', 'No such route: ' || r.path || '.');
-    ELSIF m = 'OPTIONS' THEN
-      resp := ROW(204, jsonb_build_object('Allow', array_to_string(allow || '{OPTIONS}'::text[], ', ')), NULL);
-      IF cors THEN
-        resp.headers := resp.headers || jsonb_build_object(
-          'Access-Control-Allow-Methods', array_to_string(allow, ', '),
-          'Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Tenant, X-Request-Id',
-          'Access-Control-Max-Age', '600');
-      END IF;
-    ELSIF rt IS NULL THEN
-      resp := api.error(405, 'method_not_allowed', m || ' is not allowed on ' || r.path || '.',
-                        jsonb_build_object('Allow', array_to_string(allow || '{OPTIONS}'::text[], ', ')));
-    ELSIF rt.tenant AND r.tenant_id IS NULL THEN
-      resp := api.error(404, 'not_found', 'No tenant named in this request: use the X-Tenant header, a /t/{slug}/ path prefix or a {slug}.'
-                        || current_setting('backend_framework.base_domain') || ' host.');
-    ELSIF rt.handler = 'tenant_create' THEN
-      -- Sign-up is anonymous: limited per client address, counted here so
-      -- that failed attempts count too (the handler's work is undone).
-      PERFORM tenancy.signup_throttle(r.client_addr);
-    END IF;
-  EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-    resp := api.error_from_sqlstate(st, msg, det, hint);
-  END;
-
-  -- 2. Authenticate and run the handler; a failure undoes all it wrote.
-  IF resp IS NULL THEN
-    BEGIN
-      IF rt.auth = 'bearer' THEN
-        authed := api.authenticate(r, true);
-        IF rt.scope IS NOT NULL THEN PERFORM api.require_scope(rt.scope); END IF;
-      ELSIF rt.auth = 'optional' THEN
-        authed := api.authenticate(r, false);
-      END IF;
-      -- Only calls that passed authentication count against the monthly
-      -- quota, and never the OAuth endpoints or the sign-in pages: anonymous
-      -- requests cannot burn a tenant's month (they are limited per client
-      -- address instead). A call whose handler fails is not charged either.
-      IF authed AND rt.pattern LIKE '/api/%' THEN
-        PERFORM tenancy.count_api_call(r.tenant_id);
-      END IF;
-      resp := api.dispatch(rt.handler, r);
-    EXCEPTION WHEN OTHERS THEN
-      GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-      resp := api.error_from_sqlstate(st, msg, det, hint);
-      IF resp.status = 500 THEN RAISE WARNING 'api: % % failed: % %', m, p_path, st, msg; END IF;
-    END;
-  END IF;
-
-  -- 3. Headers every answer carries.
-  resp.headers := jsonb_build_object(
-      'X-Content-Type-Options', 'nosniff',
-      'Referrer-Policy', 'no-referrer',
-      'X-Frame-Options', 'DENY',
-      'Cache-Control', 'no-store',
-      'Content-Security-Policy', CASE WHEN coalesce(resp.headers->>'Content-Type', '') LIKE 'text/html%'
-        THEN api.html_csp(r.query->>'redirect_uri') ELSE 'default-src ''none''; frame-ancestors ''none''' END)
-    || coalesce(resp.headers, '{}');
-  IF cors THEN
-    resp.headers := resp.headers || jsonb_build_object('Access-Control-Allow-Origin', origin,
-      'Vary', coalesce(resp.headers->>'Vary' || ', ', '') || 'Origin',
-      'Access-Control-Expose-Headers', 'WWW-Authenticate, Retry-After, Location, X-Request-Id');
-  END IF;
-  RETURN QUERY SELECT resp.status, resp.headers, resp.body;
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_handle_request';
 
 CREATE OR REPLACE FUNCTION tenancy.platform_status() RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -1842,12 +1781,6 @@ SELECT $json${
   "ClientRegistration": {"allOf": [{"$ref": "#/components/schemas/ClientWithSecret"}, {"type": "object",
         "properties": {"registration_access_token": {"type": "string"}, "registration_client_uri": {"type": "string"},
                        "client_id_issued_at": {"type": "integer"}, "client_secret_expires_at": {"type": "integer"}}}]},
-  "Note": {"type": "object", "required": ["id", "title", "body"],
-           "properties": {"id": {"type": "string", "format": "uuid"}, "author_id": {"type": "string", "format": "uuid"}, "title": {"type": "string"},
-                          "body": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
-  "NoteInput": {"type": "object", "additionalProperties": false, "properties": {"title": {"type": "string", "minLength": 1, "maxLength": 200}, "body": {"type": "string"}}},
-  "NotePage": {"type": "object", "required": ["notes", "next_cursor"],
-               "properties": {"notes": {"type": "array", "items": {"$ref": "#/components/schemas/Note"}}, "next_cursor": {"type": ["string", "null"]}}},
   "AuthorizeForm": {"type": "object", "description": "The sign-in/consent form: the authorization request's parameters plus csrf_token, email, password, action.",
                     "properties": {"csrf_token": {"type": "string"}, "email": {"type": "string"}, "password": {"type": "string"}, "action": {"type": "string", "enum": ["allow", "deny"]}}},
   "TokenRequest": {"type": "object", "required": ["grant_type"],
@@ -1875,53 +1808,6 @@ CREATE OR REPLACE FUNCTION api.h_openapi(r api.request) RETURNS api.response
 LANGUAGE sql STABLE AS $$
   SELECT api.json(200, api.openapi(r.base_url), '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host"}')
 $$;
-
-CREATE OR REPLACE FUNCTION api.dispatch(p_handler text, r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  RETURN CASE p_handler
-    WHEN 'me'             THEN api.h_me(r)
-    WHEN 'token'          THEN api.h_token(r)
-    WHEN 'introspect'     THEN api.h_introspect(r)
-    WHEN 'health'         THEN api.h_health(r)
-    WHEN 'ping'           THEN api.h_ping(r)
-    WHEN 'status'         THEN api.h_status(r)
-    WHEN 'signup_policy'  THEN api.h_signup_policy(r)
-    WHEN 'openapi'        THEN api.h_openapi(r)
-    WHEN 'tenant_create'  THEN api.h_tenant_create(r)
-    WHEN 'tenant_get'     THEN api.h_tenant_get(r)
-    WHEN 'tenant_update'  THEN api.h_tenant_update(r)
-    WHEN 'tenant_delete'  THEN api.h_tenant_delete(r)
-    WHEN 'tenant_stats'   THEN api.h_tenant_stats(r)
-    WHEN 'settings_get'   THEN api.h_settings_get(r)
-    WHEN 'settings_put'   THEN api.h_settings_put(r)
-    WHEN 'users_list'     THEN api.h_users_list(r)
-    WHEN 'user_create'    THEN api.h_user_create(r)
-    WHEN 'user_get'       THEN api.h_user_get(r)
-    WHEN 'user_update'    THEN api.h_user_update(r)
-    WHEN 'user_delete'    THEN api.h_user_delete(r)
-    WHEN 'user_reset'     THEN api.h_user_reset(r)
-    WHEN 'me_update'      THEN api.h_me_update(r)
-    WHEN 'password_reset' THEN api.h_password_reset(r)
-    WHEN 'clients_list'   THEN api.h_clients_list(r)
-    WHEN 'client_create'  THEN api.h_client_create(r)
-    WHEN 'client_get'     THEN api.h_client_get(r)
-    WHEN 'client_rotate'  THEN api.h_client_rotate(r)
-    WHEN 'client_update'  THEN api.h_client_update(r)
-    WHEN 'client_delete'  THEN api.h_client_delete(r)
-    WHEN 'notes_list'     THEN api.h_notes_list(r)
-    WHEN 'note_create'    THEN api.h_note_create(r)
-    WHEN 'note_get'       THEN api.h_note_get(r)
-    WHEN 'note_update'    THEN api.h_note_update(r)
-    WHEN 'note_delete'    THEN api.h_note_delete(r)
-    WHEN 'revoke'         THEN api.h_revoke(r)
-    WHEN 'register'       THEN api.h_register(r)
-    WHEN 'userinfo'       THEN api.h_userinfo(r)
-    WHEN 'metadata'       THEN api.h_metadata(r)
-    WHEN 'authorize'      THEN api.h_authorize(r)
-    ELSE api.error(500, 'server_error', 'No handler for ' || p_handler || '.')
-  END;
-END $$;
 
 CREATE OR REPLACE FUNCTION api.h_me_update(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -1976,7 +1862,144 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.h_password_reset(api.request) IS 'POST /api/v1/password-reset (anonymous): {"token", "password"} sets a new password with a reset secret; 204, or 400.';
 
+-- The router in C (issue 11): application routes, the route cache.
+CREATE OR REPLACE FUNCTION api._routes_changed() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'bf_routes_changed';
+COMMENT ON FUNCTION api._routes_changed() IS 'Trigger: invalidates the route cache of every backend when api.routes changes.';
+REVOKE ALL ON FUNCTION api._routes_changed() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION api.find_route(p_method text, p_path text,
+  OUT pattern text, OUT handler regprocedure, OUT id text, OUT allow text[])
+  LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_find_route';
+COMMENT ON FUNCTION api.find_route(text, text) IS 'The route for a method and path: matching pattern, handler (NULL when the method is not allowed), {id} value and the allowed methods; all NULL when no pattern matches.';
+
+CREATE OR REPLACE FUNCTION api.add_route(method text, path text, handler regprocedure, auth text DEFAULT 'bearer',
+                              scope text DEFAULT NULL, summary text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  m text := upper(btrim(method));
+  segs text[];
+  p pg_catalog.pg_proc;
+  clash text;
+BEGIN
+  IF m IS NULL OR m NOT IN ('GET', 'POST', 'PUT', 'PATCH', 'DELETE') THEN
+    RAISE EXCEPTION 'method must be GET, POST, PUT, PATCH or DELETE' USING ERRCODE = '22023';
+  END IF;
+  IF auth IS NULL OR auth NOT IN ('bearer', 'optional', 'none') THEN
+    RAISE EXCEPTION 'auth must be bearer, optional or none' USING ERRCODE = '22023';
+  END IF;
+  IF scope IS NOT NULL AND scope NOT IN ('read', 'write', 'profile', 'admin') THEN
+    RAISE EXCEPTION 'scope must be read, write, profile or admin' USING ERRCODE = '22023';
+  END IF;
+  IF scope IS NOT NULL AND auth <> 'bearer' THEN
+    RAISE EXCEPTION 'a scope needs auth bearer' USING ERRCODE = '22023';
+  END IF;
+  -- /api/{segments}, each a plain name or the one {id} parameter.
+  segs := string_to_array(path, '/');
+  IF path IS NULL OR path !~ '^/api/' OR length(path) > 200
+     OR EXISTS (SELECT 1 FROM unnest(segs[2:]) s WHERE s <> '{id}' AND s !~ '^[A-Za-z0-9._~-]+$')
+     OR (SELECT count(*) FROM unnest(segs) s WHERE s = '{id}') > 1 THEN
+    RAISE EXCEPTION 'invalid route path "%"', path USING ERRCODE = '22023',
+      DETAIL = 'A path starts with /api/ and has plain segments (letters, digits, . _ ~ -) and at most one {id}.';
+  END IF;
+  -- Application routes never shadow built-in ones (a literal segment where
+  -- a built-in route has {id}, or the other way round, would).
+  SELECT r.pattern INTO clash FROM api.routes r
+   WHERE r.builtin AND cardinality(string_to_array(r.pattern, '/')) = cardinality(segs)
+     AND NOT EXISTS (SELECT 1 FROM unnest(string_to_array(r.pattern, '/'), segs) x(a, b)
+                      WHERE a <> b AND a <> '{id}' AND b <> '{id}')
+   LIMIT 1;
+  IF clash IS NOT NULL THEN
+    RAISE EXCEPTION 'route path "%" overlaps the built-in route "%"', path, clash USING ERRCODE = '42710';
+  END IF;
+  SELECT * INTO p FROM pg_catalog.pg_proc WHERE oid = handler;
+  IF p.pronargs <> 1 OR p.proargtypes[0] <> 'api.request'::regtype OR p.prorettype <> 'api.response'::regtype
+     OR p.proretset OR p.prokind <> 'f' THEN
+    RAISE EXCEPTION 'a handler is a function (api.request) RETURNS api.response' USING ERRCODE = '42P13',
+      DETAIL = format('%s does not have that signature.', handler);
+  END IF;
+  IF p.prosecdef THEN
+    RAISE EXCEPTION 'a handler may not be SECURITY DEFINER' USING ERRCODE = '42501',
+      DETAIL = 'Handlers run as the gateway''s role; call narrow SECURITY DEFINER helpers from them instead.';
+  END IF;
+  IF NOT pg_catalog.has_function_privilege('backend_gateway', handler, 'EXECUTE') THEN
+    RAISE EXCEPTION 'backend_gateway may not execute %', handler USING ERRCODE = '42501',
+      HINT = format('GRANT EXECUTE ON FUNCTION %s TO backend_gateway;', handler);
+  END IF;
+  INSERT INTO api.routes (method, pattern, handler, tenant, auth, scope, tag, summary, builtin)
+  VALUES (m, path, handler, true, auth, scope,
+          coalesce(nullif(CASE WHEN segs[3] ~ '^v[0-9]+$' THEN segs[4] ELSE segs[3] END, '{id}'), 'application'),
+          coalesce(summary, m || ' ' || path), false);
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'route % % exists', m, path USING ERRCODE = '42710', HINT = 'Drop it first with api.drop_route.';
+END $$;
+COMMENT ON FUNCTION api.add_route(text, text, regprocedure, text, text, text) IS 'Adds an application route (platform operators and the extension owner only): method, path under /api/ with at most one {id}, handler (api.request) RETURNS api.response (not SECURITY DEFINER, executable by backend_gateway), auth bearer/optional/none, scope, summary. Takes effect on the next request of every session; survives pg_dump.';
+REVOKE ALL ON FUNCTION api.add_route(text, text, regprocedure, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.add_route(text, text, regprocedure, text, text, text) TO backend_admin;
+
+CREATE OR REPLACE FUNCTION api.drop_route(method text, path text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  DELETE FROM api.routes r WHERE r.method = upper(btrim(drop_route.method)) AND r.pattern = drop_route.path AND NOT r.builtin;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no application route % %', method, path USING ERRCODE = 'P0002',
+      HINT = 'Built-in routes cannot be dropped.';
+  END IF;
+END $$;
+COMMENT ON FUNCTION api.drop_route(text, text) IS 'Drops an application route (platform operators and the extension owner only); built-in routes stay.';
+REVOKE ALL ON FUNCTION api.drop_route(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.drop_route(text, text) TO backend_admin;
+
+CREATE OR REPLACE FUNCTION api.openapi(p_base_url text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+WITH ops AS (
+  SELECT r.pattern, lower(r.method) AS m, jsonb_strip_nulls(jsonb_build_object(
+    'operationId', CASE WHEN r.builtin THEN regexp_replace(f.proname, '^h_', '')
+                        ELSE fn.nspname || '_' || f.proname END || '_' || lower(r.method),
+    'summary', r.summary,
+    'tags', jsonb_build_array(r.tag),
+    'parameters', CASE WHEN r.pattern LIKE '%{id}%' THEN jsonb_build_array(jsonb_build_object(
+        'name', 'id', 'in', 'path', 'required', true, 'schema', jsonb_build_object('type', 'string'))) END,
+    'security', CASE r.auth
+        WHEN 'bearer' THEN jsonb_build_array(jsonb_build_object('bearerAuth', CASE WHEN r.scope IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(r.scope) END))
+        WHEN 'optional' THEN jsonb_build_array('{}'::jsonb, jsonb_build_object('bearerAuth', '[]'::jsonb))
+        WHEN 'client' THEN jsonb_build_array(jsonb_build_object('clientBasic', '[]'::jsonb), '{}'::jsonb)
+        ELSE '[]'::jsonb END,
+    'requestBody', CASE WHEN r.request IS NOT NULL THEN jsonb_build_object('required', true, 'content',
+        jsonb_build_object(CASE WHEN r.pattern LIKE '/oauth/%' AND r.pattern NOT LIKE '/oauth/register%'
+                                THEN 'application/x-www-form-urlencoded' ELSE 'application/json' END,
+                           jsonb_build_object('schema', jsonb_build_object('$ref', '#/components/schemas/' || r.request)))) END,
+    'responses', jsonb_build_object(r.success::text, jsonb_strip_nulls(jsonb_build_object(
+        'description', CASE r.success WHEN 204 THEN 'No content' WHEN 303 THEN 'Redirect to the client' ELSE 'Success' END,
+        'content', CASE WHEN r.response IS NOT NULL THEN jsonb_build_object('application/json',
+                          jsonb_build_object('schema', jsonb_build_object('$ref', '#/components/schemas/' || r.response)))
+                        WHEN r.builtin AND f.proname = 'h_authorize' AND r.success = 200 THEN '{"text/html": {"schema": {"type": "string"}}}'::jsonb
+                        WHEN r.builtin AND f.proname = 'h_openapi' THEN '{"application/json": {"schema": {"type": "object"}}}'::jsonb END)))
+      || jsonb_build_object('default', jsonb_build_object('description', 'Error',
+           'content', jsonb_build_object('application/json', jsonb_build_object('schema', jsonb_build_object('$ref', '#/components/schemas/Error'))))))) AS op
+  FROM api.routes r
+  JOIN pg_catalog.pg_proc f ON f.oid = r.handler
+  JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace
+)
+SELECT jsonb_build_object(
+  'openapi', '3.1.0',
+  'info', jsonb_build_object('title', 'Backend Framework API', 'version', api.extension_version(),
+    'description', 'Multi-tenant REST API and OAuth 2.0 authorization server. Name the tenant of a request with the X-Tenant header, a /t/{tenant} path prefix, a {tenant}.' || current_setting('backend_framework.base_domain') || ' host, or a custom domain.'),
+  'servers', jsonb_build_array(jsonb_build_object('url', p_base_url, 'description', 'Tenant chosen by X-Tenant, subdomain or custom domain'),
+                               jsonb_build_object('url', p_base_url || '/t/{tenant}', 'description', 'Tenant chosen by path',
+                                                  'variables', jsonb_build_object('tenant', jsonb_build_object('default', 'demo')))),
+  'paths', (SELECT jsonb_object_agg(pattern, ops) FROM (SELECT pattern, jsonb_object_agg(m, op) AS ops FROM ops GROUP BY pattern) p),
+  'components', jsonb_build_object('schemas', api.openapi_schemas(),
+    'securitySchemes', jsonb_build_object(
+      'bearerAuth', jsonb_build_object('type', 'http', 'scheme', 'bearer', 'description', 'An access token from /oauth/token (RFC 6750).'),
+      'clientBasic', jsonb_build_object('type', 'http', 'scheme', 'basic', 'description', 'OAuth client credentials (client_secret_basic); client_secret_post and none also work.'))))
+$$;
+COMMENT ON FUNCTION api.openapi(text) IS 'The OpenAPI 3.1 document of every route in api.routes, built-in and application routes alike.';
+
 -- Triggers --------------------------------------------------------------------------
+CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
+  FOR EACH STATEMENT EXECUTE FUNCTION api._routes_changed();
 CREATE TRIGGER tenants_custom_domain BEFORE INSERT OR UPDATE OF custom_domain ON tenancy.tenants
   FOR EACH ROW EXECUTE FUNCTION tenancy._custom_domain_pending();
 CREATE TRIGGER users_lock BEFORE UPDATE OR DELETE ON tenancy.users
@@ -1986,55 +2009,48 @@ CREATE TRIGGER users_revoke AFTER UPDATE OF password_hash, status ON tenancy.use
                      OR (OLD.status = 'active' AND NEW.status <> 'active'))
   EXECUTE FUNCTION tenancy._users_revoke();
 
--- Routes: the table is the extension's own (never user data), so it is
--- loaded again as a fresh install has it.
-DELETE FROM api.routes;
-INSERT INTO api.routes (method, pattern, handler, tenant, auth, scope, tag, summary, request, response, success) VALUES
- ('GET',    '/health',                         'health',         false, 'none',     NULL,    'meta',    'Health of the service and its database', NULL, 'Health', 200),
- ('GET',    '/api/v1/ping',                    'ping',           false, 'none',     NULL,    'meta',    'Liveness check', NULL, 'Pong', 200),
- ('GET',    '/api/v1/status',                  'status',         false, 'none',     NULL,    'meta',    'The service answers, and its version', NULL, 'Status', 200),
- ('GET',    '/api/v1/signup',                  'signup_policy',  false, 'none',     NULL,    'tenants', 'How sign-up works here: open, by invitation or closed, and the plan new organizations get', NULL, 'SignupPolicy', 200),
- ('GET',    '/api/v1/openapi.json',            'openapi',        false, 'none',     NULL,    'meta',    'This OpenAPI document', NULL, NULL, 200),
- ('POST',   '/api/v1/tenants',                 'tenant_create',  false, 'none',     NULL,    'tenants', 'Sign-up: register a tenant and its first owner (default plan; throttled per client address); answers the owner''s first token', 'TenantRegistration', 'TenantRegistered', 201),
- ('GET',    '/api/v1/tenants/{id}',            'tenant_get',     true,  'bearer',   'read',  'tenants', 'Read a tenant', NULL, 'Tenant', 200),
- ('PATCH',  '/api/v1/tenants/{id}',            'tenant_update',  true,  'bearer',   'admin', 'tenants', 'Update name or custom domain (the plan: platform operators only)', 'TenantUpdate', 'Tenant', 200),
- ('DELETE', '/api/v1/tenants/{id}',            'tenant_delete',  true,  'bearer',   'admin', 'tenants', 'Delete a tenant and all its data (owners)', NULL, NULL, 204),
- ('GET',    '/api/v1/tenants/{id}/stats',      'tenant_stats',   true,  'bearer',   'admin', 'tenants', 'Users, API calls this month and storage against the plan''s limits', NULL, 'TenantStats', 200),
- ('GET',    '/api/v1/tenants/{id}/settings',   'settings_get',   true,  'bearer',   'admin', 'tenants', 'Read the tenant''s settings', NULL, 'Settings', 200),
- ('PUT',    '/api/v1/tenants/{id}/settings',   'settings_put',   true,  'bearer',   'admin', 'tenants', 'Replace the tenant''s settings', 'Settings', 'Settings', 200),
- ('GET',    '/api/v1/users',                   'users_list',     true,  'bearer',   'read',  'users',   'List users (admins: all; users: themselves), with limit and cursor', NULL, 'UserPage', 200),
- ('POST',   '/api/v1/users',                   'user_create',    true,  'bearer',   'admin', 'users',   'Create a user (admins; owner role: owners)', 'UserCreate', 'User', 201),
- ('GET',    '/api/v1/users/{id}',              'user_get',       true,  'bearer',   'read',  'users',   'Read a user', NULL, 'User', 200),
- ('PATCH',  '/api/v1/users/{id}',              'user_update',    true,  'bearer',   'write', 'users',   'Update display name (yourself or admins), role or status (admins); never a password or e-mail', 'UserUpdate', 'User', 200),
- ('POST',   '/api/v1/users/{id}/reset-password', 'user_reset',   true,  'bearer',   'admin', 'users',   'Reset a user''s password (admins; an owner''s: owners): it stops working, the user is signed out and gets a one-time secret by mail', NULL, 'PasswordResetQueued', 202),
- ('DELETE', '/api/v1/users/{id}',              'user_delete',    true,  'bearer',   'admin', 'users',   'Delete a user', NULL, NULL, 204),
- ('GET',    '/api/v1/me',                      'me',             true,  'bearer',   NULL,    'users',   'The signed-in user, tenant and granted scopes', NULL, 'Me', 200),
- ('PATCH',  '/api/v1/me',                      'me_update',      true,  'bearer',   'write', 'users',   'Change your display name, e-mail or password (e-mail and password need current_password; a new password signs you out everywhere)', 'MeUpdate', 'User', 200),
- ('POST',   '/api/v1/password-reset',          'password_reset', true,  'none',     NULL,    'users',   'Set a new password with a one-time reset secret', 'PasswordReset', NULL, 204),
- ('GET',    '/api/v1/clients',                 'clients_list',   true,  'bearer',   'admin', 'clients', 'List OAuth clients (never their secrets)', NULL, 'ClientList', 200),
- ('POST',   '/api/v1/clients',                 'client_create',  true,  'bearer',   'admin', 'clients', 'Register an OAuth client; the secret is shown once', 'ClientMetadata', 'ClientWithSecret', 201),
- ('GET',    '/api/v1/clients/{id}',            'client_get',     true,  'bearer',   'admin', 'clients', 'Read an OAuth client', NULL, 'Client', 200),
- ('PATCH',  '/api/v1/clients/{id}',            'client_update',  true,  'bearer',   'admin', 'clients', 'Change an OAuth client (fields given replace the stored ones), e.g. resource_server: may introspect every token of the tenant', 'ClientMetadata', 'Client', 200),
- ('POST',   '/api/v1/clients/{id}/rotate-secret', 'client_rotate', true, 'bearer',   'admin', 'clients', 'Issue a new client secret (shown once); the old one stops working', NULL, 'ClientWithSecret', 200),
- ('DELETE', '/api/v1/clients/{id}',            'client_delete',  true,  'bearer',   'admin', 'clients', 'Delete an OAuth client and revoke its tokens', NULL, NULL, 204),
- ('GET',    '/api/v1/notes',                   'notes_list',     true,  'bearer',   'read',  'notes',   'List notes (yours; admins: all), with limit and cursor', NULL, 'NotePage', 200),
- ('POST',   '/api/v1/notes',                   'note_create',    true,  'bearer',   'write', 'notes',   'Create a note', 'NoteInput', 'Note', 201),
- ('GET',    '/api/v1/notes/{id}',              'note_get',       true,  'bearer',   'read',  'notes',   'Read a note', NULL, 'Note', 200),
- ('PATCH',  '/api/v1/notes/{id}',              'note_update',    true,  'bearer',   'write', 'notes',   'Update a note', 'NoteInput', 'Note', 200),
- ('DELETE', '/api/v1/notes/{id}',              'note_delete',    true,  'bearer',   'write', 'notes',   'Delete a note', NULL, NULL, 204),
- ('GET',    '/oauth/authorize',                'authorize',      true,  'none',     NULL,    'oauth',   'Authorization endpoint: HTML sign-in and consent (RFC 6749 §4.1, PKCE, RFC 9207)', NULL, NULL, 200),
- ('POST',   '/oauth/authorize',                'authorize',      true,  'none',     NULL,    'oauth',   'Sign-in and consent form submission; answers 303 to the redirect URI', 'AuthorizeForm', NULL, 303),
- ('POST',   '/oauth/token',                    'token',          true,  'client',   NULL,    'oauth',   'Token endpoint: authorization_code, refresh_token, client_credentials, password', 'TokenRequest', 'TokenResponse', 200),
- ('POST',   '/oauth/revoke',                   'revoke',         true,  'client',   NULL,    'oauth',   'Token revocation (RFC 7009)', 'RevocationRequest', NULL, 200),
- ('POST',   '/oauth/introspect',               'introspect',     true,  'client',   NULL,    'oauth',   'Token introspection (RFC 7662)', 'IntrospectionRequest', 'Introspection', 200),
- ('POST',   '/oauth/register',                 'register',       true,  'optional', NULL,    'oauth',   'Dynamic client registration (RFC 7591): admin token, or open when the tenant allows', 'ClientMetadata', 'ClientRegistration', 201),
- ('GET',    '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Read a client''s registration (RFC 7592, registration access token)', NULL, 'ClientRegistration', 200),
- ('PUT',    '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Replace a client''s registration (RFC 7592)', 'ClientMetadata', 'ClientRegistration', 200),
- ('DELETE', '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Delete a client registration (RFC 7592)', NULL, NULL, 204),
- ('GET',    '/oauth/userinfo',                 'userinfo',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200),
- ('POST',   '/oauth/userinfo',                 'userinfo',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200),
- ('GET',    '/.well-known/oauth-authorization-server', 'metadata', true, 'none',  NULL,    'oauth',   'Authorization server metadata (RFC 8414)', NULL, 'ServerMetadata', 200);
-SELECT api.routes_changed();
+-- Routes: 0.1.0 had only built-in routes; they are loaded again as a fresh
+-- install has them (application routes come with api.add_route).
+INSERT INTO api.routes (method, pattern, handler, tenant, auth, scope, tag, summary, request, response, success, builtin) VALUES
+ ('GET',    '/health',                         'api.h_health(api.request)',         false, 'none',     NULL,    'meta',    'Health of the service and its database', NULL, 'Health', 200, true),
+ ('GET',    '/api/v1/ping',                    'api.h_ping(api.request)',           false, 'none',     NULL,    'meta',    'Liveness check', NULL, 'Pong', 200, true),
+ ('GET',    '/api/v1/status',                  'api.h_status(api.request)',         false, 'none',     NULL,    'meta',    'The service answers, and its version', NULL, 'Status', 200, true),
+ ('GET',    '/api/v1/signup',                  'api.h_signup_policy(api.request)',  false, 'none',     NULL,    'tenants', 'How sign-up works here: open, by invitation or closed, and the plan new organizations get', NULL, 'SignupPolicy', 200, true),
+ ('GET',    '/api/v1/openapi.json',            'api.h_openapi(api.request)',        false, 'none',     NULL,    'meta',    'This OpenAPI document', NULL, NULL, 200, true),
+ ('POST',   '/api/v1/tenants',                 'api.h_tenant_create(api.request)',  false, 'none',     NULL,    'tenants', 'Sign-up: register a tenant and its first owner (default plan; throttled per client address); answers the owner''s first token', 'TenantRegistration', 'TenantRegistered', 201, true),
+ ('GET',    '/api/v1/tenants/{id}',            'api.h_tenant_get(api.request)',     true,  'bearer',   'read',  'tenants', 'Read a tenant', NULL, 'Tenant', 200, true),
+ ('PATCH',  '/api/v1/tenants/{id}',            'api.h_tenant_update(api.request)',  true,  'bearer',   'admin', 'tenants', 'Update name or custom domain (the plan: platform operators only)', 'TenantUpdate', 'Tenant', 200, true),
+ ('DELETE', '/api/v1/tenants/{id}',            'api.h_tenant_delete(api.request)',  true,  'bearer',   'admin', 'tenants', 'Delete a tenant and all its data (owners)', NULL, NULL, 204, true),
+ ('GET',    '/api/v1/tenants/{id}/stats',      'api.h_tenant_stats(api.request)',   true,  'bearer',   'admin', 'tenants', 'Users, API calls this month and storage against the plan''s limits', NULL, 'TenantStats', 200, true),
+ ('GET',    '/api/v1/tenants/{id}/settings',   'api.h_settings_get(api.request)',   true,  'bearer',   'admin', 'tenants', 'Read the tenant''s settings', NULL, 'Settings', 200, true),
+ ('PUT',    '/api/v1/tenants/{id}/settings',   'api.h_settings_put(api.request)',   true,  'bearer',   'admin', 'tenants', 'Replace the tenant''s settings', 'Settings', 'Settings', 200, true),
+ ('GET',    '/api/v1/users',                   'api.h_users_list(api.request)',     true,  'bearer',   'read',  'users',   'List users (admins: all; users: themselves), with limit and cursor', NULL, 'UserPage', 200, true),
+ ('POST',   '/api/v1/users',                   'api.h_user_create(api.request)',    true,  'bearer',   'admin', 'users',   'Create a user (admins; owner role: owners)', 'UserCreate', 'User', 201, true),
+ ('GET',    '/api/v1/users/{id}',              'api.h_user_get(api.request)',       true,  'bearer',   'read',  'users',   'Read a user', NULL, 'User', 200, true),
+ ('PATCH',  '/api/v1/users/{id}',              'api.h_user_update(api.request)',    true,  'bearer',   'write', 'users',   'Update display name (yourself or admins), role or status (admins); never a password or e-mail', 'UserUpdate', 'User', 200, true),
+ ('POST',   '/api/v1/users/{id}/reset-password', 'api.h_user_reset(api.request)',   true,  'bearer',   'admin', 'users',   'Reset a user''s password (admins; an owner''s: owners): it stops working, the user is signed out and gets a one-time secret by mail', NULL, 'PasswordResetQueued', 202, true),
+ ('DELETE', '/api/v1/users/{id}',              'api.h_user_delete(api.request)',    true,  'bearer',   'admin', 'users',   'Delete a user', NULL, NULL, 204, true),
+ ('GET',    '/api/v1/me',                      'api.h_me(api.request)',             true,  'bearer',   NULL,    'users',   'The signed-in user, tenant and granted scopes', NULL, 'Me', 200, true),
+ ('PATCH',  '/api/v1/me',                      'api.h_me_update(api.request)',      true,  'bearer',   'write', 'users',   'Change your display name, e-mail or password (e-mail and password need current_password; a new password signs you out everywhere)', 'MeUpdate', 'User', 200, true),
+ ('POST',   '/api/v1/password-reset',          'api.h_password_reset(api.request)', true,  'none',     NULL,    'users',   'Set a new password with a one-time reset secret', 'PasswordReset', NULL, 204, true),
+ ('GET',    '/api/v1/clients',                 'api.h_clients_list(api.request)',   true,  'bearer',   'admin', 'clients', 'List OAuth clients (never their secrets)', NULL, 'ClientList', 200, true),
+ ('POST',   '/api/v1/clients',                 'api.h_client_create(api.request)',  true,  'bearer',   'admin', 'clients', 'Register an OAuth client; the secret is shown once', 'ClientMetadata', 'ClientWithSecret', 201, true),
+ ('GET',    '/api/v1/clients/{id}',            'api.h_client_get(api.request)',     true,  'bearer',   'admin', 'clients', 'Read an OAuth client', NULL, 'Client', 200, true),
+ ('PATCH',  '/api/v1/clients/{id}',            'api.h_client_update(api.request)',  true,  'bearer',   'admin', 'clients', 'Change an OAuth client (fields given replace the stored ones), e.g. resource_server: may introspect every token of the tenant', 'ClientMetadata', 'Client', 200, true),
+ ('POST',   '/api/v1/clients/{id}/rotate-secret', 'api.h_client_rotate(api.request)', true, 'bearer',   'admin', 'clients', 'Issue a new client secret (shown once); the old one stops working', NULL, 'ClientWithSecret', 200, true),
+ ('DELETE', '/api/v1/clients/{id}',            'api.h_client_delete(api.request)',  true,  'bearer',   'admin', 'clients', 'Delete an OAuth client and revoke its tokens', NULL, NULL, 204, true),
+ ('GET',    '/oauth/authorize',                'api.h_authorize(api.request)',      true,  'none',     NULL,    'oauth',   'Authorization endpoint: HTML sign-in and consent (RFC 6749 §4.1, PKCE, RFC 9207)', NULL, NULL, 200, true),
+ ('POST',   '/oauth/authorize',                'api.h_authorize(api.request)',      true,  'none',     NULL,    'oauth',   'Sign-in and consent form submission; answers 303 to the redirect URI', 'AuthorizeForm', NULL, 303, true),
+ ('POST',   '/oauth/token',                    'api.h_token(api.request)',          true,  'client',   NULL,    'oauth',   'Token endpoint: authorization_code, refresh_token, client_credentials, password', 'TokenRequest', 'TokenResponse', 200, true),
+ ('POST',   '/oauth/revoke',                   'api.h_revoke(api.request)',         true,  'client',   NULL,    'oauth',   'Token revocation (RFC 7009)', 'RevocationRequest', NULL, 200, true),
+ ('POST',   '/oauth/introspect',               'api.h_introspect(api.request)',     true,  'client',   NULL,    'oauth',   'Token introspection (RFC 7662)', 'IntrospectionRequest', 'Introspection', 200, true),
+ ('POST',   '/oauth/register',                 'api.h_register(api.request)',       true,  'optional', NULL,    'oauth',   'Dynamic client registration (RFC 7591): admin token, or open when the tenant allows', 'ClientMetadata', 'ClientRegistration', 201, true),
+ ('GET',    '/oauth/register/{id}',            'api.h_register(api.request)',       true,  'none',     NULL,    'oauth',   'Read a client''s registration (RFC 7592, registration access token)', NULL, 'ClientRegistration', 200, true),
+ ('PUT',    '/oauth/register/{id}',            'api.h_register(api.request)',       true,  'none',     NULL,    'oauth',   'Replace a client''s registration (RFC 7592)', 'ClientMetadata', 'ClientRegistration', 200, true),
+ ('DELETE', '/oauth/register/{id}',            'api.h_register(api.request)',       true,  'none',     NULL,    'oauth',   'Delete a client registration (RFC 7592)', NULL, NULL, 204, true),
+ ('GET',    '/oauth/userinfo',                 'api.h_userinfo(api.request)',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200, true),
+ ('POST',   '/oauth/userinfo',                 'api.h_userinfo(api.request)',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200, true),
+ ('GET',    '/.well-known/oauth-authorization-server', 'api.h_metadata(api.request)', true, 'none',  NULL,    'oauth',   'Authorization server metadata (RFC 8414)', NULL, 'ServerMetadata', 200, true);
 
 -- Privileges (as extension/schema/98_privileges.sql) ---------------------------------
 DO $privileges$

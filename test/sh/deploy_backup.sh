@@ -93,6 +93,12 @@ check "every table has the same row count after restore" is "$after" "$before"
 [ "$after" = "$before" ] || diff <(tr ' ' '\n' <<<"$before") <(tr ' ' '\n' <<<"$after") | head -20
 check "the restored database has the extension" \
   is "$(q -d "$target" -c "SELECT count(*) FROM pg_extension WHERE extname = 'backend_framework'")" 1
+# Application routes (api.add_route; the demo loads examples/) are the
+# database's own rows: restored, and routed by the restored database.
+app_routes() { q -d "$1" -c "SELECT coalesce(string_agg(method || ' ' || pattern || ' ' || handler::text, ', ' ORDER BY pattern, method), 'none') FROM api.routes WHERE NOT builtin"; }
+check "application routes survive pg_dump/restore ($(app_routes "$db" | cut -c1-60)...)" is "$(app_routes "$target")" "$(app_routes "$db")"
+check "... and the restored database routes them (401 for no token, not 404)" is \
+  "$(q -d "$target" -c "SELECT status FROM api.handle_request('GET', '/api/v1/notes', '', '{\"host\": \"localhost\", \"x-tenant\": \"demo\"}', NULL, '127.0.0.1')")" 401
 if [ "$tenants_before" -gt 0 ]; then
   check "a tenant's data is the same after restore (slugs and owners' password hashes)" is \
     "$(q -d "$target" -c "SELECT md5(string_agg(t.slug || u.email || u.password_hash, ',' ORDER BY t.slug, u.email)) FROM tenancy.tenants t JOIN tenancy.users u ON u.tenant_id = t.id" 2>&1)" \

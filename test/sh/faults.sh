@@ -54,6 +54,8 @@ SQL
 # A random password over TCP (scram), from a password file (0600).
 (umask 077; printf '127.0.0.1:%s:*:faults_gateway:%s\n' "$port" "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" > "$dir/gateway.pgpass")
 psqlf -q -c "ALTER ROLE faults_gateway PASSWORD '$(cut -d: -f5 "$dir/gateway.pgpass")'"
+# The notes the load writes are an example application's (examples/notes).
+psqlf -q -c "SET client_min_messages = warning" -f "$ROOT/examples/notes/notes.sql" >/dev/null
 gateway/backend-gateway --listen 127.0.0.1:$gport --timeout $TIMEOUT --pool 2 --threads 2 \
   --database "host=127.0.0.1 port=$port dbname=faults user=faults_gateway passfile=$dir/gateway.pgpass" \
   >"$dir/gateway.log" 2>"$dir/gateway.err" &
