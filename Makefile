@@ -50,12 +50,16 @@ include gateway/gateway.mk
 PGPORT ?= 54329
 export PGPORT
 
-.PHONY: deps run test bench fuzz
-# The only place packages are installed (apt and npm); it prints what it
-# installs. run / test / bench depend on it and install nothing themselves.
+.PHONY: deps deps-run run test bench fuzz
+# The only places packages are installed (apt and npm); they print what they
+# install. `make run` needs only what running needs (deps-run: no browser, no
+# nginx, no test tools); test / bench install everything (deps).
 deps:
-	scripts/deps.sh
-run: deps
+	scripts/deps.sh test
+deps-run:
+	scripts/deps.sh run
+# make run PORT=9090: the gateway's port (default 8080).
+run: deps-run
 	scripts/run.sh
 test: deps
 	scripts/test.sh

@@ -20,6 +20,14 @@ DO \$\$ BEGIN
   END IF;
 END \$\$;
 ALTER ROLE backend_gateway_login PASSWORD '$(gateway_password)';
+-- A platform operator's login (not a superuser: row-level security applies),
+-- reached over the cluster's private socket.
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'demo_operator') THEN
+    CREATE ROLE demo_operator LOGIN IN ROLE backend_admin;
+  END IF;
+END \$\$;
+SELECT 'DEMO_OPERATOR=demo_operator';
 SELECT format('DEMO_TENANT_ID=%s', tenant_id) FROM tenancy.register_tenant('demo', 'Demo Company', 'owner@demo.test', 'demo-password', 'premium');
 SQL
 # The example applications (examples/*/): built only on the public API.

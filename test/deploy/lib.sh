@@ -8,6 +8,8 @@ check() {
   if "$@"; then DEPLOY_PASSED=$((DEPLOY_PASSED + 1)); echo "ok   $name"
   else DEPLOY_FAILED=$((DEPLOY_FAILED + 1)); echo "FAIL $name"; fi
 }
+# is ACTUAL EXPECTED: equal, or says what it got.
+is() { [ "$1" = "$2" ] || { echo "     expected '$2', got '$1'"; return 1; }; }
 skip() { DEPLOY_SKIPPED=$((DEPLOY_SKIPPED + 1)); echo "skip $1: $2"; }
 summary() {
   echo "$DEPLOY_PASSED passed, $DEPLOY_FAILED failed, $DEPLOY_SKIPPED skipped"

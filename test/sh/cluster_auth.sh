@@ -12,7 +12,6 @@ cd "$ROOT"
 tmp=$(mktemp -d /tmp/bf-cluster-auth.XXXXXX)
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-is() { [ "$1" = "$2" ] || { echo "     expected '$2', got '$1'"; return 1; }; }
 
 # tcp USER [PASSWORD]: psql over TCP with exactly that password (none: no
 # password at all, no ~/.pgpass either); prints current_user or the error.

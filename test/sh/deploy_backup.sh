@@ -32,7 +32,6 @@ cleanup() {
   rm -rf "$tmp" "$fdir"
 }
 trap cleanup EXIT
-is() { [ "$1" = "$2" ] || { echo "     expected '$2', got '$1'"; return 1; }; }
 q() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 
 # The harness's backend_db (demo data) is backed up as it is, read-only; a

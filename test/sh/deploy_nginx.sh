@@ -144,7 +144,6 @@ done
 
 # get NAME URL [curl args]: response headers to $tmp/NAME.h, body to $tmp/NAME.b
 get() { local n=$1 u=$2; shift 2; curl -s -k -D "$tmp/$n.h" -o "$tmp/$n.b" "$@" "$u"; }
-is() { [ "$1" = "$2" ] || { echo "     expected '$2', got '$1'"; return 1; }; }
 starts_with() { case "$1" in "$2"*) return 0 ;; esac; echo "     '$1' does not start with '$2'"; return 1; }
 has() { case "$1" in *"$2"*) return 0 ;; esac; echo "     '$1' lacks '$2'"; return 1; }
 
