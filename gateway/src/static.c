@@ -5,7 +5,8 @@
  * segments are refused, symlinks are resolved with realpath and must stay
  * inside), index.html for directories, content types, ETag/Last-Modified
  * and 304 answers, and the security headers of the console's pages. A
- * missing file is a miss: the database answers it.
+ * missing file is a miss: the database answers it, unless it lies under a
+ * folder of --www (a mistyped page such as /console/nope): 404.html then.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -271,6 +272,54 @@ open_file (const struct config *cfg, const char *decoded, char *real,
   return fd;
 }
 
+/* The security headers every file served carries (as the frontend nginx's). */
+static void
+add_page_headers (struct MHD_Response *rs)
+{
+  for (size_t i = 0; i < sizeof page_headers / sizeof page_headers[0]; i++)
+    MHD_add_response_header (rs, page_headers[i][0], page_headers[i][1]);
+}
+
+/* 404.html (already open as fd) as a 404 answer, never cached. */
+static enum static_result
+not_found_page (struct request *r, int fd, const struct stat *st,
+                struct MHD_Response **resp, unsigned *status)
+{
+  struct MHD_Response *rs = MHD_create_response_from_fd64 ((uint64_t) st->st_size, fd);
+
+  if (NULL == rs)
+  {
+    close (fd);
+    return STATIC_MISS;
+  }
+  MHD_add_response_header (rs, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+  MHD_add_response_header (rs, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  add_page_headers (rs);
+  r->bytes = (uint64_t) st->st_size;
+  *status = MHD_HTTP_NOT_FOUND;
+  *resp = rs;
+  return STATIC_HIT;
+}
+
+/* True when the first segment of a decoded path names a folder of --www
+ * (such as /console/): a file missing there is a mistyped page, answered
+ * with 404.html rather than the API's JSON. */
+static bool
+under_www_folder (struct config *cfg, const char *decoded)
+{
+  char full[PATH_MAX];
+  const char *slash = strchr (decoded + 1, '/');
+  struct stat st;
+  int n;
+
+  if (NULL == slash)
+    return false;
+  n = snprintf (full, sizeof full, "%s/%.*s", cfg->www_root,
+                (int) (slash - decoded - 1), decoded + 1);
+  return n > 0 && (size_t) n < sizeof full && 0 == stat (full, &st)
+         && S_ISDIR (st.st_mode);
+}
+
 enum static_result
 static_lookup (struct config *cfg, struct request *r,
                struct MHD_Response **resp, unsigned *status)
@@ -292,6 +341,13 @@ static_lookup (struct config *cfg, struct request *r,
   if (has_dotdot (decoded))
     return STATIC_FORBIDDEN;
   fd = open_file (cfg, decoded, real, &st);
+  if (fd < 0 && under_www_folder (cfg, decoded))
+  {
+    fd = open_file (cfg, "/404.html", real, &st);
+    if (fd < 0)
+      return STATIC_MISS;
+    return not_found_page (r, fd, &st, resp, status);
+  }
   if (fd < 0)
     return STATIC_MISS;
 
@@ -327,8 +383,7 @@ static_lookup (struct config *cfg, struct request *r,
   MHD_add_response_header (rs, MHD_HTTP_HEADER_ETAG, etag);
   MHD_add_response_header (rs, MHD_HTTP_HEADER_LAST_MODIFIED, modified);
   MHD_add_response_header (rs, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-  for (size_t i = 0; i < sizeof page_headers / sizeof page_headers[0]; i++)
-    MHD_add_response_header (rs, page_headers[i][0], page_headers[i][1]);
+  add_page_headers (rs);
   *resp = rs;
   return STATIC_HIT;
 }

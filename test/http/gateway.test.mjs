@@ -366,6 +366,24 @@ test('console files served by the gateway carry the frontend nginx\'s security h
   }
 });
 
+test('a mistyped console page is an HTML 404 page, not the API\'s JSON', { skip: skip || (!hasIndex && `no ${WWW}/index.html`) }, async () => {
+  const want = nginxFrontendHeaders('nginx.conf');
+  for (const p of ['/console/nope', '/console/no/such/page.html', '/css/missing.css']) {
+    const res = await fetch(BASE + p);
+    assert.equal(res.status, 404, p);
+    assert.match(res.headers.get('content-type'), /^text\/html/, p);
+    assert.equal(res.headers.get('cache-control'), 'no-store', p);
+    const html = await res.text();
+    assert.match(html, /<h1[^>]*>Page not found<\/h1>/, p);
+    assert.match(html, /href="\/console\/"/, `${p}: a way back`);
+    for (const [name, value] of Object.entries(want)) assert.equal(res.headers.get(name), value, `${p}: ${name}`);
+  }
+  // Outside the site's folders the API answers as before (JSON).
+  const api = await fetch(BASE + '/nope');
+  assert.equal(api.status, 404);
+  assert.match(api.headers.get('content-type'), /json/);
+});
+
 test('path traversal never returns files outside the web root', { skip }, async () => {
   const targets = [
     '/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2f..%2fetc/passwd',
