@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""upgrade-draft.py OLD.sql NEW.sql — drafts the function part of an upgrade step.
+"""upgrade-draft.py OLD.sql NEW.sql [--sync STEP.sql] — the function part of an upgrade step.
 
 OLD.sql is a released install script (extension/releases/), NEW.sql today's
 (cat extension/schema/*.sql). Prints, in install order, CREATE OR REPLACE of
@@ -8,6 +8,12 @@ grants when those are new or changed, and a comment line for each function
 that is gone (write its DROP FUNCTION by hand, with its argument types, also
 when a signature changed). Tables, types, triggers, grants of tables and data
 are not drafted: write them by hand. test/sh/upgrade.sh tells what is missing.
+
+With --sync STEP.sql it updates that step in place instead: every CREATE OR
+REPLACE FUNCTION already there gets today's definition (and its COMMENT, when
+the step has one), and every function changed since OLD.sql that the step
+lacks is added, with its comment and grants, before the line
+"-- Triggers ---" that ends the step's function section.
 """
 import re
 import sys
@@ -36,6 +42,32 @@ def grants(text, name):
     return '\n'.join(re.findall(r'^(?:REVOKE|GRANT) [^\n]* ON FUNCTION ' + re.escape(name) + r'\([^\n]*;$', text, re.M))
 
 
+def sync(old_text, new_text, step_path):
+    step = open(step_path).read()
+    old, new = statements(old_text), statements(new_text)
+    present = statements(step.replace('CREATE OR REPLACE FUNCTION', 'CREATE FUNCTION'))
+    for name, stmts in present.items():
+        if name not in new:
+            continue
+        for cur, fresh in zip(stmts, new[name]):
+            step = step.replace(cur.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION', 1),
+                                fresh.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION', 1), 1)
+        if comment(step, name) and comment(new_text, name):
+            step = step.replace(comment(step, name), comment(new_text, name), 1)
+    added = []
+    for name in sorted(new, key=lambda n: new_text.index('CREATE FUNCTION ' + n + '(')):
+        if name in present or old.get(name) == new[name]:
+            continue
+        part = [s.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION', 1) for s in new[name]]
+        part += [x for x in (comment(new_text, name), grants(new_text, name)) if x]
+        added.append('\n'.join(part) + '\n')
+    if added:
+        marker = step.index('-- Triggers ---')
+        step = step[:marker] + '\n'.join(added) + '\n' + step[marker:]
+    open(step_path, 'w').write(step)
+    print(f'{step_path}: {len(present)} definitions refreshed, {len(added)} added')
+
+
 def main(old_path, new_path):
     old_text, new_text = open(old_path).read(), open(new_path).read()
     old, new = statements(old_text), statements(new_text)
@@ -56,6 +88,9 @@ def main(old_path, new_path):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) != 3:
+    if len(sys.argv) == 5 and sys.argv[3] == '--sync':
+        sync(open(sys.argv[1]).read(), open(sys.argv[2]).read(), sys.argv[4])
+    elif len(sys.argv) == 3:
+        main(sys.argv[1], sys.argv[2])
+    else:
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])

@@ -27,7 +27,7 @@ SELECT tenancy.set_limit_overrides(:'cyber', '{"max_cats": 1}');
 \c - bf_test_app
 \set VERBOSITY terse
 SELECT tenancy.set_limit_overrides(:'cyber', '{}');
--- API calls: counted per month over shards; refused (BF002) at the limit.
+-- API calls: counted per month over shards; refused (TB002) at the limit.
 \c - bf_test_admin
 \set VERBOSITY terse
 SELECT tenancy.set_limit_overrides(:'cyber', '{"max_api_calls_per_month": 3}');
@@ -45,7 +45,7 @@ SELECT sum(calls) AS counted FROM tenancy.api_usage WHERE tenant_id = :'cyber';
 \set VERBOSITY terse
 SELECT tenancy.count_api_call(:'cyber');
 -- Storage: measured over every tenant table; new rows of enabled tables are
--- refused (BF001) once the limit is reached.
+-- refused (TB001) once the limit is reached.
 \c - postgres
 \set VERBOSITY terse
 CREATE TABLE public.limit_docs (tenant_id uuid NOT NULL, id bigint GENERATED ALWAYS AS IDENTITY, body text,

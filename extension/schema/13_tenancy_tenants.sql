@@ -32,11 +32,11 @@ COMMENT ON FUNCTION tenancy.tenant_limits(uuid) IS 'Effective limits of a tenant
 CREATE FUNCTION tenancy._raise_limit(what text, lim bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  RAISE EXCEPTION 'plan limit reached: %', what USING ERRCODE = 'BF001',
+  RAISE EXCEPTION 'plan limit reached: %', what USING ERRCODE = 'TB001',
     DETAIL = format('The tenant''s plan allows %s %s.', lim, what),
     HINT = 'Upgrade the plan or remove something first.';
 END $$;
-COMMENT ON FUNCTION tenancy._raise_limit(text, bigint) IS 'Internal: raises BF001 (plan limit reached), mapped to HTTP 403.';
+COMMENT ON FUNCTION tenancy._raise_limit(text, bigint) IS 'Internal: raises TB001 (plan limit reached), mapped to HTTP 403.';
 
 CREATE FUNCTION tenancy._check_slug(p_slug text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -95,7 +95,7 @@ COMMENT ON TABLE tenancy.signup_attempts IS 'Sign-up attempts per client address
 ALTER TABLE tenancy.signup_attempts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenancy.signup_attempts FORCE ROW LEVEL SECURITY;
 
--- Counts one sign-up attempt of a client address; BF429 (HTTP 429, HINT:
+-- Counts one sign-up attempt of a client address; TB429 (HTTP 429, HINT:
 -- seconds to wait) past the hourly limit. Called by the HTTP sign-up
 -- before anything else, so refused attempts cost nothing more.
 CREATE FUNCTION tenancy.signup_throttle(p_addr text) RETURNS void
@@ -110,11 +110,11 @@ BEGIN
         window_start = CASE WHEN s.window_start < now() - interval '1 hour' THEN now() ELSE s.window_start END
   RETURNING s.* INTO a;
   IF a.attempts > lim THEN
-    RAISE EXCEPTION 'too many sign-ups from this address' USING ERRCODE = 'BF429',
+    RAISE EXCEPTION 'too many sign-ups from this address' USING ERRCODE = 'TB429',
       HINT = greatest(1, ceil(extract(epoch FROM a.window_start + interval '1 hour' - now())))::bigint::text;
   END IF;
 END $$;
-COMMENT ON FUNCTION tenancy.signup_throttle(text) IS 'Counts a sign-up attempt of a client address; BF429 (HTTP 429) past backend_framework.signup_per_hour in the hour.';
+COMMENT ON FUNCTION tenancy.signup_throttle(text) IS 'Counts a sign-up attempt of a client address; TB429 (HTTP 429) past backend_framework.signup_per_hour in the hour.';
 REVOKE ALL ON FUNCTION tenancy.signup_throttle(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.signup_throttle(text) TO backend_gateway;
 

@@ -117,7 +117,7 @@ BEGIN
 EXCEPTION WHEN unique_violation THEN
   RAISE EXCEPTION 'a user with email "%" already exists', e USING ERRCODE = '23505';
 END $$;
-COMMENT ON FUNCTION tenancy.create_user(text, text, text, text) IS 'Creates a user in the current tenant (admins and owners; owner role: owners), enforcing max_users (BF001).';
+COMMENT ON FUNCTION tenancy.create_user(text, text, text, text) IS 'Creates a user in the current tenant (admins and owners; owner role: owners), enforcing max_users (TB001).';
 
 -- Updates a user; NULL leaves a field. Users change their own name; admins
 -- also role and status (owner changes: owners). Passwords and e-mail

@@ -11,7 +11,7 @@ CREATE TYPE tenancy.resolved_tenant AS (
 );
 COMMENT ON TYPE tenancy.resolved_tenant IS 'Result of tenancy.resolve_tenant.';
 
--- Looks a tenant up by slug or id; raises P0002 (unknown) or BF003 (suspended).
+-- Looks a tenant up by slug or id; raises P0002 (unknown) or TB003 (suspended).
 CREATE FUNCTION tenancy._find_tenant(p_key text, p_by_id_too boolean, OUT id uuid, OUT slug text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE st text;
@@ -25,11 +25,11 @@ BEGIN
     RAISE EXCEPTION 'tenant not found' USING ERRCODE = 'P0002';
   END IF;
   IF st = 'suspended' THEN
-    RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'BF003',
+    RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'TB003',
       DETAIL = 'This tenant is suspended; contact the platform operator.';
   END IF;
 END $$;
-COMMENT ON FUNCTION tenancy._find_tenant(text, boolean) IS 'Internal: tenant by slug (or id); P0002 when unknown, BF003 when suspended.';
+COMMENT ON FUNCTION tenancy._find_tenant(text, boolean) IS 'Internal: tenant by slug (or id); P0002 when unknown, TB003 when suspended.';
 REVOKE ALL ON FUNCTION tenancy._find_tenant(text, boolean) FROM PUBLIC;
 
 -- Resolves the tenant of a request with the strategies listed in
@@ -98,7 +98,7 @@ BEGIN
   PERFORM tenancy._set_context(r.tenant_id, NULL, NULL, NULL, NULL);
   RETURN r;
 END $$;
-COMMENT ON FUNCTION tenancy.resolve_tenant(text, text, jsonb) IS 'Tenant of a request by X-Tenant header (slug or id), /t/{slug}/ path, subdomain of backend_framework.base_domain or approved custom domain (hosts of backend_framework.public_urls name none), as backend_framework.tenant_strategies lists; sets the tenant context (no user). P0002 unknown, BF003 suspended, 22023 conflicting.';
+COMMENT ON FUNCTION tenancy.resolve_tenant(text, text, jsonb) IS 'Tenant of a request by X-Tenant header (slug or id), /t/{slug}/ path, subdomain of backend_framework.base_domain or approved custom domain (hosts of backend_framework.public_urls name none), as backend_framework.tenant_strategies lists; sets the tenant context (no user). P0002 unknown, TB003 suspended, 22023 conflicting.';
 REVOKE ALL ON FUNCTION tenancy.resolve_tenant(text, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.resolve_tenant(text, text, jsonb) TO backend_gateway, backend_admin;
 

@@ -1,7 +1,7 @@
 -- 16_tenancy_usage.sql — metering: API calls per month (sharded counters)
 -- and storage of a tenant's rows, the limits on them, and tenant_stats.
 
--- Counts one API call of a tenant, refusing it (BF002, HTTP 429) once the
+-- Counts one API call of a tenant, refusing it (TB002, HTTP 429) once the
 -- month's limit is reached. Each backend writes its own shard
 -- (pid mod 16), so concurrent requests of one tenant rarely wait on the
 -- same row; the limit check sums the shards. Exactness: concurrent calls
@@ -22,7 +22,7 @@ BEGIN
   IF lim IS NOT NULL THEN
     SELECT coalesce(sum(calls), 0) INTO used FROM tenancy.api_usage WHERE tenant_id = p_tenant AND month = m;
     IF used >= lim THEN
-      RAISE EXCEPTION 'monthly API call limit reached' USING ERRCODE = 'BF002',
+      RAISE EXCEPTION 'monthly API call limit reached' USING ERRCODE = 'TB002',
         DETAIL = format('The tenant''s plan allows %s API calls per month.', lim),
         HINT = 'Upgrade the plan or wait for next month.';
     END IF;
@@ -38,7 +38,7 @@ BEGIN
   END IF;
   RETURN coalesce(used, 0) + 1;
 END $$;
-COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month; BF002 (HTTP 429) when the plan''s monthly limit is reached. Exact up to the calls in flight.';
+COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month; TB002 (HTTP 429) when the plan''s monthly limit is reached. Exact up to the calls in flight.';
 REVOKE ALL ON FUNCTION tenancy.count_api_call(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.count_api_call(uuid) TO backend_gateway, backend_admin;
 
@@ -69,7 +69,7 @@ REVOKE ALL ON FUNCTION tenancy.measure_storage(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.measure_storage(uuid) TO backend_admin;
 
 -- Trigger of enabled application tables: refuses a new row that would take
--- the tenant past its storage limit (BF001). The month's measurement is
+-- the tenant past its storage limit (TB001). The month's measurement is
 -- taken again when older than a minute and otherwise advanced by each new
 -- row's size, so the check is cheap; deletes and updates are seen at the
 -- next measurement, so the limit is exact to within a minute of changes.
@@ -95,7 +95,7 @@ BEGIN
   RETURN NEW;
 END $$;
 REVOKE ALL ON FUNCTION tenancy._check_storage() FROM PUBLIC;
-COMMENT ON FUNCTION tenancy._check_storage() IS 'Trigger: BF001 when a new row would take the tenant past its storage limit (measurement at most a minute old, advanced by each insert).';
+COMMENT ON FUNCTION tenancy._check_storage() IS 'Trigger: TB001 when a new row would take the tenant past its storage limit (measurement at most a minute old, advanced by each insert).';
 
 CREATE FUNCTION tenancy._month_start() RETURNS date
 LANGUAGE sql STABLE AS $$

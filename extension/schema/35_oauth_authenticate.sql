@@ -50,7 +50,7 @@ BEGIN
     RAISE EXCEPTION 'access token expired' USING ERRCODE = '28000', DETAIL = 'Use the refresh token, or sign in again.';
   END IF;
   IF k.tenant_status <> 'active' THEN
-    RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'BF003',
+    RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'TB003',
       DETAIL = 'This tenant is suspended; contact the platform operator.';
   END IF;
   IF k.user_id IS NOT NULL AND k.user_status IS DISTINCT FROM 'active' THEN
@@ -63,7 +63,7 @@ BEGIN
          ELSE array_to_string(array_remove(string_to_array(k.scope, ' '), 'admin'), ' ') END,
     k.client_id);
 END $$;
-COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token or a disabled user; BF003 when the tenant is suspended.';
+COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token or a disabled user; TB003 when the tenant is suspended.';
 REVOKE ALL ON FUNCTION tenancy.authenticate(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.authenticate(text) TO backend_gateway, backend_app, backend_admin;
 

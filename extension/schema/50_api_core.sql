@@ -38,7 +38,7 @@ COMMENT ON FUNCTION api.error(integer, text, text, jsonb) IS 'A JSON error answe
 
 -- The one place where SQLSTATEs become HTTP answers.
 CREATE FUNCTION api.error_from_sqlstate(p_state text, p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
-RETURNS api.response LANGUAGE plpgsql IMMUTABLE AS $$
+RETURNS api.response LANGUAGE plpgsql STABLE AS $$
 DECLARE
   d text := p_message || coalesce('. ' || nullif(p_detail, ''), '') || coalesce(' ' || nullif(p_hint, ''), '');
 BEGIN
@@ -46,23 +46,23 @@ BEGIN
     WHEN p_state = '28000' OR p_state = '28P01' THEN
       api.error(401, 'invalid_token', d, jsonb_build_object('WWW-Authenticate',
         format('Bearer realm="backend_framework", error="invalid_token", error_description="%s"', replace(p_message, '"', ''''))))
-    WHEN p_state = 'BF401' THEN
+    WHEN p_state = 'TB401' THEN
       -- RFC 6750 §3.1: no credentials at all → a challenge without an error code.
       api.error(401, 'unauthorized', d, '{"WWW-Authenticate": "Bearer realm=\"backend_framework\""}')
     WHEN p_state = '42501' THEN api.error(403, 'forbidden', d)
-    WHEN p_state = 'BF004' THEN
+    WHEN p_state = 'TB004' THEN
       api.error(403, 'insufficient_scope', d, jsonb_build_object('WWW-Authenticate',
         format('Bearer realm="backend_framework", error="insufficient_scope", scope="%s"', coalesce(p_hint, ''))))
-    WHEN p_state = 'BF001' THEN api.error(403, 'limit_exceeded', d)
-    WHEN p_state = 'BF002' THEN
+    WHEN p_state = 'TB001' THEN api.error(403, 'limit_exceeded', d)
+    WHEN p_state = 'TB002' THEN
       api.error(429, 'quota_exceeded', d, jsonb_build_object('Retry-After',
         greatest(1, extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month' - (now() AT TIME ZONE 'UTC'))::bigint)::text))
-    WHEN p_state = 'BF429' THEN
+    WHEN p_state = 'TB429' THEN
       api.error(429, 'too_many_requests', p_message || coalesce('. ' || nullif(p_detail, ''), ''),
                 jsonb_build_object('Retry-After', coalesce(substring(p_hint FROM '^[0-9]{1,9}$'), '60')))
-    WHEN p_state = 'BF003' THEN api.error(403, 'tenant_suspended', d)
-    WHEN p_state = 'BF415' THEN api.error(415, 'unsupported_media_type', d)
-    WHEN p_state = 'BF421' THEN api.error(421, 'misdirected_request', d)
+    WHEN p_state = 'TB003' THEN api.error(403, 'tenant_suspended', d)
+    WHEN p_state = 'TB415' THEN api.error(415, 'unsupported_media_type', d)
+    WHEN p_state = 'TB421' THEN api.error(421, 'misdirected_request', d)
     WHEN p_state = 'P0002' THEN api.error(404, 'not_found', d)
     WHEN p_state = '23505' THEN api.error(409, 'conflict', d)
     WHEN p_state IN ('40001', '40P01', '55P03', '57014', '53300') THEN
@@ -71,7 +71,7 @@ BEGIN
     ELSE api.error(500, 'server_error', 'Internal error (' || p_state || ').')
   END;
 END $$;
-COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, BF401 → 401 without error code, 42501/BF001/BF003 → 403, BF004 → 403 insufficient_scope, P0002 → 404, BF415 → 415, BF421 → 421 misdirected_request, 23505 → 409, BF002 → 429 (monthly quota), BF429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
+COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, TB401 → 401 without error code, 42501/TB001/TB003 → 403, TB004 → 403 insufficient_scope, P0002 → 404, TB415 → 415, TB421 → 421 misdirected_request, 23505 → 409, TB002 → 429 (monthly quota), TB429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
 
 -- JSON request bodies: UTF-8, a JSON object, Content-Type application/json.
 CREATE FUNCTION api.json_body(r api.request) RETURNS jsonb
@@ -84,7 +84,7 @@ BEGIN
     RAISE EXCEPTION 'a JSON body is required' USING ERRCODE = '22023';
   END IF;
   IF btrim(ct) <> 'application/json' THEN
-    RAISE EXCEPTION 'unsupported content type' USING ERRCODE = 'BF415', DETAIL = 'Send Content-Type: application/json.';
+    RAISE EXCEPTION 'unsupported content type' USING ERRCODE = 'TB415', DETAIL = 'Send Content-Type: application/json.';
   END IF;
   BEGIN
     doc := convert_from(r.body, 'UTF8')::jsonb;
@@ -162,7 +162,7 @@ BEGIN
   END IF;
   IF h IS NULL THEN
     IF p_required THEN
-      RAISE EXCEPTION 'authentication required' USING ERRCODE = 'BF401', DETAIL = 'Send Authorization: Bearer <token>.';
+      RAISE EXCEPTION 'authentication required' USING ERRCODE = 'TB401', DETAIL = 'Send Authorization: Bearer <token>.';
     END IF;
     RETURN false;
   END IF;
@@ -178,10 +178,10 @@ CREATE FUNCTION api.require_scope(p_scope text) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
   IF NOT tenancy.has_scope(p_scope) THEN
-    RAISE EXCEPTION 'the token lacks the "%" scope', p_scope USING ERRCODE = 'BF004', HINT = p_scope;
+    RAISE EXCEPTION 'the token lacks the "%" scope', p_scope USING ERRCODE = 'TB004', HINT = p_scope;
   END IF;
 END $$;
-COMMENT ON FUNCTION api.require_scope(text) IS 'Raises BF004 (HTTP 403 insufficient_scope) unless the context was granted the scope.';
+COMMENT ON FUNCTION api.require_scope(text) IS 'Raises TB004 (HTTP 403 insufficient_scope) unless the context was granted the scope.';
 
 CREATE FUNCTION api.require_user() RETURNS uuid
 LANGUAGE plpgsql STABLE AS $$

@@ -34,7 +34,7 @@ GRANT EXECUTE ON FUNCTION api.request_host(jsonb) TO backend_gateway, backend_ad
 -- client used, else the first). A host that named the tenant (a subdomain
 -- of base_domain or an approved custom domain) gets the scheme and port of
 -- the public URL of base_domain (else of the first). No Host: the first.
--- Any other host is misdirected (BF421 → 421), unless p_any_host.
+-- Any other host is misdirected (TB421 → 421), unless p_any_host.
 CREATE FUNCTION api.public_base_url(p_host text, p_port integer, p_tenant_host boolean, p_any_host boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -57,10 +57,10 @@ BEGIN
            || CASE WHEN u.port = CASE u.scheme WHEN 'https' THEN 443 ELSE 80 END THEN '' ELSE ':' || u.port END;
   END IF;
   IF p_any_host THEN RETURN NULL; END IF;
-  RAISE EXCEPTION 'this server does not serve the host named in the request' USING ERRCODE = 'BF421',
+  RAISE EXCEPTION 'this server does not serve the host named in the request' USING ERRCODE = 'TB421',
     DETAIL = 'The host is not one of the deployment''s public URLs, a tenant''s subdomain or an approved custom domain.';
 END $$;
-COMMENT ON FUNCTION api.public_base_url(text, integer, boolean, boolean) IS 'Base URL of a request on host/port from backend_framework.public_urls, never from a header: a public URL''s host, or a tenant host (subdomain or approved custom domain) with the scheme and port of base_domain''s URL. BF421 (HTTP 421) for any other host; NULL instead when p_any_host.';
+COMMENT ON FUNCTION api.public_base_url(text, integer, boolean, boolean) IS 'Base URL of a request on host/port from backend_framework.public_urls, never from a header: a public URL''s host, or a tenant host (subdomain or approved custom domain) with the scheme and port of base_domain''s URL. TB421 (HTTP 421) for any other host; NULL instead when p_any_host.';
 REVOKE ALL ON FUNCTION api.public_base_url(text, integer, boolean, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.public_base_url(text, integer, boolean, boolean) TO backend_gateway, backend_admin;
 

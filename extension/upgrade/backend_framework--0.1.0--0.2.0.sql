@@ -233,11 +233,11 @@ BEGIN
         window_start = CASE WHEN s.window_start < now() - interval '1 hour' THEN now() ELSE s.window_start END
   RETURNING s.* INTO a;
   IF a.attempts > lim THEN
-    RAISE EXCEPTION 'too many sign-ups from this address' USING ERRCODE = 'BF429',
+    RAISE EXCEPTION 'too many sign-ups from this address' USING ERRCODE = 'TB429',
       HINT = greatest(1, ceil(extract(epoch FROM a.window_start + interval '1 hour' - now())))::bigint::text;
   END IF;
 END $$;
-COMMENT ON FUNCTION tenancy.signup_throttle(text) IS 'Counts a sign-up attempt of a client address; BF429 (HTTP 429) past backend_framework.signup_per_hour in the hour.';
+COMMENT ON FUNCTION tenancy.signup_throttle(text) IS 'Counts a sign-up attempt of a client address; TB429 (HTTP 429) past backend_framework.signup_per_hour in the hour.';
 REVOKE ALL ON FUNCTION tenancy.signup_throttle(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.signup_throttle(text) TO backend_gateway;
 
@@ -576,7 +576,7 @@ BEGIN
   PERFORM tenancy._set_context(r.tenant_id, NULL, NULL, NULL, NULL);
   RETURN r;
 END $$;
-COMMENT ON FUNCTION tenancy.resolve_tenant(text, text, jsonb) IS 'Tenant of a request by X-Tenant header (slug or id), /t/{slug}/ path, subdomain of backend_framework.base_domain or approved custom domain (hosts of backend_framework.public_urls name none), as backend_framework.tenant_strategies lists; sets the tenant context (no user). P0002 unknown, BF003 suspended, 22023 conflicting.';
+COMMENT ON FUNCTION tenancy.resolve_tenant(text, text, jsonb) IS 'Tenant of a request by X-Tenant header (slug or id), /t/{slug}/ path, subdomain of backend_framework.base_domain or approved custom domain (hosts of backend_framework.public_urls name none), as backend_framework.tenant_strategies lists; sets the tenant context (no user). P0002 unknown, TB003 suspended, 22023 conflicting.';
 
 CREATE OR REPLACE FUNCTION tenancy.measure_storage(p_tenant uuid) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -1513,7 +1513,7 @@ REVOKE ALL ON FUNCTION tenancy.redeem_password_reset(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.redeem_password_reset(text, text) TO backend_gateway, backend_app, backend_admin;
 
 CREATE OR REPLACE FUNCTION api.error_from_sqlstate(p_state text, p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
-RETURNS api.response LANGUAGE plpgsql IMMUTABLE AS $$
+RETURNS api.response LANGUAGE plpgsql STABLE AS $$
 DECLARE
   d text := p_message || coalesce('. ' || nullif(p_detail, ''), '') || coalesce(' ' || nullif(p_hint, ''), '');
 BEGIN
@@ -1521,23 +1521,23 @@ BEGIN
     WHEN p_state = '28000' OR p_state = '28P01' THEN
       api.error(401, 'invalid_token', d, jsonb_build_object('WWW-Authenticate',
         format('Bearer realm="backend_framework", error="invalid_token", error_description="%s"', replace(p_message, '"', ''''))))
-    WHEN p_state = 'BF401' THEN
+    WHEN p_state = 'TB401' THEN
       -- RFC 6750 §3.1: no credentials at all → a challenge without an error code.
       api.error(401, 'unauthorized', d, '{"WWW-Authenticate": "Bearer realm=\"backend_framework\""}')
     WHEN p_state = '42501' THEN api.error(403, 'forbidden', d)
-    WHEN p_state = 'BF004' THEN
+    WHEN p_state = 'TB004' THEN
       api.error(403, 'insufficient_scope', d, jsonb_build_object('WWW-Authenticate',
         format('Bearer realm="backend_framework", error="insufficient_scope", scope="%s"', coalesce(p_hint, ''))))
-    WHEN p_state = 'BF001' THEN api.error(403, 'limit_exceeded', d)
-    WHEN p_state = 'BF002' THEN
+    WHEN p_state = 'TB001' THEN api.error(403, 'limit_exceeded', d)
+    WHEN p_state = 'TB002' THEN
       api.error(429, 'quota_exceeded', d, jsonb_build_object('Retry-After',
         greatest(1, extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month' - (now() AT TIME ZONE 'UTC'))::bigint)::text))
-    WHEN p_state = 'BF429' THEN
+    WHEN p_state = 'TB429' THEN
       api.error(429, 'too_many_requests', p_message || coalesce('. ' || nullif(p_detail, ''), ''),
                 jsonb_build_object('Retry-After', coalesce(substring(p_hint FROM '^[0-9]{1,9}$'), '60')))
-    WHEN p_state = 'BF003' THEN api.error(403, 'tenant_suspended', d)
-    WHEN p_state = 'BF415' THEN api.error(415, 'unsupported_media_type', d)
-    WHEN p_state = 'BF421' THEN api.error(421, 'misdirected_request', d)
+    WHEN p_state = 'TB003' THEN api.error(403, 'tenant_suspended', d)
+    WHEN p_state = 'TB415' THEN api.error(415, 'unsupported_media_type', d)
+    WHEN p_state = 'TB421' THEN api.error(421, 'misdirected_request', d)
     WHEN p_state = 'P0002' THEN api.error(404, 'not_found', d)
     WHEN p_state = '23505' THEN api.error(409, 'conflict', d)
     WHEN p_state IN ('40001', '40P01', '55P03', '57014', '53300') THEN
@@ -1546,7 +1546,7 @@ BEGIN
     ELSE api.error(500, 'server_error', 'Internal error (' || p_state || ').')
   END;
 END $$;
-COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, BF401 → 401 without error code, 42501/BF001/BF003 → 403, BF004 → 403 insufficient_scope, P0002 → 404, BF415 → 415, BF421 → 421 misdirected_request, 23505 → 409, BF002 → 429 (monthly quota), BF429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
+COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, TB401 → 401 without error code, 42501/TB001/TB003 → 403, TB004 → 403 insufficient_scope, P0002 → 404, TB415 → 415, TB421 → 421 misdirected_request, 23505 → 409, TB002 → 429 (monthly quota), TB429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
 
 CREATE OR REPLACE FUNCTION api.tenant_json(t tenancy.tenants) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -1600,10 +1600,10 @@ BEGIN
            || CASE WHEN u.port = CASE u.scheme WHEN 'https' THEN 443 ELSE 80 END THEN '' ELSE ':' || u.port END;
   END IF;
   IF p_any_host THEN RETURN NULL; END IF;
-  RAISE EXCEPTION 'this server does not serve the host named in the request' USING ERRCODE = 'BF421',
+  RAISE EXCEPTION 'this server does not serve the host named in the request' USING ERRCODE = 'TB421',
     DETAIL = 'The host is not one of the deployment''s public URLs, a tenant''s subdomain or an approved custom domain.';
 END $$;
-COMMENT ON FUNCTION api.public_base_url(text, integer, boolean, boolean) IS 'Base URL of a request on host/port from backend_framework.public_urls, never from a header: a public URL''s host, or a tenant host (subdomain or approved custom domain) with the scheme and port of base_domain''s URL. BF421 (HTTP 421) for any other host; NULL instead when p_any_host.';
+COMMENT ON FUNCTION api.public_base_url(text, integer, boolean, boolean) IS 'Base URL of a request on host/port from backend_framework.public_urls, never from a header: a public URL''s host, or a tenant host (subdomain or approved custom domain) with the scheme and port of base_domain''s URL. TB421 (HTTP 421) for any other host; NULL instead when p_any_host.';
 REVOKE ALL ON FUNCTION api.public_base_url(text, integer, boolean, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.public_base_url(text, integer, boolean, boolean) TO backend_gateway, backend_admin;
 
@@ -1996,6 +1996,192 @@ SELECT jsonb_build_object(
       'clientBasic', jsonb_build_object('type', 'http', 'scheme', 'basic', 'description', 'OAuth client credentials (client_secret_basic); client_secret_post and none also work.'))))
 $$;
 COMMENT ON FUNCTION api.openapi(text) IS 'The OpenAPI 3.1 document of every route in api.routes, built-in and application routes alike.';
+
+CREATE OR REPLACE FUNCTION tenancy._raise_limit(what text, lim bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RAISE EXCEPTION 'plan limit reached: %', what USING ERRCODE = 'TB001',
+    DETAIL = format('The tenant''s plan allows %s %s.', lim, what),
+    HINT = 'Upgrade the plan or remove something first.';
+END $$;
+COMMENT ON FUNCTION tenancy._raise_limit(text, bigint) IS 'Internal: raises TB001 (plan limit reached), mapped to HTTP 403.';
+
+CREATE OR REPLACE FUNCTION tenancy._find_tenant(p_key text, p_by_id_too boolean, OUT id uuid, OUT slug text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE st text;
+BEGIN
+  IF p_by_id_too AND p_key ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    SELECT t.id, t.slug, t.status INTO id, slug, st FROM tenancy.tenants t WHERE t.id = p_key::uuid;
+  ELSE
+    SELECT t.id, t.slug, t.status INTO id, slug, st FROM tenancy.tenants t WHERE t.slug = lower(p_key);
+  END IF;
+  IF id IS NULL THEN
+    RAISE EXCEPTION 'tenant not found' USING ERRCODE = 'P0002';
+  END IF;
+  IF st = 'suspended' THEN
+    RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'TB003',
+      DETAIL = 'This tenant is suspended; contact the platform operator.';
+  END IF;
+END $$;
+COMMENT ON FUNCTION tenancy._find_tenant(text, boolean) IS 'Internal: tenant by slug (or id); P0002 when unknown, TB003 when suspended.';
+REVOKE ALL ON FUNCTION tenancy._find_tenant(text, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION tenancy.count_api_call(p_tenant uuid) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  m date := tenancy._month_start();
+  lim bigint;
+  used bigint;
+BEGIN
+  IF p_tenant IS NULL THEN RETURN NULL; END IF;
+  SELECT CASE WHEN t.limit_overrides ? 'max_api_calls_per_month'
+              THEN (t.limit_overrides->>'max_api_calls_per_month')::bigint ELSE p.max_api_calls_per_month END
+    INTO lim FROM tenancy.tenants t JOIN tenancy.plans p ON p.name = t.plan WHERE t.id = p_tenant;
+  IF lim IS NOT NULL THEN
+    SELECT coalesce(sum(calls), 0) INTO used FROM tenancy.api_usage WHERE tenant_id = p_tenant AND month = m;
+    IF used >= lim THEN
+      RAISE EXCEPTION 'monthly API call limit reached' USING ERRCODE = 'TB002',
+        DETAIL = format('The tenant''s plan allows %s API calls per month.', lim),
+        HINT = 'Upgrade the plan or wait for next month.';
+    END IF;
+  END IF;
+  -- The shard's row exists after its first call of the month: a plain
+  -- UPDATE is the common case, cheaper than INSERT ... ON CONFLICT.
+  UPDATE tenancy.api_usage SET calls = calls + 1
+   WHERE tenant_id = p_tenant AND month = m AND shard = (pg_backend_pid() % 16)::smallint;
+  IF NOT FOUND THEN
+    INSERT INTO tenancy.api_usage AS u (tenant_id, month, shard, calls)
+    VALUES (p_tenant, m, (pg_backend_pid() % 16)::smallint, 1)
+    ON CONFLICT (tenant_id, month, shard) DO UPDATE SET calls = u.calls + 1;
+  END IF;
+  RETURN coalesce(used, 0) + 1;
+END $$;
+COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month; TB002 (HTTP 429) when the plan''s monthly limit is reached. Exact up to the calls in flight.';
+REVOKE ALL ON FUNCTION tenancy.count_api_call(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.count_api_call(uuid) TO backend_gateway, backend_admin;
+
+CREATE OR REPLACE FUNCTION tenancy.authenticate(access_token text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ctx uuid := tenancy.current_tenant_id();
+  h bytea;
+  k record;
+BEGIN
+  IF access_token IS NULL OR access_token !~ '^bfat_[A-Za-z0-9_-]{43}$' THEN
+    RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000',
+      DETAIL = 'An access token looks like bfat_ followed by 43 characters; get one from the token endpoint.';
+  END IF;
+  h := oauth.token_digest(access_token);
+  IF ctx IS NOT NULL THEN
+    -- A tenant is already chosen (e.g. by the request's host): the token must be one of its own.
+    SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
+           n.status AS tenant_status
+      INTO k
+      FROM oauth.tokens x
+      JOIN tenancy.tenants n ON n.id = x.tenant_id
+      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
+     WHERE x.tenant_id = ctx AND x.token_hash = h AND x.kind = 'access';
+    IF NOT FOUND THEN
+      IF EXISTS (SELECT 1 FROM oauth.tokens x WHERE x.token_hash = h AND x.kind = 'access') THEN
+        RAISE EXCEPTION 'access token belongs to another tenant' USING ERRCODE = '28000',
+          DETAIL = 'Use a token issued by this tenant''s authorization server.';
+      END IF;
+      RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000', DETAIL = 'The token is unknown.';
+    END IF;
+  ELSE
+    SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
+           n.status AS tenant_status
+      INTO k
+      FROM oauth.tokens x
+      JOIN tenancy.tenants n ON n.id = x.tenant_id
+      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
+     WHERE x.token_hash = h AND x.kind = 'access';
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000', DETAIL = 'The token is unknown.';
+    END IF;
+  END IF;
+  IF k.revoked_at IS NOT NULL THEN
+    RAISE EXCEPTION 'access token revoked' USING ERRCODE = '28000', DETAIL = 'Sign in again to get a new one.';
+  END IF;
+  IF k.expires_at <= now() THEN
+    RAISE EXCEPTION 'access token expired' USING ERRCODE = '28000', DETAIL = 'Use the refresh token, or sign in again.';
+  END IF;
+  IF k.tenant_status <> 'active' THEN
+    RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'TB003',
+      DETAIL = 'This tenant is suspended; contact the platform operator.';
+  END IF;
+  IF k.user_id IS NOT NULL AND k.user_status IS DISTINCT FROM 'active' THEN
+    RAISE EXCEPTION 'the user of this access token is disabled' USING ERRCODE = '28000';
+  END IF;
+  -- Scopes as granted, within what the user's role allows now (a demoted
+  -- admin loses admin at once). Client credentials tokens: no user, no role.
+  PERFORM tenancy._set_context(k.tenant_id, k.user_id, k.role,
+    CASE WHEN k.user_id IS NULL OR k.role IN ('admin', 'owner') THEN k.scope
+         ELSE array_to_string(array_remove(string_to_array(k.scope, ' '), 'admin'), ' ') END,
+    k.client_id);
+END $$;
+COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token or a disabled user; TB003 when the tenant is suspended.';
+REVOKE ALL ON FUNCTION tenancy.authenticate(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.authenticate(text) TO backend_gateway, backend_app, backend_admin;
+
+CREATE OR REPLACE FUNCTION api.json_body(r api.request) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  ct text := lower(split_part(coalesce(r.headers->>'content-type', ''), ';', 1));
+  doc jsonb;
+BEGIN
+  IF r.body IS NULL OR length(r.body) = 0 THEN
+    RAISE EXCEPTION 'a JSON body is required' USING ERRCODE = '22023';
+  END IF;
+  IF btrim(ct) <> 'application/json' THEN
+    RAISE EXCEPTION 'unsupported content type' USING ERRCODE = 'TB415', DETAIL = 'Send Content-Type: application/json.';
+  END IF;
+  BEGIN
+    doc := convert_from(r.body, 'UTF8')::jsonb;
+  EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+    RAISE EXCEPTION 'the body is not valid UTF-8' USING ERRCODE = '22021';
+  WHEN invalid_text_representation OR invalid_parameter_value OR program_limit_exceeded THEN
+    RAISE EXCEPTION 'malformed JSON' USING ERRCODE = '22P02', DETAIL = SQLERRM;
+  END;
+  IF jsonb_typeof(doc) <> 'object' THEN
+    RAISE EXCEPTION 'the body must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  RETURN doc;
+END $$;
+COMMENT ON FUNCTION api.json_body(api.request) IS 'The request body as a JSON object; 400 when malformed, 415 when not application/json.';
+
+CREATE OR REPLACE FUNCTION api.authenticate(r api.request, p_required boolean) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  h text := r.headers->>'authorization';
+  token text := api.bearer_token(r);
+BEGIN
+  IF r.query ? 'access_token' THEN
+    RAISE EXCEPTION 'access tokens are not accepted in the query string' USING ERRCODE = '22023',
+      DETAIL = 'Send Authorization: Bearer <token>.';
+  END IF;
+  IF h IS NULL THEN
+    IF p_required THEN
+      RAISE EXCEPTION 'authentication required' USING ERRCODE = 'TB401', DETAIL = 'Send Authorization: Bearer <token>.';
+    END IF;
+    RETURN false;
+  END IF;
+  IF token IS NULL THEN
+    RAISE EXCEPTION 'malformed Authorization header' USING ERRCODE = '28000', DETAIL = 'Send Authorization: Bearer <token>.';
+  END IF;
+  PERFORM tenancy.authenticate(token);
+  RETURN true;
+END $$;
+COMMENT ON FUNCTION api.authenticate(api.request, boolean) IS 'Checks the Bearer token of a request and sets the context; refuses tokens in the query string.';
+
+CREATE OR REPLACE FUNCTION api.require_scope(p_scope text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF NOT tenancy.has_scope(p_scope) THEN
+    RAISE EXCEPTION 'the token lacks the "%" scope', p_scope USING ERRCODE = 'TB004', HINT = p_scope;
+  END IF;
+END $$;
+COMMENT ON FUNCTION api.require_scope(text) IS 'Raises TB004 (HTTP 403 insufficient_scope) unless the context was granted the scope.';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes

@@ -15,7 +15,7 @@ cd "$ROOT"
 tmp=$(mktemp -d /tmp/bf-make-run.XXXXXX)
 run_pid=""
 cleanup() {
-  [ -n "$run_pid" ] && kill -INT "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
+  [ -n "$run_pid" ] && kill -TERM "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -49,8 +49,9 @@ check "... whose login is a platform operator and no superuser" is \
   "$(psql -XAtq "$op" -c "SELECT tenancy.is_platform_admin() AND NOT rolsuper FROM pg_roles WHERE rolname = current_user")" t
 check "... and sees a tenant's rows only inside it (RLS applies)" is \
   "$(psql -XAtq "$op" -c "SELECT count(*) FROM tenancy.user_info")" 0
-kill -INT "$run_pid"; wait "$run_pid" 2>/dev/null; run_pid=""
-check "Ctrl-C stops the gateway" bash -c "! curl -s -o /dev/null 'http://127.0.0.1:$port/health'"
+# (TERM: a background job of a script ignores SIGINT; run.sh traps both alike.)
+kill -TERM "$run_pid"; wait "$run_pid" 2>/dev/null; run_pid=""
+check "stopping it (Ctrl-C, or TERM) stops the gateway" bash -c "! curl -s -o /dev/null 'http://127.0.0.1:$port/health'"
 check "... and the cluster" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$pgport) 2>/dev/null && [ ! -f '$BUILD/cluster-$pgport/data/postmaster.pid' ]"
 rm -rf "$BUILD/cluster-$pgport" "$BUILD/demo-$pgport.env"
 summary
