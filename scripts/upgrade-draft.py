@@ -12,7 +12,8 @@ are not drafted: write them by hand. test/sh/upgrade.sh tells what is missing.
 With --sync STEP.sql it updates that step in place instead: every CREATE OR
 REPLACE FUNCTION already there gets today's definition (and its COMMENT, when
 the step has one), and every function changed since OLD.sql that the step
-lacks is added, with its comment and grants, before the line
+lacks is added, with its comment and grants (a function whose words alone
+changed: its COMMENT), before the line
 "-- Triggers ---" that ends the step's function section.
 """
 import re
@@ -56,7 +57,12 @@ def sync(old_text, new_text, step_path):
             step = step.replace(comment(step, name), comment(new_text, name), 1)
     added = []
     for name in sorted(new, key=lambda n: new_text.index('CREATE FUNCTION ' + n + '(')):
-        if name in present or old.get(name) == new[name]:
+        if name in present:
+            continue
+        if old.get(name) == new[name]:
+            # Same body, new words: the COMMENT alone (once).
+            if comment(old_text, name) != comment(new_text, name) and comment(new_text, name) not in step:
+                added.append(comment(new_text, name) + '\n')
             continue
         part = [s.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION', 1) for s in new[name]]
         part += [x for x in (comment(new_text, name), grants(new_text, name)) if x]

@@ -2183,6 +2183,10 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.require_scope(text) IS 'Raises TB004 (HTTP 403 insufficient_scope) unless the context was granted the scope.';
 
+COMMENT ON FUNCTION tenancy.create_user(text, text, text, text) IS 'Creates a user in the current tenant (admins and owners; owner role: owners), enforcing max_users (TB001).';
+
+COMMENT ON FUNCTION tenancy._check_storage() IS 'Trigger: TB001 when a new row would take the tenant past its storage limit (measurement at most a minute old, advanced by each insert).';
+
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
   FOR EACH STATEMENT EXECUTE FUNCTION api._routes_changed();

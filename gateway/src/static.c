@@ -5,8 +5,8 @@
  * segments are refused, symlinks are resolved with realpath and must stay
  * inside), index.html for directories, content types, ETag/Last-Modified
  * and 304 answers, and the security headers of the console's pages. A
- * missing file is a miss: the database answers it, unless it lies under a
- * folder of --www (a mistyped page such as /console/nope): 404.html then.
+ * missing file is a miss: the database answers it, unless a browser asks
+ * for a page under a folder of --www (a mistyped /console/nope): 404.html.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -301,18 +301,22 @@ not_found_page (struct request *r, int fd, const struct stat *st,
   return STATIC_HIT;
 }
 
-/* True when the first segment of a decoded path names a folder of --www
- * (such as /console/): a file missing there is a mistyped page, answered
- * with 404.html rather than the API's JSON. */
+/* True when a browser asks (Accept names text/html) for a path whose first
+ * segment is a folder of --www (such as /console/): a file missing there is
+ * a mistyped page, answered with 404.html. Other clients keep the API's
+ * JSON answer. */
 static bool
-under_www_folder (struct config *cfg, const char *decoded)
+page_under_www_folder (struct config *cfg, struct request *r, const char *decoded)
 {
   char full[PATH_MAX];
   const char *slash = strchr (decoded + 1, '/');
+  const char *accept = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_ACCEPT);
   struct stat st;
   int n;
 
-  if (NULL == slash)
+  if (NULL == slash || slash == decoded + 1 || NULL == accept
+      || NULL == strstr (accept, "text/html"))
     return false;
   n = snprintf (full, sizeof full, "%s/%.*s", cfg->www_root,
                 (int) (slash - decoded - 1), decoded + 1);
@@ -341,7 +345,7 @@ static_lookup (struct config *cfg, struct request *r,
   if (has_dotdot (decoded))
     return STATIC_FORBIDDEN;
   fd = open_file (cfg, decoded, real, &st);
-  if (fd < 0 && under_www_folder (cfg, decoded))
+  if (fd < 0 && page_under_www_folder (cfg, r, decoded))
   {
     fd = open_file (cfg, "/404.html", real, &st);
     if (fd < 0)

@@ -366,10 +366,10 @@ test('console files served by the gateway carry the frontend nginx\'s security h
   }
 });
 
-test('a mistyped console page is an HTML 404 page, not the API\'s JSON', { skip: skip || (!hasIndex && `no ${WWW}/index.html`) }, async () => {
+test('a browser asking for a mistyped console page gets an HTML 404 page, not the API\'s JSON', { skip: skip || (!hasIndex && `no ${WWW}/index.html`) }, async () => {
   const want = nginxFrontendHeaders('nginx.conf');
   for (const p of ['/console/nope', '/console/no/such/page.html', '/css/missing.css']) {
-    const res = await fetch(BASE + p);
+    const res = await fetch(BASE + p, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
     assert.equal(res.status, 404, p);
     assert.match(res.headers.get('content-type'), /^text\/html/, p);
     assert.equal(res.headers.get('cache-control'), 'no-store', p);
@@ -378,10 +378,13 @@ test('a mistyped console page is an HTML 404 page, not the API\'s JSON', { skip:
     assert.match(html, /href="\/console\/"/, `${p}: a way back`);
     for (const [name, value] of Object.entries(want)) assert.equal(res.headers.get(name), value, `${p}: ${name}`);
   }
-  // Outside the site's folders the API answers as before (JSON).
-  const api = await fetch(BASE + '/nope');
-  assert.equal(api.status, 404);
-  assert.match(api.headers.get('content-type'), /json/);
+  // Outside the site's folders, or for a client that does not ask for HTML,
+  // the API answers as before (JSON).
+  for (const [p, accept] of [['/nope', 'text/html'], ['/console/nope', 'application/json'], ['//etc/passwd', 'text/html']]) {
+    const api = await fetch(BASE + p, { headers: { accept } });
+    assert.equal(api.status, 404, p);
+    assert.match(api.headers.get('content-type'), /json/, p);
+  }
 });
 
 test('path traversal never returns files outside the web root', { skip }, async () => {
