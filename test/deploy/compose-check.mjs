@@ -62,6 +62,7 @@ const EXPECTED = ['postgres', 'gateway', 'nginx_api', 'nginx_frontend', 'pgadmin
 const ORIGINAL_ENV = ['POSTGRES_DB', 'POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_PORT', 'API_PORT',
                       'FRONTEND_PORT', 'PGADMIN_DEFAULT_EMAIL', 'PGADMIN_DEFAULT_PASSWORD', 'DEBUG'];
 
+const images = {};
 for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docker-compose.prod.yml', true]]) {
   const path = join(root, file);
   const text = readFileSync(path, 'utf8');
@@ -147,6 +148,21 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
   }
   ok(envList(services.gateway.environment).BACKEND_TRUST_PROXY === '1', `${label}: the gateway trusts X-Forwarded-* (behind nginx)`);
 
+  // Supported images: nginx 1.28 or later (1.27 and older get no fixes any
+  // more), an Alpine tag; pgAdmin 9 or later (8.x has CVE-2025-2945); the
+  // same image for both nginx.
+  for (const n of ['nginx_api', 'nginx_frontend']) {
+    const m = /^nginx:1\.(\d+)(?:\.\d+)?-alpine$/.exec(services[n].image ?? '');
+    ok(m && +m[1] >= 28, `${label}: ${n} runs a supported nginx, 1.28 or later, Alpine (${services[n].image})`);
+  }
+  ok(services.nginx_api.image === services.nginx_frontend.image, `${label}: both nginx run the same image`);
+  // The major tag follows every fix; a pinned minor must have the 2026 ones
+  // too (CVE-2026-7815 fixed in 9.15, CVE-2026-17350 in 9.17).
+  const pga = /^dpage\/pgadmin4:(\d+)(?:\.(\d+))?(?:\.\d+)?$/.exec(services.pgadmin.image ?? '');
+  ok(pga && +pga[1] >= 9 && (pga[2] === undefined || +pga[1] > 9 || +pga[2] >= 17),
+     `${label}: pgAdmin 9 (major tag) or a pinned 9.17 or later, not 8.x with CVE-2025-2945 (${services.pgadmin.image})`);
+  images[label] = Object.fromEntries(['nginx_api', 'nginx_frontend', 'pgadmin'].map(n => [n, services[n].image]));
+
   // Every interpolated variable is documented in .env.example.
   const missing = [...interpolatedVars(text)].filter(v => !envDefined.has(v));
   ok(missing.length === 0, `${label}: .env.example covers every \${VAR} used` + (missing.length ? ` (missing: ${missing.join(', ')})` : ''));
@@ -155,6 +171,9 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
   for (const f of ['postgres/Dockerfile', 'gateway/Dockerfile'])
     ok(existsSync(join(root, 'docker', f)), `${label}: docker/${f} exists`);
 }
+
+ok(JSON.stringify(images.dev) === JSON.stringify(images.prod),
+   `dev and prod run the same nginx and pgAdmin images (${JSON.stringify(images.prod)})`);
 
 // pgAdmin's pre-registered server points at the compose database.
 const servers = JSON.parse(readFileSync(join(root, 'docker', 'pgadmin', 'servers.json'), 'utf8')).Servers ?? {};
