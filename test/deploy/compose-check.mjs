@@ -75,7 +75,30 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
   const services = doc.services ?? {};
   ok(EXPECTED.every(s => s in services) && Object.keys(services).length === EXPECTED.length,
      `${label}: services are exactly ${EXPECTED.join(', ')} (got ${Object.keys(services).join(', ')})`);
-  ok(doc.networks && 'backend_network' in doc.networks, `${label}: network backend_network is declared`);
+  // Networks: the database on an internal network no proxy is on.
+  const nets = doc.networks ?? {};
+  const netsOf = svc => Array.isArray(svc.networks) ? svc.networks : Object.keys(svc.networks ?? {});
+  ok(['backend_db', 'backend_edge', 'backend_tools'].every(n => n in nets) && Object.keys(nets).length === 3,
+     `${label}: networks are exactly backend_db, backend_edge, backend_tools (got ${Object.keys(nets).join(', ')})`);
+  ok(nets.backend_db?.internal === true, `${label}: backend_db is internal (internal: true)`);
+  ok(!nets.backend_edge?.internal && !nets.backend_tools?.internal,
+     `${label}: backend_edge and backend_tools are not internal (Docker publishes ports only through such a network)`);
+  const expectNets = {
+    postgres: prod ? ['backend_db'] : ['backend_db', 'backend_tools'],
+    gateway: ['backend_db', 'backend_edge'],
+    nginx_api: ['backend_edge'],
+    nginx_frontend: ['backend_edge'],
+    pgadmin: ['backend_db', 'backend_tools'],
+  };
+  for (const [n, want] of Object.entries(expectNets))
+    ok(JSON.stringify(netsOf(services[n] ?? {}).slice().sort()) === JSON.stringify(want),
+       `${label}: ${n} is on ${want.join(' + ')} (got ${netsOf(services[n] ?? {}).join(', ') || 'the default network'})`);
+  for (const n of ['nginx_api', 'nginx_frontend']) {
+    const shared = netsOf(services[n] ?? {}).filter(x => netsOf(services.postgres ?? {}).includes(x));
+    ok(shared.length === 0, `${label}: ${n} shares no network with postgres (it cannot reach the database)${shared.length ? ': ' + shared : ''}`);
+  }
+  ok(Object.entries(services).every(([n, s]) => ['postgres', 'pgadmin'].includes(n) || !netsOf(s).includes('backend_tools')),
+     `${label}: only postgres and pgadmin are on backend_tools (it carries their published ports)`);
   for (const v of ['postgres_data', 'postgres_logs', 'nginx_api_logs', 'nginx_frontend_logs', 'pgadmin_data'])
     ok(doc.volumes && v in doc.volumes, `${label}: named volume ${v} is declared`);
 
@@ -83,8 +106,7 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
     const hc = svc.healthcheck;
     ok(hc && !hc.disable && Array.isArray(hc.test) && hc.test.length > 1 && hc.interval && hc.retries,
        `${label}: ${name} has a health check (test, interval, retries)`);
-    ok((svc.networks ?? []).includes?.('backend_network') || (svc.networks && 'backend_network' in svc.networks),
-       `${label}: ${name} is on backend_network`);
+    ok(netsOf(svc).length > 0 && netsOf(svc).every(x => x in nets), `${label}: ${name} is on declared networks only (${netsOf(svc).join(', ')})`);
     ok(Boolean(svc.restart), `${label}: ${name} has a restart policy (${svc.restart})`);
     if (name !== 'postgres') {
       const deps = svc.depends_on ?? {};
@@ -118,8 +140,10 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
   ok(ports.gateway.length === 0, `${label}: the gateway publishes no port (only nginx reaches it)`);
   if (!prod) {
     ok(ports.nginx_frontend.includes('${FRONTEND_PORT:-8000}:8000'), 'dev: nginx_frontend publishes FRONTEND_PORT (8000)');
-    ok(ports.postgres.includes('${POSTGRES_PORT:-5432}:5432'), 'dev: postgres publishes POSTGRES_PORT (5432)');
-    ok(ports.pgadmin.includes('${PGADMIN_PORT:-5050}:80'), 'dev: pgadmin publishes 5050');
+    ok(JSON.stringify(ports.postgres) === JSON.stringify(['127.0.0.1:${POSTGRES_PORT:-5432}:5432']),
+       `dev: postgres publishes POSTGRES_PORT (5432) on 127.0.0.1 only (${ports.postgres})`);
+    ok(JSON.stringify(ports.pgadmin) === JSON.stringify(['127.0.0.1:${PGADMIN_PORT:-5050}:80']),
+       `dev: pgadmin publishes PGADMIN_PORT (5050) on 127.0.0.1 only (${ports.pgadmin})`);
     for (const v of ORIGINAL_ENV) ok(text.includes('${' + v), `dev: uses the original specification's ${v}`);
     ok(envValues.POSTGRES_DB === 'backend_db' && envValues.POSTGRES_PORT === '5432' && envValues.API_PORT === '8080' &&
        envValues.FRONTEND_PORT === '8000', '.env.example: POSTGRES_DB=backend_db, POSTGRES_PORT=5432, API_PORT=8080, FRONTEND_PORT=8000');
