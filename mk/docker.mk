@@ -86,7 +86,7 @@ endif
 # Production helpers: random secrets and a self-signed certificate (testing).
 secrets:
 	@mkdir -p docker/secrets && chmod 700 docker/secrets
-	@for s in postgres_password gateway_db_password pgadmin_password; do \
+	@for s in postgres_password gateway_db_password pgadmin_password pgadmin_db_password; do \
 	  f=docker/secrets/$$s.txt; \
 	  if [ -s $$f ]; then echo "kept    $$f"; else openssl rand -hex 16 > $$f && chmod 644 $$f && echo "created $$f"; fi; \
 	done

@@ -154,8 +154,8 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
     ok(ports.nginx_api.some(p => p.endsWith(':8443')) && ports.nginx_frontend.some(p => p.endsWith(':443')),
        'prod: both nginx publish a TLS port');
     const secrets = doc.secrets ?? {};
-    ok(['postgres_password', 'gateway_db_password', 'pgadmin_password'].every(s => s in secrets),
-       'prod: secrets postgres_password, gateway_db_password, pgadmin_password declared');
+    ok(['postgres_password', 'gateway_db_password', 'pgadmin_password', 'pgadmin_db_password'].every(s => s in secrets),
+       'prod: secrets postgres_password, gateway_db_password, pgadmin_password, pgadmin_db_password declared');
     for (const [n, s] of Object.entries(services)) {
       const env = envList(s.environment);
       for (const k of Object.keys(env).filter(k => k.endsWith('_FILE')))
@@ -199,11 +199,21 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
 ok(JSON.stringify(images.dev) === JSON.stringify(images.prod),
    `dev and prod run the same nginx and pgAdmin images (${JSON.stringify(images.prod)})`);
 
-// pgAdmin's pre-registered server points at the compose database.
+// pgAdmin's pre-registered server points at the compose database, as the
+// operators' login (a member of backend_admin made by 01-init.sql), never
+// as the superuser.
 const servers = JSON.parse(readFileSync(join(root, 'docker', 'pgadmin', 'servers.json'), 'utf8')).Servers ?? {};
 const srv = Object.values(servers)[0] ?? {};
-ok(srv.Host === 'postgres' && srv.Port === 5432 && srv.MaintenanceDB === envValues.POSTGRES_DB && srv.Username === envValues.POSTGRES_USER,
-   `docker/pgadmin/servers.json registers postgres:5432/${srv.MaintenanceDB} as ${srv.Username} (matching .env.example)`);
+ok(srv.Host === 'postgres' && srv.Port === 5432 && srv.MaintenanceDB === envValues.POSTGRES_DB && srv.Username === envValues.PGADMIN_DB_USER,
+   `docker/pgadmin/servers.json registers postgres:5432/${srv.MaintenanceDB} as ${srv.Username} (PGADMIN_DB_USER of .env.example)`);
+ok(srv.Username && srv.Username !== envValues.POSTGRES_USER && srv.Username !== envValues.GATEWAY_DB_USER,
+   `docker/pgadmin/servers.json does not log in as the superuser (${envValues.POSTGRES_USER}) nor the gateway's role`);
+for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docker-compose.prod.yml', true]]) {
+  const env = envList(YAML.parse(readFileSync(join(root, file), 'utf8'), { merge: true }).services.postgres.environment);
+  ok(env.PGADMIN_DB_USER === '${PGADMIN_DB_USER:-' + srv.Username + '}' &&
+     (prod ? env.PGADMIN_DB_PASSWORD_FILE === '/run/secrets/pgadmin_db_password' : /^\$\{PGADMIN_DB_PASSWORD:\?/.test(env.PGADMIN_DB_PASSWORD ?? '')),
+     `${prod ? 'prod' : 'dev'}: postgres gets PGADMIN_DB_USER (default ${srv.Username}) and its password (${prod ? 'a secret' : 'required from .env'}) for 01-init.sql`);
+}
 
 // .env.example holds no real secret: every password is a placeholder.
 for (const [k, v] of Object.entries(envValues))
