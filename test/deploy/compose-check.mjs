@@ -99,8 +99,12 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
   }
   ok(Object.entries(services).every(([n, s]) => ['postgres', 'pgadmin'].includes(n) || !netsOf(s).includes('backend_tools')),
      `${label}: only postgres and pgadmin are on backend_tools (it carries their published ports)`);
-  for (const v of ['postgres_data', 'postgres_logs', 'nginx_api_logs', 'nginx_frontend_logs', 'pgadmin_data'])
+  for (const v of ['postgres_data', 'nginx_api_logs', 'nginx_frontend_logs', 'pgadmin_data'])
     ok(doc.volumes && v in doc.volumes, `${label}: named volume ${v} is declared`);
+  // PostgreSQL logs to stderr (docker logs): no log volume, no log files.
+  ok(!('postgres_logs' in (doc.volumes ?? {})) &&
+     !(services.postgres?.volumes ?? []).some(v => String(typeof v === 'string' ? v : v.target).includes('/var/log/postgresql')),
+     `${label}: no postgres_logs volume (PostgreSQL logs to stderr, read with docker logs / make logs)`);
 
   for (const [name, svc] of Object.entries(services)) {
     const hc = svc.healthcheck;

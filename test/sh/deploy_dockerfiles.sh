@@ -58,7 +58,8 @@ check "postgres: shared_preload_libraries set to backend_framework (sample and c
 check "postgres: runs with docker/postgres/postgresql.conf" grepi $PG 'config_file=/etc/postgresql/postgresql.conf'
 check "postgres: init scripts go to /docker-entrypoint-initdb.d" grepi $PG '^COPY docker/postgres/init/ /docker-entrypoint-initdb.d/'
 check "postgres: HEALTHCHECK with pg_isready" grepi $PG '^HEALTHCHECK .*pg_isready'
-check "postgres: the log directory belongs to postgres" grepi $PG 'chown postgres:postgres /var/log/postgresql'
+check "postgres: logs to stderr (logging_collector off, log_destination stderr), no log directory in the image" \
+  bash -c "grep -Eq '^logging_collector = off' docker/postgres/postgresql.conf && grep -Eq \"^log_destination = 'stderr'\" docker/postgres/postgresql.conf && ! grep -q '/var/log/postgresql' $PG"
 
 # Both: every COPY source exists and survives .dockerignore.
 ignored() {  # ignored PATH: does .dockerignore exclude PATH (last match wins, like Docker)?

@@ -93,7 +93,6 @@ include '$dir2/docker-postgresql.conf'
 port = $port2
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir2'
-log_directory = '$dir2/log'
 CONF
 printf 'superpw-%s\n' "$$" > "$tmp/postgres_password"; chmod 644 "$tmp/postgres_password" "$tmp/gateway_db_password"
 # As docker-entrypoint.sh: initdb with the superuser's password, scram for TCP.
@@ -115,8 +114,13 @@ check "B: bind parameter values are never logged (log_parameter_max_length, _on_
   is "$(q2 -d postgres -c "SELECT current_setting('log_parameter_max_length') || ' ' || current_setting('log_parameter_max_length_on_error')")" "0 0"
 check "B: no setting of the file was rejected" \
   is "$(q2 -d postgres -c "SELECT count(*) FROM pg_file_settings WHERE error IS NOT NULL")" 0
-check "B: the server logs to files (logging_collector, the postgres_logs volume)" \
-  bash -c "ls '$dir2'/log/postgresql-*.log >/dev/null 2>&1"
+check "B: the server logs to stderr, as docker logs shows it (logging_collector off, log_destination stderr)" \
+  is "$(q2 -d postgres -c "SELECT current_setting('logging_collector') || ' ' || current_setting('log_destination')")" "off stderr"
+q2 -d postgres -c "SELECT 1/0 AS bf_deploy_stderr_probe" >/dev/null 2>&1
+sleep 0.2
+check "B: an error reaches the server's stderr (pg_ctl -l, standing in for the container's log), with the statement" \
+  bash -c "grep -q 'ERROR:  division by zero' '$dir2/startup.log' && grep -q 'bf_deploy_stderr_probe' '$dir2/startup.log'"
+check "B: no log file is written (no collector, no log directory)" bash -c "[ -z \"\$(ls -A '$dir2/log')\" ] && [ ! -d '$dir2/data/log' ]"
 # POSTGRES_DB, then the init script, as the entrypoint does (socket, superuser).
 q2 -d postgres -c "CREATE DATABASE backend_db" >/dev/null
 if env GATEWAY_DB_PASSWORD_FILE="$tmp/gateway_db_password" PGADMIN_DB_PASSWORD_FILE="$tmp/pgadmin_db_password" \
@@ -153,7 +157,7 @@ if [ -x gateway/backend-gateway ]; then
 else
   skip "B: the gateway on the image-like cluster" "gateway/backend-gateway is not built"
 fi
-check "B: no password in the server log" bash -c "! grep -rq 'pw-$$-secret\|op-$$-secret\|superpw-$$' '$dir2/log'"
+check "B: no password in the server log (its stderr)" bash -c "! grep -q 'pw-$$-secret\|op-$$-secret\|superpw-$$' '$dir2/startup.log'"
 as_pg "$BINDIR/pg_ctl" -D "$dir2/data" -m fast -w stop >/dev/null
 
 # --- C. the image's entry point: DEBUG adds statement logging -----------------------------
