@@ -162,7 +162,7 @@ check "api: X-Request-Id passed to the gateway and returned once" is "$(header "
 
 # gzip: the largest of a few gateway answers.
 gz_ok=false
-for p in /api/v1/openapi.json /metrics /api/v1/status /health; do
+for p in /api/v1/openapi.json /api/v1/status /health; do
   get api_plain "$A$p"; get api_gz "$A$p" -H 'Accept-Encoding: gzip'
   [ "$(status "$tmp/api_plain.h")" = 200 ] && [ "$(stat -c %s "$tmp/api_plain.b")" -ge 256 ] || continue
   if [ "$(header "$tmp/api_gz.h" Content-Encoding)" = gzip ] && gzip -dc "$tmp/api_gz.b" | cmp -s - "$tmp/api_plain.b" \
@@ -171,8 +171,6 @@ for p in /api/v1/openapi.json /metrics /api/v1/status /health; do
   break
 done
 check "api: gzip on proxied answers (Content-Encoding: gzip, Vary, same bytes after gunzip)" $gz_ok
-get api_metrics "$A/metrics"
-check "api: /metrics reachable from 127.0.0.1 (private addresses only)" is "$(status "$tmp/api_metrics.h")" 200
 
 # The issuer is the configured public URL of the Host nginx passes on (port
 # included); X-Forwarded-Host/Proto, whoever sends them, build nothing.
@@ -292,6 +290,33 @@ check "frontend prod: /health over TLS (200) with HSTS" \
 get fep_css "https://127.0.0.1:$FEP_TLS/__deploy_test__/style.css" -H 'Accept-Encoding: gzip'
 check "frontend prod: static files over TLS, gzip, cached, HSTS" \
   is "$(header "$tmp/fep_css.h" Content-Encoding)|$(header "$tmp/fep_css.h" Cache-Control)|$(header_count "$tmp/fep_css.h" Strict-Transport-Security)" "gzip|no-cache|1"
+
+# --- /metrics: never through a proxy ----------------------------------------------------------
+# An address allowlist at the proxy turns public behind a load balancer
+# (every client then comes from a private address), so all four configs
+# refuse /metrics outright with a JSON 404, from 127.0.0.1 too, whatever the
+# spelling of the path; Prometheus scrapes the gateway itself on the internal
+# network (its port is not published).
+metrics_refused() {   # metrics_refused LABEL BASE
+  local label=$1 base=$2 p bad="" code
+  for p in /metrics "/metrics?format=prometheus" //metrics /./metrics /%6detrics /api/../metrics; do
+    code=$(curl -s -k --path-as-is -o "$tmp/mx.b" -w '%{http_code}|%{content_type}' "$base$p")
+    if [ "$code" != "404|application/json" ] || grep -q 'backend_gateway_' "$tmp/mx.b" \
+       || [ "$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).error)' "$tmp/mx.b" 2>/dev/null)" != not_found ]; then
+      bad="$bad $p=$code"
+    fi
+  done
+  code=$(curl -s -k -I -o /dev/null -w '%{http_code}' "$base/metrics")
+  [ "$code" = 404 ] || bad="$bad HEAD=$code"
+  check "$label: /metrics refused (JSON 404 not_found, no metrics) in every spelling, also from 127.0.0.1${bad:+ (got$bad)}" test -z "$bad"
+}
+metrics_refused "api" "$A"
+metrics_refused "frontend" "$F"
+metrics_refused "api prod" "https://127.0.0.1:$APIP_TLS"
+metrics_refused "frontend prod" "https://127.0.0.1:$FEP_TLS"
+get gw_metrics "http://127.0.0.1:$GW_PORT/metrics"
+check "gateway: /metrics answered directly (how Prometheus scrapes it on the internal network)" \
+  is "$(status "$tmp/gw_metrics.h")|$(grep -q '^backend_gateway_requests_total' "$tmp/gw_metrics.b" && echo counters)" "200|counters"
 
 # --- a forged X-Forwarded-For changes nothing ------------------------------------------------
 # nginx sends the gateway only the address it saw ($remote_addr), and the
