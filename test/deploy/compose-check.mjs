@@ -131,7 +131,8 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
     for (const [k, val] of Object.entries(envList(svc.environment))) {
       if (!SECRET_NAME.test(k)) continue;
       const s = String(val ?? '');
-      const fine = k.endsWith('_FILE') ? s.startsWith('/run/secrets/') : /^\$\{[A-Z_]+(:\?[^}]*)?\}$/.test(s);
+      // ${VAR}, ${VAR:?message}, or ${VAR:-} (optional, empty when unset).
+      const fine = k.endsWith('_FILE') ? s.startsWith('/run/secrets/') : /^\$\{[A-Z_]+(:\?[^}]*|:-)?\}$/.test(s);
       ok(fine, `${label}: ${name} ${k} is ${k.endsWith('_FILE') ? 'a /run/secrets file' : 'taken from .env, not written here'} (${s})`);
     }
     ok(!/password=[^$\s]/i.test(JSON.stringify(envList(svc.environment))),
@@ -175,6 +176,8 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
        services.nginx_frontend.volumes.some(v => String(v).includes('certs')), 'prod: both nginx mount the certificates folder');
   }
   ok(envList(services.gateway.environment).BACKEND_TRUST_PROXY === '1', `${label}: the gateway trusts X-Forwarded-* (behind nginx)`);
+  ok(envList(services.gateway.environment).BACKEND_METRICS_TOKEN === '${GATEWAY_METRICS_TOKEN:-}',
+     `${label}: the gateway's optional metrics token comes from GATEWAY_METRICS_TOKEN (empty by default)`);
 
   // Supported images: nginx 1.28 or later (1.27 and older get no fixes any
   // more), an Alpine tag; pgAdmin 9 or later (8.x has CVE-2025-2945); the

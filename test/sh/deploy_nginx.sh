@@ -38,8 +38,9 @@ trap cleanup EXIT
 # --- the gateway, started like its container ---------------------------------
 GW_PORT=$(free_port)
 DSN_NO_PASSWORD="host=127.0.0.1 port=$PGPORT dbname=$PGDATABASE user=backend_gateway_login connect_timeout=5 application_name=backend-gateway"
+METRICS_TOKEN=metrics-$$-$(openssl rand -hex 12)
 env BACKEND_LISTEN=127.0.0.1:$GW_PORT BACKEND_DATABASE_URL="$DSN_NO_PASSWORD" GATEWAY_DB_PASSWORD="$(gateway_password)" \
-    BACKEND_TRUST_PROXY=1 BACKEND_POOL=2 BACKEND_THREADS=2 BACKEND_TIMEOUT=10 DEBUG=true \
+    BACKEND_METRICS_TOKEN="$METRICS_TOKEN" BACKEND_TRUST_PROXY=1 BACKEND_POOL=2 BACKEND_THREADS=2 BACKEND_TIMEOUT=10 DEBUG=true \
     GATEWAY_BIN="$ROOT/gateway/backend-gateway" \
     sh docker/gateway/entrypoint.sh >"$tmp/gateway.log" 2>"$tmp/gateway.err" &
 GW_PID=$!; pids+=($GW_PID)
@@ -314,9 +315,22 @@ metrics_refused "api" "$A"
 metrics_refused "frontend" "$F"
 metrics_refused "api prod" "https://127.0.0.1:$APIP_TLS"
 metrics_refused "frontend prod" "https://127.0.0.1:$FEP_TLS"
-get gw_metrics "http://127.0.0.1:$GW_PORT/metrics"
-check "gateway: /metrics answered directly (how Prometheus scrapes it on the internal network)" \
+# Directly, as Prometheus scrapes it; this gateway runs with
+# BACKEND_METRICS_TOKEN, so only "Authorization: Bearer <token>" reads it.
+get gw_metrics "http://127.0.0.1:$GW_PORT/metrics" -H "Authorization: Bearer $METRICS_TOKEN"
+check "gateway: /metrics answered directly with the metrics token (how Prometheus scrapes it on the internal network)" \
   is "$(status "$tmp/gw_metrics.h")|$(grep -q '^backend_gateway_requests_total' "$tmp/gw_metrics.b" && echo counters)" "200|counters"
+get gw_metrics_lc "http://127.0.0.1:$GW_PORT/metrics" -H "Authorization: bearer $METRICS_TOKEN"
+check "gateway: the Bearer scheme is case-insensitive" is "$(status "$tmp/gw_metrics_lc.h")" 200
+bad=""
+for auth in "" "Bearer " "Bearer ${METRICS_TOKEN%?}" "Bearer ${METRICS_TOKEN}x" "Bearer ${METRICS_TOKEN%?}X" "Bearer  $METRICS_TOKEN" \
+            "Basic $(printf 'x:%s' "$METRICS_TOKEN" | base64 -w0)" "$METRICS_TOKEN"; do
+  code=$(curl -s -o "$tmp/mx.b" -w '%{http_code}|%{content_type}' ${auth:+-H "Authorization: $auth"} "http://127.0.0.1:$GW_PORT/metrics")
+  err=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).error)' "$tmp/mx.b" 2>/dev/null)
+  [ "$code|$err" = "401|application/json|invalid_token" ] || bad="$bad [${auth:-none}]=$code|$err"
+done
+check "gateway: /metrics without the token, with a wrong, shorter, longer or non-Bearer one -> JSON 401 invalid_token${bad:+ (got$bad)}" test -z "$bad"
+check "gateway: the metrics token appears in none of its output" bash -c "! grep -qF -- '$METRICS_TOKEN' '$tmp/gateway.log' '$tmp/gateway.err'"
 
 # --- a forged X-Forwarded-For changes nothing ------------------------------------------------
 # nginx sends the gateway only the address it saw ($remote_addr), and the
