@@ -176,6 +176,14 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
        services.nginx_frontend.volumes.some(v => String(v).includes('certs')), 'prod: both nginx mount the certificates folder');
   }
   ok(envList(services.gateway.environment).BACKEND_TRUST_PROXY === '1', `${label}: the gateway trusts X-Forwarded-* (behind nginx)`);
+  // The console's URL comes from .env: its callback is every tenant's console
+  // redirect URI, and its origin the default CORS origin.
+  const pgcmd = (services.postgres.command ?? []).map(String);
+  const frontendDefault = prod ? '${FRONTEND_URL}' : '${FRONTEND_URL:-http://localhost:8000}';
+  ok(pgcmd.includes(`backend_framework.console_redirect_uris=${prod ? '${FRONTEND_URL:?set FRONTEND_URL in .env}' : frontendDefault}/console/callback.html`),
+     `${label}: console_redirect_uris is FRONTEND_URL/console/callback.html`);
+  ok(pgcmd.includes('backend_framework.cors_origins=${CORS_ORIGINS-' + frontendDefault + '}'),
+     `${label}: cors_origins is CORS_ORIGINS, or FRONTEND_URL when unset (${pgcmd.find(c => c.startsWith('backend_framework.cors_origins'))})`);
   ok(envList(services.gateway.environment).BACKEND_METRICS_TOKEN === '${GATEWAY_METRICS_TOKEN:-}',
      `${label}: the gateway's optional metrics token comes from GATEWAY_METRICS_TOKEN (empty by default)`);
 
