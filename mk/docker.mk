@@ -31,7 +31,7 @@ up: .env
 	$(COMPOSE) up -d --build --wait
 	@echo "API:      http://localhost:$$(grep -E '^API_PORT=' .env | cut -d= -f2)"
 	@echo "Console:  http://localhost:$$(grep -E '^FRONTEND_PORT=' .env | cut -d= -f2)/  (also http://localhost:$$(grep -E '^API_PORT=' .env | cut -d= -f2)/console/)"
-	@echo "pgAdmin:  http://localhost:$$(grep -E '^PGADMIN_PORT=' .env | cut -d= -f2)"
+	@echo "pgAdmin:  http://127.0.0.1:$$(grep -E '^PGADMIN_PORT=' .env | cut -d= -f2)  (this machine only; database login PGADMIN_DB_USER / PGADMIN_DB_PASSWORD)"
 
 down: .env
 	$(COMPOSE) down
