@@ -42,6 +42,11 @@ fsync = on
 synchronous_commit = on
 backend_framework.base_domain = 'localhost'
 backend_framework.signup_per_hour = 100000
+# Sign-ups start on the default plan (only an operator picks another): the
+# load needs enterprise's (no) limits.
+backend_framework.default_plan = 'enterprise'
+# The URL this test calls the gateway by (any other Host gets 421).
+backend_framework.public_urls = '$URL'
 CONF
 pg -w start >/dev/null
 psql -qX -h "$dir" -p "$port" -U postgres -d postgres -c "CREATE DATABASE faults"
