@@ -20,10 +20,12 @@ URL=http://127.0.0.1:$gport
 LOAD=$ROOT/test/soak/faults-load.mjs
 gw_pid=""; load_pid=""
 pg() { as_pg "$BINDIR/pg_ctl" -D "$data" -o "-p $port" -l "$dir/postgres.log" "$@"; }
+# Every step may fail (a process already gone) without ending the cleanup
+# early under set -e: it must always reach the server and the gateway.
 cleanup() {
-  [ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null; [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null
-  [ -n "$gw_pid" ] && wait "$gw_pid" 2>/dev/null
-  [ -f "$data/postmaster.pid" ] && pg -m immediate -w stop >/dev/null 2>&1 || true
+  [ -z "$load_pid" ] || kill "$load_pid" 2>/dev/null || true
+  [ -z "$gw_pid" ] || { kill "$gw_pid" 2>/dev/null; wait "$gw_pid" 2>/dev/null; } || true
+  [ ! -f "$data/postmaster.pid" ] || pg -m immediate -w stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 now() { date +%s%3N; }
