@@ -31,7 +31,7 @@ up: .env
 	$(COMPOSE) up -d --build --wait
 	@echo "API:      http://localhost:$$(grep -E '^API_PORT=' .env | cut -d= -f2)"
 	@echo "Console:  http://localhost:$$(grep -E '^FRONTEND_PORT=' .env | cut -d= -f2)/  (also http://localhost:$$(grep -E '^API_PORT=' .env | cut -d= -f2)/console/)"
-	@echo "pgAdmin:  http://localhost:$$(grep -E '^PGADMIN_PORT=' .env | cut -d= -f2)"
+	@echo "pgAdmin:  http://127.0.0.1:$$(grep -E '^PGADMIN_PORT=' .env | cut -d= -f2)  (this machine only; database login PGADMIN_DB_USER / PGADMIN_DB_PASSWORD)"
 
 down: .env
 	$(COMPOSE) down
@@ -86,7 +86,7 @@ endif
 # Production helpers: random secrets and a self-signed certificate (testing).
 secrets:
 	@mkdir -p docker/secrets && chmod 700 docker/secrets
-	@for s in postgres_password gateway_db_password pgadmin_password; do \
+	@for s in postgres_password gateway_db_password pgadmin_password pgadmin_db_password; do \
 	  f=docker/secrets/$$s.txt; \
 	  if [ -s $$f ]; then echo "kept    $$f"; else openssl rand -hex 16 > $$f && chmod 644 $$f && echo "created $$f"; fi; \
 	done

@@ -7,9 +7,11 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 DEMO_ENV=$BUILD/demo-$PGPORT.env
 psql -qX -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $PGDATABASE" 2>/dev/null || true
-# The gateway's password: random, in a libpq password file only its owner reads.
+# The gateway's password: random, in a libpq password file only its owner
+# reads. Any port: test/sh/deploy_backup.sh restores the roles onto a second
+# local cluster and connects the gateway there with the same login.
 if [ ! -s "$GATEWAY_PASSFILE" ]; then
-  (umask 077; printf '127.0.0.1:%s:*:backend_gateway_login:%s\n' "$PGPORT" \
+  (umask 077; printf '127.0.0.1:*:*:backend_gateway_login:%s\n' \
      "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" > "$GATEWAY_PASSFILE")
 fi
 psql -qX -v ON_ERROR_STOP=1 -At <<SQL > "$DEMO_ENV.tmp"

@@ -44,6 +44,11 @@ usage (FILE *f)
            "                        the proxy added; the proxy must overwrite\n"
            "                        X-Forwarded-Proto/Host, and only it may reach\n"
            "                        the gateway\n"
+           "  --metrics-token TOKEN /metrics answers only requests with\n"
+           "                        Authorization: Bearer TOKEN, at least 16 characters\n"
+           "                        (BACKEND_METRICS_TOKEN, default none: /metrics open\n"
+           "                        to whoever reaches the gateway; prefer the variable,\n"
+           "                        a command line is visible to other processes)\n"
            "  --help                show this help and exit\n"
            "  --version             show the version and exit\n",
            DEFAULT_TIMEOUT);
@@ -144,7 +149,7 @@ parse_bool (const char *v, bool *out)
 enum opt
 {
   OPT_LISTEN, OPT_DATABASE, OPT_POOL, OPT_THREADS, OPT_WWW, OPT_MAX_BODY,
-  OPT_TIMEOUT, OPT_TRUST_PROXY, OPT_COUNT
+  OPT_TIMEOUT, OPT_TRUST_PROXY, OPT_METRICS_TOKEN, OPT_COUNT
 };
 
 static const struct
@@ -161,6 +166,7 @@ static const struct
   [OPT_MAX_BODY] = { "--max-body", "BACKEND_MAX_BODY", true },
   [OPT_TIMEOUT] = { "--timeout", "BACKEND_TIMEOUT", true },
   [OPT_TRUST_PROXY] = { "--trust-proxy", "BACKEND_TRUST_PROXY", false },
+  [OPT_METRICS_TOKEN] = { "--metrics-token", "BACKEND_METRICS_TOKEN", true },
 };
 
 static bool
@@ -199,6 +205,17 @@ apply (struct config *cfg, enum opt o, const char *v, const char *from)
   case OPT_TRUST_PROXY:
     ok = parse_bool (v, &cfg->trust_proxy);
     break;
+  case OPT_METRICS_TOKEN:
+    /* Empty: no token. A short one would be guessed; the message below
+       never echoes the value (a secret). */
+    if ('\0' != v[0] && strlen (v) < 16)
+    {
+      fprintf (stderr, "backend-gateway: %s must be at least 16 characters\n",
+               from);
+      return false;
+    }
+    cfg->metrics_token = ('\0' == v[0]) ? NULL : v;
+    break;
   case OPT_COUNT:
     ok = false;
     break;
@@ -229,6 +246,7 @@ config_parse (struct config *cfg, int argc, char **argv)
   cfg->max_body = DEFAULT_MAX_BODY;
   cfg->timeout = DEFAULT_TIMEOUT;
   cfg->trust_proxy = false;
+  cfg->metrics_token = NULL;
   cfg->listen_fd = -1;
 
   for (int o = 0; o < OPT_COUNT; o++)
@@ -281,4 +299,29 @@ config_parse (struct config *cfg, int argc, char **argv)
       return CONFIG_ERROR;
   }
   return CONFIG_OK;
+}
+
+/* May this request read /metrics? Without --metrics-token, yes. With it,
+ * only with "Authorization: Bearer <token>" (scheme case-insensitive). Every
+ * byte of the token is compared whatever differs first, so the time taken
+ * does not tell how much of a guess was right. */
+bool
+config_metrics_allowed (const struct config *cfg, const char *authorization)
+{
+  const char *t = cfg->metrics_token;
+  const char *g;
+  size_t n, m;
+  volatile unsigned char d;
+
+  if (NULL == t)
+    return true;
+  if (NULL == authorization || 0 != strncasecmp (authorization, "Bearer ", 7))
+    return false;
+  g = authorization + 7;
+  n = strlen (t);
+  m = strlen (g);
+  d = (unsigned char) (n != m);
+  for (size_t i = 0; i < n; i++)
+    d |= (unsigned char) (t[i] ^ (i < m ? g[i] : 0));
+  return 0 == d;
 }

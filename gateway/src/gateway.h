@@ -212,6 +212,7 @@ struct config
   uint64_t max_body;
   unsigned timeout;             /* seconds */
   bool trust_proxy;
+  const char *metrics_token;    /* NULL: /metrics needs no token */
 
   /* runtime structures hanging off it */
   char *www_root;               /* realpath of www, without trailing '/' */
@@ -234,5 +235,7 @@ enum config_result
   CONFIG_ERROR
 };
 enum config_result config_parse (struct config *cfg, int argc, char **argv);
+bool config_metrics_allowed (const struct config *cfg,
+                             const char *authorization);
 
 #endif

@@ -122,6 +122,11 @@ reply_metrics (struct request *r, bool allowed)
                        "/metrics answers GET and HEAD only", 0, false);
     return ret;
   }
+  if (! config_metrics_allowed (r->cfg, MHD_lookup_connection_value (
+                                 r->conn, MHD_HEADER_KIND,
+                                 MHD_HTTP_HEADER_AUTHORIZATION)))
+    return reply_error (r, MHD_HTTP_UNAUTHORIZED, "invalid_token",
+                        "/metrics needs the gateway's metrics token", 0, false);
   if (NULL != r->cfg->pool)
     pool_stats (r->cfg->pool, &s);
   buf_init (&b);

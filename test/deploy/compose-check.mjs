@@ -62,6 +62,7 @@ const EXPECTED = ['postgres', 'gateway', 'nginx_api', 'nginx_frontend', 'pgadmin
 const ORIGINAL_ENV = ['POSTGRES_DB', 'POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_PORT', 'API_PORT',
                       'FRONTEND_PORT', 'PGADMIN_DEFAULT_EMAIL', 'PGADMIN_DEFAULT_PASSWORD', 'DEBUG'];
 
+const images = {};
 for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docker-compose.prod.yml', true]]) {
   const path = join(root, file);
   const text = readFileSync(path, 'utf8');
@@ -74,16 +75,42 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
   const services = doc.services ?? {};
   ok(EXPECTED.every(s => s in services) && Object.keys(services).length === EXPECTED.length,
      `${label}: services are exactly ${EXPECTED.join(', ')} (got ${Object.keys(services).join(', ')})`);
-  ok(doc.networks && 'backend_network' in doc.networks, `${label}: network backend_network is declared`);
-  for (const v of ['postgres_data', 'postgres_logs', 'nginx_api_logs', 'nginx_frontend_logs', 'pgadmin_data'])
+  // Networks: the database on an internal network no proxy is on.
+  const nets = doc.networks ?? {};
+  const netsOf = svc => Array.isArray(svc.networks) ? svc.networks : Object.keys(svc.networks ?? {});
+  ok(['backend_db', 'backend_edge', 'backend_tools'].every(n => n in nets) && Object.keys(nets).length === 3,
+     `${label}: networks are exactly backend_db, backend_edge, backend_tools (got ${Object.keys(nets).join(', ')})`);
+  ok(nets.backend_db?.internal === true, `${label}: backend_db is internal (internal: true)`);
+  ok(!nets.backend_edge?.internal && !nets.backend_tools?.internal,
+     `${label}: backend_edge and backend_tools are not internal (Docker publishes ports only through such a network)`);
+  const expectNets = {
+    postgres: prod ? ['backend_db'] : ['backend_db', 'backend_tools'],
+    gateway: ['backend_db', 'backend_edge'],
+    nginx_api: ['backend_edge'],
+    nginx_frontend: ['backend_edge'],
+    pgadmin: ['backend_db', 'backend_tools'],
+  };
+  for (const [n, want] of Object.entries(expectNets))
+    ok(JSON.stringify(netsOf(services[n] ?? {}).slice().sort()) === JSON.stringify(want),
+       `${label}: ${n} is on ${want.join(' + ')} (got ${netsOf(services[n] ?? {}).join(', ') || 'the default network'})`);
+  for (const n of ['nginx_api', 'nginx_frontend']) {
+    const shared = netsOf(services[n] ?? {}).filter(x => netsOf(services.postgres ?? {}).includes(x));
+    ok(shared.length === 0, `${label}: ${n} shares no network with postgres (it cannot reach the database)${shared.length ? ': ' + shared : ''}`);
+  }
+  ok(Object.entries(services).every(([n, s]) => ['postgres', 'pgadmin'].includes(n) || !netsOf(s).includes('backend_tools')),
+     `${label}: only postgres and pgadmin are on backend_tools (it carries their published ports)`);
+  for (const v of ['postgres_data', 'nginx_api_logs', 'nginx_frontend_logs', 'pgadmin_data'])
     ok(doc.volumes && v in doc.volumes, `${label}: named volume ${v} is declared`);
+  // PostgreSQL logs to stderr (docker logs): no log volume, no log files.
+  ok(!('postgres_logs' in (doc.volumes ?? {})) &&
+     !(services.postgres?.volumes ?? []).some(v => String(typeof v === 'string' ? v : v.target).includes('/var/log/postgresql')),
+     `${label}: no postgres_logs volume (PostgreSQL logs to stderr, read with docker logs / make logs)`);
 
   for (const [name, svc] of Object.entries(services)) {
     const hc = svc.healthcheck;
     ok(hc && !hc.disable && Array.isArray(hc.test) && hc.test.length > 1 && hc.interval && hc.retries,
        `${label}: ${name} has a health check (test, interval, retries)`);
-    ok((svc.networks ?? []).includes?.('backend_network') || (svc.networks && 'backend_network' in svc.networks),
-       `${label}: ${name} is on backend_network`);
+    ok(netsOf(svc).length > 0 && netsOf(svc).every(x => x in nets), `${label}: ${name} is on declared networks only (${netsOf(svc).join(', ')})`);
     ok(Boolean(svc.restart), `${label}: ${name} has a restart policy (${svc.restart})`);
     if (name !== 'postgres') {
       const deps = svc.depends_on ?? {};
@@ -104,7 +131,8 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
     for (const [k, val] of Object.entries(envList(svc.environment))) {
       if (!SECRET_NAME.test(k)) continue;
       const s = String(val ?? '');
-      const fine = k.endsWith('_FILE') ? s.startsWith('/run/secrets/') : /^\$\{[A-Z_]+(:\?[^}]*)?\}$/.test(s);
+      // ${VAR}, ${VAR:?message}, or ${VAR:-} (optional, empty when unset).
+      const fine = k.endsWith('_FILE') ? s.startsWith('/run/secrets/') : /^\$\{[A-Z_]+(:\?[^}]*|:-)?\}$/.test(s);
       ok(fine, `${label}: ${name} ${k} is ${k.endsWith('_FILE') ? 'a /run/secrets file' : 'taken from .env, not written here'} (${s})`);
     }
     ok(!/password=[^$\s]/i.test(JSON.stringify(envList(svc.environment))),
@@ -117,8 +145,10 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
   ok(ports.gateway.length === 0, `${label}: the gateway publishes no port (only nginx reaches it)`);
   if (!prod) {
     ok(ports.nginx_frontend.includes('${FRONTEND_PORT:-8000}:8000'), 'dev: nginx_frontend publishes FRONTEND_PORT (8000)');
-    ok(ports.postgres.includes('${POSTGRES_PORT:-5432}:5432'), 'dev: postgres publishes POSTGRES_PORT (5432)');
-    ok(ports.pgadmin.includes('${PGADMIN_PORT:-5050}:80'), 'dev: pgadmin publishes 5050');
+    ok(JSON.stringify(ports.postgres) === JSON.stringify(['127.0.0.1:${POSTGRES_PORT:-5432}:5432']),
+       `dev: postgres publishes POSTGRES_PORT (5432) on 127.0.0.1 only (${ports.postgres})`);
+    ok(JSON.stringify(ports.pgadmin) === JSON.stringify(['127.0.0.1:${PGADMIN_PORT:-5050}:80']),
+       `dev: pgadmin publishes PGADMIN_PORT (5050) on 127.0.0.1 only (${ports.pgadmin})`);
     for (const v of ORIGINAL_ENV) ok(text.includes('${' + v), `dev: uses the original specification's ${v}`);
     ok(envValues.POSTGRES_DB === 'backend_db' && envValues.POSTGRES_PORT === '5432' && envValues.API_PORT === '8080' &&
        envValues.FRONTEND_PORT === '8000', '.env.example: POSTGRES_DB=backend_db, POSTGRES_PORT=5432, API_PORT=8080, FRONTEND_PORT=8000');
@@ -129,8 +159,8 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
     ok(ports.nginx_api.some(p => p.endsWith(':8443')) && ports.nginx_frontend.some(p => p.endsWith(':443')),
        'prod: both nginx publish a TLS port');
     const secrets = doc.secrets ?? {};
-    ok(['postgres_password', 'gateway_db_password', 'pgadmin_password'].every(s => s in secrets),
-       'prod: secrets postgres_password, gateway_db_password, pgadmin_password declared');
+    ok(['postgres_password', 'gateway_db_password', 'pgadmin_password', 'pgadmin_db_password'].every(s => s in secrets),
+       'prod: secrets postgres_password, gateway_db_password, pgadmin_password, pgadmin_db_password declared');
     for (const [n, s] of Object.entries(services)) {
       const env = envList(s.environment);
       for (const k of Object.keys(env).filter(k => k.endsWith('_FILE')))
@@ -146,6 +176,31 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
        services.nginx_frontend.volumes.some(v => String(v).includes('certs')), 'prod: both nginx mount the certificates folder');
   }
   ok(envList(services.gateway.environment).BACKEND_TRUST_PROXY === '1', `${label}: the gateway trusts X-Forwarded-* (behind nginx)`);
+  // The console's URL comes from .env: its callback is every tenant's console
+  // redirect URI, and its origin the default CORS origin.
+  const pgcmd = (services.postgres.command ?? []).map(String);
+  const frontendDefault = prod ? '${FRONTEND_URL}' : '${FRONTEND_URL:-http://localhost:8000}';
+  ok(pgcmd.includes(`backend_framework.console_redirect_uris=${prod ? '${FRONTEND_URL:?set FRONTEND_URL in .env}' : frontendDefault}/console/callback.html`),
+     `${label}: console_redirect_uris is FRONTEND_URL/console/callback.html`);
+  ok(pgcmd.includes('backend_framework.cors_origins=${CORS_ORIGINS-' + frontendDefault + '}'),
+     `${label}: cors_origins is CORS_ORIGINS, or FRONTEND_URL when unset (${pgcmd.find(c => c.startsWith('backend_framework.cors_origins'))})`);
+  ok(envList(services.gateway.environment).BACKEND_METRICS_TOKEN === '${GATEWAY_METRICS_TOKEN:-}',
+     `${label}: the gateway's optional metrics token comes from GATEWAY_METRICS_TOKEN (empty by default)`);
+
+  // Supported images: nginx 1.28 or later (1.27 and older get no fixes any
+  // more), an Alpine tag; pgAdmin 9 or later (8.x has CVE-2025-2945); the
+  // same image for both nginx.
+  for (const n of ['nginx_api', 'nginx_frontend']) {
+    const m = /^nginx:1\.(\d+)(?:\.\d+)?-alpine$/.exec(services[n].image ?? '');
+    ok(m && +m[1] >= 28, `${label}: ${n} runs a supported nginx, 1.28 or later, Alpine (${services[n].image})`);
+  }
+  ok(services.nginx_api.image === services.nginx_frontend.image, `${label}: both nginx run the same image`);
+  // The major tag follows every fix; a pinned minor must have the 2026 ones
+  // too (CVE-2026-7815 fixed in 9.15, CVE-2026-17350 in 9.17).
+  const pga = /^dpage\/pgadmin4:(\d+)(?:\.(\d+))?(?:\.\d+)?$/.exec(services.pgadmin.image ?? '');
+  ok(pga && +pga[1] >= 9 && (pga[2] === undefined || +pga[1] > 9 || +pga[2] >= 17),
+     `${label}: pgAdmin 9 (major tag) or a pinned 9.17 or later, not 8.x with CVE-2025-2945 (${services.pgadmin.image})`);
+  images[label] = Object.fromEntries(['nginx_api', 'nginx_frontend', 'pgadmin'].map(n => [n, services[n].image]));
 
   // Every interpolated variable is documented in .env.example.
   const missing = [...interpolatedVars(text)].filter(v => !envDefined.has(v));
@@ -156,11 +211,24 @@ for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docke
     ok(existsSync(join(root, 'docker', f)), `${label}: docker/${f} exists`);
 }
 
-// pgAdmin's pre-registered server points at the compose database.
+ok(JSON.stringify(images.dev) === JSON.stringify(images.prod),
+   `dev and prod run the same nginx and pgAdmin images (${JSON.stringify(images.prod)})`);
+
+// pgAdmin's pre-registered server points at the compose database, as the
+// operators' login (a member of backend_admin made by 01-init.sql), never
+// as the superuser.
 const servers = JSON.parse(readFileSync(join(root, 'docker', 'pgadmin', 'servers.json'), 'utf8')).Servers ?? {};
 const srv = Object.values(servers)[0] ?? {};
-ok(srv.Host === 'postgres' && srv.Port === 5432 && srv.MaintenanceDB === envValues.POSTGRES_DB && srv.Username === envValues.POSTGRES_USER,
-   `docker/pgadmin/servers.json registers postgres:5432/${srv.MaintenanceDB} as ${srv.Username} (matching .env.example)`);
+ok(srv.Host === 'postgres' && srv.Port === 5432 && srv.MaintenanceDB === envValues.POSTGRES_DB && srv.Username === envValues.PGADMIN_DB_USER,
+   `docker/pgadmin/servers.json registers postgres:5432/${srv.MaintenanceDB} as ${srv.Username} (PGADMIN_DB_USER of .env.example)`);
+ok(srv.Username && srv.Username !== envValues.POSTGRES_USER && srv.Username !== envValues.GATEWAY_DB_USER,
+   `docker/pgadmin/servers.json does not log in as the superuser (${envValues.POSTGRES_USER}) nor the gateway's role`);
+for (const [file, prod] of [['docker/docker-compose.yml', false], ['docker/docker-compose.prod.yml', true]]) {
+  const env = envList(YAML.parse(readFileSync(join(root, file), 'utf8'), { merge: true }).services.postgres.environment);
+  ok(env.PGADMIN_DB_USER === '${PGADMIN_DB_USER:-' + srv.Username + '}' &&
+     (prod ? env.PGADMIN_DB_PASSWORD_FILE === '/run/secrets/pgadmin_db_password' : /^\$\{PGADMIN_DB_PASSWORD:\?/.test(env.PGADMIN_DB_PASSWORD ?? '')),
+     `${prod ? 'prod' : 'dev'}: postgres gets PGADMIN_DB_USER (default ${srv.Username}) and its password (${prod ? 'a secret' : 'required from .env'}) for 01-init.sql`);
+}
 
 // .env.example holds no real secret: every password is a placeholder.
 for (const [k, v] of Object.entries(envValues))

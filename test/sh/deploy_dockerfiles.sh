@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Deployment, part 5: the Dockerfiles, statically (no Docker engine, no
 # hadolint here): the gateway image is multi-stage, runs as a non-root user
-# and has a health check; the PostgreSQL image is FROM postgres:15-alpine,
-# builds the extension with PGXS in a build stage and preloads it. Every file
+# and has a health check; the PostgreSQL image is FROM postgres:15-alpine3.N
+# (a pinned, still built Alpine release, the gateway's too), builds the extension with PGXS in a build stage and preloads it. Every file
 # they COPY exists and is not excluded by .dockerignore; the entrypoint
 # scripts are valid POSIX sh; the top Makefile's targets they call exist.
 set -uo pipefail
@@ -33,8 +33,21 @@ check "gateway: EXPOSE 8080" grepi $GW '^EXPOSE 8080'
 check "gateway: builds with the top Makefile's gateway target" grepi $GW 'make gateway'
 
 # PostgreSQL image.
-check "postgres: every stage is FROM postgres:15-alpine (ARG default)" \
+check "postgres: every stage is FROM \${PG_IMAGE} (ARG default postgres:15-alpine...)" \
   bash -c "grep -q '^ARG PG_IMAGE=postgres:15-alpine' $PG && [ \$(grep -Ec '^FROM \\\$\\{PG_IMAGE\\}' $PG) -eq \$(grep -Ec '^FROM ' $PG) ]"
+
+# Base image versions: a pinned Alpine release of postgres:15 that the
+# official image is still built on (3.22 or later; 3.21 and older are no
+# longer built), the same in both Dockerfiles.
+pg_alpine=$(sed -n 's/^ARG PG_IMAGE=postgres:15-alpine\([0-9.]*\)$/\1/p' $PG)
+gw_alpine=$(sed -n 's/^ARG ALPINE_VERSION=\([0-9.]*\)$/\1/p' $GW)
+supported_alpine() { [ -n "$1" ] && [ "$(printf '%s\n' 3.22 "$1" | sort -V | head -1)" = 3.22 ]; }
+check "postgres: PG_IMAGE pins an Alpine release of postgres:15 (postgres:15-alpine${pg_alpine:-?}), 3.22 or later" \
+  supported_alpine "$pg_alpine"
+check "gateway: ALPINE_VERSION ($gw_alpine) is the postgres image's Alpine release ($pg_alpine)" \
+  test -n "$gw_alpine" -a "$gw_alpine" = "$pg_alpine"
+check "gateway: build stage FROM postgres:15-alpine\${ALPINE_VERSION}, runtime FROM alpine:\${ALPINE_VERSION}" \
+  bash -c "grep -q '^FROM postgres:15-alpine\\\${ALPINE_VERSION} AS build' $GW && grep -q '^FROM alpine:\\\${ALPINE_VERSION}\$' $GW"
 check "postgres: a build stage builds the extension with PGXS (make + make install DESTDIR)" \
   bash -c "grep -Eq '^FROM .+ AS build' $PG && grep -q 'make with_llvm=no' $PG && grep -q 'make install .*DESTDIR=' $PG"
 check "postgres: the top Makefile is a PGXS build (what the build stage runs)" grep -q 'include \$(PGXS)' Makefile
@@ -45,7 +58,8 @@ check "postgres: shared_preload_libraries set to backend_framework (sample and c
 check "postgres: runs with docker/postgres/postgresql.conf" grepi $PG 'config_file=/etc/postgresql/postgresql.conf'
 check "postgres: init scripts go to /docker-entrypoint-initdb.d" grepi $PG '^COPY docker/postgres/init/ /docker-entrypoint-initdb.d/'
 check "postgres: HEALTHCHECK with pg_isready" grepi $PG '^HEALTHCHECK .*pg_isready'
-check "postgres: the log directory belongs to postgres" grepi $PG 'chown postgres:postgres /var/log/postgresql'
+check "postgres: logs to stderr (logging_collector off, log_destination stderr), no log directory in the image" \
+  bash -c "grep -Eq '^logging_collector = off' docker/postgres/postgresql.conf && grep -Eq \"^log_destination = 'stderr'\" docker/postgres/postgresql.conf && ! grep -q '/var/log/postgresql' $PG"
 
 # Both: every COPY source exists and survives .dockerignore.
 ignored() {  # ignored PATH: does .dockerignore exclude PATH (last match wins, like Docker)?

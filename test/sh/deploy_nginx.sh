@@ -38,8 +38,9 @@ trap cleanup EXIT
 # --- the gateway, started like its container ---------------------------------
 GW_PORT=$(free_port)
 DSN_NO_PASSWORD="host=127.0.0.1 port=$PGPORT dbname=$PGDATABASE user=backend_gateway_login connect_timeout=5 application_name=backend-gateway"
+METRICS_TOKEN=metrics-$$-$(openssl rand -hex 12)
 env BACKEND_LISTEN=127.0.0.1:$GW_PORT BACKEND_DATABASE_URL="$DSN_NO_PASSWORD" GATEWAY_DB_PASSWORD="$(gateway_password)" \
-    BACKEND_TRUST_PROXY=1 BACKEND_POOL=2 BACKEND_THREADS=2 BACKEND_TIMEOUT=10 DEBUG=true \
+    BACKEND_METRICS_TOKEN="$METRICS_TOKEN" BACKEND_TRUST_PROXY=1 BACKEND_POOL=2 BACKEND_THREADS=2 BACKEND_TIMEOUT=10 DEBUG=true \
     GATEWAY_BIN="$ROOT/gateway/backend-gateway" \
     sh docker/gateway/entrypoint.sh >"$tmp/gateway.log" 2>"$tmp/gateway.err" &
 GW_PID=$!; pids+=($GW_PID)
@@ -161,7 +162,7 @@ check "api: X-Request-Id passed to the gateway and returned once" is "$(header "
 
 # gzip: the largest of a few gateway answers.
 gz_ok=false
-for p in /api/v1/openapi.json /metrics /api/v1/status /health; do
+for p in /api/v1/openapi.json /api/v1/status /health; do
   get api_plain "$A$p"; get api_gz "$A$p" -H 'Accept-Encoding: gzip'
   [ "$(status "$tmp/api_plain.h")" = 200 ] && [ "$(stat -c %s "$tmp/api_plain.b")" -ge 256 ] || continue
   if [ "$(header "$tmp/api_gz.h" Content-Encoding)" = gzip ] && gzip -dc "$tmp/api_gz.b" | cmp -s - "$tmp/api_plain.b" \
@@ -170,8 +171,6 @@ for p in /api/v1/openapi.json /metrics /api/v1/status /health; do
   break
 done
 check "api: gzip on proxied answers (Content-Encoding: gzip, Vary, same bytes after gunzip)" $gz_ok
-get api_metrics "$A/metrics"
-check "api: /metrics reachable from 127.0.0.1 (private addresses only)" is "$(status "$tmp/api_metrics.h")" 200
 
 # The issuer is the configured public URL of the Host nginx passes on (port
 # included); X-Forwarded-Host/Proto, whoever sends them, build nothing.
@@ -288,6 +287,46 @@ check "frontend prod: /health over TLS (200) with HSTS" \
 get fep_css "https://127.0.0.1:$FEP_TLS/__deploy_test__/style.css" -H 'Accept-Encoding: gzip'
 check "frontend prod: static files over TLS, gzip, cached, HSTS" \
   is "$(header "$tmp/fep_css.h" Content-Encoding)|$(header "$tmp/fep_css.h" Cache-Control)|$(header_count "$tmp/fep_css.h" Strict-Transport-Security)" "gzip|no-cache|1"
+
+# --- /metrics: never through a proxy ----------------------------------------------------------
+# An address allowlist at the proxy turns public behind a load balancer
+# (every client then comes from a private address), so all four configs
+# refuse /metrics outright with a JSON 404, from 127.0.0.1 too, whatever the
+# spelling of the path; Prometheus scrapes the gateway itself on the internal
+# network (its port is not published).
+metrics_refused() {   # metrics_refused LABEL BASE
+  local label=$1 base=$2 p bad="" code
+  for p in /metrics "/metrics?format=prometheus" //metrics /./metrics /%6detrics /api/../metrics; do
+    code=$(curl -s -k --path-as-is -o "$tmp/mx.b" -w '%{http_code}|%{content_type}' "$base$p")
+    if [ "$code" != "404|application/json" ] || grep -q 'backend_gateway_' "$tmp/mx.b" \
+       || [ "$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).error)' "$tmp/mx.b" 2>/dev/null)" != not_found ]; then
+      bad="$bad $p=$code"
+    fi
+  done
+  code=$(curl -s -k -I -o /dev/null -w '%{http_code}' "$base/metrics")
+  [ "$code" = 404 ] || bad="$bad HEAD=$code"
+  check "$label: /metrics refused (JSON 404 not_found, no metrics) in every spelling, also from 127.0.0.1${bad:+ (got$bad)}" test -z "$bad"
+}
+metrics_refused "api" "$A"
+metrics_refused "frontend" "$F"
+metrics_refused "api prod" "https://127.0.0.1:$APIP_TLS"
+metrics_refused "frontend prod" "https://127.0.0.1:$FEP_TLS"
+# Directly, as Prometheus scrapes it; this gateway runs with
+# BACKEND_METRICS_TOKEN, so only "Authorization: Bearer <token>" reads it.
+get gw_metrics "http://127.0.0.1:$GW_PORT/metrics" -H "Authorization: Bearer $METRICS_TOKEN"
+check "gateway: /metrics answered directly with the metrics token (how Prometheus scrapes it on the internal network)" \
+  is "$(status "$tmp/gw_metrics.h")|$(grep -q '^backend_gateway_requests_total' "$tmp/gw_metrics.b" && echo counters)" "200|counters"
+get gw_metrics_lc "http://127.0.0.1:$GW_PORT/metrics" -H "Authorization: bearer $METRICS_TOKEN"
+check "gateway: the Bearer scheme is case-insensitive" is "$(status "$tmp/gw_metrics_lc.h")" 200
+bad=""
+for auth in "" "Bearer " "Bearer ${METRICS_TOKEN%?}" "Bearer ${METRICS_TOKEN}x" "Bearer ${METRICS_TOKEN%?}X" "Bearer  $METRICS_TOKEN" \
+            "Basic $(printf 'x:%s' "$METRICS_TOKEN" | base64 -w0)" "$METRICS_TOKEN"; do
+  code=$(curl -s -o "$tmp/mx.b" -w '%{http_code}|%{content_type}' ${auth:+-H "Authorization: $auth"} "http://127.0.0.1:$GW_PORT/metrics")
+  err=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).error)' "$tmp/mx.b" 2>/dev/null)
+  [ "$code|$err" = "401|application/json|invalid_token" ] || bad="$bad [${auth:-none}]=$code|$err"
+done
+check "gateway: /metrics without the token, with a wrong, shorter, longer or non-Bearer one -> JSON 401 invalid_token${bad:+ (got$bad)}" test -z "$bad"
+check "gateway: the metrics token appears in none of its output" bash -c "! grep -qF -- '$METRICS_TOKEN' '$tmp/gateway.log' '$tmp/gateway.err'"
 
 # --- a forged X-Forwarded-For changes nothing ------------------------------------------------
 # nginx sends the gateway only the address it saw ($remote_addr), and the

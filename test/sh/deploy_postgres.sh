@@ -4,7 +4,9 @@
 #     test cluster, with the environment Docker gives it (GATEWAY_DB_USER,
 #     GATEWAY_DB_PASSWORD_FILE): extensions there, the gateway role a member
 #     of backend_gateway that logs in and calls api.handle_request; runs twice
-#     (idempotent); refuses to run without a password.
+#     (idempotent); refuses to run without a password. The operators' login
+#     (PGADMIN_DB_USER, pgAdmin's) is a member of backend_admin, no superuser;
+#     a superuser's name there is refused.
 #  B. A second throw-away cluster set up like the image: initdb with
 #     scram-sha-256 for TCP and a superuser password, docker/postgres/
 #     postgresql.conf included as is (only paths and the port overridden),
@@ -25,12 +27,13 @@ port2=$((PGPORT + 8))
 dir2=$BUILD/deploy-pg-$port2
 db1=bf_deploy_init_$$
 role1=bf_deploy_gateway_$$
+op1=bf_deploy_operator_$$
 gw_pid=""
 cleanup() {
   [ -n "$gw_pid" ] && { kill "$gw_pid" 2>/dev/null; wait "$gw_pid" 2>/dev/null; }
   as_pg "$BINDIR/pg_ctl" -D "$dir2/data" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$dir2" "$tmp"
-  psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db1" -c "DROP ROLE IF EXISTS $role1" >/dev/null 2>&1 || true
+  psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db1" -c "DROP ROLE IF EXISTS $role1" -c "DROP ROLE IF EXISTS $op1" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 q() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
@@ -39,8 +42,10 @@ has() { case "$1" in *"$2"*) return 0 ;; esac; echo "     '$1' lacks '$2'"; retu
 
 # --- A. init script on the running cluster ------------------------------------------
 printf 'pw-%s-secret\n' "$$" > "$tmp/gateway_db_password"     # a secret file ends with a newline
+printf 'op-%s-secret\n' "$$" > "$tmp/pgadmin_db_password"
 q -d postgres -c "CREATE DATABASE $db1" >/dev/null
 run_init() { env GATEWAY_DB_USER=$role1 GATEWAY_DB_PASSWORD_FILE="$tmp/gateway_db_password" \
+                 PGADMIN_DB_USER=$op1 PGADMIN_DB_PASSWORD_FILE="$tmp/pgadmin_db_password" \
                psql -X -v ON_ERROR_STOP=1 -d "$db1" -f "$INIT" >"$tmp/init.out" 2>&1; }
 if run_init; then check "A: 01-init.sql runs in a fresh database (ON_ERROR_STOP, as the entrypoint runs it)" true
 else check "A: 01-init.sql runs in a fresh database" false; cat "$tmp/init.out"; fi
@@ -49,16 +54,28 @@ check "A: extensions backend_framework, pg_stat_statements, pg_trgm, pgcrypto, u
   is "$exts" "backend_framework,pg_stat_statements,pg_trgm,pgcrypto,uuid-ossp"
 check "A: the gateway role can log in and is a member of backend_gateway" \
   is "$(q -d "$db1" -c "SELECT r.rolcanlogin AND pg_has_role(r.oid, 'backend_gateway', 'MEMBER') AND NOT r.rolsuper FROM pg_roles r WHERE rolname = '$role1'")" t
-check "A: no password was written to the log or the output" bash -c "! grep -q 'pw-$$-secret' '$tmp/init.out'"
+check "A: the operators' login (PGADMIN_DB_USER) can log in, is a member of backend_admin, and is no superuser" \
+  is "$(q -d "$db1" -c "SELECT r.rolcanlogin AND pg_has_role(r.oid, 'backend_admin', 'MEMBER') AND NOT r.rolsuper AND NOT r.rolcreaterole
+                                AND NOT r.rolcreatedb AND NOT r.rolbypassrls AND NOT pg_has_role(r.oid, 'backend_gateway', 'MEMBER')
+                           FROM pg_roles r WHERE rolname = '$op1'")" t
+check "A: no password was written to the log or the output" bash -c "! grep -q 'pw-$$-secret\|op-$$-secret' '$tmp/init.out'"
 if run_init; then check "A: 01-init.sql runs again on the same database (idempotent)" true
 else check "A: 01-init.sql runs again" false; cat "$tmp/init.out"; fi
 out=$(env -u GATEWAY_DB_PASSWORD -u GATEWAY_DB_PASSWORD_FILE GATEWAY_DB_USER=$role1 \
         psql -X -v ON_ERROR_STOP=1 -d "$db1" -f "$INIT" 2>&1); rc=$?
 check "A: without GATEWAY_DB_PASSWORD(_FILE) it stops with an error naming them" \
   bash -c "[ $rc -ne 0 ] && grep -q 'GATEWAY_DB_PASSWORD' <<<'$out'"
+out=$(env GATEWAY_DB_USER=$role1 GATEWAY_DB_PASSWORD_FILE="$tmp/gateway_db_password" PGADMIN_DB_USER=postgres PGADMIN_DB_PASSWORD=x \
+        psql -X -v ON_ERROR_STOP=1 -d "$db1" -f "$INIT" 2>&1); rc=$?
+named=$(grep -c 'PGADMIN_DB_USER must name a role of its own' <<<"$out")
+check "A: PGADMIN_DB_USER naming a superuser (postgres) is refused, and postgres stays a superuser" \
+  is "$rc $named $(q -d postgres -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'postgres'")" "3 1 t"
 GW_CONN="host=127.0.0.1 port=$PGPORT dbname=$db1 user=$role1"
 st=$(PGPASSWORD="pw-$$-secret" q "$GW_CONN" -c "SELECT status FROM api.handle_request('GET','/health','', '{}'::jsonb, ''::bytea, '127.0.0.1')")
 check "A: as the gateway role, api.handle_request('GET','/health',...) answers 200" is "$st" 200
+OP_CONN="host=127.0.0.1 port=$PGPORT dbname=$db1 user=$op1"
+check "A: the operators' login connects over TCP with its secret's password (as pgAdmin does)" \
+  is "$(PGPASSWORD="op-$$-secret" q "$OP_CONN" -c "SELECT current_user, pg_has_role('backend_admin', 'USAGE')" 2>&1)" "$op1|t"
 denied=$(PGPASSWORD="pw-$$-secret" psql -X -At "$GW_CONN" -c "SELECT count(*) FROM tenancy.tenants" 2>&1 || true)
 check "A: the gateway role sees no tenant rows without a context (RLS)" bash -c "grep -qE '^0$|permission denied' <<<'$denied'"
 
@@ -72,7 +89,6 @@ include '$dir2/docker-postgresql.conf'
 port = $port2
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir2'
-log_directory = '$dir2/log'
 CONF
 printf 'superpw-%s\n' "$$" > "$tmp/postgres_password"; chmod 644 "$tmp/postgres_password" "$tmp/gateway_db_password"
 # As docker-entrypoint.sh: initdb with the superuser's password, scram for TCP.
@@ -94,13 +110,18 @@ check "B: bind parameter values are never logged (log_parameter_max_length, _on_
   is "$(q2 -d postgres -c "SELECT current_setting('log_parameter_max_length') || ' ' || current_setting('log_parameter_max_length_on_error')")" "0 0"
 check "B: no setting of the file was rejected" \
   is "$(q2 -d postgres -c "SELECT count(*) FROM pg_file_settings WHERE error IS NOT NULL")" 0
-check "B: the server logs to files (logging_collector, the postgres_logs volume)" \
-  bash -c "ls '$dir2'/log/postgresql-*.log >/dev/null 2>&1"
+check "B: the server logs to stderr, as docker logs shows it (logging_collector off, log_destination stderr)" \
+  is "$(q2 -d postgres -c "SELECT current_setting('logging_collector') || ' ' || current_setting('log_destination')")" "off stderr"
+q2 -d postgres -c "SELECT 1/0 AS bf_deploy_stderr_probe" >/dev/null 2>&1
+sleep 0.2
+check "B: an error reaches the server's stderr (pg_ctl -l, standing in for the container's log), with the statement" \
+  bash -c "grep -q 'ERROR:  division by zero' '$dir2/startup.log' && grep -q 'bf_deploy_stderr_probe' '$dir2/startup.log'"
+check "B: no log file is written (no collector, no log directory)" bash -c "[ -z \"\$(ls -A '$dir2/log')\" ] && [ ! -d '$dir2/data/log' ]"
 # POSTGRES_DB, then the init script, as the entrypoint does (socket, superuser).
 q2 -d postgres -c "CREATE DATABASE backend_db" >/dev/null
-if env GATEWAY_DB_PASSWORD_FILE="$tmp/gateway_db_password" \
+if env GATEWAY_DB_PASSWORD_FILE="$tmp/gateway_db_password" PGADMIN_DB_PASSWORD_FILE="$tmp/pgadmin_db_password" \
      psql -X -v ON_ERROR_STOP=1 -h "$dir2" -p "$port2" -U postgres -d backend_db -f "$INIT" >"$tmp/init2.out" 2>&1; then
-  check "B: 01-init.sql runs in POSTGRES_DB with the secret file (default role name gateway)" true
+  check "B: 01-init.sql runs in POSTGRES_DB with the secret files (default role names gateway, backend_operator)" true
 else
   check "B: 01-init.sql runs in POSTGRES_DB" false; cat "$tmp/init2.out"
 fi
@@ -109,6 +130,9 @@ check "B: the superuser logs in over TCP with POSTGRES_PASSWORD only" \
            ! PGPASSWORD=wrong psql -X -At -h 127.0.0.1 -p $port2 -U postgres -d backend_db -c 'SELECT 1' >/dev/null 2>&1"
 check "B: role gateway logs in over TCP (scram) with the secret's password" \
   is "$(PGPASSWORD="pw-$$-secret" psql -X -At -h 127.0.0.1 -p "$port2" -U gateway -d backend_db -c 'SELECT current_user' 2>&1)" gateway
+check "B: role backend_operator (pgAdmin's login, docker/pgadmin/servers.json) logs in over TCP with its secret, a backend_admin and no superuser" \
+  is "$(PGPASSWORD="op-$$-secret" psql -X -At -h 127.0.0.1 -p "$port2" -U "$(node -e 'console.log(Object.values(JSON.parse(require("fs").readFileSync("docker/pgadmin/servers.json","utf8")).Servers)[0].Username)')" -d backend_db \
+         -c "SELECT current_user, pg_has_role('backend_admin', 'MEMBER'), (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)" 2>&1)" "backend_operator|t|f"
 check "B: role gateway is refused with another password" \
   bash -c "! PGPASSWORD=wrong psql -X -At -h 127.0.0.1 -p $port2 -U gateway -d backend_db -c 'SELECT 1' >/dev/null 2>&1"
 if [ -x gateway/backend-gateway ]; then
@@ -129,7 +153,7 @@ if [ -x gateway/backend-gateway ]; then
 else
   skip "B: the gateway on the image-like cluster" "gateway/backend-gateway is not built"
 fi
-check "B: no password in the server log" bash -c "! grep -rq 'pw-$$-secret\|superpw-$$' '$dir2/log'"
+check "B: no password in the server log (its stderr)" bash -c "! grep -q 'pw-$$-secret\|op-$$-secret\|superpw-$$' '$dir2/startup.log'"
 as_pg "$BINDIR/pg_ctl" -D "$dir2/data" -m fast -w stop >/dev/null
 
 # --- C. the image's entry point: DEBUG adds statement logging -----------------------------

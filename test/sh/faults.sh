@@ -20,10 +20,12 @@ URL=http://127.0.0.1:$gport
 LOAD=$ROOT/test/soak/faults-load.mjs
 gw_pid=""; load_pid=""
 pg() { as_pg "$BINDIR/pg_ctl" -D "$data" -o "-p $port" -l "$dir/postgres.log" "$@"; }
+# Every step may fail (a process already gone) without ending the cleanup
+# early under set -e: it must always reach the server and the gateway.
 cleanup() {
-  [ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null; [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null
-  [ -n "$gw_pid" ] && wait "$gw_pid" 2>/dev/null
-  [ -f "$data/postmaster.pid" ] && pg -m immediate -w stop >/dev/null 2>&1 || true
+  [ -z "$load_pid" ] || kill "$load_pid" 2>/dev/null || true
+  [ -z "$gw_pid" ] || { kill "$gw_pid" 2>/dev/null; wait "$gw_pid" 2>/dev/null; } || true
+  [ ! -f "$data/postmaster.pid" ] || pg -m immediate -w stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 now() { date +%s%3N; }
@@ -42,8 +44,11 @@ fsync = on
 synchronous_commit = on
 backend_framework.base_domain = 'localhost'
 backend_framework.signup_per_hour = 100000
-# The load's tenants need room (sign-up gets the deployment's default plan).
+# Sign-ups start on the default plan (only an operator picks another): the
+# load needs enterprise's (no) limits.
 backend_framework.default_plan = 'enterprise'
+# The URL this test calls the gateway by (any other Host gets 421).
+backend_framework.public_urls = '$URL'
 CONF
 pg -w start >/dev/null
 psql -qX -h "$dir" -p "$port" -U postgres -d postgres -c "CREATE DATABASE faults"

@@ -43,12 +43,13 @@ function request(agent, method, path, { token, json } = {}) {
 
 async function signUp(agent) {
   const slug = `f-${rnd()}`;
+  let r;
   for (let i = 0; i < 20; i++) {
-    const r = await request(agent, 'POST', '/api/v1/tenants', { json: { slug, name: `Faults ${slug}`, owner_email: `owner@${slug}.test`, owner_password: 'owner-password-1' } });
+    r = await request(agent, 'POST', '/api/v1/tenants', { json: { slug, name: `Faults ${slug}`, owner_email: `owner@${slug}.test`, owner_password: 'owner-password-1' } });
     if (r.status === 201) return { slug, token: r.body.access_token };
     await sleep(200);
   }
-  throw new Error('sign-up failed');
+  throw new Error(`sign-up failed: ${r.status} ${JSON.stringify(r.body)}`);
 }
 
 async function writeMode() {

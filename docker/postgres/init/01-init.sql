@@ -1,11 +1,15 @@
 -- docker/postgres/init/01-init.sql: first start of an empty data volume.
 -- The official entrypoint runs it once, as POSTGRES_USER in POSTGRES_DB, with
 -- ON_ERROR_STOP=1 (any error aborts the initialisation). It creates the
--- extensions and the login role the gateway uses. Nothing secret is written
--- here: the password comes from the environment,
+-- extensions, the login role the gateway uses and the operators' login
+-- role pgAdmin registers. Nothing secret is written here: the passwords come
+-- from the environment,
 --   GATEWAY_DB_PASSWORD_FILE  a file holding it (a Docker secret), or
 --   GATEWAY_DB_PASSWORD       the password itself (development .env),
--- and the role name from GATEWAY_DB_USER (default: gateway).
+-- and the role name from GATEWAY_DB_USER (default: gateway); likewise
+--   PGADMIN_DB_PASSWORD_FILE / PGADMIN_DB_PASSWORD and PGADMIN_DB_USER
+--   (default: backend_operator), a member of backend_admin and no
+--   superuser: created only when one of the two passwords is set.
 -- psql 15 features only (\getenv), so it also runs by hand:
 --   GATEWAY_DB_PASSWORD=... psql -v ON_ERROR_STOP=1 -d backend_db -f 01-init.sql
 
@@ -61,6 +65,51 @@ SELECT format('GRANT backend_gateway TO %I', :'gateway_user')
 SELECT format('ALTER ROLE %I SET statement_timeout = %L', :'gateway_user', '30s') \gexec
 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'gateway_user') \gexec
 
+
+-- The operators' login (pgAdmin's registered server logs in as it): a member
+-- of backend_admin, which may enter any tenant (tenancy.enter_tenant) and
+-- approve custom domains, but is not a superuser, so row-level security and
+-- the extension's own checks still apply to it.
+\getenv operator_user PGADMIN_DB_USER
+\if :{?operator_user}
+\else
+  \set operator_user backend_operator
+\endif
+\getenv operator_password_file PGADMIN_DB_PASSWORD_FILE
+\if :{?operator_password_file}
+  \set operator_password `cat "$PGADMIN_DB_PASSWORD_FILE"`
+\else
+  \getenv operator_password PGADMIN_DB_PASSWORD
+\endif
+\if :{?operator_password}
+\else
+  \set operator_password ''
+\endif
+SELECT :'operator_password' <> '' AS operator_wanted \gset
+\if :operator_wanted
+  -- Never turn an existing superuser (POSTGRES_USER, say) or the gateway's
+  -- role into the operators' login.
+  SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :'operator_user' AND rolsuper)
+         OR :'operator_user' = :'gateway_user' OR :'operator_user' = '' AS operator_bad \gset
+  \if :operator_bad
+    DO $$ BEGIN RAISE EXCEPTION 'PGADMIN_DB_USER must name a role of its own, not a superuser nor the gateway''s role'; END $$;
+  \endif
+  SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L IN ROLE backend_admin',
+                :'operator_user', :'operator_password')
+   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :'operator_user')
+  UNION ALL
+  SELECT format('ALTER ROLE %I LOGIN NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L', :'operator_user', :'operator_password')
+   WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :'operator_user')
+  UNION ALL
+  SELECT format('GRANT backend_admin TO %I', :'operator_user')
+   WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :'operator_user')
+  \gexec
+  SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'operator_user') \gexec
+\else
+  \set operator_user '(none: PGADMIN_DB_PASSWORD(_FILE) not set)'
+\endif
+
 \unset gateway_password
+\unset operator_password
 \set QUIET off
-\echo 01-init.sql: extensions ready, gateway role :gateway_user can log in
+\echo 01-init.sql: extensions ready, gateway role :gateway_user can log in, operator role :operator_user
