@@ -24,6 +24,8 @@ ISOLATION      = $(sort $(notdir $(basename $(wildcard specs/*.spec))))
 ISOLATION_OPTS = --load-extension=pgcrypto --load-extension=backend_framework
 
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+# libcrypto (OpenSSL) for the signing keys (extension/src/keys.c).
+SHLIB_LINK += -lcrypto
 # SANITIZE=1 instruments the gateway (gateway/gateway.mk), not the extension:
 # a PostgreSQL server cannot load an AddressSanitizer-built module.
 PG_CONFIG ?= pg_config

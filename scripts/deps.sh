@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential postgresql-15 postgresql-contrib postgresql-server-dev-15
-      libpq-dev libmicrohttpd-dev nginx wrk chromium clang libclang-rt-14-dev valgrind nodejs npm curl openssl)
+      libpq-dev libssl-dev libmicrohttpd-dev nginx wrk chromium clang libclang-rt-14-dev valgrind nodejs npm curl openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

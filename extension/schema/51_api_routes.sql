@@ -61,6 +61,15 @@ INSERT INTO api.routes (method, pattern, handler, tenant, auth, scope, tag, summ
  ('GET',    '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Read a client''s registration (RFC 7592, registration access token)', NULL, 'ClientRegistration', 200),
  ('PUT',    '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Replace a client''s registration (RFC 7592)', 'ClientMetadata', 'ClientRegistration', 200),
  ('DELETE', '/oauth/register/{id}',            'register',       true,  'none',     NULL,    'oauth',   'Delete a client registration (RFC 7592)', NULL, NULL, 204),
- ('GET',    '/oauth/userinfo',                 'userinfo',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200),
- ('POST',   '/oauth/userinfo',                 'userinfo',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200),
- ('GET',    '/.well-known/oauth-authorization-server', 'metadata', true, 'none',  NULL,    'oauth',   'Authorization server metadata (RFC 8414)', NULL, 'ServerMetadata', 200);
+ ('GET',    '/oauth/userinfo',                 'userinfo',       true,  'bearer',   NULL,    'oauth',   'OpenID Connect userinfo: claims of the token''s user (scope openid or profile)', NULL, 'UserInfo', 200),
+ ('POST',   '/oauth/userinfo',                 'userinfo',       true,  'bearer',   NULL,    'oauth',   'OpenID Connect userinfo: claims of the token''s user (scope openid or profile)', NULL, 'UserInfo', 200),
+ ('GET',    '/.well-known/oauth-authorization-server', 'metadata', true, 'none',  NULL,    'oauth',   'Authorization server metadata (RFC 8414)', NULL, 'ServerMetadata', 200),
+ ('GET',    '/.well-known/openid-configuration', 'metadata',     true,  'none',     NULL,    'oauth',   'OpenID Provider configuration (OpenID Connect Discovery 1.0; the RFC 8414 document)', NULL, 'ServerMetadata', 200),
+ ('GET',    '/.well-known/oauth-protected-resource', 'protected_resource', true, 'none', NULL, 'oauth', 'Protected resource metadata of the tenant''s API (RFC 9728)', NULL, NULL, 200),
+ ('GET',    '/oauth/jwks',                     'jwks',           true,  'none',     NULL,    'oauth',   'The tenant''s public signing keys (JWKS, RFC 7517)', NULL, NULL, 200),
+ ('GET',    '/oauth/logout',                   'logout',         true,  'none',     NULL,    'oauth',   'RP-initiated logout (end_session_endpoint): id_token_hint, post_logout_redirect_uri, state', NULL, NULL, 200),
+ ('POST',   '/oauth/logout',                   'logout',         true,  'none',     NULL,    'oauth',   'RP-initiated logout by POST, and the confirmation form', NULL, NULL, 200),
+ ('GET',    '/api/v1/me/sessions',             'my_sessions',    true,  'bearer',   NULL,    'users',   'Your browser sign-in sessions', NULL, NULL, 200),
+ ('DELETE', '/api/v1/me/sessions/{id}',        'my_session_delete', true, 'bearer', 'write', 'users',   'Sign one of your browser sessions out', NULL, NULL, 204),
+ ('GET',    '/api/v1/me/consents',             'my_consents',    true,  'bearer',   NULL,    'users',   'Applications you allowed, with their scopes', NULL, NULL, 200),
+ ('DELETE', '/api/v1/me/consents/{id}',        'my_consent_delete', true, 'bearer', 'write', 'users',   'Withdraw consent to an application ({id}: its client_id); its tokens for you are revoked', NULL, NULL, 204);

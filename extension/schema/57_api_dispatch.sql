@@ -44,6 +44,14 @@ BEGIN
     WHEN 'userinfo'       THEN api.h_userinfo(r)
     WHEN 'metadata'       THEN api.h_metadata(r)
     WHEN 'authorize'      THEN api.h_authorize(r)
+    -- OpenID Connect (59_api_oidc.sql)
+    WHEN 'jwks'           THEN api.h_jwks(r)
+    WHEN 'protected_resource' THEN api.h_protected_resource(r)
+    WHEN 'logout'         THEN api.h_logout(r)
+    WHEN 'my_sessions'    THEN api.h_my_sessions(r)
+    WHEN 'my_session_delete' THEN api.h_my_session_delete(r)
+    WHEN 'my_consents'    THEN api.h_my_consents(r)
+    WHEN 'my_consent_delete' THEN api.h_my_consent_delete(r)
     ELSE api.error(500, 'server_error', 'No handler for ' || p_handler || '.')
   END;
 END $$;
