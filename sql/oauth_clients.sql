@@ -5,6 +5,8 @@
 SET backend_framework.bcrypt_cost = 4;
 SELECT tenant_id AS ca FROM tenancy.register_tenant('clients-a', 'Clients A', 'owner@ca.test', 'owner-password') \gset
 SELECT tenant_id AS cb FROM tenancy.register_tenant('clients-b', 'Clients B', 'owner@cb.test', 'owner-password') \gset
+-- These suites test flows without PKCE too: relaxed for confidential clients (OAuth 2.1 default: required).
+UPDATE tenancy.tenants SET settings = settings || '{"pkce_optional_for_confidential_clients": true}' WHERE id IN (:'ca', :'cb');
 -- Every new tenant has its console client: public, code + refresh, all scopes, development redirect URIs.
 SELECT t.slug, c.client_id, c.client_name, c.token_endpoint_auth_method, c.grant_types, c.scope, c.redirect_uris, c.builtin,
        c.secret_hash IS NULL AS no_secret
@@ -59,7 +61,7 @@ SELECT oauth.create_client('{"client_name": "X", "grant_types": ["client_credent
 ROLLBACK TO s;
 SELECT oauth.create_client('{"client_name": "X", "redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}');
 ROLLBACK TO s;
-SELECT oauth.create_client('{"client_name": "X", "grant_types": ["client_credentials"], "scope": "read openid"}');
+SELECT oauth.create_client('{"client_name": "X", "grant_types": ["client_credentials"], "scope": "read photos"}');
 ROLLBACK TO s;
 SELECT oauth.create_client('{"client_name": "X", "grant_types": ["client_credentials"], "scope": ""}');
 ROLLBACK TO s;

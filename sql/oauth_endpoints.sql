@@ -4,6 +4,8 @@
 SET backend_framework.bcrypt_cost = 4;
 SELECT tenant_id AS ea FROM tenancy.register_tenant('endpoints-a', 'Endpoints A', 'owner@ea.test', 'owner-password') \gset
 SELECT tenant_id AS eb FROM tenancy.register_tenant('endpoints-b', 'Endpoints B', 'owner@eb.test', 'owner-password') \gset
+-- These suites test flows without PKCE too: relaxed for confidential clients (OAuth 2.1 default: required).
+UPDATE tenancy.tenants SET settings = settings || '{"pkce_optional_for_confidential_clients": true}' WHERE id IN (:'ea', :'eb');
 BEGIN;
 SELECT tenancy.enter_tenant('endpoints-a') IS NOT NULL AS entered;
 SELECT email FROM tenancy.create_user('eve@ea.test', 'eve-password', 'user', 'Eve Example');
@@ -146,7 +148,7 @@ SELECT * FROM public.tok('endpoints-a', '{"grant_type": "client_credentials"}', 
 -- and it cannot declare itself one.
 SELECT * FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'owner_admin'), public.basic(:'dyn', :'dyn_secret'));
 SELECT * FROM public.t_register('endpoints-a', 'POST', NULL, '{"client_name": "Wannabe RS", "redirect_uris": ["https://rs.example/cb"], "resource_server": true}', :'owner_admin');
--- Metadata errors (RFC 7591 section 3.2.2); impersonation: a name another client has; choosing a client_id.
+-- Metadata errors (RFC 7591 section 3.2.2); names may repeat (two installs of one app register alike, issue 12); choosing a client_id.
 SELECT * FROM public.t_register('endpoints-a', 'POST', NULL, '{"client_name": "X", "redirect_uris": ["http://x.example/cb"]}', :'owner_admin');
 SELECT * FROM public.t_register('endpoints-a', 'POST', NULL, '{"client_name": "X", "redirect_uris": ["https://x.example/cb"], "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:jwt-bearer"]}', :'owner_admin');
 SELECT * FROM public.t_register('endpoints-a', 'POST', NULL, '{"client_name": "console", "redirect_uris": ["https://x.example/cb"]}', :'owner_admin');

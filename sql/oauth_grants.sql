@@ -6,6 +6,8 @@
 SET backend_framework.bcrypt_cost = 4;
 SELECT tenant_id AS ga FROM tenancy.register_tenant('grants-a', 'Grants A', 'owner@ga.test', 'owner-password') \gset
 SELECT tenant_id AS gb FROM tenancy.register_tenant('grants-b', 'Grants B', 'owner@gb.test', 'owner-password') \gset
+-- These suites test flows without PKCE too: relaxed for confidential clients (OAuth 2.1 default: required).
+UPDATE tenancy.tenants SET settings = settings || '{"pkce_optional_for_confidential_clients": true}' WHERE id IN (:'ga', :'gb');
 BEGIN;
 SELECT tenancy.enter_tenant('grants-a') IS NOT NULL AS entered;
 SELECT email, role FROM tenancy.create_user('alice@ga.test', 'alice-password', 'user', 'Alice');

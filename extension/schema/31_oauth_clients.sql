@@ -220,7 +220,7 @@ BEGIN
       END IF;
     END LOOP;
     r := r || jsonb_build_object('post_logout_redirect_uris',
-                                 (SELECT jsonb_agg(DISTINCT x) FROM jsonb_array_elements_text(m->'post_logout_redirect_uris') x));
+                                 (SELECT coalesce(jsonb_agg(DISTINCT x), '[]') FROM jsonb_array_elements_text(m->'post_logout_redirect_uris') x));
   END IF;
   IF 'authorization_code' = ANY (grants) AND cardinality(uris) = 0 THEN
     RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description',
