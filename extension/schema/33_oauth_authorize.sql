@@ -541,7 +541,7 @@ BEGIN
     INSERT INTO oauth.consents AS x (tenant_id, user_id, client_id, scope)
     VALUES (t, uid, r.client_id, oauth._scope_text(granted))
     ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE
-      SET scope = oauth._scope_text(oauth._scopes(x.scope) || oauth._scopes(excluded.scope)), granted_at = now();
+      SET scope = oauth._scope_text(oauth._scopes(x.scope || ' ' || excluded.scope)), granted_at = now();
   END IF;
   code := oauth.random_token('code');
   INSERT INTO oauth.authorization_codes (tenant_id, code_hash, client_id, user_id, redirect_uri, redirect_uri_given, scope,
