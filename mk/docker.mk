@@ -84,6 +84,8 @@ secrets:
 	  f=docker/secrets/$$s.txt; \
 	  if [ -s $$f ]; then echo "kept    $$f"; else openssl rand -hex 16 > $$f && chmod 644 $$f && echo "created $$f"; fi; \
 	done
+	@f=docker/secrets/key_encryption_key.txt; \
+	  if [ -s $$f ]; then echo "kept    $$f"; else openssl rand -hex 32 > $$f && chmod 644 $$f && echo "created $$f (back it up apart from the database)"; fi
 certs:
 	@test ! -e docker/nginx/certs/fullchain.pem || { echo "docker/nginx/certs/fullchain.pem exists; remove it first"; exit 1; }
 	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$${CERT_CN:-localhost}" \
