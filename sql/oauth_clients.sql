@@ -224,15 +224,20 @@ ROLLBACK;
 \set VERBOSITY terse
 BEGIN;
 SELECT tenancy.enter_tenant('clients-a') IS NOT NULL AS entered;
-SELECT public.seen(oauth.create_client('{"client_id": "pwd", "client_name": "Password client", "grant_types": ["password"], "token_endpoint_auth_method": "none", "scope": "read write profile admin"}')) ->> 'client_id' AS client;
+-- The password grant is never for a public client (issue 12).
+SAVEPOINT s;
+SELECT oauth.create_client('{"client_name": "Public password client", "grant_types": ["password"], "token_endpoint_auth_method": "none"}');
+ROLLBACK TO s;
+SELECT public.seen(oauth.create_client('{"client_id": "pwd", "client_name": "Password client", "grant_types": ["password"], "token_endpoint_auth_method": "client_secret_post", "scope": "read write profile admin"}')) ->> 'client_id' AS client;
+SELECT public.seen_last('client_secret') AS pwd_secret \gset
 COMMIT;
 \c - bf_test_gw
 \set VERBOSITY terse
-SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "ann@ca.test", "password": "ann-password", "scope": "admin read"}');
+SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "ann@ca.test", "password": "ann-password", "scope": "admin read"}'::jsonb || jsonb_build_object('client_secret', :'pwd_secret'));
 SELECT public.seen_last('access_token') AS ann_admin \gset
-SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "ann@ca.test", "password": "ann-password", "scope": "read"}');
+SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "ann@ca.test", "password": "ann-password", "scope": "read"}'::jsonb || jsonb_build_object('client_secret', :'pwd_secret'));
 SELECT public.seen_last('access_token') AS ann_read \gset
-SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "uwe@ca.test", "password": "uwe-password"}');
+SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "uwe@ca.test", "password": "uwe-password"}'::jsonb || jsonb_build_object('client_secret', :'pwd_secret'));
 SELECT public.seen_last('access_token') AS uwe \gset
 \c - bf_test_app
 \set VERBOSITY terse

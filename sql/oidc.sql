@@ -301,3 +301,10 @@ SELECT tenancy.authenticate(:'at2');
 SELECT oauth.revoke_my_consent('rp-app') > 0 AS revoked_tokens;
 COMMIT;
 SELECT tenancy.authenticate(:'at2');
+-- The password grant is never issued to a public client, even one registered so before 0.2.0.
+\c - postgres
+INSERT INTO oauth.clients (tenant_id, client_id, client_name, token_endpoint_auth_method, grant_types, response_types, scope)
+VALUES (:'oa', 'legacy-public', 'Legacy public', 'none', '{password}', '{}', 'read');
+\c - bf_test_gw
+SET client_min_messages = warning;
+SELECT status, body FROM public.tok('oidc-a', '{"grant_type": "password", "client_id": "legacy-public", "username": "una@oa.test", "password": "una-password"}');

@@ -143,6 +143,12 @@ BEGIN
     RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
       'a public client (token_endpoint_auth_method none) cannot use the client_credentials grant');
   END IF;
+  -- The password grant hands a user's password to the client: only to one
+  -- that authenticates (RFC 9700 section 2.4 deprecates it altogether).
+  IF method = 'none' AND 'password' = ANY (grants) THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'a public client (token_endpoint_auth_method none) cannot use the password grant');
+  END IF;
   IF mode = 'open' AND NOT grants <@ '{authorization_code,refresh_token}' THEN
     RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
       'clients registered without an access token may only use the authorization_code and refresh_token grants');

@@ -417,6 +417,11 @@ BEGIN
 
   -- RFC 6749 section 4.3: only for clients registered with it; throttled.
   WHEN 'password' THEN
+    -- Never for a public client (clients registered so before 0.2.0 included).
+    IF c.auth_method = 'none' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'unauthorized_client', 'public clients cannot use the password grant');
+      RETURN;
+    END IF;
     IF params->>'username' IS NULL OR params->>'password' IS NULL THEN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'username and password are required');
       RETURN;

@@ -8,7 +8,11 @@
 -- per-address limit; plans for platform operators only; the console client's
 -- redirect URIs come from the deployment setting alone; users change their
 -- own credentials, admins reset; introspection by resource servers; the
--- public URLs and hosts are configuration, custom domains need approval.
+-- public URLs and hosts are configuration, custom domains need approval;
+-- every tenant is an OpenID Provider (signing keys sealed with a KEK, id_token,
+-- discovery, JWKS, logout, sessions and consents, JWT access tokens, resource
+-- indicators) and the interop fixes of issue 12 (public clients registered
+-- with the password grant before keep it registered but are refused it).
 
 \echo Use "ALTER EXTENSION backend_framework UPDATE" to load this file. \quit
 
@@ -837,6 +841,12 @@ BEGIN
     RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
       'a public client (token_endpoint_auth_method none) cannot use the client_credentials grant');
   END IF;
+  -- The password grant hands a user's password to the client: only to one
+  -- that authenticates (RFC 9700 section 2.4 deprecates it altogether).
+  IF method = 'none' AND 'password' = ANY (grants) THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'a public client (token_endpoint_auth_method none) cannot use the password grant');
+  END IF;
   IF mode = 'open' AND NOT grants <@ '{authorization_code,refresh_token}' THEN
     RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
       'clients registered without an access token may only use the authorization_code and refresh_token grants');
@@ -1366,6 +1376,11 @@ BEGIN
 
   -- RFC 6749 section 4.3: only for clients registered with it; throttled.
   WHEN 'password' THEN
+    -- Never for a public client (clients registered so before 0.2.0 included).
+    IF c.auth_method = 'none' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'unauthorized_client', 'public clients cannot use the password grant');
+      RETURN;
+    END IF;
     IF params->>'username' IS NULL OR params->>'password' IS NULL THEN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'username and password are required');
       RETURN;
