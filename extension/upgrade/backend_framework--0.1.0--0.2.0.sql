@@ -1340,11 +1340,14 @@ BEGIN
     RETURN;
   END IF;
   -- RFC 8707: a resource must be one of the tenant's.
-  IF NOT oauth._resource_known(t, iss, params->>'resource') THEN
-    SELECT * INTO status, body FROM oauth._error(400, 'invalid_target', 'the resource is not known to this authorization server');
-    RETURN;
+  -- (Checked only when given: these helpers are not inlined, and most requests have none.)
+  IF params ? 'resource' THEN
+    IF NOT oauth._resource_known(t, iss, params->>'resource') THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_target', 'the resource is not known to this authorization server');
+      RETURN;
+    END IF;
+    aud := oauth._audience(iss, params->>'resource');
   END IF;
-  aud := oauth._audience(iss, params->>'resource');
 
   CASE gt
   -- RFC 6749 section 4.4: confidential clients only, no refresh token, no user.

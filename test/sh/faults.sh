@@ -39,6 +39,9 @@ fsync = on
 synchronous_commit = on
 backend_framework.base_domain = 'localhost'
 backend_framework.signup_per_hour = 100000
+# The load signs up tenants on the enterprise plan (no limits get in the way);
+# only the default plan may be chosen at sign-up.
+backend_framework.default_plan = 'enterprise'
 CONF
 pg -w start >/dev/null
 psql -qX -h "$dir" -p "$port" -U postgres -d postgres -c "CREATE DATABASE faults"
