@@ -36,6 +36,9 @@ static int	cfg_signup_mode;
 static int	cfg_signup_per_hour;
 int			bf_password_min_length = 8;
 int			bf_bcrypt_cost = 10;
+char	   *bf_kek;
+char	   *bf_kek_file;
+int			bf_key_rotation_days = 90;
 
 /* Who may register a tenant without being a platform operator. */
 static const struct config_enum_entry signup_modes[] = {
@@ -230,6 +233,26 @@ _PG_init(void)
 	DefineCustomIntVariable("backend_framework.bcrypt_cost",
 							"bcrypt cost factor for new password hashes.",
 							NULL, &bf_bcrypt_cost, 10, 4, 16, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	/*
+	 * The key-encryption key of the tenants' signing keys (keys.c): hidden
+	 * from non-superusers (GUC_SUPERUSER_ONLY), never in a dump. The file
+	 * form keeps it out of postgresql.conf.
+	 */
+	DefineCustomStringVariable("backend_framework.key_encryption_key",
+							   "Key-encryption key of the signing keys: 64 hex digits (prefer key_encryption_key_file).",
+							   NULL, &bf_kek, "", PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   bf_check_kek, NULL, NULL);
+	DefineCustomStringVariable("backend_framework.key_encryption_key_file",
+							   "File holding the key-encryption key of the signing keys (64 hex digits; mode 0600).",
+							   NULL, &bf_kek_file, "", PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("backend_framework.key_rotation_days",
+							"Age in days after which oauth.rotate_keys_if_due() rotates a tenant's signing keys (0: never).",
+							NULL, &bf_key_rotation_days, 90, 0, 3650, PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("backend_framework");

@@ -284,6 +284,9 @@ export async function consoleFlow({ browser, front, viewport, name, log = () => 
     await nameForm.getByRole('button', { name: 'Save name' }).click();
     await waitText(await lastNotice(page), /display name was saved/);
     await waitText(page.locator('#account-user'), /Mia M\./);
+    // The user's own sign-in sessions (this browser's among them) and consents.
+    await waitText(page.locator('#profile-sessions'), /End session/);
+    await waitText(page.locator('#profile-consents'), /Console/);
     await assertFits(page, 'profile');
     await openPage(page, 'Notes', 'notes');
     const noteForm = page.locator('#note-form');
