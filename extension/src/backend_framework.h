@@ -17,7 +17,7 @@ bool		bf_check_kek(char **newval, void **extra, GucSource source);
 void		_PG_init(void);
 
 /* SQLSTATEs of the extension (class BF). */
-#define BF_ERRCODE_SCOPE		MAKE_SQLSTATE('B','F','0','0','4')
+#define BF_ERRCODE_SCOPE		MAKE_SQLSTATE('T','B','0','0','4')
 
 /* context.c, crypto.c: called directly by the request path. */
 extern Datum bf_has_scope(PG_FUNCTION_ARGS);
