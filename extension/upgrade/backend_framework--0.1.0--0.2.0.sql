@@ -214,6 +214,8 @@ END $$;
 REVOKE ALL ON FUNCTION tenancy.tenant_stats(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.tenant_stats(uuid) TO backend_gateway, backend_app, backend_admin;
 COMMENT ON FUNCTION tenancy.tenant_stats(uuid) IS 'Usage of a tenant against its limits: users, API calls this month, storage bytes (admins and owners of the tenant, or backend_admin). Limit null = unlimited.';
+-- The extension's worker runs the purge (backend_framework.purge_interval).
+COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes a day after expiry (replays are still detected until then), login sessions past expiry, failed-login counters a day after the last failure. Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (default 600, 0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
 -- Notes written with 0.1.0 stay, as the application's own table (load
 -- examples/notes/notes.sql to serve them again); an empty example goes.
 DO $notes$
