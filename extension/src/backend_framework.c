@@ -13,6 +13,9 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/uuid.h"
@@ -71,6 +74,27 @@ check_uuid_or_empty(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
+}
+
+static shmem_request_hook_type prev_shmem_request = NULL;
+static shmem_startup_hook_type prev_shmem_startup = NULL;
+
+/* Shared memory: the API call counters and the workers' slots (meter.c). */
+static void
+bf_shmem_request(void)
+{
+	if (prev_shmem_request)
+		prev_shmem_request();
+	RequestAddinShmemSpace(bf_meter_shmem_size());
+	RequestNamedLWLockTranche("backend_framework", 1);
+}
+
+static void
+bf_shmem_startup(void)
+{
+	if (prev_shmem_startup)
+		prev_shmem_startup();
+	bf_meter_shmem_startup();
 }
 
 static bool
@@ -254,8 +278,19 @@ _PG_init(void)
 							"Age in days after which oauth.rotate_keys_if_due() rotates a tenant's signing keys (0: never).",
 							NULL, &bf_key_rotation_days, 90, 0, 3650, PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("backend_framework.purge_interval",
+							"Seconds between two runs of oauth.purge_expired() by the extension's worker (0: never).",
+							"Each database where the extension serves requests has a worker; it also writes the API call counts every second.",
+							&bf_purge_interval, 600, 0, 7 * 86400, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("backend_framework");
+
+	prev_shmem_request = shmem_request_hook;
+	shmem_request_hook = bf_shmem_request;
+	prev_shmem_startup = shmem_startup_hook;
+	shmem_startup_hook = bf_shmem_startup;
+	bf_meter_init();
 
 	bf_router_init();
 	bf_request_init();

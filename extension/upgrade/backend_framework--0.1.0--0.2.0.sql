@@ -229,6 +229,61 @@ DROP FUNCTION api.h_note_update(api.request);
 DROP FUNCTION api.h_note_delete(api.request);
 DROP FUNCTION api.note_fields(api.request, boolean);
 DROP FUNCTION app.note_json(app.notes);
+-- Issue 11, item 3: API calls are counted in shared memory and written by the
+-- extension's worker (C); tenant_stats reads written + counted calls.
+DROP FUNCTION tenancy.count_api_call(uuid);
+-- Counts one API call of a tenant, refusing it (TB002, HTTP 429) once the
+-- month's limit is reached. In C (meter.c): the count goes to a counter in
+-- shared memory, and the database's background worker (worker.c) adds the
+-- committed counts to tenancy.api_usage every second and when the server
+-- stops, so a call writes nothing itself. The limit check reads the table
+-- plus the counters, and a running transaction's count is seen by the others
+-- (concurrent calls cannot pass the limit together); a rolled-back call is
+-- not counted. A crash loses at most the last second's counts and never
+-- counts one twice. Until the worker runs (the first calls of a database)
+-- the count is written at once, on the backend's shard (pid mod 16).
+-- The lookups run as backend_definer; EXECUTE is the caller's privilege.
+CREATE FUNCTION tenancy.count_api_call(p_tenant uuid) RETURNS bigint
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_count_api_call';
+COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month (in shared memory, written to tenancy.api_usage every second by the extension''s worker); returns the month''s calls including it; TB002 (HTTP 429) when the plan''s monthly limit is reached.';
+REVOKE ALL ON FUNCTION tenancy.count_api_call(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.count_api_call(uuid) TO backend_gateway, backend_admin;
+
+-- This month's calls of a tenant: those written to tenancy.api_usage plus
+-- the committed ones the worker has not written yet.
+CREATE FUNCTION tenancy.api_calls_this_month(p_tenant uuid) RETURNS bigint
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_api_calls_this_month';
+COMMENT ON FUNCTION tenancy.api_calls_this_month(uuid) IS 'API calls of a tenant this month (UTC): written to tenancy.api_usage plus counted in shared memory and not written yet (platform operators; tenant_stats for the tenant''s admins).';
+REVOKE ALL ON FUNCTION tenancy.api_calls_this_month(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.api_calls_this_month(uuid) TO backend_admin;
+
+-- Users, API calls this month and storage, each against its limit.
+CREATE OR REPLACE FUNCTION tenancy.tenant_stats(p_id uuid DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := coalesce(p_id, tenancy.current_tenant_id());
+  l record;
+  m date := tenancy._month_start();
+BEGIN
+  IF t IS NULL OR NOT (tenancy.is_platform_admin()
+                       OR (t = tenancy.current_tenant_id() AND tenancy.is_tenant_admin())) THEN
+    PERFORM tenancy._tenant_not_found();
+  END IF;
+  SELECT * INTO l FROM tenancy.tenant_limits(t);
+  IF NOT FOUND THEN PERFORM tenancy._tenant_not_found(); END IF;
+  RETURN jsonb_build_object(
+    'tenant_id', t,
+    'plan', (SELECT plan FROM tenancy.tenants WHERE id = t),
+    'month', to_char(m, 'YYYY-MM'),
+    'users', jsonb_build_object('used', (SELECT count(*) FROM tenancy.users WHERE tenant_id = t), 'limit', l.max_users),
+    'api_calls', jsonb_build_object('used', tenancy.api_calls_this_month(t), 'limit', l.max_api_calls_per_month),
+    'storage_bytes', jsonb_build_object('used', tenancy.measure_storage(t), 'limit', l.max_storage_bytes));
+END $$;
+REVOKE ALL ON FUNCTION tenancy.tenant_stats(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.tenant_stats(uuid) TO backend_gateway, backend_app, backend_admin;
+COMMENT ON FUNCTION tenancy.tenant_stats(uuid) IS 'Usage of a tenant against its limits: users, API calls this month, storage bytes (admins and owners of the tenant, or backend_admin). Limit null = unlimited.';
+-- The extension's worker runs the purge (backend_framework.purge_interval).
+COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes a day after expiry (replays are still detected until then), login sessions past expiry, failed-login counters a day after the last failure. Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (default 600, 0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
 -- Notes written with 0.1.0 stay, as the application's own table (load
 -- examples/notes/notes.sql to serve them again); an empty example goes.
 DO $notes$
