@@ -3634,36 +3634,8 @@ COMMENT ON FUNCTION tenancy._find_tenant(text, boolean) IS 'Internal: tenant by 
 REVOKE ALL ON FUNCTION tenancy._find_tenant(text, boolean) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION tenancy.count_api_call(p_tenant uuid) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  m date := tenancy._month_start();
-  lim bigint;
-  used bigint;
-BEGIN
-  IF p_tenant IS NULL THEN RETURN NULL; END IF;
-  SELECT CASE WHEN t.limit_overrides ? 'max_api_calls_per_month'
-              THEN (t.limit_overrides->>'max_api_calls_per_month')::bigint ELSE p.max_api_calls_per_month END
-    INTO lim FROM tenancy.tenants t JOIN tenancy.plans p ON p.name = t.plan WHERE t.id = p_tenant;
-  IF lim IS NOT NULL THEN
-    SELECT coalesce(sum(calls), 0) INTO used FROM tenancy.api_usage WHERE tenant_id = p_tenant AND month = m;
-    IF used >= lim THEN
-      RAISE EXCEPTION 'monthly API call limit reached' USING ERRCODE = 'TB002',
-        DETAIL = format('The tenant''s plan allows %s API calls per month.', lim),
-        HINT = 'Upgrade the plan or wait for next month.';
-    END IF;
-  END IF;
-  -- The shard's row exists after its first call of the month: a plain
-  -- UPDATE is the common case, cheaper than INSERT ... ON CONFLICT.
-  UPDATE tenancy.api_usage SET calls = calls + 1
-   WHERE tenant_id = p_tenant AND month = m AND shard = (pg_backend_pid() % 16)::smallint;
-  IF NOT FOUND THEN
-    INSERT INTO tenancy.api_usage AS u (tenant_id, month, shard, calls)
-    VALUES (p_tenant, m, (pg_backend_pid() % 16)::smallint, 1)
-    ON CONFLICT (tenant_id, month, shard) DO UPDATE SET calls = u.calls + 1;
-  END IF;
-  RETURN coalesce(used, 0) + 1;
-END $$;
-COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month; TB002 (HTTP 429) when the plan''s monthly limit is reached. Exact up to the calls in flight.';
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_count_api_call';
+COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month (in shared memory, written to tenancy.api_usage every second by the extension''s worker); returns the month''s calls including it; TB002 (HTTP 429) when the plan''s monthly limit is reached.';
 REVOKE ALL ON FUNCTION tenancy.count_api_call(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.count_api_call(uuid) TO backend_gateway, backend_admin;
 
@@ -3674,15 +3646,18 @@ DECLARE
   h bytea;
   k record;
 BEGIN
-  IF access_token IS NULL OR access_token !~ '^bfat_[A-Za-z0-9_-]{43}$' THEN
+  -- Opaque (bfat_...) or JWT (RFC 9068) access tokens: both are stored as
+  -- digests, so one lookup finds either and sees its revocation.
+  IF access_token IS NULL OR (access_token !~ '^bfat_[A-Za-z0-9_-]{43}$'
+     AND (length(access_token) > 8192 OR access_token !~ '^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$')) THEN
     RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000',
-      DETAIL = 'An access token looks like bfat_ followed by 43 characters; get one from the token endpoint.';
+      DETAIL = 'An access token looks like bfat_ followed by 43 characters, or is a JWT; get one from the token endpoint.';
   END IF;
   h := oauth.token_digest(access_token);
   IF ctx IS NOT NULL THEN
     -- A tenant is already chosen (e.g. by the request's host): the token must be one of its own.
     SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status
+           n.status AS tenant_status, x.audience
       INTO k
       FROM oauth.tokens x
       JOIN tenancy.tenants n ON n.id = x.tenant_id
@@ -3697,7 +3672,7 @@ BEGIN
     END IF;
   ELSE
     SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status
+           n.status AS tenant_status, x.audience
       INTO k
       FROM oauth.tokens x
       JOIN tenancy.tenants n ON n.id = x.tenant_id
@@ -3713,6 +3688,11 @@ BEGIN
   IF k.expires_at <= now() THEN
     RAISE EXCEPTION 'access token expired' USING ERRCODE = '28000', DETAIL = 'Use the refresh token, or sign in again.';
   END IF;
+  -- RFC 8707: a token for another resource server is not for this API.
+  IF k.audience IS NOT NULL THEN
+    RAISE EXCEPTION 'access token is for another resource' USING ERRCODE = '28000',
+      DETAIL = 'Its audience is not this tenant''s API; ask for a token without resource, or with the issuer as resource.';
+  END IF;
   IF k.tenant_status <> 'active' THEN
     RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'TB003',
       DETAIL = 'This tenant is suspended; contact the platform operator.';
@@ -3727,7 +3707,7 @@ BEGIN
          ELSE array_to_string(array_remove(string_to_array(k.scope, ' '), 'admin'), ' ') END,
     k.client_id);
 END $$;
-COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token or a disabled user; TB003 when the tenant is suspended.';
+COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token (opaque bfat_..., or an RFC 9068 JWT this server issued; revocation applies to both) and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token, a token for another resource (RFC 8707) or a disabled user; TB003 when the tenant is suspended.';
 REVOKE ALL ON FUNCTION tenancy.authenticate(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.authenticate(text) TO backend_gateway, backend_app, backend_admin;
 
