@@ -166,6 +166,13 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION oauth._grant_scope(text, text[]) IS 'Internal: requested scope (default: the ceiling) intersected with the ceiling; err when unknown or empty.';
 
+-- "1 second", "2 seconds": a wait in words.
+CREATE FUNCTION oauth._seconds(n integer) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT n || CASE WHEN n = 1 THEN ' second' ELSE ' seconds' END
+$$;
+COMMENT ON FUNCTION oauth._seconds(integer) IS 'Internal: a number of seconds in words ("1 second", "2 seconds").';
+
 -- Throttling of password checks. Failures are counted per (tenant, e-mail)
 -- and per (tenant, client address). A key with n failures at or above its
 -- threshold waits 2^(n - threshold) seconds after its last failure, at most
@@ -436,7 +443,7 @@ BEGIN
     SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'username', params->>'password', client_addr);
     IF wait > 0 THEN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
-        format('Too many attempts, try again in %s seconds', wait));
+        format('Too many attempts, try again in %s', oauth._seconds(wait)));
       RETURN;
     END IF;
     IF uid IS NULL THEN

@@ -46,6 +46,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION oauth._redirect_to(text, text[], text[]) IS 'Internal: uri with name=value pairs (percent-encoded) appended to its query, in the given order.';
 
+-- The console's own page (the deployment's first console URL without its
+-- callback), the way back from a sign-in error page; NULL when none is set.
+CREATE FUNCTION oauth._console_home() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT regexp_replace(u, '[^/]*$', '') FROM unnest(oauth.console_redirect_uris()) u LIMIT 1
+$$;
+COMMENT ON FUNCTION oauth._console_home() IS 'Internal: the console''s address (first backend_framework.console_redirect_uris entry, without its file name), or NULL.';
+
 -- Words for scopes on the consent page.
 CREATE FUNCTION oauth._scope_words(scope text, tenant_name text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -55,7 +63,8 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     WHEN 'profile' THEN 'See your name and email address'
     WHEN 'email' THEN 'See your email address'
     WHEN 'openid' THEN 'Sign you in with your ' || tenant_name || ' account'
-    WHEN 'admin' THEN 'Manage users, applications and settings of ' || tenant_name
+    -- Shown before anyone signed in too: only admins are ever granted it.
+    WHEN 'admin' THEN 'If you are an admin of ' || tenant_name || ': manage its users, applications and settings'
     ELSE scope END
 $$;
 COMMENT ON FUNCTION oauth._scope_words(text, text) IS 'Internal: what a scope allows, in words for the consent page.';
@@ -351,7 +360,9 @@ BEGIN
     status := 400; headers := html_headers;
     body := oauth._page('Cannot sign in', ten.name, ten.brand,
       '<h1>This sign-in link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(r.fatal) || '</p>'
-      || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>');
+      || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>'
+      || coalesce('<p><a class="button" href="' || oauth.html_escape(oauth._console_home()) || '">Open the '
+                  || oauth.html_escape(ten.name) || ' console instead</a></p>', ''));
     RETURN;
   END IF;
 
@@ -394,7 +405,7 @@ BEGIN
     ELSE
       SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'email', params->>'password', client_addr);
       IF wait > 0 THEN
-        notice := format('Too many attempts, try again in %s seconds.', wait);
+        notice := format('Too many attempts, try again in %s.', oauth._seconds(wait));
         page_status := 429;
         html_headers := html_headers || jsonb_build_object('Retry-After', wait::text);
       ELSIF uid IS NULL THEN

@@ -1486,7 +1486,7 @@ BEGIN
     SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'username', params->>'password', client_addr);
     IF wait > 0 THEN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
-        format('Too many attempts, try again in %s seconds', wait));
+        format('Too many attempts, try again in %s', oauth._seconds(wait)));
       RETURN;
     END IF;
     IF uid IS NULL THEN
@@ -1668,7 +1668,8 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     WHEN 'profile' THEN 'See your name and email address'
     WHEN 'email' THEN 'See your email address'
     WHEN 'openid' THEN 'Sign you in with your ' || tenant_name || ' account'
-    WHEN 'admin' THEN 'Manage users, applications and settings of ' || tenant_name
+    -- Shown before anyone signed in too: only admins are ever granted it.
+    WHEN 'admin' THEN 'If you are an admin of ' || tenant_name || ': manage its users, applications and settings'
     ELSE scope END
 $$;
 
@@ -1889,7 +1890,9 @@ BEGIN
     status := 400; headers := html_headers;
     body := oauth._page('Cannot sign in', ten.name, ten.brand,
       '<h1>This sign-in link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(r.fatal) || '</p>'
-      || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>');
+      || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>'
+      || coalesce('<p><a class="button" href="' || oauth.html_escape(oauth._console_home()) || '">Open the '
+                  || oauth.html_escape(ten.name) || ' console instead</a></p>', ''));
     RETURN;
   END IF;
 
@@ -1932,7 +1935,7 @@ BEGIN
     ELSE
       SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'email', params->>'password', client_addr);
       IF wait > 0 THEN
-        notice := format('Too many attempts, try again in %s seconds.', wait);
+        notice := format('Too many attempts, try again in %s.', oauth._seconds(wait));
         page_status := 429;
         html_headers := html_headers || jsonb_build_object('Retry-After', wait::text);
       ELSIF uid IS NULL THEN
@@ -3837,6 +3840,18 @@ BEGIN
   RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
 END $$;
 COMMENT ON FUNCTION api.h_my_consent_delete(api.request) IS 'DELETE /api/v1/me/consents/{client_id}: withdraw consent; the client''s tokens for you are revoked.';
+
+CREATE OR REPLACE FUNCTION oauth._seconds(n integer) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT n || CASE WHEN n = 1 THEN ' second' ELSE ' seconds' END
+$$;
+COMMENT ON FUNCTION oauth._seconds(integer) IS 'Internal: a number of seconds in words ("1 second", "2 seconds").';
+
+CREATE OR REPLACE FUNCTION oauth._console_home() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT regexp_replace(u, '[^/]*$', '') FROM unnest(oauth.console_redirect_uris()) u LIMIT 1
+$$;
+COMMENT ON FUNCTION oauth._console_home() IS 'Internal: the console''s address (first backend_framework.console_redirect_uris entry, without its file name), or NULL.';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
