@@ -28,6 +28,8 @@ ISOLATION_OPTS = --load-extension=pgcrypto --load-extension=backend_framework
 # compiler with new warnings. The gateway build (gateway/gateway.mk) uses it too.
 WERROR ?= -Werror
 PG_CFLAGS = -Wall -Wextra $(WERROR) -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+# libcrypto (OpenSSL) for the signing keys (extension/src/keys.c).
+SHLIB_LINK += -lcrypto
 # SANITIZE=1 instruments the gateway (gateway/gateway.mk), not the extension:
 # a PostgreSQL server cannot load an AddressSanitizer-built module.
 PG_CONFIG ?= pg_config

@@ -90,6 +90,8 @@ secrets:
 	  f=docker/secrets/$$s.txt; \
 	  if [ -s $$f ]; then echo "kept    $$f"; else openssl rand -hex 16 > $$f && chmod 644 $$f && echo "created $$f"; fi; \
 	done
+	@f=docker/secrets/key_encryption_key.txt; \
+	  if [ -s $$f ]; then echo "kept    $$f"; else openssl rand -hex 32 > $$f && chmod 644 $$f && echo "created $$f (back it up apart from the database)"; fi
 # The private key is 0600 from its creation on (umask): nginx's master process
 # reads it as root before it drops privileges.
 CERTS_DIR ?= docker/nginx/certs

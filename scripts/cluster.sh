@@ -53,6 +53,16 @@ CONF
   grep -q '^backend_framework.public_urls' "$PGDATA/postgresql.conf" || cat >> "$PGDATA/postgresql.conf" <<CONF
 backend_framework.public_urls = 'http://localhost:$GATEWAY_PORT,http://127.0.0.1:$GATEWAY_PORT'
 CONF
+  # The key-encryption key of the tenants' signing keys: random, generated
+  # once per cluster into a 0600 file of the server's user (never in git,
+  # never in postgresql.conf itself).
+  if [ ! -s "$CLUSTER/kek.hex" ]; then
+    (umask 077; openssl rand -hex 32 > "$CLUSTER/kek.hex")
+    [ "$(id -u)" -eq 0 ] && chown postgres "$CLUSTER/kek.hex"
+  fi
+  grep -q '^backend_framework.key_encryption_key_file' "$PGDATA/postgresql.conf" || cat >> "$PGDATA/postgresql.conf" <<CONF
+backend_framework.key_encryption_key_file = '$CLUSTER/kek.hex'
+CONF
   as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -o "-p $PGPORT" -l "$CLUSTER/postgres.log" -w start >/dev/null
   echo "cluster: PostgreSQL on 127.0.0.1:$PGPORT (passwords only) and socket $PGSOCK (its owner and root only), log $CLUSTER/postgres.log"
 }

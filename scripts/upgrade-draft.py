@@ -50,11 +50,15 @@ def sync(old_text, new_text, step_path):
     for name, stmts in present.items():
         if name not in new:
             continue
-        for cur, fresh in zip(stmts, new[name]):
+        # One definition today: every copy in the step gets it (merges of
+        # two branches' steps may leave two copies; the later one wins).
+        fresh_list = new[name] * len(stmts) if len(new[name]) == 1 else new[name]
+        for cur, fresh in zip(stmts, fresh_list):
             step = step.replace(cur.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION', 1),
                                 fresh.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION', 1), 1)
-        if comment(step, name) and comment(new_text, name):
-            step = step.replace(comment(step, name), comment(new_text, name), 1)
+        if comment(new_text, name):
+            step = re.sub(r'^COMMENT ON FUNCTION ' + re.escape(name) + r"\(.*?';$",
+                          lambda m: comment(new_text, name), step, flags=re.M | re.S)
     added = []
     for name in sorted(new, key=lambda n: new_text.index('CREATE FUNCTION ' + n + '(')):
         if name in present:

@@ -146,19 +146,21 @@ SELECT tenancy.enter_tenant('beta');                                            
 \i sql/oauth_helpers.psql
 BEGIN;
 SELECT tenancy.enter_tenant('alpha') IS NOT NULL AS entered;
-SELECT oauth.create_client('{"client_id": "iso-cli", "client_name": "Isolation CLI", "grant_types": ["password", "refresh_token"], "token_endpoint_auth_method": "none", "scope": "read write profile admin"}') ->> 'client_id' AS alpha_client;
+SELECT public.seen(oauth.create_client('{"client_id": "iso-cli", "client_name": "Isolation CLI", "grant_types": ["password", "refresh_token"], "token_endpoint_auth_method": "client_secret_post", "scope": "read write profile admin"}')) ->> 'client_id' AS alpha_client;
+SELECT public.seen_last('client_secret') AS alpha_secret \gset
 COMMIT;
 BEGIN;
 SELECT tenancy.enter_tenant('beta') IS NOT NULL AS entered;
-SELECT oauth.create_client('{"client_id": "iso-cli", "client_name": "Isolation CLI", "grant_types": ["password"], "token_endpoint_auth_method": "none", "scope": "read write profile admin"}') ->> 'client_id' AS beta_client;
+SELECT public.seen(oauth.create_client('{"client_id": "iso-cli", "client_name": "Isolation CLI", "grant_types": ["password"], "token_endpoint_auth_method": "client_secret_post", "scope": "read write profile admin"}')) ->> 'client_id' AS beta_client;
+SELECT public.seen_last('client_secret') AS beta_secret \gset
 COMMIT;
 \c - bf_test_gw
 \set VERBOSITY terse
-SELECT status FROM public.tok('alpha', '{"grant_type": "password", "client_id": "iso-cli", "username": "owner@alpha.test", "password": "password123"}');
+SELECT status FROM public.tok('alpha', '{"grant_type": "password", "client_id": "iso-cli", "username": "owner@alpha.test", "password": "password123"}'::jsonb || jsonb_build_object('client_secret', :'alpha_secret'));
 SELECT public.seen_last('access_token') AS alpha_token, public.seen_last('refresh_token') AS alpha_refresh \gset
-SELECT status FROM public.tok('alpha', '{"grant_type": "password", "client_id": "iso-cli", "username": "owner@alpha.test", "password": "password123"}');
+SELECT status FROM public.tok('alpha', '{"grant_type": "password", "client_id": "iso-cli", "username": "owner@alpha.test", "password": "password123"}'::jsonb || jsonb_build_object('client_secret', :'alpha_secret'));
 SELECT public.seen_last('access_token') AS alpha_token2 \gset
-SELECT status FROM public.tok('beta', '{"grant_type": "password", "client_id": "iso-cli", "username": "owner@beta.test", "password": "password123"}');
+SELECT status FROM public.tok('beta', '{"grant_type": "password", "client_id": "iso-cli", "username": "owner@beta.test", "password": "password123"}'::jsonb || jsonb_build_object('client_secret', :'beta_secret'));
 SELECT public.seen_last('access_token') AS beta_token \gset
 \c - bf_test_app
 \set VERBOSITY terse
@@ -188,7 +190,7 @@ SELECT tenancy.authenticate(:'alpha_refresh');                                  
 SELECT tenancy.authenticate(NULL);                                                     -- 77
 \c - bf_test_gw
 \set VERBOSITY terse
-SELECT status FROM public.t_revoke('alpha', jsonb_build_object('token', :'alpha_token', 'client_id', 'iso-cli'));
+SELECT status FROM public.t_revoke('alpha', jsonb_build_object('token', :'alpha_token', 'client_id', 'iso-cli', 'client_secret', :'alpha_secret'));
 \c - postgres
 \set VERBOSITY terse
 UPDATE oauth.tokens SET expires_at = now() - interval '1 second' WHERE token_hash = oauth.token_digest(:'alpha_token2');

@@ -40,7 +40,7 @@ SELECT tenancy.count_api_call(:'cyber');
 SELECT tenancy.count_api_call(NULL);
 \c - postgres
 \set VERBOSITY terse
-SELECT sum(calls) AS counted FROM tenancy.api_usage WHERE tenant_id = :'cyber';
+SELECT tenancy.api_calls_this_month(:'cyber') AS counted;
 \c - bf_test_app
 \set VERBOSITY terse
 SELECT tenancy.count_api_call(:'cyber');

@@ -10,13 +10,15 @@ BEGIN;
 SELECT tenancy.enter_tenant('authn-a') IS NOT NULL AS entered;
 SELECT id AS na_user FROM tenancy.create_user('ursula@na.test', 'ursula-password', 'user', 'Ursula') \gset
 SELECT id AS na_admin FROM tenancy.create_user('arno@na.test', 'arno-password', 'admin', 'Arno') \gset
-SELECT public.seen(oauth.create_client('{"client_id": "cli", "client_name": "CLI", "grant_types": ["password", "refresh_token"], "token_endpoint_auth_method": "none", "scope": "read write profile admin"}')) ->> 'client_id' AS client;
+SELECT public.seen(oauth.create_client('{"client_id": "cli", "client_name": "CLI", "grant_types": ["password", "refresh_token"], "token_endpoint_auth_method": "client_secret_post", "scope": "read write profile admin"}')) ->> 'client_id' AS client;
+SELECT public.seen_last('client_secret') AS cli_a_secret \gset
 SELECT public.seen(oauth.create_client('{"client_id": "job", "client_name": "Nightly job", "grant_types": ["client_credentials"], "scope": "read"}')) ->> 'client_id' AS client;
 SELECT public.seen_last('client_secret') AS job_secret \gset
 COMMIT;
 BEGIN;
 SELECT tenancy.enter_tenant('authn-b') IS NOT NULL AS entered;
-SELECT public.seen(oauth.create_client('{"client_id": "cli", "client_name": "CLI", "grant_types": ["password"], "token_endpoint_auth_method": "none", "scope": "read write profile admin"}')) ->> 'client_id' AS client;
+SELECT public.seen(oauth.create_client('{"client_id": "cli", "client_name": "CLI", "grant_types": ["password"], "token_endpoint_auth_method": "client_secret_post", "scope": "read write profile admin"}')) ->> 'client_id' AS client;
+SELECT public.seen_last('client_secret') AS cli_b_secret \gset
 COMMIT;
 -- An application table, as a user of the framework makes one.
 CREATE TABLE public.authn_notes (tenant_id uuid NOT NULL, id bigint GENERATED ALWAYS AS IDENTITY, owner uuid, body text NOT NULL,
@@ -28,15 +30,15 @@ INSERT INTO public.authn_notes (tenant_id, owner, body) VALUES
 
 \c - bf_test_gw
 \set VERBOSITY terse
-SELECT status FROM public.tok('authn-a', '{"grant_type": "password", "client_id": "cli", "username": "ursula@na.test", "password": "ursula-password"}');
+SELECT status FROM public.tok('authn-a', '{"grant_type": "password", "client_id": "cli", "username": "ursula@na.test", "password": "ursula-password"}'::jsonb || jsonb_build_object('client_secret', :'cli_a_secret'));
 SELECT public.seen_last('access_token') AS ursula, public.seen_last('refresh_token') AS ursula_rt \gset
-SELECT status FROM public.tok('authn-a', '{"grant_type": "password", "client_id": "cli", "username": "arno@na.test", "password": "arno-password"}');
+SELECT status FROM public.tok('authn-a', '{"grant_type": "password", "client_id": "cli", "username": "arno@na.test", "password": "arno-password"}'::jsonb || jsonb_build_object('client_secret', :'cli_a_secret'));
 SELECT public.seen_last('access_token') AS arno \gset
-SELECT status FROM public.tok('authn-a', '{"grant_type": "password", "client_id": "cli", "username": "arno@na.test", "password": "arno-password"}');
+SELECT status FROM public.tok('authn-a', '{"grant_type": "password", "client_id": "cli", "username": "arno@na.test", "password": "arno-password"}'::jsonb || jsonb_build_object('client_secret', :'cli_a_secret'));
 SELECT public.seen_last('access_token') AS arno2 \gset
 SELECT status FROM public.tok('authn-a', '{"grant_type": "client_credentials"}', public.basic('job', :'job_secret'));
 SELECT public.seen_last('access_token') AS job \gset
-SELECT status FROM public.tok('authn-b', '{"grant_type": "password", "client_id": "cli", "username": "owner@nb.test", "password": "owner-password"}');
+SELECT status FROM public.tok('authn-b', '{"grant_type": "password", "client_id": "cli", "username": "owner@nb.test", "password": "owner-password"}'::jsonb || jsonb_build_object('client_secret', :'cli_b_secret'));
 SELECT public.seen_last('access_token') AS b_owner \gset
 
 \c - bf_test_app
@@ -98,7 +100,7 @@ SELECT tenancy.authenticate(:'ursula');
 SELECT tenancy.current_user_id() = :'na_user' AS same_tenant_ok;
 ROLLBACK;
 -- Revoked (by the client, RFC 7009) and expired tokens.
-SELECT * FROM public.t_revoke('authn-a', jsonb_build_object('token', :'arno2', 'client_id', 'cli'));
+SELECT * FROM public.t_revoke('authn-a', jsonb_build_object('token', :'arno2', 'client_id', 'cli', 'client_secret', :'cli_a_secret'));
 \c - postgres
 \set VERBOSITY terse
 UPDATE oauth.tokens SET expires_at = now() - interval '1 second' WHERE token_hash = oauth.token_digest(:'job');

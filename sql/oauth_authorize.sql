@@ -10,6 +10,8 @@ ALTER DATABASE :"db" SET backend_framework.console_redirect_uris = 'http://local
 SET backend_framework.console_redirect_uris = 'http://localhost:8080/console/callback.html';
 SELECT tenant_id AS za FROM tenancy.register_tenant('authz-a', 'Authz & Co <A>', 'owner@za.test', 'owner-password') \gset
 SELECT tenant_id AS zb FROM tenancy.register_tenant('authz-b', 'Authz B', 'owner@zb.test', 'owner-password') \gset
+-- These suites test flows without PKCE too: relaxed for confidential clients (OAuth 2.1 default: required).
+UPDATE tenancy.tenants SET settings = settings || '{"pkce_optional_for_confidential_clients": true}' WHERE id IN (:'za', :'zb');
 BEGIN;
 SELECT tenancy.enter_tenant('authz-a') IS NOT NULL AS entered;
 SELECT tenancy.set_settings('{"brand_color": "#ffcc00"}') ->> 'brand_color' AS brand_color;
@@ -113,10 +115,10 @@ SELECT status, (regexp_match(body, '<h1>(.*?)</h1>'))[1] AS h1 FROM oauth.author
 -- Errors sent back to the (registered) redirect URI, with state and iss ------------------------------
 SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "token", "client_id": "app", "redirect_uri": "https://photos.example/cb", "state": "e1"}');
 SELECT * FROM public.authz_show('authz-a', 'GET', '{"client_id": "app", "redirect_uri": "https://photos.example/cb2?tab=1", "state": "e2"}');
-SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "app", "redirect_uri": "https://photos.example/cb", "scope": "read email"}');
+SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "app", "redirect_uri": "https://photos.example/cb", "scope": "read photos"}');
 SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "app", "redirect_uri": "https://photos.example/cb", "scope": "admin"}');
 SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "svc"}');
-SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "app", "redirect_uri": "https://photos.example/cb", "prompt": "select_account"}');
+SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "app", "redirect_uri": "https://photos.example/cb", "prompt": "popup"}');
 -- PKCE: required for public clients, S256 only unless the tenant allows plain; a malformed challenge.
 SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "pub", "state": "p1"}');
 SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": "pub", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}');

@@ -5,6 +5,8 @@
 SET backend_framework.bcrypt_cost = 4;
 SELECT tenant_id AS ca FROM tenancy.register_tenant('clients-a', 'Clients A', 'owner@ca.test', 'owner-password') \gset
 SELECT tenant_id AS cb FROM tenancy.register_tenant('clients-b', 'Clients B', 'owner@cb.test', 'owner-password') \gset
+-- These suites test flows without PKCE too: relaxed for confidential clients (OAuth 2.1 default: required).
+UPDATE tenancy.tenants SET settings = settings || '{"pkce_optional_for_confidential_clients": true}' WHERE id IN (:'ca', :'cb');
 -- Every new tenant has its console client: public, code + refresh, all scopes, development redirect URIs.
 SELECT t.slug, c.client_id, c.client_name, c.token_endpoint_auth_method, c.grant_types, c.scope, c.redirect_uris, c.builtin,
        c.secret_hash IS NULL AS no_secret
@@ -59,7 +61,7 @@ SELECT oauth.create_client('{"client_name": "X", "grant_types": ["client_credent
 ROLLBACK TO s;
 SELECT oauth.create_client('{"client_name": "X", "redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}');
 ROLLBACK TO s;
-SELECT oauth.create_client('{"client_name": "X", "grant_types": ["client_credentials"], "scope": "read openid"}');
+SELECT oauth.create_client('{"client_name": "X", "grant_types": ["client_credentials"], "scope": "read photos"}');
 ROLLBACK TO s;
 SELECT oauth.create_client('{"client_name": "X", "grant_types": ["client_credentials"], "scope": ""}');
 ROLLBACK TO s;
@@ -222,15 +224,20 @@ ROLLBACK;
 \set VERBOSITY terse
 BEGIN;
 SELECT tenancy.enter_tenant('clients-a') IS NOT NULL AS entered;
-SELECT public.seen(oauth.create_client('{"client_id": "pwd", "client_name": "Password client", "grant_types": ["password"], "token_endpoint_auth_method": "none", "scope": "read write profile admin"}')) ->> 'client_id' AS client;
+-- The password grant is never for a public client (issue 12).
+SAVEPOINT s;
+SELECT oauth.create_client('{"client_name": "Public password client", "grant_types": ["password"], "token_endpoint_auth_method": "none"}');
+ROLLBACK TO s;
+SELECT public.seen(oauth.create_client('{"client_id": "pwd", "client_name": "Password client", "grant_types": ["password"], "token_endpoint_auth_method": "client_secret_post", "scope": "read write profile admin"}')) ->> 'client_id' AS client;
+SELECT public.seen_last('client_secret') AS pwd_secret \gset
 COMMIT;
 \c - bf_test_gw
 \set VERBOSITY terse
-SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "ann@ca.test", "password": "ann-password", "scope": "admin read"}');
+SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "ann@ca.test", "password": "ann-password", "scope": "admin read"}'::jsonb || jsonb_build_object('client_secret', :'pwd_secret'));
 SELECT public.seen_last('access_token') AS ann_admin \gset
-SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "ann@ca.test", "password": "ann-password", "scope": "read"}');
+SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "ann@ca.test", "password": "ann-password", "scope": "read"}'::jsonb || jsonb_build_object('client_secret', :'pwd_secret'));
 SELECT public.seen_last('access_token') AS ann_read \gset
-SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "uwe@ca.test", "password": "uwe-password"}');
+SELECT status FROM public.tok('clients-a', '{"grant_type": "password", "client_id": "pwd", "username": "uwe@ca.test", "password": "uwe-password"}'::jsonb || jsonb_build_object('client_secret', :'pwd_secret'));
 SELECT public.seen_last('access_token') AS uwe \gset
 \c - bf_test_app
 \set VERBOSITY terse

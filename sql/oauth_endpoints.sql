@@ -4,6 +4,8 @@
 SET backend_framework.bcrypt_cost = 4;
 SELECT tenant_id AS ea FROM tenancy.register_tenant('endpoints-a', 'Endpoints A', 'owner@ea.test', 'owner-password') \gset
 SELECT tenant_id AS eb FROM tenancy.register_tenant('endpoints-b', 'Endpoints B', 'owner@eb.test', 'owner-password') \gset
+-- These suites test flows without PKCE too: relaxed for confidential clients (OAuth 2.1 default: required).
+UPDATE tenancy.tenants SET settings = settings || '{"pkce_optional_for_confidential_clients": true}' WHERE id IN (:'ea', :'eb');
 BEGIN;
 SELECT tenancy.enter_tenant('endpoints-a') IS NOT NULL AS entered;
 SELECT email FROM tenancy.create_user('eve@ea.test', 'eve-password', 'user', 'Eve Example');
@@ -13,7 +15,7 @@ SELECT public.seen(oauth.create_client('{"client_id": "app", "client_name": "App
 SELECT public.seen_last('client_secret') AS app_secret \gset
 SELECT public.seen(oauth.create_client('{"client_id": "poster", "client_name": "Poster", "token_endpoint_auth_method": "client_secret_post", "grant_types": ["client_credentials"], "scope": "read"}')) ->> 'client_id' AS client;
 SELECT public.seen_last('client_secret') AS poster_secret \gset
-SELECT public.seen(oauth.create_client('{"client_id": "pub", "client_name": "Public", "grant_types": ["password", "refresh_token"], "token_endpoint_auth_method": "none", "scope": "read profile"}')) ->> 'client_id' AS client;
+SELECT public.seen(oauth.create_client('{"client_id": "pub", "client_name": "Public", "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none", "scope": "read profile"}')) ->> 'client_id' AS client;
 COMMIT;
 BEGIN;
 SELECT tenancy.enter_tenant('endpoints-b') IS NOT NULL AS entered;
@@ -94,7 +96,10 @@ SELECT * FROM public.t_revoke('endpoints-a', jsonb_build_object('token', :'eve_r
 SELECT * FROM public.t_revoke('endpoints-a', jsonb_build_object('token', :'b_at', 'token_type_hint', 'id_token'), public.basic('app', :'app_secret'));
 SELECT body->>'active' AS b_still_active FROM public.t_introspect('endpoints-b', jsonb_build_object('token', :'b_at'), public.basic('api', :'api_b_secret'));
 -- A public client revokes its own token with its client_id.
-SELECT status FROM public.tok('endpoints-a', '{"grant_type": "password", "client_id": "pub", "username": "eve@ea.test", "password": "eve-password"}');
+SELECT public.code_for('endpoints-a', jsonb_build_object('response_type', 'code', 'client_id', 'pub', 'redirect_uri', 'http://127.0.0.1/cb',
+  'code_challenge', oauth.pkce_s256(repeat('v', 43)), 'code_challenge_method', 'S256'), 'eve@ea.test', 'eve-password') AS pub_code \gset
+SELECT status FROM public.tok('endpoints-a', jsonb_build_object('grant_type', 'authorization_code', 'client_id', 'pub', 'code', :'pub_code',
+  'redirect_uri', 'http://127.0.0.1/cb', 'code_verifier', repeat('v', 43)));
 SELECT public.seen_last('access_token') AS pub_at \gset
 SELECT * FROM public.t_revoke('endpoints-a', jsonb_build_object('token', :'pub_at', 'client_id', 'pub'));
 SELECT body->>'active' AS pub_at_active FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'pub_at'), public.basic('api', :'api_secret'));
@@ -146,7 +151,7 @@ SELECT * FROM public.tok('endpoints-a', '{"grant_type": "client_credentials"}', 
 -- and it cannot declare itself one.
 SELECT * FROM public.t_introspect('endpoints-a', jsonb_build_object('token', :'owner_admin'), public.basic(:'dyn', :'dyn_secret'));
 SELECT * FROM public.t_register('endpoints-a', 'POST', NULL, '{"client_name": "Wannabe RS", "redirect_uris": ["https://rs.example/cb"], "resource_server": true}', :'owner_admin');
--- Metadata errors (RFC 7591 section 3.2.2); impersonation: a name another client has; choosing a client_id.
+-- Metadata errors (RFC 7591 section 3.2.2); names may repeat (two installs of one app register alike, issue 12); choosing a client_id.
 SELECT * FROM public.t_register('endpoints-a', 'POST', NULL, '{"client_name": "X", "redirect_uris": ["http://x.example/cb"]}', :'owner_admin');
 SELECT * FROM public.t_register('endpoints-a', 'POST', NULL, '{"client_name": "X", "redirect_uris": ["https://x.example/cb"], "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:jwt-bearer"]}', :'owner_admin');
 SELECT * FROM public.t_register('endpoints-a', 'POST', NULL, '{"client_name": "console", "redirect_uris": ["https://x.example/cb"]}', :'owner_admin');

@@ -11,6 +11,8 @@
 -- A few of each kind, so the scan has something to look for even when run alone.
 SET backend_framework.bcrypt_cost = 4;
 SELECT tenant_id AS sa FROM tenancy.register_tenant('secrets-a', 'Secrets A', 'owner@sa.test', 'owner-password') \gset
+-- These suites test flows without PKCE too: relaxed for confidential clients (OAuth 2.1 default: required).
+UPDATE tenancy.tenants SET settings = settings || '{"pkce_optional_for_confidential_clients": true}' WHERE id IN (:'sa');
 BEGIN;
 SELECT tenancy.enter_tenant('secrets-a') IS NOT NULL AS entered;
 SELECT public.seen(oauth.create_client('{"client_id": "cli", "client_name": "C", "redirect_uris": ["https://c.example/cb"], "grant_types": ["authorization_code", "refresh_token", "client_credentials", "password"]}')) ->> 'client_id' AS client;

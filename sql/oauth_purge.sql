@@ -5,6 +5,8 @@ SET backend_framework.bcrypt_cost = 4;
 -- Start from a clean slate (earlier suites leave expired rows behind).
 DO $$ BEGIN WHILE oauth.purge_expired() > 0 LOOP END LOOP; END $$;
 SELECT tenant_id AS pa FROM tenancy.register_tenant('purge-a', 'Purge A', 'owner@pa.test', 'owner-password') \gset
+-- These suites test flows without PKCE too: relaxed for confidential clients (OAuth 2.1 default: required).
+UPDATE tenancy.tenants SET settings = settings || '{"pkce_optional_for_confidential_clients": true}' WHERE id IN (:'pa');
 BEGIN;
 SELECT tenancy.enter_tenant('purge-a') IS NOT NULL AS entered;
 SELECT public.seen(oauth.create_client('{"client_id": "cli", "client_name": "C", "redirect_uris": ["https://c.example/cb"], "grant_types": ["authorization_code", "refresh_token", "client_credentials", "password"]}')) ->> 'client_id' AS client;

@@ -22,8 +22,20 @@ SELECT tenancy.set_limit_overrides(:'q', '{"max_api_calls_per_month": 3}');
 SELECT format('{"x-tenant": "quota", "authorization": "Bearer %s"}', t->>'access_token') AS auth, t->>'access_token' AS tok
   FROM (SELECT oauth._issue(:'q', 'console', (SELECT id FROM tenancy.users WHERE tenant_id = :'q'),
                             'admin profile read write', gen_random_uuid(), 3600, NULL) t) x \gset
+-- Calls of this month: written to tenancy.api_usage or still in the counters.
 CREATE FUNCTION pg_temp.used(t uuid) RETURNS bigint LANGUAGE sql AS
-  'SELECT coalesce(sum(calls), 0) FROM tenancy.api_usage WHERE tenant_id = t';
+  'SELECT tenancy.api_calls_this_month(t)';
+-- Waits (at most 10 s) until the worker has written every counted call.
+CREATE FUNCTION pg_temp.written(t uuid) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    IF tenancy.api_calls_this_month(t) = (SELECT coalesce(sum(calls), 0) FROM tenancy.api_usage WHERE tenant_id = t) THEN
+      RETURN true;
+    END IF;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+  RETURN false;
+END $$;
 
 -- 3. Thirty anonymous requests: bogus bearer, no bearer, OAuth endpoints,
 --    metadata and the sign-in page. None is charged.
@@ -94,6 +106,7 @@ SELECT status, error FROM pg_temp.signup('rate-4', '{}', '198.51.100.8');
 RESET SESSION AUTHORIZATION;
 RESET backend_framework.signup_per_hour;
 -- Owners and admins cannot change the plan, over HTTP or in SQL.
+SELECT pg_temp.written(:'q');
 DELETE FROM tenancy.api_usage WHERE tenant_id = :'q';
 SELECT status, error FROM pg_temp.req('PATCH', '/api/v1/tenants/' || :'q', :'auth'::jsonb || '{"content-type": "application/json"}', '{"plan": "enterprise"}');
 SET ROLE bf_test_app;

@@ -312,7 +312,7 @@ BEGIN
       IF jsonb_typeof(v) <> 'string' OR v #>> '{}' !~ '^#[0-9a-fA-F]{6}$' THEN
         RAISE EXCEPTION 'brand_color must be a colour such as #3355ff' USING ERRCODE = '22023';
       END IF;
-    WHEN 'open_registration', 'allow_plain_pkce' THEN
+    WHEN 'open_registration', 'allow_plain_pkce', 'password_grant', 'pkce_optional_for_confidential_clients' THEN
       IF jsonb_typeof(v) <> 'boolean' THEN
         RAISE EXCEPTION '% must be true or false', k USING ERRCODE = '22023';
       END IF;
@@ -320,9 +320,18 @@ BEGIN
       IF jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$' OR v::text::bigint NOT BETWEEN 10 AND 31536000 THEN
         RAISE EXCEPTION '% must be a number of seconds between 10 and 31536000', k USING ERRCODE = '22023';
       END IF;
+    WHEN 'refresh_token_max_lifetime' THEN
+      IF jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$' OR v::text::bigint NOT BETWEEN 60 AND 315360000 THEN
+        RAISE EXCEPTION '% must be a number of seconds between 60 and 315360000', k USING ERRCODE = '22023';
+      END IF;
+    WHEN 'resource_indicators' THEN
+      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > 50 OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) o
+           WHERE jsonb_typeof(o) <> 'string' OR o #>> '{}' !~ '^https?://[^[:space:]#]+$' OR length(o #>> '{}') > 2000) THEN
+        RAISE EXCEPTION 'resource_indicators must be a list of absolute http(s) URIs without fragment' USING ERRCODE = '22023';
+      END IF;
     ELSE
       RAISE EXCEPTION 'unknown setting "%"', k USING ERRCODE = '22023',
-        DETAIL = 'Known: allowed_origins, brand_color, open_registration, allow_plain_pkce, access_token_ttl, refresh_token_ttl, code_ttl.';
+        DETAIL = 'Known: allowed_origins, brand_color, open_registration, allow_plain_pkce, password_grant, pkce_optional_for_confidential_clients, access_token_ttl, refresh_token_ttl, code_ttl, refresh_token_max_lifetime, resource_indicators.';
     END CASE;
   END LOOP;
 END $$;

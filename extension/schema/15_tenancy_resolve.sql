@@ -66,8 +66,9 @@ BEGIN
         key := m[1]; r.prefix := '/t/' || m[1]; r.path := coalesce(m[2], '/');
       ELSE
         -- RFC 8414 §3: metadata of issuer .../t/{slug} lives at /.well-known/oauth-authorization-server/t/{slug}
-        m := regexp_match(coalesce(path, ''), '^(/\.well-known/oauth-authorization-server)/t/([^/]+)$');
-        IF m IS NOT NULL THEN key := m[2]; r.prefix := '/t/' || m[2]; r.path := m[1]; END IF;
+        -- (and likewise OpenID Provider configuration and RFC 9728 protected resource metadata).
+        m := regexp_match(coalesce(path, ''), '^(/\.well-known/(oauth-authorization-server|openid-configuration|oauth-protected-resource))/t/([^/]+)$');
+        IF m IS NOT NULL THEN key := m[3]; r.prefix := '/t/' || m[3]; r.path := m[1]; END IF;
       END IF;
     WHEN 'subdomain' THEN
       IF NOT platform AND base <> '' AND right(h, length(base) + 1) = '.' || base THEN

@@ -2,45 +2,29 @@
 -- and storage of a tenant's rows, the limits on them, and tenant_stats.
 
 -- Counts one API call of a tenant, refusing it (TB002, HTTP 429) once the
--- month's limit is reached. Each backend writes its own shard
--- (pid mod 16), so concurrent requests of one tenant rarely wait on the
--- same row; the limit check sums the shards. Exactness: concurrent calls
--- may each see the total just under the limit, so it can be exceeded by at
--- most the number of calls in flight at that moment (one per pooled
--- connection); nothing is ever counted twice or lost.
+-- month's limit is reached. In C (meter.c): the count goes to a counter in
+-- shared memory, and the database's background worker (worker.c) adds the
+-- committed counts to tenancy.api_usage every second and when the server
+-- stops, so a call writes nothing itself. The limit check reads the table
+-- plus the counters, and a running transaction's count is seen by the others
+-- (concurrent calls cannot pass the limit together); a rolled-back call is
+-- not counted. A crash loses at most the last second's counts and never
+-- counts one twice. Until the worker runs (the first calls of a database)
+-- the count is written at once, on the backend's shard (pid mod 16).
+-- The lookups run as backend_definer; EXECUTE is the caller's privilege.
 CREATE FUNCTION tenancy.count_api_call(p_tenant uuid) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  m date := tenancy._month_start();
-  lim bigint;
-  used bigint;
-BEGIN
-  IF p_tenant IS NULL THEN RETURN NULL; END IF;
-  SELECT CASE WHEN t.limit_overrides ? 'max_api_calls_per_month'
-              THEN (t.limit_overrides->>'max_api_calls_per_month')::bigint ELSE p.max_api_calls_per_month END
-    INTO lim FROM tenancy.tenants t JOIN tenancy.plans p ON p.name = t.plan WHERE t.id = p_tenant;
-  IF lim IS NOT NULL THEN
-    SELECT coalesce(sum(calls), 0) INTO used FROM tenancy.api_usage WHERE tenant_id = p_tenant AND month = m;
-    IF used >= lim THEN
-      RAISE EXCEPTION 'monthly API call limit reached' USING ERRCODE = 'TB002',
-        DETAIL = format('The tenant''s plan allows %s API calls per month.', lim),
-        HINT = 'Upgrade the plan or wait for next month.';
-    END IF;
-  END IF;
-  -- The shard's row exists after its first call of the month: a plain
-  -- UPDATE is the common case, cheaper than INSERT ... ON CONFLICT.
-  UPDATE tenancy.api_usage SET calls = calls + 1
-   WHERE tenant_id = p_tenant AND month = m AND shard = (pg_backend_pid() % 16)::smallint;
-  IF NOT FOUND THEN
-    INSERT INTO tenancy.api_usage AS u (tenant_id, month, shard, calls)
-    VALUES (p_tenant, m, (pg_backend_pid() % 16)::smallint, 1)
-    ON CONFLICT (tenant_id, month, shard) DO UPDATE SET calls = u.calls + 1;
-  END IF;
-  RETURN coalesce(used, 0) + 1;
-END $$;
-COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month; TB002 (HTTP 429) when the plan''s monthly limit is reached. Exact up to the calls in flight.';
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_count_api_call';
+COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month (in shared memory, written to tenancy.api_usage every second by the extension''s worker); returns the month''s calls including it; TB002 (HTTP 429) when the plan''s monthly limit is reached.';
 REVOKE ALL ON FUNCTION tenancy.count_api_call(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.count_api_call(uuid) TO backend_gateway, backend_admin;
+
+-- This month's calls of a tenant: those written to tenancy.api_usage plus
+-- the committed ones the worker has not written yet.
+CREATE FUNCTION tenancy.api_calls_this_month(p_tenant uuid) RETURNS bigint
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_api_calls_this_month';
+COMMENT ON FUNCTION tenancy.api_calls_this_month(uuid) IS 'API calls of a tenant this month (UTC): written to tenancy.api_usage plus counted in shared memory and not written yet (platform operators; tenant_stats for the tenant''s admins).';
+REVOKE ALL ON FUNCTION tenancy.api_calls_this_month(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.api_calls_this_month(uuid) TO backend_admin;
 
 -- Bytes of a tenant's rows over every registered tenant table; stored as the
 -- month's measurement.
@@ -122,8 +106,7 @@ BEGIN
     'plan', (SELECT plan FROM tenancy.tenants WHERE id = t),
     'month', to_char(m, 'YYYY-MM'),
     'users', jsonb_build_object('used', (SELECT count(*) FROM tenancy.users WHERE tenant_id = t), 'limit', l.max_users),
-    'api_calls', jsonb_build_object('used', (SELECT coalesce(sum(calls), 0) FROM tenancy.api_usage
-                                             WHERE tenant_id = t AND month = m), 'limit', l.max_api_calls_per_month),
+    'api_calls', jsonb_build_object('used', tenancy.api_calls_this_month(t), 'limit', l.max_api_calls_per_month),
     'storage_bytes', jsonb_build_object('used', tenancy.measure_storage(t), 'limit', l.max_storage_bytes));
 END $$;
 REVOKE ALL ON FUNCTION tenancy.tenant_stats(uuid) FROM PUBLIC;

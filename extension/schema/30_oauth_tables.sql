@@ -25,7 +25,7 @@ CREATE TABLE oauth.clients (
                              CHECK (grant_types <@ '{authorization_code,refresh_token,client_credentials,password}'
                                     AND cardinality(grant_types) > 0),
   response_types             text[] NOT NULL DEFAULT '{code}' CHECK (response_types <@ '{code}'),
-  scope                      text NOT NULL CHECK (scope ~ '^(admin|profile|read|write)( (admin|profile|read|write))*$'),
+  scope                      text NOT NULL CHECK (scope ~ '^(admin|email|openid|profile|read|write)( (admin|email|openid|profile|read|write))*$'),
   extra                      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(extra) = 'object'),
   access_token_ttl           integer CHECK (access_token_ttl BETWEEN 10 AND 31536000),
   refresh_token_ttl          integer CHECK (refresh_token_ttl BETWEEN 10 AND 31536000),
@@ -34,6 +34,10 @@ CREATE TABLE oauth.clients (
   created_at                 timestamptz NOT NULL DEFAULT now(),
   updated_at                 timestamptz NOT NULL DEFAULT now(),
   resource_server            boolean NOT NULL DEFAULT false,
+  access_token_format        text NOT NULL DEFAULT 'opaque' CHECK (access_token_format IN ('opaque', 'jwt')),
+  id_token_signed_response_alg text NOT NULL DEFAULT 'RS256' CHECK (id_token_signed_response_alg IN ('RS256', 'ES256')),
+  post_logout_redirect_uris  text[] NOT NULL DEFAULT '{}',
+  application_type           text NOT NULL DEFAULT 'web' CHECK (application_type IN ('web', 'native')),
   PRIMARY KEY (tenant_id, client_id),
   CONSTRAINT clients_secret_iff_confidential CHECK ((token_endpoint_auth_method = 'none') = (secret_hash IS NULL)),
   CONSTRAINT clients_public_no_client_credentials
@@ -51,6 +55,10 @@ COMMENT ON COLUMN oauth.clients.access_token_ttl IS 'Access token lifetime in se
 COMMENT ON COLUMN oauth.clients.refresh_token_ttl IS 'Refresh token lifetime in seconds for this client (NULL: the tenant''s refresh_token_ttl setting, else 30 days).';
 COMMENT ON COLUMN oauth.clients.builtin IS 'True for the tenant''s console client (public, created with the tenant, cannot be deleted).';
 COMMENT ON COLUMN oauth.clients.resource_server IS 'True for a resource server (API): it may introspect every token of its tenant. Other clients introspect only their own tokens. Set only by admins (create_client, update_client), never by dynamic registration.';
+COMMENT ON COLUMN oauth.clients.access_token_format IS 'opaque (bfat_..., default) or jwt (RFC 9068, signed with the tenant''s keys); both are stored as digests and revocable.';
+COMMENT ON COLUMN oauth.clients.id_token_signed_response_alg IS 'Algorithm of this client''s id_tokens: RS256 (default) or ES256.';
+COMMENT ON COLUMN oauth.clients.post_logout_redirect_uris IS 'Where RP-initiated logout may return to (exact match).';
+COMMENT ON COLUMN oauth.clients.application_type IS 'web or native (OpenID Connect Registration); native public clients may use private-use URI scheme redirects (RFC 8252).';
 COMMENT ON COLUMN oauth.clients.registered_via IS 'admin: created by an admin (create_client, or the console client); dynamic: RFC 7591 with an admin''s access token; open: RFC 7591 without one (open_registration), which limits what RFC 7592 updates may ask for.';
 
 -- Consent a user gave a client: the scopes it may get without asking again.
@@ -83,6 +91,10 @@ CREATE TABLE oauth.authorization_codes (
   created_at            timestamptz NOT NULL DEFAULT now(),
   expires_at            timestamptz NOT NULL,
   used_at               timestamptz,
+  nonce                 text,
+  auth_time             timestamptz,
+  session_id            uuid,
+  resource              text,
   PRIMARY KEY (tenant_id, code_hash),
   FOREIGN KEY (tenant_id, user_id) REFERENCES tenancy.users (tenant_id, id) ON DELETE CASCADE,
   FOREIGN KEY (tenant_id, client_id) REFERENCES oauth.clients (tenant_id, client_id) ON DELETE CASCADE,
@@ -91,6 +103,10 @@ CREATE TABLE oauth.authorization_codes (
 CREATE INDEX authorization_codes_expires_idx ON oauth.authorization_codes (expires_at);
 COMMENT ON TABLE oauth.authorization_codes IS 'Authorization codes (SHA-256 digests), bound to client, user, redirect URI, scope and PKCE challenge; single use (used_at), kept after use until purged so replays revoke the tokens of family_id.';
 COMMENT ON COLUMN oauth.authorization_codes.redirect_uri_given IS 'Whether the authorization request named redirect_uri (then the token request must repeat it, RFC 6749 section 4.1.3).';
+COMMENT ON COLUMN oauth.authorization_codes.nonce IS 'OpenID Connect nonce of the request, repeated in the id_token.';
+COMMENT ON COLUMN oauth.authorization_codes.auth_time IS 'When the user authenticated (the sign-in session''s start): the id_token''s auth_time.';
+COMMENT ON COLUMN oauth.authorization_codes.session_id IS 'The sign-in session (oauth.login_sessions.id): the id_token''s sid.';
+COMMENT ON COLUMN oauth.authorization_codes.resource IS 'Resource indicator (RFC 8707) of the request, NULL for the tenant''s own API.';
 COMMENT ON COLUMN oauth.authorization_codes.family_id IS 'Family of the tokens issued for this code; a replay of the code revokes the family.';
 
 -- Access and refresh tokens in one table: one probe of the primary key
@@ -110,6 +126,10 @@ CREATE TABLE oauth.tokens (
   expires_at timestamptz NOT NULL,
   rotated_at timestamptz,
   revoked_at timestamptz,
+  auth_time  timestamptz,
+  audience   text,
+  family_expires_at timestamptz,
+  kid        text,
   PRIMARY KEY (tenant_id, token_hash),
   FOREIGN KEY (tenant_id, user_id) REFERENCES tenancy.users (tenant_id, id) ON DELETE CASCADE,
   FOREIGN KEY (tenant_id, client_id) REFERENCES oauth.clients (tenant_id, client_id) ON DELETE CASCADE,
@@ -120,6 +140,10 @@ CREATE INDEX tokens_family_idx ON oauth.tokens (tenant_id, family_id) WHERE fami
 CREATE INDEX tokens_expires_idx ON oauth.tokens (expires_at);
 COMMENT ON TABLE oauth.tokens IS 'Access and refresh tokens (SHA-256 digests). family_id groups the tokens of one grant (code or password sign-in and all its refresh rotations); reuse of a rotated refresh token or replay of the code revokes the family.';
 COMMENT ON COLUMN oauth.tokens.user_id IS 'Resource owner; NULL for client credentials tokens.';
+COMMENT ON COLUMN oauth.tokens.auth_time IS 'When the user authenticated for this grant (id_tokens of refreshes repeat it).';
+COMMENT ON COLUMN oauth.tokens.audience IS 'Resource indicator (RFC 8707) the token is for; NULL: the tenant''s own API. tenancy.authenticate refuses tokens for other resources.';
+COMMENT ON COLUMN oauth.tokens.family_expires_at IS 'Refresh tokens: absolute end of the grant (tenant setting refresh_token_max_lifetime); rotation never goes beyond it.';
+COMMENT ON COLUMN oauth.tokens.kid IS 'JWT access tokens: the signing key (its kid); NULL for opaque tokens.';
 COMMENT ON COLUMN oauth.tokens.rotated_at IS 'Refresh tokens: when exchanged for a new one; presenting it again revokes the family.';
 
 -- Login sessions of the authorize page (cookie bf_session).
@@ -130,11 +154,14 @@ CREATE TABLE oauth.login_sessions (
   client_addr  text,
   created_at   timestamptz NOT NULL DEFAULT now(),
   expires_at   timestamptz NOT NULL,
+  id           uuid NOT NULL DEFAULT gen_random_uuid(),
   PRIMARY KEY (tenant_id, session_hash),
   FOREIGN KEY (tenant_id, user_id) REFERENCES tenancy.users (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX login_sessions_expires_idx ON oauth.login_sessions (expires_at);
+CREATE UNIQUE INDEX login_sessions_id_key ON oauth.login_sessions (tenant_id, id);
 COMMENT ON TABLE oauth.login_sessions IS 'Signed-in browser sessions of the authorize page (cookie bf_session, stored as a SHA-256 digest). Delete a user''s rows to sign them out.';
+COMMENT ON COLUMN oauth.login_sessions.id IS 'Public id of the session (the id_token''s sid; what a user lists and revokes); not a secret.';
 
 -- Failed password attempts, counted per e-mail address and per client
 -- address of a tenant, for exponential back-off (see oauth._throttle_wait).
@@ -190,20 +217,24 @@ CREATE POLICY login_attempts_admin ON oauth.login_attempts FOR SELECT
 -- Privileges: digests are never readable by application roles.
 GRANT SELECT (tenant_id, client_id, client_name, token_endpoint_auth_method, redirect_uris, grant_types,
               response_types, scope, extra, access_token_ttl, refresh_token_ttl, builtin, registered_via,
-              resource_server, created_at, updated_at)
+              resource_server, created_at, updated_at, access_token_format, id_token_signed_response_alg,
+              post_logout_redirect_uris, application_type)
   ON oauth.clients TO backend_gateway, backend_app, backend_admin;
 GRANT INSERT (tenant_id, client_id, client_name, secret_hash, registration_token_hash, token_endpoint_auth_method,
               redirect_uris, grant_types, response_types, scope, extra, access_token_ttl, refresh_token_ttl,
-              resource_server)
+              resource_server, access_token_format, id_token_signed_response_alg, post_logout_redirect_uris,
+              application_type)
   ON oauth.clients TO backend_gateway, backend_app, backend_admin;
 GRANT UPDATE (client_name, secret_hash, registration_token_hash, token_endpoint_auth_method, redirect_uris,
-              grant_types, response_types, scope, extra, access_token_ttl, refresh_token_ttl, resource_server, updated_at)
+              grant_types, response_types, scope, extra, access_token_ttl, refresh_token_ttl, resource_server, updated_at,
+              access_token_format, id_token_signed_response_alg, post_logout_redirect_uris, application_type)
   ON oauth.clients TO backend_gateway, backend_app, backend_admin;
 GRANT DELETE ON oauth.clients TO backend_gateway, backend_app, backend_admin;
 GRANT SELECT, DELETE ON oauth.consents TO backend_gateway, backend_app, backend_admin;
-GRANT SELECT (tenant_id, kind, client_id, user_id, scope, family_id, created_at, expires_at, rotated_at, revoked_at)
+GRANT SELECT (tenant_id, kind, client_id, user_id, scope, family_id, created_at, expires_at, rotated_at, revoked_at,
+              auth_time, audience, family_expires_at, kid)
   ON oauth.tokens TO backend_gateway, backend_app, backend_admin;
-GRANT SELECT (tenant_id, user_id, client_addr, created_at, expires_at), DELETE
+GRANT SELECT (tenant_id, user_id, client_addr, created_at, expires_at, id), DELETE
   ON oauth.login_sessions TO backend_gateway, backend_app, backend_admin;
 
 INSERT INTO tenancy.tenant_tables (table_name, builtin) VALUES

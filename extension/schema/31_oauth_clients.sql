@@ -9,7 +9,7 @@
 -- are always sorted and distinct (the order of the known list below).
 
 -- The scopes of a space-separated string as a sorted, distinct array; NULL
--- when a value is not one of admin, profile, read, write (tabs, control
+-- when a value is not one of admin, email, openid, profile, read, write (tabs, control
 -- characters and the like make a value unknown). A blank string gives '{}'.
 -- PL/pgSQL, not SQL: a sub-select keeps a SQL function from being inlined,
 -- and a SQL function that is not inlined is planned again on every call.
@@ -17,8 +17,8 @@ CREATE FUNCTION oauth._scopes(s text) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
 BEGIN
-  IF NOT given <@ '{admin,profile,read,write}'::text[] THEN RETURN NULL; END IF;
-  RETURN ARRAY(SELECT k FROM unnest('{admin,profile,read,write}'::text[]) k WHERE k = ANY (given));
+  IF NOT given <@ '{admin,email,openid,profile,read,write}'::text[] THEN RETURN NULL; END IF;
+  RETURN ARRAY(SELECT k FROM unnest('{admin,email,openid,profile,read,write}'::text[]) k WHERE k = ANY (given));
 END $$;
 COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes; NULL when any value is unknown or malformed.';
 
@@ -31,8 +31,8 @@ COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: a sorted scope array
 -- Scopes a user's role allows: admin only for admins and owners.
 CREATE FUNCTION oauth._role_scopes(role text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN role IN ('admin', 'owner') THEN '{admin,profile,read,write}'::text[]
-              WHEN role = 'user' THEN '{profile,read,write}'::text[]
+  SELECT CASE WHEN role IN ('admin', 'owner') THEN '{admin,email,openid,profile,read,write}'::text[]
+              WHEN role = 'user' THEN '{email,openid,profile,read,write}'::text[]
               ELSE '{}'::text[] END
 $$;
 COMMENT ON FUNCTION oauth._role_scopes(text) IS 'Internal: scopes a role may be granted (admin only for admin and owner).';
@@ -66,6 +66,17 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
            ELSE format('redirect URI %s has an invalid host', u) END
     ELSE format('redirect URI %s must use https (or http on a loopback host)', u) END
 $$;
+-- RFC 8252 section 7.1: a private-use URI scheme redirect of a native app,
+-- a reverse domain name of at least two labels (com.example.app:/callback).
+-- Never a scheme a browser or the system would act on by itself.
+CREATE FUNCTION oauth._private_use_redirect_ok(u text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT u IS NOT NULL AND length(u) <= 2000 AND u !~ '[[:space:][:cntrl:]#]'
+     AND u ~* '^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+:/*[^/].*$'
+     AND lower(split_part(u, ':', 1)) NOT IN ('http', 'https', 'javascript', 'data', 'file', 'vbscript', 'blob', 'about')
+$$;
+COMMENT ON FUNCTION oauth._private_use_redirect_ok(text) IS 'Internal: whether a redirect URI uses a private-use URI scheme of reverse-domain form (RFC 8252 section 7.1), accepted for native and public clients.';
+
 COMMENT ON FUNCTION oauth._redirect_uri_problem(text) IS 'Internal: why a redirect URI cannot be registered (https; http only on localhost, 127.0.0.1, [::1]; no fragment), or NULL when it can.';
 
 -- Validates and normalises client metadata. mode: 'admin' (create_client,
@@ -132,6 +143,12 @@ BEGIN
     RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
       'a public client (token_endpoint_auth_method none) cannot use the client_credentials grant');
   END IF;
+  -- The password grant hands a user's password to the client: only to one
+  -- that authenticates (RFC 9700 section 2.4 deprecates it altogether).
+  IF method = 'none' AND 'password' = ANY (grants) THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'a public client (token_endpoint_auth_method none) cannot use the password grant');
+  END IF;
   IF mode = 'open' AND NOT grants <@ '{authorization_code,refresh_token}' THEN
     RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
       'clients registered without an access token may only use the authorization_code and refresh_token grants');
@@ -164,11 +181,52 @@ BEGIN
     END IF;
     FOR u IN SELECT jsonb_array_elements_text(m->'redirect_uris') LOOP
       p := oauth._redirect_uri_problem(u);
+      -- Native apps (and public clients) may use private-use schemes.
+      IF p IS NOT NULL AND (method = 'none' OR m->>'application_type' = 'native') AND oauth._private_use_redirect_ok(u) THEN
+        p := NULL;
+      END IF;
       IF p IS NOT NULL THEN
         RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', p);
       END IF;
       IF NOT u = ANY (uris) THEN uris := uris || u; END IF;
     END LOOP;
+  END IF;
+  -- OpenID Connect: application_type, id_token_signed_response_alg,
+  -- post_logout_redirect_uris; RFC 9068: access_token_format.
+  IF m ? 'application_type' AND jsonb_typeof(m->'application_type') <> 'null' THEN
+    IF m->>'application_type' NOT IN ('web', 'native') OR jsonb_typeof(m->'application_type') <> 'string' THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'application_type must be web or native');
+    END IF;
+    r := r || jsonb_build_object('application_type', m->'application_type');
+  END IF;
+  IF m ? 'id_token_signed_response_alg' AND jsonb_typeof(m->'id_token_signed_response_alg') <> 'null' THEN
+    IF jsonb_typeof(m->'id_token_signed_response_alg') <> 'string' OR m->>'id_token_signed_response_alg' NOT IN ('RS256', 'ES256') THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'id_token_signed_response_alg must be RS256 or ES256');
+    END IF;
+    r := r || jsonb_build_object('id_token_signed_response_alg', m->'id_token_signed_response_alg');
+  END IF;
+  IF m ? 'access_token_format' AND jsonb_typeof(m->'access_token_format') <> 'null' THEN
+    IF jsonb_typeof(m->'access_token_format') <> 'string' OR m->>'access_token_format' NOT IN ('opaque', 'jwt') THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'access_token_format must be opaque or jwt');
+    END IF;
+    r := r || jsonb_build_object('access_token_format', m->'access_token_format');
+  END IF;
+  IF m ? 'post_logout_redirect_uris' AND jsonb_typeof(m->'post_logout_redirect_uris') <> 'null' THEN
+    IF jsonb_typeof(m->'post_logout_redirect_uris') <> 'array' OR jsonb_array_length(m->'post_logout_redirect_uris') > 20
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'post_logout_redirect_uris') g WHERE jsonb_typeof(g) <> 'string') THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'post_logout_redirect_uris must be an array of at most 20 URIs');
+    END IF;
+    FOR u IN SELECT jsonb_array_elements_text(m->'post_logout_redirect_uris') LOOP
+      p := oauth._redirect_uri_problem(u);
+      IF p IS NOT NULL AND (method = 'none' OR m->>'application_type' = 'native') AND oauth._private_use_redirect_ok(u) THEN
+        p := NULL;
+      END IF;
+      IF p IS NOT NULL THEN
+        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'post_logout_redirect_uris: ' || p);
+      END IF;
+    END LOOP;
+    r := r || jsonb_build_object('post_logout_redirect_uris',
+                                 (SELECT coalesce(jsonb_agg(DISTINCT x), '[]') FROM jsonb_array_elements_text(m->'post_logout_redirect_uris') x));
   END IF;
   IF 'authorization_code' = ANY (grants) AND cardinality(uris) = 0 THEN
     RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description',
@@ -179,10 +237,10 @@ BEGIN
     scopes := CASE WHEN jsonb_typeof(m->'scope') = 'string' THEN oauth._scopes(m->>'scope') END;
     IF scopes IS NULL OR cardinality(scopes) = 0 THEN
       RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-        'scope must list one or more of read, write, profile, admin, separated by spaces');
+        'scope must list one or more of openid, email, profile, read, write, admin, separated by spaces');
     END IF;
   ELSE
-    scopes := '{profile,read,write}';
+    scopes := '{email,openid,profile,read,write}';
   END IF;
   IF mode = 'open' AND 'admin' = ANY (scopes) THEN
     RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
@@ -204,7 +262,7 @@ BEGIN
     END IF;
     extra := extra || jsonb_build_object(k, v);
   END LOOP;
-  r := jsonb_build_object('client_name', name, 'redirect_uris', to_jsonb(uris), 'grant_types', to_jsonb(grants),
+  r := r || jsonb_build_object('client_name', name, 'redirect_uris', to_jsonb(uris), 'grant_types', to_jsonb(grants),
                           'response_types', to_jsonb(rtypes), 'scope', oauth._scope_text(scopes),
                           'token_endpoint_auth_method', method, 'extra', extra);
   -- Administrators may also choose the client_id and token lifetimes, and
@@ -259,7 +317,13 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
            'client_id_issued_at', floor(extract(epoch FROM (c->>'created_at')::timestamptz))::bigint,
            'client_secret_expires_at', CASE WHEN c->>'token_endpoint_auth_method' <> 'none' THEN 0 END,
            'access_token_ttl', c->'access_token_ttl',
-           'refresh_token_ttl', c->'refresh_token_ttl'))
+           'refresh_token_ttl', c->'refresh_token_ttl',
+           -- OpenID Connect and RFC 9068 metadata, when not the default.
+           'application_type', CASE WHEN c->>'application_type' = 'native' THEN c->'application_type' END,
+           'id_token_signed_response_alg', CASE WHEN c->>'id_token_signed_response_alg' = 'ES256' THEN c->'id_token_signed_response_alg' END,
+           'access_token_format', CASE WHEN c->>'access_token_format' = 'jwt' THEN c->'access_token_format' END,
+           'post_logout_redirect_uris', CASE WHEN jsonb_array_length(coalesce(c->'post_logout_redirect_uris', '[]')) > 0
+                                             THEN c->'post_logout_redirect_uris' END))
          || coalesce(c->'extra', '{}')
          || CASE WHEN with_admin_fields THEN jsonb_build_object('builtin', c->'builtin', 'registered_via', c->'registered_via',
                    'resource_server', coalesce(c->'resource_server', 'false'),
@@ -296,7 +360,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT to_jsonb(x) FROM (
     SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
            c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.resource_server,
-           c.created_at, c.updated_at
+           c.created_at, c.updated_at, c.access_token_format, c.id_token_signed_response_alg, c.post_logout_redirect_uris,
+           c.application_type
       FROM oauth.clients c
      WHERE c.tenant_id = tenancy.current_tenant_id() AND c.client_id = p_client_id) x
 $$;
@@ -316,14 +381,18 @@ BEGIN
   IF v->>'token_endpoint_auth_method' <> 'none' THEN secret := oauth.random_token('client_secret'); END IF;
   INSERT INTO oauth.clients (tenant_id, client_id, client_name, secret_hash, registration_token_hash,
                              token_endpoint_auth_method, redirect_uris, grant_types, response_types, scope, extra,
-                             access_token_ttl, refresh_token_ttl, resource_server)
+                             access_token_ttl, refresh_token_ttl, resource_server, access_token_format,
+                             id_token_signed_response_alg, post_logout_redirect_uris, application_type)
   VALUES (t, cid, coalesce(v->>'client_name', cid), oauth.token_digest(secret), oauth.token_digest(reg),
           v->>'token_endpoint_auth_method',
           ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
           ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
           ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
           v->>'scope', v->'extra', (v->>'access_token_ttl')::integer, (v->>'refresh_token_ttl')::integer,
-          coalesce((v->>'resource_server')::boolean, false));
+          coalesce((v->>'resource_server')::boolean, false), coalesce(v->>'access_token_format', 'opaque'),
+          coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+          ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
+          coalesce(v->>'application_type', 'web'));
   RETURN oauth._client_json(oauth._client_row(cid))
          || CASE WHEN (v->>'resource_server')::boolean THEN '{"resource_server": true}'::jsonb ELSE '{}' END
          || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg));
@@ -340,7 +409,8 @@ BEGIN
   SELECT oauth._client_json(to_jsonb(x), true) FROM (
     SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
            c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.resource_server,
-           c.created_at, c.updated_at
+           c.created_at, c.updated_at, c.access_token_format, c.id_token_signed_response_alg, c.post_logout_redirect_uris,
+           c.application_type
       FROM oauth.clients c
      WHERE c.tenant_id = tenancy.current_tenant_id()
      ORDER BY c.builtin DESC, c.created_at, c.client_id) x;
@@ -402,7 +472,11 @@ BEGIN
     response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
     scope = v->>'scope', extra = v->'extra',
     access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer,
-    resource_server = coalesce((v->>'resource_server')::boolean, false)
+    resource_server = coalesce((v->>'resource_server')::boolean, false),
+    access_token_format = coalesce(v->>'access_token_format', 'opaque'),
+    id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+    post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
+    application_type = coalesce(v->>'application_type', 'web')
   WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
   IF v->>'token_endpoint_auth_method' = 'none' AND cur->>'token_endpoint_auth_method' <> 'none' THEN
     UPDATE oauth.clients c SET token_endpoint_auth_method = 'none', secret_hash = NULL

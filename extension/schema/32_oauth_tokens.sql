@@ -155,7 +155,7 @@ BEGIN
   ELSE
     r := oauth._scopes(requested);
     IF r IS NULL THEN
-      err := 'unknown scope: the scopes are read, write, profile and admin';
+      err := 'unknown scope: the scopes are openid, email, profile, read, write and admin';
       RETURN;
     END IF;
     scopes := oauth._scope_and(r, ceiling);
@@ -165,6 +165,13 @@ BEGIN
   END IF;
 END $$;
 COMMENT ON FUNCTION oauth._grant_scope(text, text[]) IS 'Internal: requested scope (default: the ceiling) intersected with the ceiling; err when unknown or empty.';
+
+-- "1 second", "2 seconds": a wait in words.
+CREATE FUNCTION oauth._seconds(n integer) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT n || CASE WHEN n = 1 THEN ' second' ELSE ' seconds' END
+$$;
+COMMENT ON FUNCTION oauth._seconds(integer) IS 'Internal: a number of seconds in words ("1 second", "2 seconds").';
 
 -- Throttling of password checks. Failures are counted per (tenant, e-mail)
 -- and per (tenant, client address). A key with n failures at or above its
@@ -223,24 +230,69 @@ REVOKE ALL ON FUNCTION oauth._check_password(uuid, text, text, text) FROM PUBLIC
 
 -- Issues an access token and, when refresh_ttl is not NULL, a refresh token
 -- of the same family, in one INSERT. Returns the RFC 6749 section 5.1 body.
+-- The access token is opaque (bfat_...) or, when the client asks for it
+-- (access_token_format jwt), an RFC 9068 JWT signed with the tenant's RS256
+-- key; both are stored as digests, so both are revocable. p_audience: the
+-- resource indicator (RFC 8707), NULL for the tenant's own API. The refresh
+-- token never outlives p_family_expires (the grant's absolute lifetime).
 CREATE FUNCTION oauth._issue(p_tenant uuid, p_client text, p_user uuid, p_scope text, p_family uuid,
-                             access_ttl integer, refresh_ttl integer, refresh_scope text DEFAULT NULL)
+                             access_ttl integer, refresh_ttl integer, refresh_scope text DEFAULT NULL,
+                             p_issuer text DEFAULT NULL, p_audience text DEFAULT NULL,
+                             p_auth_time timestamptz DEFAULT NULL, p_family_expires timestamptz DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-  at text := oauth.random_token('access');
+  at text;
+  kid text;
+  iss text;
   rt text := CASE WHEN refresh_ttl IS NOT NULL THEN oauth.random_token('refresh') END;
 BEGIN
-  INSERT INTO oauth.tokens (tenant_id, token_hash, kind, client_id, user_id, scope, family_id, expires_at)
+  IF (SELECT c.access_token_format FROM oauth.clients c WHERE c.tenant_id = p_tenant AND c.client_id = p_client) = 'jwt' THEN
+    iss := coalesce(p_issuer, oauth._default_issuer(p_tenant));
+    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, 'RS256', 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
+      'iss', iss,
+      'sub', coalesce(p_user::text, p_client),
+      'aud', coalesce(p_audience, iss),
+      'client_id', p_client,
+      'scope', p_scope,
+      'iat', floor(extract(epoch FROM now()))::bigint,
+      'exp', floor(extract(epoch FROM now()))::bigint + access_ttl,
+      'jti', gen_random_uuid(),
+      'auth_time', floor(extract(epoch FROM p_auth_time))::bigint))) j;
+  ELSE
+    at := oauth.random_token('access');
+  END IF;
+  INSERT INTO oauth.tokens (tenant_id, token_hash, kind, client_id, user_id, scope, family_id, expires_at,
+                            auth_time, audience, family_expires_at, kid)
   SELECT p_tenant, oauth.token_digest(v.tok), v.kind, p_client, p_user, v.scope, p_family,
-         now() + make_interval(secs => v.ttl)
-    FROM (VALUES (at, 'access', p_scope, access_ttl), (rt, 'refresh', coalesce(refresh_scope, p_scope), refresh_ttl)) v(tok, kind, scope, ttl)
+         least(now() + make_interval(secs => v.ttl), CASE WHEN v.kind = 'refresh' THEN p_family_expires END),
+         p_auth_time, p_audience, p_family_expires, v.kid
+    FROM (VALUES (at, 'access', p_scope, access_ttl, kid),
+                 (rt, 'refresh', coalesce(refresh_scope, p_scope), refresh_ttl, NULL)) v(tok, kind, scope, ttl, kid)
    WHERE v.tok IS NOT NULL;
   RETURN jsonb_strip_nulls(jsonb_build_object('access_token', at, 'token_type', 'Bearer', 'expires_in', access_ttl,
                                               'scope', p_scope, 'refresh_token', rt));
 END $$;
-COMMENT ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text) IS 'Internal: stores the digests of a new access token (and refresh token when refresh_ttl is given; its scope is refresh_scope, default the same) and returns the RFC 6749 section 5.1 body.';
-REVOKE ALL ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text) FROM PUBLIC;
+COMMENT ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz) IS 'Internal: stores the digests of a new access token (opaque, or an RFC 9068 JWT when the client''s access_token_format is jwt) and of a refresh token when refresh_ttl is given (its scope is refresh_scope, default the same; it never outlives p_family_expires), and returns the RFC 6749 section 5.1 body.';
+REVOKE ALL ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz) FROM PUBLIC;
+
+-- Absolute end of a new grant (refresh token family): the tenant setting
+-- refresh_token_max_lifetime, default 90 days.
+CREATE FUNCTION oauth._family_expires(p_tenant uuid) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+  SELECT now() + make_interval(secs => coalesce((SELECT (n.settings->>'refresh_token_max_lifetime')::integer
+                                                   FROM tenancy.tenants n WHERE n.id = p_tenant), 7776000))
+$$;
+COMMENT ON FUNCTION oauth._family_expires(uuid) IS 'Internal: when a grant started now ends at the latest (tenant setting refresh_token_max_lifetime, default 7776000 s = 90 days); refresh rotation never goes beyond.';
+REVOKE ALL ON FUNCTION oauth._family_expires(uuid) FROM PUBLIC;
+
+-- The audience a resource indicator names (RFC 8707): NULL for the
+-- tenant's own API (no resource, or the issuer URL), else the resource.
+CREATE FUNCTION oauth._audience(p_issuer text, p_resource text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN p_resource IS NULL OR p_resource IN (p_issuer, p_issuer || '/') THEN NULL ELSE p_resource END
+$$;
+COMMENT ON FUNCTION oauth._audience(text, text) IS 'Internal: NULL when a resource indicator is absent or names the tenant''s own API (its issuer), else the resource URI.';
 
 -- Revokes every live token of a family (code replay, refresh token reuse,
 -- revocation of a refresh token).
@@ -255,7 +307,7 @@ REVOKE ALL ON FUNCTION oauth._revoke_family(uuid, uuid) FROM PUBLIC;
 
 -- The token endpoint --------------------------------------------------------
 
-CREATE FUNCTION oauth.token_endpoint(params jsonb, authorization text, client_addr text,
+CREATE FUNCTION oauth.token_endpoint(params jsonb, authorization text, client_addr text, issuer text DEFAULT NULL,
                                      OUT status integer, OUT body jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -275,16 +327,19 @@ DECLARE
   wait integer;
   fam uuid;
   ceiling text[];
+  iss text;
+  aud text;
 BEGIN
   SELECT * INTO status, body FROM oauth._form_precheck(params);
   IF status IS NOT NULL THEN RETURN; END IF;
+  iss := coalesce(token_endpoint.issuer, oauth._default_issuer(t));
   -- Fast path: client credentials with HTTP Basic and the registered scope
   -- (what services do, thousands of times a second). One statement checks
   -- the client (method, grant, secret digest in constant time) and stores
   -- the token. When it stores nothing, the general path below runs the
   -- same checks one by one and answers precisely why.
   IF params->>'grant_type' = 'client_credentials' AND params->>'scope' IS NULL AND params->>'client_secret' IS NULL
-     AND lower(left(token_endpoint.authorization, 6)) = 'basic ' THEN
+     AND params->>'resource' IS NULL AND lower(left(token_endpoint.authorization, 6)) = 'basic ' THEN
     -- Decoding may raise (malformed Basic): catch that in a block that
     -- writes nothing, so the INSERT below needs no subtransaction.
     BEGIN
@@ -300,6 +355,7 @@ BEGIN
         FROM oauth.clients cl JOIN tenancy.tenants tn ON tn.id = cl.tenant_id
        WHERE cl.tenant_id = t AND cl.client_id = bid
          AND cl.token_endpoint_auth_method = 'client_secret_basic' AND 'client_credentials' = ANY (cl.grant_types)
+         AND cl.access_token_format = 'opaque'
          AND oauth.ct_equal(oauth.token_digest(bsecret), cl.secret_hash)
       RETURNING tokens.scope, extract(epoch FROM tokens.expires_at - tokens.created_at)::integer INTO sc, ttl;
     END IF;
@@ -331,6 +387,15 @@ BEGIN
       format('this client is not allowed to use the %s grant', gt));
     RETURN;
   END IF;
+  -- RFC 8707: a resource must be one of the tenant's.
+  -- (Checked only when given: these helpers are not inlined, and most requests have none.)
+  IF params ? 'resource' THEN
+    IF NOT oauth._resource_known(t, iss, params->>'resource') THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_target', 'the resource is not known to this authorization server');
+      RETURN;
+    END IF;
+    aud := oauth._audience(iss, params->>'resource');
+  END IF;
 
   CASE gt
   -- RFC 6749 section 4.4: confidential clients only, no refresh token, no user.
@@ -358,22 +423,27 @@ BEGIN
     -- clients, codes or refresh rotation.
     SET LOCAL synchronous_commit = off;
     status := 200;
-    body := oauth._issue(t, c.client_id, NULL, sc, NULL, c.access_ttl, NULL);
+    body := oauth._issue(t, c.client_id, NULL, sc, NULL, c.access_ttl, NULL, NULL, iss, aud);
 
   -- RFC 6749 section 4.3: only for clients registered with it; throttled.
   WHEN 'password' THEN
+    -- Never for a public client (clients registered so before 0.2.0 included).
+    IF c.auth_method = 'none' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'unauthorized_client', 'public clients cannot use the password grant');
+      RETURN;
+    END IF;
     IF params->>'username' IS NULL OR params->>'password' IS NULL THEN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'username and password are required');
       RETURN;
     END IF;
     IF params->>'scope' IS NOT NULL AND oauth._scopes(params->>'scope') IS NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', 'unknown scope: the scopes are read, write, profile and admin');
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', 'unknown scope: the scopes are openid, email, profile, read, write and admin');
       RETURN;
     END IF;
     SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'username', params->>'password', client_addr);
     IF wait > 0 THEN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
-        format('Too many attempts, try again in %s seconds', wait));
+        format('Too many attempts, try again in %s', oauth._seconds(wait)));
       RETURN;
     END IF;
     IF uid IS NULL THEN
@@ -388,7 +458,8 @@ BEGIN
     END IF;
     status := 200;
     body := oauth._issue(t, c.client_id, uid, oauth._scope_text(g.scopes), gen_random_uuid(), c.access_ttl,
-                         CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END);
+                         CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END, NULL,
+                         iss, aud, now(), oauth._family_expires(t));
 
   -- RFC 6749 section 4.1.3 with RFC 7636 section 4.6.
   WHEN 'authorization_code' THEN
@@ -397,7 +468,8 @@ BEGIN
       RETURN;
     END IF;
     SELECT a.client_id, a.user_id, a.redirect_uri, a.redirect_uri_given, a.scope, a.code_challenge,
-           a.code_challenge_method, a.family_id, a.expires_at, a.used_at, x.role, x.status AS user_status
+           a.code_challenge_method, a.family_id, a.expires_at, a.used_at, x.role, x.status AS user_status,
+           a.nonce, a.auth_time, a.session_id, a.resource
       INTO k
       FROM oauth.authorization_codes a JOIN tenancy.users x ON x.tenant_id = a.tenant_id AND x.id = a.user_id
      WHERE a.tenant_id = t AND a.code_hash = oauth.token_digest(params->>'code');
@@ -451,9 +523,21 @@ BEGIN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'the user may no longer be granted these scopes');
       RETURN;
     END IF;
+    -- RFC 8707 section 2.2: the token request may only narrow to the authorized resource.
+    IF params->>'resource' IS NOT NULL AND k.resource IS NOT NULL AND params->>'resource' <> k.resource THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_target', 'the resource differs from the one authorized');
+      RETURN;
+    END IF;
+    aud := coalesce(aud, oauth._audience(iss, k.resource));
     status := 200;
     body := oauth._issue(t, c.client_id, k.user_id, oauth._scope_text(g.scopes), k.family_id, c.access_ttl,
-                         CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END);
+                         CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END, NULL,
+                         iss, aud, k.auth_time, oauth._family_expires(t));
+    -- OpenID Connect: the id_token of this sign-in.
+    IF 'openid' = ANY (g.scopes) THEN
+      body := body || jsonb_build_object('id_token', oauth._id_token(t, iss, c.client_id, k.user_id, g.scopes, k.nonce,
+                                                                     coalesce(k.auth_time, now()), body->>'access_token', k.session_id));
+    END IF;
 
   -- RFC 6749 section 6, rotated on every use (RFC 9700 section 4.14.2).
   WHEN 'refresh_token' THEN
@@ -462,7 +546,7 @@ BEGIN
       RETURN;
     END IF;
     SELECT r.client_id, r.user_id, r.scope, r.family_id, r.expires_at, r.rotated_at, r.revoked_at, x.role,
-           x.status AS user_status
+           x.status AS user_status, r.auth_time, r.audience, r.family_expires_at
       INTO tok
       FROM oauth.tokens r LEFT JOIN tenancy.users x ON x.tenant_id = r.tenant_id AND x.id = r.user_id
      WHERE r.tenant_id = t AND r.token_hash = oauth.token_digest(params->>'refresh_token') AND r.kind = 'refresh';
@@ -492,7 +576,7 @@ BEGIN
     END IF;
     -- May only narrow (RFC 6749 section 6), within what client and role allow now.
     ceiling := oauth._scope_and(oauth._scope_and(oauth._scopes(tok.scope), oauth._scopes(c.scope)),
-                                CASE WHEN tok.user_id IS NULL THEN '{admin,profile,read,write}' ELSE oauth._role_scopes(tok.role) END);
+                                CASE WHEN tok.user_id IS NULL THEN '{admin,email,openid,profile,read,write}' ELSE oauth._role_scopes(tok.role) END);
     IF params->>'scope' IS NOT NULL AND btrim(params->>'scope') <> ''
        AND NOT coalesce(oauth._scopes(params->>'scope') <@ oauth._scopes(tok.scope), false) THEN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope',
@@ -514,11 +598,21 @@ BEGIN
         'refresh token already used; all tokens of this grant have been revoked');
       RETURN;
     END IF;
+    IF params->>'resource' IS NOT NULL AND aud IS DISTINCT FROM tok.audience THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_target', 'the resource differs from the one of this grant');
+      RETURN;
+    END IF;
     status := 200;
+    -- The new refresh token ends with the grant (family_expires_at), however often it rotates.
     body := oauth._issue(t, c.client_id, tok.user_id, oauth._scope_text(g.scopes), tok.family_id, c.access_ttl,
-                         c.refresh_ttl, oauth._scope_text(ceiling));
+                         c.refresh_ttl, oauth._scope_text(ceiling), iss, tok.audience, tok.auth_time,
+                         coalesce(tok.family_expires_at, oauth._family_expires(t)));
+    IF 'openid' = ANY (g.scopes) AND tok.user_id IS NOT NULL THEN
+      body := body || jsonb_build_object('id_token', oauth._id_token(t, iss, c.client_id, tok.user_id, g.scopes, NULL,
+                                                                     tok.auth_time, body->>'access_token', NULL));
+    END IF;
   END CASE;
 END $$;
-COMMENT ON FUNCTION oauth.token_endpoint(jsonb, text, text) IS 'POST /oauth/token of the current tenant (RFC 6749): params = the decoded form body, authorization = the Authorization header (or NULL), client_addr for throttling. Grants authorization_code (PKCE, RFC 7636), refresh_token (rotation, reuse revokes the family), client_credentials, password (throttled). Returns status 200 and the section 5.1 body, or 400/401 and the section 5.2 error body; never raises for a client error. The caller adds Cache-Control: no-store, and WWW-Authenticate: Basic on 401.';
-REVOKE ALL ON FUNCTION oauth.token_endpoint(jsonb, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION oauth.token_endpoint(jsonb, text, text) TO backend_gateway, backend_admin;
+COMMENT ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) IS 'POST /oauth/token of the current tenant (RFC 6749): params = the decoded form body, authorization = the Authorization header (or NULL), client_addr for throttling, issuer = the tenant''s issuer URL (default: by configuration). OpenID Connect: an id_token when the scope has openid (code and refresh grants); resource (RFC 8707) sets the audience, unknown: invalid_target; refresh families end after the tenant''s refresh_token_max_lifetime. Grants authorization_code (PKCE, RFC 7636), refresh_token (rotation, reuse revokes the family), client_credentials, password (throttled). Returns status 200 and the section 5.1 body, or 400/401 and the section 5.2 error body; never raises for a client error. The caller adds Cache-Control: no-store, and WWW-Authenticate: Basic on 401.';
+REVOKE ALL ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) TO backend_gateway, backend_admin;

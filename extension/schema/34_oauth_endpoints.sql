@@ -69,7 +69,7 @@ BEGIN
   IF lower(left(introspect_endpoint.authorization, 6)) = 'basic ' AND params->>'client_secret' IS NULL
      AND params->>'token' IS NOT NULL THEN
     BEGIN
-      SELECT true AS authed, x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug
+      SELECT true AS authed, x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug, x.audience
         INTO k
         FROM oauth.basic_credentials(introspect_endpoint.authorization) b
         JOIN oauth.clients cl ON cl.tenant_id = t AND cl.client_id = b.client_id
@@ -104,7 +104,7 @@ BEGIN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'token is missing');
       RETURN;
     END IF;
-    SELECT x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug
+    SELECT x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug, x.audience
       INTO k
       FROM oauth.tokens x
       JOIN tenancy.tenants n ON n.id = x.tenant_id AND n.status = 'active'
@@ -130,6 +130,7 @@ BEGIN
     'exp', floor(extract(epoch FROM k.expires_at))::bigint,
     'iat', floor(extract(epoch FROM k.created_at))::bigint,
     'iss', issuer,
+    'aud', k.audience,
     'tenant', k.slug,
     'tenant_id', t));
 END $$;
@@ -144,15 +145,17 @@ CREATE FUNCTION oauth._client_row_of(p_tenant uuid, p_client_id text) RETURNS js
 LANGUAGE sql STABLE AS $$
   SELECT to_jsonb(x) FROM (
     SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
-           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.created_at, c.updated_at
+           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.created_at, c.updated_at,
+           c.access_token_format, c.id_token_signed_response_alg, c.post_logout_redirect_uris, c.application_type
       FROM oauth.clients c
      WHERE c.tenant_id = p_tenant AND c.client_id = p_client_id) x
 $$;
 COMMENT ON FUNCTION oauth._client_row_of(uuid, text) IS 'Internal: non-secret columns of a client of the given tenant as jsonb.';
 REVOKE ALL ON FUNCTION oauth._client_row_of(uuid, text) FROM PUBLIC;
 
--- RFC 9700 section 4.x (client impersonation): a dynamically registered
--- client may not take the name of another client of the tenant.
+-- Whether another client of the tenant has this name. Names are not unique
+-- (two installs of one app register alike, issue 12): the consent page
+-- shows where a dynamically registered client returns to instead.
 CREATE FUNCTION oauth._client_name_taken(p_tenant uuid, p_name text, p_except text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
   SELECT p_name IS NOT NULL AND EXISTS (
@@ -218,23 +221,22 @@ BEGIN
       status := 400; body := v;
       RETURN;
     END IF;
-    IF oauth._client_name_taken(t, v->>'client_name', NULL) THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata',
-        'another client of this tenant already has this client_name; choose another name');
-      RETURN;
-    END IF;
     cid := oauth.random_token('client_id');
     reg := oauth.random_token('registration');
     IF v->>'token_endpoint_auth_method' <> 'none' THEN secret := oauth.random_token('client_secret'); END IF;
     INSERT INTO oauth.clients (tenant_id, client_id, client_name, secret_hash, registration_token_hash,
                                token_endpoint_auth_method, redirect_uris, grant_types, response_types, scope, extra,
-                               registered_via)
+                               registered_via, access_token_format, id_token_signed_response_alg,
+                               post_logout_redirect_uris, application_type)
     VALUES (t, cid, coalesce(v->>'client_name', cid), oauth.token_digest(secret), oauth.token_digest(reg),
             v->>'token_endpoint_auth_method',
             ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
             ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
             ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
-            v->>'scope', v->'extra', mode);
+            v->>'scope', v->'extra', mode, coalesce(v->>'access_token_format', 'opaque'),
+            coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+            ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
+            coalesce(v->>'application_type', 'web'));
     status := 201;
     body := oauth._client_json(oauth._client_row_of(t, cid))
             || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg,
@@ -289,11 +291,6 @@ BEGIN
         'a client cannot widen its own grant types or scope; an admin of the tenant can');
       RETURN;
     END IF;
-    IF oauth._client_name_taken(t, v->>'client_name', register_endpoint.client_id) THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata',
-        'another client of this tenant already has this client_name; choose another name');
-      RETURN;
-    END IF;
     IF v->>'token_endpoint_auth_method' <> 'none' AND c.token_endpoint_auth_method = 'none' THEN
       secret := oauth.random_token('client_secret');
     END IF;
@@ -305,7 +302,11 @@ BEGIN
       redirect_uris = ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
       grant_types = ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
       response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
-      scope = v->>'scope', extra = v->'extra'
+      scope = v->>'scope', extra = v->'extra',
+      access_token_format = coalesce(v->>'access_token_format', 'opaque'),
+      id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+      post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
+      application_type = coalesce(v->>'application_type', 'web')
     WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
     status := 200;
     body := oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
@@ -327,32 +328,43 @@ GRANT EXECUTE ON FUNCTION oauth.register_endpoint(text, text, jsonb, text, text)
 -- Userinfo and metadata -----------------------------------------------------------
 
 CREATE FUNCTION oauth.userinfo() RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+  t uuid := tenancy.current_tenant_id();
+  uid uuid := tenancy.current_user_id();
+  sc text[] := coalesce(oauth._scopes(current_setting('backend_framework.scopes', true)), '{}');
   r jsonb;
 BEGIN
-  IF tenancy.current_tenant_id() IS NULL OR (tenancy.current_user_id() IS NULL AND tenancy.current_client_id() IS NULL) THEN
+  IF t IS NULL OR (uid IS NULL AND tenancy.current_client_id() IS NULL) THEN
     RAISE EXCEPTION 'authentication required' USING ERRCODE = '28000',
       DETAIL = 'Send an access token (Authorization: Bearer ...).';
   END IF;
-  IF NOT tenancy.has_scope('profile') THEN
-    RAISE EXCEPTION 'insufficient_scope: the access token lacks the profile scope' USING ERRCODE = '42501';
+  -- A client credentials token has no user to describe: it is not a token for this endpoint.
+  IF uid IS NULL THEN
+    RAISE EXCEPTION 'the access token was issued to a client, not to a user' USING ERRCODE = '28000';
   END IF;
-  IF tenancy.current_user_id() IS NULL THEN
-    RAISE EXCEPTION 'insufficient_scope: the access token was issued to a client, not to a user' USING ERRCODE = '42501';
+  IF NOT (sc && '{openid,profile}'::text[]) THEN
+    RAISE EXCEPTION 'the access token lacks the openid scope' USING ERRCODE = 'TB004', HINT = 'openid';
   END IF;
-  SELECT jsonb_strip_nulls(jsonb_build_object('sub', u.id, 'email', u.email, 'name', u.display_name,
-           'tenant', n.slug, 'tenant_id', n.id, 'role', u.role))
+  -- OpenID Connect claims by scope; profile also keeps the fields this
+  -- endpoint always had (email, tenant, tenant_id, role).
+  SELECT oauth._user_claims(t, uid, sc)
+         || CASE WHEN 'profile' = ANY (sc) THEN jsonb_strip_nulls(jsonb_build_object('email', u.email,
+                   'tenant', n.slug, 'tenant_id', n.id, 'role', u.role)) ELSE '{}' END
     INTO r
     FROM tenancy.users u JOIN tenancy.tenants n ON n.id = u.tenant_id
-   WHERE u.tenant_id = tenancy.current_tenant_id() AND u.id = tenancy.current_user_id();
+   WHERE u.tenant_id = t AND u.id = uid;
   IF r IS NULL THEN
     RAISE EXCEPTION 'the user of this access token no longer exists' USING ERRCODE = '28000';
   END IF;
   RETURN r;
 END $$;
-COMMENT ON FUNCTION oauth.userinfo() IS 'Claims of the signed-in user of the current context: sub, email, name (when set), tenant (slug), tenant_id, role. 28000 without an authenticated context; 42501 (insufficient_scope) without scope profile or without a user (client credentials).';
+COMMENT ON FUNCTION oauth.userinfo() IS 'OpenID Connect userinfo of the signed-in user of the current context: sub (the id_token''s), and as the scopes allow: profile → name, updated_at, email, tenant (slug), tenant_id, role; email → email, email_verified. 28000 (401 invalid_token) without an authenticated context or for a token without a user (client credentials); TB004 (403 insufficient_scope) without scope openid or profile.';
+REVOKE ALL ON FUNCTION oauth.userinfo() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.userinfo() TO backend_gateway, backend_app, backend_admin;
 
+-- One source for both discovery documents: RFC 8414 authorization server
+-- metadata and OpenID Connect Discovery 1.0 (a superset of fields).
 CREATE FUNCTION oauth.metadata_document(issuer text) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT jsonb_build_object(
@@ -363,18 +375,42 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     'introspection_endpoint', issuer || '/oauth/introspect',
     'registration_endpoint', issuer || '/oauth/register',
     'userinfo_endpoint', issuer || '/oauth/userinfo',
+    'jwks_uri', issuer || '/oauth/jwks',
+    'end_session_endpoint', issuer || '/oauth/logout',
     'response_types_supported', '["code"]'::jsonb,
     'response_modes_supported', '["query"]'::jsonb,
-    'grant_types_supported', '["authorization_code", "refresh_token", "client_credentials", "password"]'::jsonb,
+    'grant_types_supported', '["authorization_code", "refresh_token", "client_credentials"]'::jsonb
+      || CASE WHEN coalesce((s.settings->>'password_grant')::boolean, false) THEN '["password"]'::jsonb ELSE '[]' END,
     'token_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
     'revocation_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
     'introspection_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post"]'::jsonb,
-    'scopes_supported', '["read", "write", "profile", "admin"]'::jsonb,
+    'scopes_supported', '["openid", "email", "profile", "read", "write", "admin"]'::jsonb,
+    'subject_types_supported', '["public"]'::jsonb,
+    'id_token_signing_alg_values_supported', '["RS256", "ES256"]'::jsonb,
+    'claims_supported', '["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "name", "updated_at", "email", "email_verified"]'::jsonb,
+    'prompt_values_supported', '["none", "login", "consent", "select_account"]'::jsonb,
+    'claims_parameter_supported', false,
+    'request_parameter_supported', false,
+    'request_uri_parameter_supported', false,
     'code_challenge_methods_supported',
-      CASE WHEN coalesce((SELECT (t.settings->>'allow_plain_pkce')::boolean FROM tenancy.tenants t
-                           WHERE t.id = tenancy.current_tenant_id()), false)
+      CASE WHEN coalesce((s.settings->>'allow_plain_pkce')::boolean, false)
            THEN '["S256", "plain"]'::jsonb ELSE '["S256"]'::jsonb END,
     'authorization_response_iss_parameter_supported', true,
     'service_documentation', issuer || '/api/v1/openapi.json')
+    FROM (SELECT coalesce((SELECT t.settings FROM tenancy.tenants t WHERE t.id = tenancy.current_tenant_id()), '{}') AS settings) s
 $$;
-COMMENT ON FUNCTION oauth.metadata_document(text) IS 'RFC 8414 authorization server metadata of the current tenant for its issuer URL (every endpoint is issuer || path; code_challenge_methods_supported adds plain only when the tenant setting allow_plain_pkce is true).';
+COMMENT ON FUNCTION oauth.metadata_document(text) IS 'Authorization server metadata (RFC 8414) and OpenID Provider configuration (OpenID Connect Discovery 1.0) of the current tenant for its issuer URL: every endpoint is issuer || path, jwks_uri and end_session_endpoint included; password appears in grant_types_supported only when the tenant setting password_grant is true; code_challenge_methods_supported adds plain only when allow_plain_pkce is true.';
+
+-- RFC 9728 protected resource metadata of the tenant's API (its resource
+-- identifier is the issuer URL).
+CREATE FUNCTION oauth.protected_resource_document(issuer text) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_build_object(
+    'resource', issuer,
+    'authorization_servers', jsonb_build_array(issuer),
+    'jwks_uri', issuer || '/oauth/jwks',
+    'scopes_supported', '["openid", "email", "profile", "read", "write", "admin"]'::jsonb,
+    'bearer_methods_supported', '["header"]'::jsonb,
+    'resource_documentation', issuer || '/api/v1/openapi.json')
+$$;
+COMMENT ON FUNCTION oauth.protected_resource_document(text) IS 'RFC 9728 protected resource metadata of the tenant''s API: resource (= the issuer URL), authorization_servers, jwks_uri, scopes_supported, bearer_methods_supported (header).';

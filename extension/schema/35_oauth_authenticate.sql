@@ -10,15 +10,18 @@ DECLARE
   h bytea;
   k record;
 BEGIN
-  IF access_token IS NULL OR access_token !~ '^bfat_[A-Za-z0-9_-]{43}$' THEN
+  -- Opaque (bfat_...) or JWT (RFC 9068) access tokens: both are stored as
+  -- digests, so one lookup finds either and sees its revocation.
+  IF access_token IS NULL OR (access_token !~ '^bfat_[A-Za-z0-9_-]{43}$'
+     AND (length(access_token) > 8192 OR access_token !~ '^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$')) THEN
     RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000',
-      DETAIL = 'An access token looks like bfat_ followed by 43 characters; get one from the token endpoint.';
+      DETAIL = 'An access token looks like bfat_ followed by 43 characters, or is a JWT; get one from the token endpoint.';
   END IF;
   h := oauth.token_digest(access_token);
   IF ctx IS NOT NULL THEN
     -- A tenant is already chosen (e.g. by the request's host): the token must be one of its own.
     SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status
+           n.status AS tenant_status, x.audience
       INTO k
       FROM oauth.tokens x
       JOIN tenancy.tenants n ON n.id = x.tenant_id
@@ -33,7 +36,7 @@ BEGIN
     END IF;
   ELSE
     SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status
+           n.status AS tenant_status, x.audience
       INTO k
       FROM oauth.tokens x
       JOIN tenancy.tenants n ON n.id = x.tenant_id
@@ -49,6 +52,11 @@ BEGIN
   IF k.expires_at <= now() THEN
     RAISE EXCEPTION 'access token expired' USING ERRCODE = '28000', DETAIL = 'Use the refresh token, or sign in again.';
   END IF;
+  -- RFC 8707: a token for another resource server is not for this API.
+  IF k.audience IS NOT NULL THEN
+    RAISE EXCEPTION 'access token is for another resource' USING ERRCODE = '28000',
+      DETAIL = 'Its audience is not this tenant''s API; ask for a token without resource, or with the issuer as resource.';
+  END IF;
   IF k.tenant_status <> 'active' THEN
     RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'TB003',
       DETAIL = 'This tenant is suspended; contact the platform operator.';
@@ -63,7 +71,7 @@ BEGIN
          ELSE array_to_string(array_remove(string_to_array(k.scope, ' '), 'admin'), ' ') END,
     k.client_id);
 END $$;
-COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token or a disabled user; TB003 when the tenant is suspended.';
+COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token (opaque bfat_..., or an RFC 9068 JWT this server issued; revocation applies to both) and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token, a token for another resource (RFC 8707) or a disabled user; TB003 when the tenant is suspended.';
 REVOKE ALL ON FUNCTION tenancy.authenticate(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.authenticate(text) TO backend_gateway, backend_app, backend_admin;
 

@@ -30,6 +30,6 @@ BEGIN
   SELECT count(*) INTO n FROM d;
   RETURN total + n;
 END $$;
-COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes a day after expiry (replays are still detected until then), login sessions past expiry, failed-login counters a day after the last failure. Returns the number of rows deleted; call again while it returns a lot. Schedule it with pg_cron, as a superuser or a member of backend_admin: SELECT cron.schedule(''oauth-purge'', ''*/5 * * * *'', ''SELECT oauth.purge_expired()''); — or from any scheduler with psql -c ''SELECT oauth.purge_expired()''.';
+COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes a day after expiry (replays are still detected until then), login sessions past expiry, failed-login counters a day after the last failure. Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (default 600, 0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
 REVOKE ALL ON FUNCTION oauth.purge_expired(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.purge_expired(integer) TO backend_admin;

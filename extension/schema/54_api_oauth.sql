@@ -4,23 +4,35 @@
 
 CREATE FUNCTION api.oauth_answer(p_status integer, p_body jsonb, r api.request) RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
-DECLARE h jsonb := '{"Cache-Control": "no-store", "Pragma": "no-cache"}';
+DECLARE
+  h jsonb := '{"Cache-Control": "no-store", "Pragma": "no-cache"}';
+  realm text := 'realm="' || coalesce(r.issuer, 'backend_framework') || '"';
 BEGIN
+  -- A challenge names the scheme the client used (RFC 6749 section 5.2):
+  -- Basic only after HTTP Basic; none after client_secret_post or none
+  -- (the JSON error says it). Registration is Bearer (RFC 6750 section
+  -- 3.1): without a token, a challenge without an error code.
   IF p_status = 401 THEN
-    h := h || jsonb_build_object('WWW-Authenticate',
-      CASE WHEN r.headers->>'authorization' ~* '^basic ' OR r.headers->>'authorization' IS NULL
-           THEN 'Basic realm="' || coalesce(r.issuer, 'backend_framework') || '"'
-           ELSE 'Bearer realm="' || coalesce(r.issuer, 'backend_framework') || '", error="invalid_token"' END);
+    IF r.headers->>'authorization' ~* '^basic ' THEN
+      h := h || jsonb_build_object('WWW-Authenticate', 'Basic ' || realm);
+    ELSIF r.path LIKE '/oauth/register%' THEN
+      h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm
+                 || CASE WHEN r.headers->>'authorization' IS NOT NULL THEN ', error="invalid_token"' ELSE '' END);
+    ELSIF r.headers->>'authorization' IS NOT NULL THEN
+      h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm || ', error="invalid_token"');
+    END IF;
+  ELSIF p_status = 403 AND p_body->>'error' = 'insufficient_scope' THEN
+    h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm || ', error="insufficient_scope", scope="admin"');
   END IF;
   RETURN api.json(p_status, CASE WHEN p_status = 204 THEN NULL ELSE p_body END, h);
 END $$;
-COMMENT ON FUNCTION api.oauth_answer(integer, jsonb, api.request) IS 'An OAuth endpoint answer: no-store, and WWW-Authenticate on 401.';
+COMMENT ON FUNCTION api.oauth_answer(integer, jsonb, api.request) IS 'An OAuth endpoint answer: no-store; on 401 a WWW-Authenticate challenge of the scheme the client used (Basic after HTTP Basic, none after client_secret_post/none; Bearer at registration, without error code when no token was sent); 403 insufficient_scope with its Bearer challenge.';
 
 CREATE FUNCTION api.h_token(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE s integer; b jsonb;
 BEGIN
-  SELECT e.status, e.body INTO s, b FROM oauth.token_endpoint(api.form_body(r), r.headers->>'authorization', r.client_addr) e;
+  SELECT e.status, e.body INTO s, b FROM oauth.token_endpoint(api.form_body(r), r.headers->>'authorization', r.client_addr, r.issuer) e;
   RETURN api.oauth_answer(s, b, r);
 END $$;
 COMMENT ON FUNCTION api.h_token(api.request) IS 'POST /oauth/token.';
@@ -61,7 +73,7 @@ LANGUAGE plpgsql STABLE AS $$
 BEGIN
   RETURN api.json(200, oauth.userinfo(), '{"Cache-Control": "no-store", "Pragma": "no-cache"}');
 END $$;
-COMMENT ON FUNCTION api.h_userinfo(api.request) IS 'GET/POST /oauth/userinfo (scope profile).';
+COMMENT ON FUNCTION api.h_userinfo(api.request) IS 'GET/POST /oauth/userinfo (scope openid or profile).';
 
 CREATE FUNCTION api.h_metadata(r api.request) RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
@@ -70,7 +82,7 @@ BEGIN
   RETURN api.json(200, oauth.metadata_document(r.issuer),
                   '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host, X-Tenant"}');
 END $$;
-COMMENT ON FUNCTION api.h_metadata(api.request) IS 'GET /.well-known/oauth-authorization-server (RFC 8414).';
+COMMENT ON FUNCTION api.h_metadata(api.request) IS 'GET /.well-known/oauth-authorization-server (RFC 8414) and /.well-known/openid-configuration (OpenID Connect Discovery): one document.';
 
 CREATE FUNCTION api.parse_cookies(h text) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$

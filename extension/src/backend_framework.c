@@ -13,6 +13,9 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/uuid.h"
@@ -36,6 +39,9 @@ static int	cfg_signup_mode;
 static int	cfg_signup_per_hour;
 int			bf_password_min_length = 8;
 int			bf_bcrypt_cost = 10;
+char	   *bf_kek;
+char	   *bf_kek_file;
+int			bf_key_rotation_days = 90;
 
 /* Who may register a tenant without being a platform operator. */
 static const struct config_enum_entry signup_modes[] = {
@@ -68,6 +74,27 @@ check_uuid_or_empty(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
+}
+
+static shmem_request_hook_type prev_shmem_request = NULL;
+static shmem_startup_hook_type prev_shmem_startup = NULL;
+
+/* Shared memory: the API call counters and the workers' slots (meter.c). */
+static void
+bf_shmem_request(void)
+{
+	if (prev_shmem_request)
+		prev_shmem_request();
+	RequestAddinShmemSpace(bf_meter_shmem_size());
+	RequestNamedLWLockTranche("backend_framework", 1);
+}
+
+static void
+bf_shmem_startup(void)
+{
+	if (prev_shmem_startup)
+		prev_shmem_startup();
+	bf_meter_shmem_startup();
 }
 
 static bool
@@ -232,7 +259,38 @@ _PG_init(void)
 							NULL, &bf_bcrypt_cost, 10, 4, 16, PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
+	/*
+	 * The key-encryption key of the tenants' signing keys (keys.c): hidden
+	 * from non-superusers (GUC_SUPERUSER_ONLY), never in a dump. The file
+	 * form keeps it out of postgresql.conf.
+	 */
+	DefineCustomStringVariable("backend_framework.key_encryption_key",
+							   "Key-encryption key of the signing keys: 64 hex digits (prefer key_encryption_key_file).",
+							   NULL, &bf_kek, "", PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   bf_check_kek, NULL, NULL);
+	DefineCustomStringVariable("backend_framework.key_encryption_key_file",
+							   "File holding the key-encryption key of the signing keys (64 hex digits; mode 0600).",
+							   NULL, &bf_kek_file, "", PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("backend_framework.key_rotation_days",
+							"Age in days after which oauth.rotate_keys_if_due() rotates a tenant's signing keys (0: never).",
+							NULL, &bf_key_rotation_days, 90, 0, 3650, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("backend_framework.purge_interval",
+							"Seconds between two runs of oauth.purge_expired() by the extension's worker (0: never).",
+							"Each database where the extension serves requests has a worker; it also writes the API call counts every second.",
+							&bf_purge_interval, 600, 0, 7 * 86400, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("backend_framework");
+
+	prev_shmem_request = shmem_request_hook;
+	shmem_request_hook = bf_shmem_request;
+	prev_shmem_startup = shmem_startup_hook;
+	shmem_startup_hook = bf_shmem_startup;
+	bf_meter_init();
 
 	bf_router_init();
 	bf_request_init();

@@ -7,9 +7,17 @@
 extern int	bf_password_min_length;
 extern int	bf_bcrypt_cost;
 
+/* keys.c: the key-encryption key of the signing keys (superuser-only settings). */
+#include "utils/guc.h"
+extern char *bf_kek;
+extern char *bf_kek_file;
+extern int	bf_key_rotation_days;
+bool		bf_check_kek(char **newval, void **extra, GucSource source);
+
 void		_PG_init(void);
 
-/* SQLSTATEs of the extension (class BF). */
+/* SQLSTATEs of the extension (class TB). */
+#define BF_ERRCODE_API_LIMIT	MAKE_SQLSTATE('T','B','0','0','2')
 #define BF_ERRCODE_SCOPE		MAKE_SQLSTATE('T','B','0','0','4')
 
 /* context.c, crypto.c: called directly by the request path. */
@@ -40,5 +48,35 @@ Oid			bf_definer_oid(void);
 
 /* request.c */
 void		bf_request_init(void);
+
+/* meter.c, worker.c: API call counters in shared memory and their worker. */
+#include "storage/lwlock.h"
+#include "utils/timestamp.h"
+#define BF_MAX_WORKERS 16
+typedef struct BfWorkerSlot
+{
+	Oid			db;				/* InvalidOid: free */
+	int			pid;			/* 0: asked for, not running */
+	TimestampTz asked_at;
+} BfWorkerSlot;
+typedef struct BfShared
+{
+	LWLock	   *lock;			/* the counters and the slots */
+	uint64		flush_seq;		/* odd while a flush is writing */
+	BfWorkerSlot workers[BF_MAX_WORKERS];
+} BfShared;
+extern BfShared *bf_shared;
+extern int	bf_purge_interval;
+
+Size		bf_meter_shmem_size(void);
+void		bf_meter_shmem_startup(void);
+void		bf_meter_init(void);
+int32		bf_month_start(void);
+int64		bf_meter_charge(Datum tenant);
+void		bf_meter_write(Datum tenants, Datum months, Datum calls, int shard);
+bool		bf_meter_take(Datum *tenants, Datum *months, Datum *calls, int *n);
+void		bf_meter_done(Datum tenants, Datum months, Datum calls, int n, bool ok);
+bool		bf_worker_serving(Oid db, bool *start);
+void		bf_worker_start(Oid db);
 
 #endif

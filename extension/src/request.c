@@ -10,8 +10,9 @@
  *     attempts (tenancy.signup_throttle: counted even when the handler
  *     fails, so outside its subtransaction);
  *  2. (subtransaction) authenticate the bearer token, check the scope,
- *     meter authenticated /api calls, call the route's handler: a failure
- *     undoes all of it, and an unsuccessful call is not charged;
+ *     meter authenticated /api calls (in shared memory, meter.c), call the
+ *     route's handler: a failure undoes all of it, and an unsuccessful call
+ *     is not charged;
  *  3. add the security and CORS headers.
  * SQL functions are called through fmgr lookups cached per backend, with the
  * executor's EXECUTE check, as the caller (their own SECURITY DEFINER and
@@ -54,7 +55,6 @@ enum
 	FN_ERROR_FROM_SQLSTATE,
 	FN_SIGNUP_THROTTLE,
 	FN_AUTHENTICATE,
-	FN_COUNT_API_CALL,
 	FN_HTML_CSP,
 	FN_H_TENANT_CREATE,
 	FN__COUNT
@@ -68,7 +68,6 @@ static const char *const fn_sigs[FN__COUNT] = {
 	"api.error_from_sqlstate(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text)",
 	"tenancy.signup_throttle(pg_catalog.text)",
 	"api.authenticate(api.request, pg_catalog.bool)",
-	"tenancy.count_api_call(pg_catalog.uuid)",
 	"api.html_csp(pg_catalog.text)",
 	"api.h_tenant_create(api.request)",
 };
@@ -454,13 +453,8 @@ step_handle(bf_request *r)
 	 * cannot burn a tenant's month (they are limited per client address
 	 * instead). A call whose handler fails is not charged either.
 	 */
-	if (authed && r->route.api)
-	{
-		a[0] = r->v[RQ_TENANT_ID];
-		n[0] = r->n[RQ_TENANT_ID];
-		(void) call_fn(&fns[FN_COUNT_API_CALL], 1, a, n, &isnull);
-		n[0] = false;
-	}
+	if (authed && r->route.api && !r->n[RQ_TENANT_ID])
+		(void) bf_meter_charge(r->v[RQ_TENANT_ID]);
 
 	/* The handler: as the caller, with the executor's EXECUTE check. */
 	acl = pg_proc_aclcheck(r->route.handler, GetUserId(), ACL_EXECUTE);
@@ -622,7 +616,10 @@ bf_handle_request(PG_FUNCTION_ARGS)
 	r.n[RQ_QUERY] = r.n[RQ_TENANT_ID] = r.n[RQ_SLUG] = r.n[RQ_BASE_URL] = r.n[RQ_ISSUER] = r.n[RQ_ID] = true;
 	r.origin = json_string(r.v[RQ_HEADERS], "origin");
 
-	/* Reads need no synchronous commit: their only write is the call counter. */
+	/*
+	 * Reads need no synchronous commit: they write nothing, unless no
+	 * metering worker serves the database yet (meter.c).
+	 */
 	if (strcmp(r.method, "GET") == 0 || strcmp(r.method, "OPTIONS") == 0)
 		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_LOCAL, true, 0, false);

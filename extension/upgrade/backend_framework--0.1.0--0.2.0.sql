@@ -12,6 +12,10 @@
 -- api.handle_request and the router are C, routes name their handler
 -- function and applications add their own (api.add_route); the notes
 -- example left the extension (examples/notes/).
+-- every tenant is an OpenID Provider (signing keys sealed with a KEK, id_token,
+-- discovery, JWKS, logout, sessions and consents, JWT access tokens, resource
+-- indicators) and the interop fixes of issue 12 (public clients registered
+-- with the password grant before keep it registered but are refused it).
 
 \echo Use "ALTER EXTENSION backend_framework UPDATE" to load this file. \quit
 
@@ -127,6 +131,70 @@ ALTER TABLE api.routes ADD COLUMN builtin boolean NOT NULL DEFAULT false;
 COMMENT ON TABLE api.routes IS 'HTTP routes: pattern, method, handler function, tenant and auth needs, documentation. Built-in rows come with the extension; application rows are added with api.add_route and survive pg_dump. Read by api.handle_request (cached per backend) and api.openapi().';
 SELECT pg_catalog.pg_extension_config_dump('api.routes', 'WHERE NOT builtin');
 
+-- OpenID Connect (issue 12) -----------------------------------------------------------
+-- Scopes openid and email; OpenID Connect and RFC 9068 client metadata.
+ALTER TABLE oauth.clients DROP CONSTRAINT clients_scope_check;
+ALTER TABLE oauth.clients ADD CONSTRAINT clients_scope_check
+  CHECK (scope ~ '^(admin|email|openid|profile|read|write)( (admin|email|openid|profile|read|write))*$');
+ALTER TABLE oauth.clients
+  ADD COLUMN access_token_format text NOT NULL DEFAULT 'opaque' CHECK (access_token_format IN ('opaque', 'jwt')),
+  ADD COLUMN id_token_signed_response_alg text NOT NULL DEFAULT 'RS256' CHECK (id_token_signed_response_alg IN ('RS256', 'ES256')),
+  ADD COLUMN post_logout_redirect_uris text[] NOT NULL DEFAULT '{}',
+  ADD COLUMN application_type text NOT NULL DEFAULT 'web' CHECK (application_type IN ('web', 'native'));
+COMMENT ON COLUMN oauth.clients.access_token_format IS 'opaque (bfat_..., default) or jwt (RFC 9068, signed with the tenant''s keys); both are stored as digests and revocable.';
+COMMENT ON COLUMN oauth.clients.id_token_signed_response_alg IS 'Algorithm of this client''s id_tokens: RS256 (default) or ES256.';
+COMMENT ON COLUMN oauth.clients.post_logout_redirect_uris IS 'Where RP-initiated logout may return to (exact match).';
+COMMENT ON COLUMN oauth.clients.application_type IS 'web or native (OpenID Connect Registration); native public clients may use private-use URI scheme redirects (RFC 8252).';
+GRANT SELECT (access_token_format, id_token_signed_response_alg, post_logout_redirect_uris, application_type),
+      INSERT (access_token_format, id_token_signed_response_alg, post_logout_redirect_uris, application_type),
+      UPDATE (access_token_format, id_token_signed_response_alg, post_logout_redirect_uris, application_type)
+  ON oauth.clients TO backend_gateway, backend_app, backend_admin;
+ALTER TABLE oauth.authorization_codes
+  ADD COLUMN nonce text, ADD COLUMN auth_time timestamptz, ADD COLUMN session_id uuid, ADD COLUMN resource text;
+COMMENT ON COLUMN oauth.authorization_codes.nonce IS 'OpenID Connect nonce of the request, repeated in the id_token.';
+COMMENT ON COLUMN oauth.authorization_codes.auth_time IS 'When the user authenticated (the sign-in session''s start): the id_token''s auth_time.';
+COMMENT ON COLUMN oauth.authorization_codes.session_id IS 'The sign-in session (oauth.login_sessions.id): the id_token''s sid.';
+COMMENT ON COLUMN oauth.authorization_codes.resource IS 'Resource indicator (RFC 8707) of the request, NULL for the tenant''s own API.';
+ALTER TABLE oauth.tokens
+  ADD COLUMN auth_time timestamptz, ADD COLUMN audience text, ADD COLUMN family_expires_at timestamptz, ADD COLUMN kid text;
+COMMENT ON COLUMN oauth.tokens.auth_time IS 'When the user authenticated for this grant (id_tokens of refreshes repeat it).';
+COMMENT ON COLUMN oauth.tokens.audience IS 'Resource indicator (RFC 8707) the token is for; NULL: the tenant''s own API. tenancy.authenticate refuses tokens for other resources.';
+COMMENT ON COLUMN oauth.tokens.family_expires_at IS 'Refresh tokens: absolute end of the grant (tenant setting refresh_token_max_lifetime); rotation never goes beyond it.';
+COMMENT ON COLUMN oauth.tokens.kid IS 'JWT access tokens: the signing key (its kid); NULL for opaque tokens.';
+GRANT SELECT (auth_time, audience, family_expires_at, kid) ON oauth.tokens TO backend_gateway, backend_app, backend_admin;
+ALTER TABLE oauth.login_sessions ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid();
+CREATE UNIQUE INDEX login_sessions_id_key ON oauth.login_sessions (tenant_id, id);
+COMMENT ON COLUMN oauth.login_sessions.id IS 'Public id of the session (the id_token''s sid; what a user lists and revokes); not a secret.';
+GRANT SELECT (id) ON oauth.login_sessions TO backend_gateway, backend_app, backend_admin;
+
+-- The tenants' signing keys (private keys sealed with the key-encryption key).
+CREATE TABLE oauth.signing_keys (
+  tenant_id       uuid NOT NULL REFERENCES tenancy.tenants(id) ON DELETE CASCADE,
+  kid             text NOT NULL CHECK (kid ~ '^[A-Za-z0-9_-]{43}$'),
+  alg             text NOT NULL CHECK (alg IN ('RS256', 'ES256')),
+  state           text NOT NULL CHECK (state IN ('next', 'active', 'retired')),
+  public_jwk      jsonb NOT NULL,
+  public_der      bytea NOT NULL,
+  private_key     bytea NOT NULL,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  activated_at    timestamptz,
+  retired_at      timestamptz,
+  published_until timestamptz,
+  PRIMARY KEY (tenant_id, kid),
+  CHECK ((state = 'retired') = (published_until IS NOT NULL))
+);
+CREATE UNIQUE INDEX signing_keys_active_key ON oauth.signing_keys (tenant_id, alg) WHERE state = 'active';
+CREATE UNIQUE INDEX signing_keys_next_key ON oauth.signing_keys (tenant_id, alg) WHERE state = 'next';
+COMMENT ON TABLE oauth.signing_keys IS 'Signing keys of each tenant (RS256, ES256): next (published, not yet signing), active (signing), retired (published until published_until). private_key is AES-256-GCM sealed with the key-encryption key (never in clear at rest, nor in a dump); kid is the RFC 7638 thumbprint.';
+COMMENT ON COLUMN oauth.signing_keys.private_key IS 'The private key (DER), AES-256-GCM encrypted with the key-encryption key and the kid as associated data: "BFK1" | nonce | ciphertext | tag. Only extension/src/keys.c decrypts it.';
+COMMENT ON COLUMN oauth.signing_keys.published_until IS 'Retired keys: they stay in JWKS until then (the expiry of the last token they signed).';
+ALTER TABLE oauth.signing_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE oauth.signing_keys FORCE ROW LEVEL SECURITY;
+CREATE POLICY signing_keys_admin ON oauth.signing_keys FOR SELECT
+  USING (tenant_id = (SELECT tenancy.current_tenant_id()) AND (SELECT tenancy.is_tenant_admin()));
+INSERT INTO tenancy.tenant_tables (table_name, builtin) VALUES ('oauth.signing_keys', true);
+SELECT pg_catalog.pg_extension_config_dump('oauth.signing_keys', '');
+
 -- Data ----------------------------------------------------------------------------
 -- Console clients kept 0.1.0's hard-coded localhost callbacks as their own
 -- redirect URIs: from now on only backend_framework.console_redirect_uris.
@@ -161,6 +229,61 @@ DROP FUNCTION api.h_note_update(api.request);
 DROP FUNCTION api.h_note_delete(api.request);
 DROP FUNCTION api.note_fields(api.request, boolean);
 DROP FUNCTION app.note_json(app.notes);
+-- Issue 11, item 3: API calls are counted in shared memory and written by the
+-- extension's worker (C); tenant_stats reads written + counted calls.
+DROP FUNCTION tenancy.count_api_call(uuid);
+-- Counts one API call of a tenant, refusing it (TB002, HTTP 429) once the
+-- month's limit is reached. In C (meter.c): the count goes to a counter in
+-- shared memory, and the database's background worker (worker.c) adds the
+-- committed counts to tenancy.api_usage every second and when the server
+-- stops, so a call writes nothing itself. The limit check reads the table
+-- plus the counters, and a running transaction's count is seen by the others
+-- (concurrent calls cannot pass the limit together); a rolled-back call is
+-- not counted. A crash loses at most the last second's counts and never
+-- counts one twice. Until the worker runs (the first calls of a database)
+-- the count is written at once, on the backend's shard (pid mod 16).
+-- The lookups run as backend_definer; EXECUTE is the caller's privilege.
+CREATE FUNCTION tenancy.count_api_call(p_tenant uuid) RETURNS bigint
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_count_api_call';
+COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month (in shared memory, written to tenancy.api_usage every second by the extension''s worker); returns the month''s calls including it; TB002 (HTTP 429) when the plan''s monthly limit is reached.';
+REVOKE ALL ON FUNCTION tenancy.count_api_call(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.count_api_call(uuid) TO backend_gateway, backend_admin;
+
+-- This month's calls of a tenant: those written to tenancy.api_usage plus
+-- the committed ones the worker has not written yet.
+CREATE FUNCTION tenancy.api_calls_this_month(p_tenant uuid) RETURNS bigint
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_api_calls_this_month';
+COMMENT ON FUNCTION tenancy.api_calls_this_month(uuid) IS 'API calls of a tenant this month (UTC): written to tenancy.api_usage plus counted in shared memory and not written yet (platform operators; tenant_stats for the tenant''s admins).';
+REVOKE ALL ON FUNCTION tenancy.api_calls_this_month(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.api_calls_this_month(uuid) TO backend_admin;
+
+-- Users, API calls this month and storage, each against its limit.
+CREATE OR REPLACE FUNCTION tenancy.tenant_stats(p_id uuid DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := coalesce(p_id, tenancy.current_tenant_id());
+  l record;
+  m date := tenancy._month_start();
+BEGIN
+  IF t IS NULL OR NOT (tenancy.is_platform_admin()
+                       OR (t = tenancy.current_tenant_id() AND tenancy.is_tenant_admin())) THEN
+    PERFORM tenancy._tenant_not_found();
+  END IF;
+  SELECT * INTO l FROM tenancy.tenant_limits(t);
+  IF NOT FOUND THEN PERFORM tenancy._tenant_not_found(); END IF;
+  RETURN jsonb_build_object(
+    'tenant_id', t,
+    'plan', (SELECT plan FROM tenancy.tenants WHERE id = t),
+    'month', to_char(m, 'YYYY-MM'),
+    'users', jsonb_build_object('used', (SELECT count(*) FROM tenancy.users WHERE tenant_id = t), 'limit', l.max_users),
+    'api_calls', jsonb_build_object('used', tenancy.api_calls_this_month(t), 'limit', l.max_api_calls_per_month),
+    'storage_bytes', jsonb_build_object('used', tenancy.measure_storage(t), 'limit', l.max_storage_bytes));
+END $$;
+REVOKE ALL ON FUNCTION tenancy.tenant_stats(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.tenant_stats(uuid) TO backend_gateway, backend_app, backend_admin;
+COMMENT ON FUNCTION tenancy.tenant_stats(uuid) IS 'Usage of a tenant against its limits: users, API calls this month, storage bytes (admins and owners of the tenant, or backend_admin). Limit null = unlimited.';
+-- The extension's worker runs the purge (backend_framework.purge_interval).
+COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes a day after expiry (replays are still detected until then), login sessions past expiry, failed-login counters a day after the last failure. Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (default 600, 0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
 -- Notes written with 0.1.0 stay, as the application's own table (load
 -- examples/notes/notes.sql to serve them again); an empty example goes.
 DO $notes$
@@ -181,6 +304,10 @@ DROP FUNCTION api.tenant_count();
 DROP FUNCTION api.base_url(jsonb);
 DROP FUNCTION tenancy.register_tenant(text, text, text, text, text);
 DROP FUNCTION tenancy.update_user(uuid, text, text, text, text);
+-- OpenID Connect: new signatures (issuer of the token endpoint, issue options, request fields).
+DROP FUNCTION oauth.token_endpoint(jsonb, text, text);
+DROP FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text);
+DROP FUNCTION oauth._authorize_request(uuid, jsonb);
 
 CREATE OR REPLACE FUNCTION tenancy.is_platform_admin() RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -341,6 +468,49 @@ EXCEPTION WHEN unique_violation THEN
   RAISE EXCEPTION 'custom domain "%" is already in use', dom USING ERRCODE = '23505';
 END $$;
 COMMENT ON FUNCTION tenancy.update_tenant(uuid, text, text, text) IS 'Updates a tenant (admins and owners of it; plan: platform operators only). NULL leaves a field as it is; '''' clears the custom domain.';
+
+CREATE OR REPLACE FUNCTION tenancy.validate_settings(p jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE k text; v jsonb;
+BEGIN
+  IF jsonb_typeof(p) IS DISTINCT FROM 'object' THEN
+    RAISE EXCEPTION 'settings must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  FOR k, v IN SELECT * FROM jsonb_each(p) LOOP
+    CONTINUE WHEN jsonb_typeof(v) = 'null';
+    CASE k
+    WHEN 'allowed_origins' THEN
+      IF jsonb_typeof(v) <> 'array' OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) o
+           WHERE jsonb_typeof(o) <> 'string' OR o #>> '{}' !~ '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$') THEN
+        RAISE EXCEPTION 'allowed_origins must be a list of origins such as https://app.example.com' USING ERRCODE = '22023';
+      END IF;
+    WHEN 'brand_color' THEN
+      IF jsonb_typeof(v) <> 'string' OR v #>> '{}' !~ '^#[0-9a-fA-F]{6}$' THEN
+        RAISE EXCEPTION 'brand_color must be a colour such as #3355ff' USING ERRCODE = '22023';
+      END IF;
+    WHEN 'open_registration', 'allow_plain_pkce', 'password_grant', 'pkce_optional_for_confidential_clients' THEN
+      IF jsonb_typeof(v) <> 'boolean' THEN
+        RAISE EXCEPTION '% must be true or false', k USING ERRCODE = '22023';
+      END IF;
+    WHEN 'access_token_ttl', 'refresh_token_ttl', 'code_ttl' THEN
+      IF jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$' OR v::text::bigint NOT BETWEEN 10 AND 31536000 THEN
+        RAISE EXCEPTION '% must be a number of seconds between 10 and 31536000', k USING ERRCODE = '22023';
+      END IF;
+    WHEN 'refresh_token_max_lifetime' THEN
+      IF jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$' OR v::text::bigint NOT BETWEEN 60 AND 315360000 THEN
+        RAISE EXCEPTION '% must be a number of seconds between 60 and 315360000', k USING ERRCODE = '22023';
+      END IF;
+    WHEN 'resource_indicators' THEN
+      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > 50 OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) o
+           WHERE jsonb_typeof(o) <> 'string' OR o #>> '{}' !~ '^https?://[^[:space:]#]+$' OR length(o #>> '{}') > 2000) THEN
+        RAISE EXCEPTION 'resource_indicators must be a list of absolute http(s) URIs without fragment' USING ERRCODE = '22023';
+      END IF;
+    ELSE
+      RAISE EXCEPTION 'unknown setting "%"', k USING ERRCODE = '22023',
+        DETAIL = 'Known: allowed_origins, brand_color, open_registration, allow_plain_pkce, password_grant, pkce_optional_for_confidential_clients, access_token_ttl, refresh_token_ttl, code_ttl, refresh_token_max_lifetime, resource_indicators.';
+    END CASE;
+  END LOOP;
+END $$;
 
 CREATE OR REPLACE FUNCTION tenancy.public_urls(OUT ord integer, OUT url text, OUT scheme text, OUT host text, OUT port integer)
 RETURNS SETOF record
@@ -544,8 +714,9 @@ BEGIN
         key := m[1]; r.prefix := '/t/' || m[1]; r.path := coalesce(m[2], '/');
       ELSE
         -- RFC 8414 §3: metadata of issuer .../t/{slug} lives at /.well-known/oauth-authorization-server/t/{slug}
-        m := regexp_match(coalesce(path, ''), '^(/\.well-known/oauth-authorization-server)/t/([^/]+)$');
-        IF m IS NOT NULL THEN key := m[2]; r.prefix := '/t/' || m[2]; r.path := m[1]; END IF;
+        -- (and likewise OpenID Provider configuration and RFC 9728 protected resource metadata).
+        m := regexp_match(coalesce(path, ''), '^(/\.well-known/(oauth-authorization-server|openid-configuration|oauth-protected-resource))/t/([^/]+)$');
+        IF m IS NOT NULL THEN key := m[3]; r.prefix := '/t/' || m[3]; r.path := m[1]; END IF;
       END IF;
     WHEN 'subdomain' THEN
       IF NOT platform AND base <> '' AND right(h, length(base) + 1) = '.' || base THEN
@@ -684,9 +855,24 @@ CREATE OR REPLACE FUNCTION oauth._scopes(s text) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
 BEGIN
-  IF NOT given <@ '{admin,profile,read,write}'::text[] THEN RETURN NULL; END IF;
-  RETURN ARRAY(SELECT k FROM unnest('{admin,profile,read,write}'::text[]) k WHERE k = ANY (given));
+  IF NOT given <@ '{admin,email,openid,profile,read,write}'::text[] THEN RETURN NULL; END IF;
+  RETURN ARRAY(SELECT k FROM unnest('{admin,email,openid,profile,read,write}'::text[]) k WHERE k = ANY (given));
 END $$;
+
+CREATE OR REPLACE FUNCTION oauth._role_scopes(role text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN role IN ('admin', 'owner') THEN '{admin,email,openid,profile,read,write}'::text[]
+              WHEN role = 'user' THEN '{email,openid,profile,read,write}'::text[]
+              ELSE '{}'::text[] END
+$$;
+
+CREATE OR REPLACE FUNCTION oauth._private_use_redirect_ok(u text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT u IS NOT NULL AND length(u) <= 2000 AND u !~ '[[:space:][:cntrl:]#]'
+     AND u ~* '^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+:/*[^/].*$'
+     AND lower(split_part(u, ':', 1)) NOT IN ('http', 'https', 'javascript', 'data', 'file', 'vbscript', 'blob', 'about')
+$$;
+COMMENT ON FUNCTION oauth._private_use_redirect_ok(text) IS 'Internal: whether a redirect URI uses a private-use URI scheme of reverse-domain form (RFC 8252 section 7.1), accepted for native and public clients.';
 
 CREATE OR REPLACE FUNCTION oauth._client_metadata(m jsonb, mode text) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -746,6 +932,12 @@ BEGIN
     RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
       'a public client (token_endpoint_auth_method none) cannot use the client_credentials grant');
   END IF;
+  -- The password grant hands a user's password to the client: only to one
+  -- that authenticates (RFC 9700 section 2.4 deprecates it altogether).
+  IF method = 'none' AND 'password' = ANY (grants) THEN
+    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      'a public client (token_endpoint_auth_method none) cannot use the password grant');
+  END IF;
   IF mode = 'open' AND NOT grants <@ '{authorization_code,refresh_token}' THEN
     RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
       'clients registered without an access token may only use the authorization_code and refresh_token grants');
@@ -778,11 +970,52 @@ BEGIN
     END IF;
     FOR u IN SELECT jsonb_array_elements_text(m->'redirect_uris') LOOP
       p := oauth._redirect_uri_problem(u);
+      -- Native apps (and public clients) may use private-use schemes.
+      IF p IS NOT NULL AND (method = 'none' OR m->>'application_type' = 'native') AND oauth._private_use_redirect_ok(u) THEN
+        p := NULL;
+      END IF;
       IF p IS NOT NULL THEN
         RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', p);
       END IF;
       IF NOT u = ANY (uris) THEN uris := uris || u; END IF;
     END LOOP;
+  END IF;
+  -- OpenID Connect: application_type, id_token_signed_response_alg,
+  -- post_logout_redirect_uris; RFC 9068: access_token_format.
+  IF m ? 'application_type' AND jsonb_typeof(m->'application_type') <> 'null' THEN
+    IF m->>'application_type' NOT IN ('web', 'native') OR jsonb_typeof(m->'application_type') <> 'string' THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'application_type must be web or native');
+    END IF;
+    r := r || jsonb_build_object('application_type', m->'application_type');
+  END IF;
+  IF m ? 'id_token_signed_response_alg' AND jsonb_typeof(m->'id_token_signed_response_alg') <> 'null' THEN
+    IF jsonb_typeof(m->'id_token_signed_response_alg') <> 'string' OR m->>'id_token_signed_response_alg' NOT IN ('RS256', 'ES256') THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'id_token_signed_response_alg must be RS256 or ES256');
+    END IF;
+    r := r || jsonb_build_object('id_token_signed_response_alg', m->'id_token_signed_response_alg');
+  END IF;
+  IF m ? 'access_token_format' AND jsonb_typeof(m->'access_token_format') <> 'null' THEN
+    IF jsonb_typeof(m->'access_token_format') <> 'string' OR m->>'access_token_format' NOT IN ('opaque', 'jwt') THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'access_token_format must be opaque or jwt');
+    END IF;
+    r := r || jsonb_build_object('access_token_format', m->'access_token_format');
+  END IF;
+  IF m ? 'post_logout_redirect_uris' AND jsonb_typeof(m->'post_logout_redirect_uris') <> 'null' THEN
+    IF jsonb_typeof(m->'post_logout_redirect_uris') <> 'array' OR jsonb_array_length(m->'post_logout_redirect_uris') > 20
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'post_logout_redirect_uris') g WHERE jsonb_typeof(g) <> 'string') THEN
+      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'post_logout_redirect_uris must be an array of at most 20 URIs');
+    END IF;
+    FOR u IN SELECT jsonb_array_elements_text(m->'post_logout_redirect_uris') LOOP
+      p := oauth._redirect_uri_problem(u);
+      IF p IS NOT NULL AND (method = 'none' OR m->>'application_type' = 'native') AND oauth._private_use_redirect_ok(u) THEN
+        p := NULL;
+      END IF;
+      IF p IS NOT NULL THEN
+        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'post_logout_redirect_uris: ' || p);
+      END IF;
+    END LOOP;
+    r := r || jsonb_build_object('post_logout_redirect_uris',
+                                 (SELECT coalesce(jsonb_agg(DISTINCT x), '[]') FROM jsonb_array_elements_text(m->'post_logout_redirect_uris') x));
   END IF;
   IF 'authorization_code' = ANY (grants) AND cardinality(uris) = 0 THEN
     RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description',
@@ -793,10 +1026,10 @@ BEGIN
     scopes := CASE WHEN jsonb_typeof(m->'scope') = 'string' THEN oauth._scopes(m->>'scope') END;
     IF scopes IS NULL OR cardinality(scopes) = 0 THEN
       RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-        'scope must list one or more of read, write, profile, admin, separated by spaces');
+        'scope must list one or more of openid, email, profile, read, write, admin, separated by spaces');
     END IF;
   ELSE
-    scopes := '{profile,read,write}';
+    scopes := '{email,openid,profile,read,write}';
   END IF;
   IF mode = 'open' AND 'admin' = ANY (scopes) THEN
     RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
@@ -818,7 +1051,7 @@ BEGIN
     END IF;
     extra := extra || jsonb_build_object(k, v);
   END LOOP;
-  r := jsonb_build_object('client_name', name, 'redirect_uris', to_jsonb(uris), 'grant_types', to_jsonb(grants),
+  r := r || jsonb_build_object('client_name', name, 'redirect_uris', to_jsonb(uris), 'grant_types', to_jsonb(grants),
                           'response_types', to_jsonb(rtypes), 'scope', oauth._scope_text(scopes),
                           'token_endpoint_auth_method', method, 'extra', extra);
   -- Administrators may also choose the client_id and token lifetimes, and
@@ -869,7 +1102,13 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
            'client_id_issued_at', floor(extract(epoch FROM (c->>'created_at')::timestamptz))::bigint,
            'client_secret_expires_at', CASE WHEN c->>'token_endpoint_auth_method' <> 'none' THEN 0 END,
            'access_token_ttl', c->'access_token_ttl',
-           'refresh_token_ttl', c->'refresh_token_ttl'))
+           'refresh_token_ttl', c->'refresh_token_ttl',
+           -- OpenID Connect and RFC 9068 metadata, when not the default.
+           'application_type', CASE WHEN c->>'application_type' = 'native' THEN c->'application_type' END,
+           'id_token_signed_response_alg', CASE WHEN c->>'id_token_signed_response_alg' = 'ES256' THEN c->'id_token_signed_response_alg' END,
+           'access_token_format', CASE WHEN c->>'access_token_format' = 'jwt' THEN c->'access_token_format' END,
+           'post_logout_redirect_uris', CASE WHEN jsonb_array_length(coalesce(c->'post_logout_redirect_uris', '[]')) > 0
+                                             THEN c->'post_logout_redirect_uris' END))
          || coalesce(c->'extra', '{}')
          || CASE WHEN with_admin_fields THEN jsonb_build_object('builtin', c->'builtin', 'registered_via', c->'registered_via',
                    'resource_server', coalesce(c->'resource_server', 'false'),
@@ -881,7 +1120,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT to_jsonb(x) FROM (
     SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
            c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.resource_server,
-           c.created_at, c.updated_at
+           c.created_at, c.updated_at, c.access_token_format, c.id_token_signed_response_alg, c.post_logout_redirect_uris,
+           c.application_type
       FROM oauth.clients c
      WHERE c.tenant_id = tenancy.current_tenant_id() AND c.client_id = p_client_id) x
 $$;
@@ -900,14 +1140,18 @@ BEGIN
   IF v->>'token_endpoint_auth_method' <> 'none' THEN secret := oauth.random_token('client_secret'); END IF;
   INSERT INTO oauth.clients (tenant_id, client_id, client_name, secret_hash, registration_token_hash,
                              token_endpoint_auth_method, redirect_uris, grant_types, response_types, scope, extra,
-                             access_token_ttl, refresh_token_ttl, resource_server)
+                             access_token_ttl, refresh_token_ttl, resource_server, access_token_format,
+                             id_token_signed_response_alg, post_logout_redirect_uris, application_type)
   VALUES (t, cid, coalesce(v->>'client_name', cid), oauth.token_digest(secret), oauth.token_digest(reg),
           v->>'token_endpoint_auth_method',
           ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
           ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
           ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
           v->>'scope', v->'extra', (v->>'access_token_ttl')::integer, (v->>'refresh_token_ttl')::integer,
-          coalesce((v->>'resource_server')::boolean, false));
+          coalesce((v->>'resource_server')::boolean, false), coalesce(v->>'access_token_format', 'opaque'),
+          coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+          ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
+          coalesce(v->>'application_type', 'web'));
   RETURN oauth._client_json(oauth._client_row(cid))
          || CASE WHEN (v->>'resource_server')::boolean THEN '{"resource_server": true}'::jsonb ELSE '{}' END
          || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg));
@@ -924,7 +1168,8 @@ BEGIN
   SELECT oauth._client_json(to_jsonb(x), true) FROM (
     SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
            c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.resource_server,
-           c.created_at, c.updated_at
+           c.created_at, c.updated_at, c.access_token_format, c.id_token_signed_response_alg, c.post_logout_redirect_uris,
+           c.application_type
       FROM oauth.clients c
      WHERE c.tenant_id = tenancy.current_tenant_id()
      ORDER BY c.builtin DESC, c.created_at, c.client_id) x;
@@ -968,7 +1213,11 @@ BEGIN
     response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
     scope = v->>'scope', extra = v->'extra',
     access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer,
-    resource_server = coalesce((v->>'resource_server')::boolean, false)
+    resource_server = coalesce((v->>'resource_server')::boolean, false),
+    access_token_format = coalesce(v->>'access_token_format', 'opaque'),
+    id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+    post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
+    application_type = coalesce(v->>'application_type', 'web')
   WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
   IF v->>'token_endpoint_auth_method' = 'none' AND cur->>'token_endpoint_auth_method' <> 'none' THEN
     UPDATE oauth.clients c SET token_endpoint_auth_method = 'none', secret_hash = NULL
@@ -1027,6 +1276,559 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION oauth._tenant_console_client() IS 'Trigger: creates the console client of a new tenant (redirect URIs: the deployment''s console URLs only).';
 
+CREATE OR REPLACE FUNCTION oauth._grant_scope(requested text, ceiling text[], OUT scopes text[], OUT err text)
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r text[];
+BEGIN
+  IF requested IS NULL OR btrim(requested) = '' THEN
+    scopes := ceiling;
+  ELSE
+    r := oauth._scopes(requested);
+    IF r IS NULL THEN
+      err := 'unknown scope: the scopes are openid, email, profile, read, write and admin';
+      RETURN;
+    END IF;
+    scopes := oauth._scope_and(r, ceiling);
+  END IF;
+  IF cardinality(scopes) = 0 THEN
+    err := 'none of the requested scopes can be granted';
+  END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION oauth._issue(p_tenant uuid, p_client text, p_user uuid, p_scope text, p_family uuid,
+                             access_ttl integer, refresh_ttl integer, refresh_scope text DEFAULT NULL,
+                             p_issuer text DEFAULT NULL, p_audience text DEFAULT NULL,
+                             p_auth_time timestamptz DEFAULT NULL, p_family_expires timestamptz DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  at text;
+  kid text;
+  iss text;
+  rt text := CASE WHEN refresh_ttl IS NOT NULL THEN oauth.random_token('refresh') END;
+BEGIN
+  IF (SELECT c.access_token_format FROM oauth.clients c WHERE c.tenant_id = p_tenant AND c.client_id = p_client) = 'jwt' THEN
+    iss := coalesce(p_issuer, oauth._default_issuer(p_tenant));
+    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, 'RS256', 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
+      'iss', iss,
+      'sub', coalesce(p_user::text, p_client),
+      'aud', coalesce(p_audience, iss),
+      'client_id', p_client,
+      'scope', p_scope,
+      'iat', floor(extract(epoch FROM now()))::bigint,
+      'exp', floor(extract(epoch FROM now()))::bigint + access_ttl,
+      'jti', gen_random_uuid(),
+      'auth_time', floor(extract(epoch FROM p_auth_time))::bigint))) j;
+  ELSE
+    at := oauth.random_token('access');
+  END IF;
+  INSERT INTO oauth.tokens (tenant_id, token_hash, kind, client_id, user_id, scope, family_id, expires_at,
+                            auth_time, audience, family_expires_at, kid)
+  SELECT p_tenant, oauth.token_digest(v.tok), v.kind, p_client, p_user, v.scope, p_family,
+         least(now() + make_interval(secs => v.ttl), CASE WHEN v.kind = 'refresh' THEN p_family_expires END),
+         p_auth_time, p_audience, p_family_expires, v.kid
+    FROM (VALUES (at, 'access', p_scope, access_ttl, kid),
+                 (rt, 'refresh', coalesce(refresh_scope, p_scope), refresh_ttl, NULL)) v(tok, kind, scope, ttl, kid)
+   WHERE v.tok IS NOT NULL;
+  RETURN jsonb_strip_nulls(jsonb_build_object('access_token', at, 'token_type', 'Bearer', 'expires_in', access_ttl,
+                                              'scope', p_scope, 'refresh_token', rt));
+END $$;
+COMMENT ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz) IS 'Internal: stores the digests of a new access token (opaque, or an RFC 9068 JWT when the client''s access_token_format is jwt) and of a refresh token when refresh_ttl is given (its scope is refresh_scope, default the same; it never outlives p_family_expires), and returns the RFC 6749 section 5.1 body.';
+REVOKE ALL ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._family_expires(p_tenant uuid) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+  SELECT now() + make_interval(secs => coalesce((SELECT (n.settings->>'refresh_token_max_lifetime')::integer
+                                                   FROM tenancy.tenants n WHERE n.id = p_tenant), 7776000))
+$$;
+COMMENT ON FUNCTION oauth._family_expires(uuid) IS 'Internal: when a grant started now ends at the latest (tenant setting refresh_token_max_lifetime, default 7776000 s = 90 days); refresh rotation never goes beyond.';
+REVOKE ALL ON FUNCTION oauth._family_expires(uuid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._audience(p_issuer text, p_resource text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN p_resource IS NULL OR p_resource IN (p_issuer, p_issuer || '/') THEN NULL ELSE p_resource END
+$$;
+COMMENT ON FUNCTION oauth._audience(text, text) IS 'Internal: NULL when a resource indicator is absent or names the tenant''s own API (its issuer), else the resource URI.';
+
+CREATE OR REPLACE FUNCTION oauth.token_endpoint(params jsonb, authorization text, client_addr text, issuer text DEFAULT NULL,
+                                     OUT status integer, OUT body jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  c record;
+  gt text;
+  g record;
+  sc text;
+  at text;
+  ttl integer;
+  bid text;
+  bsecret text;
+  u record;
+  k record;
+  tok record;
+  uid uuid;
+  wait integer;
+  fam uuid;
+  ceiling text[];
+  iss text;
+  aud text;
+BEGIN
+  SELECT * INTO status, body FROM oauth._form_precheck(params);
+  IF status IS NOT NULL THEN RETURN; END IF;
+  iss := coalesce(token_endpoint.issuer, oauth._default_issuer(t));
+  -- Fast path: client credentials with HTTP Basic and the registered scope
+  -- (what services do, thousands of times a second). One statement checks
+  -- the client (method, grant, secret digest in constant time) and stores
+  -- the token. When it stores nothing, the general path below runs the
+  -- same checks one by one and answers precisely why.
+  IF params->>'grant_type' = 'client_credentials' AND params->>'scope' IS NULL AND params->>'client_secret' IS NULL
+     AND params->>'resource' IS NULL AND lower(left(token_endpoint.authorization, 6)) = 'basic ' THEN
+    -- Decoding may raise (malformed Basic): catch that in a block that
+    -- writes nothing, so the INSERT below needs no subtransaction.
+    BEGIN
+      SELECT x.client_id, x.client_secret INTO bid, bsecret FROM oauth.basic_credentials(token_endpoint.authorization) x;
+    EXCEPTION WHEN invalid_authorization_specification THEN
+      bid := NULL;
+    END;
+    IF bid IS NOT NULL AND coalesce(params->>'client_id', bid) = bid THEN
+      at := oauth.random_token('access');
+      INSERT INTO oauth.tokens (tenant_id, token_hash, kind, client_id, scope, expires_at)
+      SELECT t, oauth.token_digest(at), 'access', cl.client_id, cl.scope,
+             now() + make_interval(secs => coalesce(cl.access_token_ttl, (tn.settings->>'access_token_ttl')::integer, 3600))
+        FROM oauth.clients cl JOIN tenancy.tenants tn ON tn.id = cl.tenant_id
+       WHERE cl.tenant_id = t AND cl.client_id = bid
+         AND cl.token_endpoint_auth_method = 'client_secret_basic' AND 'client_credentials' = ANY (cl.grant_types)
+         AND cl.access_token_format = 'opaque'
+         AND oauth.ct_equal(oauth.token_digest(bsecret), cl.secret_hash)
+      RETURNING tokens.scope, extract(epoch FROM tokens.expires_at - tokens.created_at)::integer INTO sc, ttl;
+    END IF;
+    IF sc IS NOT NULL THEN
+      SET LOCAL synchronous_commit = off;  -- see the general path's comment
+      status := 200;
+      body := jsonb_build_object('access_token', at, 'token_type', 'Bearer', 'expires_in', ttl, 'scope', sc);
+      RETURN;
+    END IF;
+  END IF;
+
+  SELECT * INTO c FROM oauth._client_auth(t, params, token_endpoint.authorization);
+  IF c.err IS NOT NULL THEN
+    SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
+    RETURN;
+  END IF;
+  gt := params->>'grant_type';
+  IF gt IS NULL OR gt = '' THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'grant_type is missing');
+    RETURN;
+  END IF;
+  IF gt NOT IN ('authorization_code', 'refresh_token', 'client_credentials', 'password') THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'unsupported_grant_type',
+      'grant_type must be authorization_code, refresh_token, client_credentials or password');
+    RETURN;
+  END IF;
+  IF NOT gt = ANY (c.grant_types) THEN
+    SELECT * INTO status, body FROM oauth._error(400, 'unauthorized_client',
+      format('this client is not allowed to use the %s grant', gt));
+    RETURN;
+  END IF;
+  -- RFC 8707: a resource must be one of the tenant's.
+  -- (Checked only when given: these helpers are not inlined, and most requests have none.)
+  IF params ? 'resource' THEN
+    IF NOT oauth._resource_known(t, iss, params->>'resource') THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_target', 'the resource is not known to this authorization server');
+      RETURN;
+    END IF;
+    aud := oauth._audience(iss, params->>'resource');
+  END IF;
+
+  CASE gt
+  -- RFC 6749 section 4.4: confidential clients only, no refresh token, no user.
+  WHEN 'client_credentials' THEN
+    IF c.auth_method = 'none' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'unauthorized_client', 'public clients cannot use the client_credentials grant');
+      RETURN;
+    END IF;
+    IF params->>'scope' IS NULL THEN
+      sc := c.scope;  -- the client's registered scope, stored canonical
+    ELSE
+      SELECT * INTO g FROM oauth._grant_scope(params->>'scope', oauth._scopes(c.scope));
+      IF g.err IS NOT NULL THEN
+        SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', g.err);
+        RETURN;
+      END IF;
+      sc := oauth._scope_text(g.scopes);
+    END IF;
+    -- Speed: this path writes one token row and nothing else that matters
+    -- (the HTTP layer's API call counter at most), so its commit does not
+    -- wait for the WAL flush. Trade-off: after a crash of PostgreSQL (not
+    -- of a client), tokens issued in the last few hundred milliseconds
+    -- (3 x wal_writer_delay at most) may be gone; their clients get 401 and
+    -- ask again. Nothing else is affected: never used for tenants, users,
+    -- clients, codes or refresh rotation.
+    SET LOCAL synchronous_commit = off;
+    status := 200;
+    body := oauth._issue(t, c.client_id, NULL, sc, NULL, c.access_ttl, NULL, NULL, iss, aud);
+
+  -- RFC 6749 section 4.3: only for clients registered with it; throttled.
+  WHEN 'password' THEN
+    -- Never for a public client (clients registered so before 0.2.0 included).
+    IF c.auth_method = 'none' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'unauthorized_client', 'public clients cannot use the password grant');
+      RETURN;
+    END IF;
+    IF params->>'username' IS NULL OR params->>'password' IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'username and password are required');
+      RETURN;
+    END IF;
+    IF params->>'scope' IS NOT NULL AND oauth._scopes(params->>'scope') IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', 'unknown scope: the scopes are openid, email, profile, read, write and admin');
+      RETURN;
+    END IF;
+    SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'username', params->>'password', client_addr);
+    IF wait > 0 THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        format('Too many attempts, try again in %s', oauth._seconds(wait)));
+      RETURN;
+    END IF;
+    IF uid IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'invalid username or password');
+      RETURN;
+    END IF;
+    SELECT x.role INTO u FROM tenancy.users x WHERE x.tenant_id = t AND x.id = uid;
+    SELECT * INTO g FROM oauth._grant_scope(params->>'scope', oauth._scope_and(oauth._scopes(c.scope), oauth._role_scopes(u.role)));
+    IF g.err IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', g.err);
+      RETURN;
+    END IF;
+    status := 200;
+    body := oauth._issue(t, c.client_id, uid, oauth._scope_text(g.scopes), gen_random_uuid(), c.access_ttl,
+                         CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END, NULL,
+                         iss, aud, now(), oauth._family_expires(t));
+
+  -- RFC 6749 section 4.1.3 with RFC 7636 section 4.6.
+  WHEN 'authorization_code' THEN
+    IF params->>'code' IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'code is missing');
+      RETURN;
+    END IF;
+    SELECT a.client_id, a.user_id, a.redirect_uri, a.redirect_uri_given, a.scope, a.code_challenge,
+           a.code_challenge_method, a.family_id, a.expires_at, a.used_at, x.role, x.status AS user_status,
+           a.nonce, a.auth_time, a.session_id, a.resource
+      INTO k
+      FROM oauth.authorization_codes a JOIN tenancy.users x ON x.tenant_id = a.tenant_id AND x.id = a.user_id
+     WHERE a.tenant_id = t AND a.code_hash = oauth.token_digest(params->>'code');
+    IF NOT FOUND OR k.client_id <> c.client_id THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'invalid authorization code');
+      RETURN;
+    END IF;
+    -- Mark it used first: of two concurrent redemptions exactly one wins.
+    UPDATE oauth.authorization_codes SET used_at = now()
+     WHERE tenant_id = t AND code_hash = oauth.token_digest(params->>'code') AND used_at IS NULL;
+    IF NOT FOUND THEN
+      PERFORM oauth._revoke_family(t, k.family_id);
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'authorization code already used; the tokens issued for it have been revoked');
+      RETURN;
+    END IF;
+    IF k.expires_at <= now() THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'authorization code expired');
+      RETURN;
+    END IF;
+    IF k.redirect_uri_given AND params->>'redirect_uri' IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'redirect_uri is required: it was part of the authorization request');
+      RETURN;
+    END IF;
+    IF params->>'redirect_uri' IS DISTINCT FROM k.redirect_uri AND params->>'redirect_uri' IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'redirect_uri does not match the one of the authorization request');
+      RETURN;
+    END IF;
+    IF k.code_challenge IS NOT NULL AND params->>'code_verifier' IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'code_verifier is required (PKCE)');
+      RETURN;
+    END IF;
+    IF k.code_challenge IS NULL AND params->>'code_verifier' IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'code_verifier sent, but the authorization request had no code_challenge');
+      RETURN;
+    END IF;
+    IF k.code_challenge IS NOT NULL AND NOT oauth.pkce_verify(params->>'code_verifier', k.code_challenge, k.code_challenge_method) THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'code_verifier does not match the code_challenge');
+      RETURN;
+    END IF;
+    IF k.user_status <> 'active' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'the user is disabled');
+      RETURN;
+    END IF;
+    -- The user's role may have changed since: intersect again.
+    SELECT * INTO g FROM oauth._grant_scope(NULL, oauth._scope_and(oauth._scopes(k.scope), oauth._role_scopes(k.role)));
+    IF g.err IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'the user may no longer be granted these scopes');
+      RETURN;
+    END IF;
+    -- RFC 8707 section 2.2: the token request may only narrow to the authorized resource.
+    IF params->>'resource' IS NOT NULL AND k.resource IS NOT NULL AND params->>'resource' <> k.resource THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_target', 'the resource differs from the one authorized');
+      RETURN;
+    END IF;
+    aud := coalesce(aud, oauth._audience(iss, k.resource));
+    status := 200;
+    body := oauth._issue(t, c.client_id, k.user_id, oauth._scope_text(g.scopes), k.family_id, c.access_ttl,
+                         CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END, NULL,
+                         iss, aud, k.auth_time, oauth._family_expires(t));
+    -- OpenID Connect: the id_token of this sign-in.
+    IF 'openid' = ANY (g.scopes) THEN
+      body := body || jsonb_build_object('id_token', oauth._id_token(t, iss, c.client_id, k.user_id, g.scopes, k.nonce,
+                                                                     coalesce(k.auth_time, now()), body->>'access_token', k.session_id));
+    END IF;
+
+  -- RFC 6749 section 6, rotated on every use (RFC 9700 section 4.14.2).
+  WHEN 'refresh_token' THEN
+    IF params->>'refresh_token' IS NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'refresh_token is missing');
+      RETURN;
+    END IF;
+    SELECT r.client_id, r.user_id, r.scope, r.family_id, r.expires_at, r.rotated_at, r.revoked_at, x.role,
+           x.status AS user_status, r.auth_time, r.audience, r.family_expires_at
+      INTO tok
+      FROM oauth.tokens r LEFT JOIN tenancy.users x ON x.tenant_id = r.tenant_id AND x.id = r.user_id
+     WHERE r.tenant_id = t AND r.token_hash = oauth.token_digest(params->>'refresh_token') AND r.kind = 'refresh';
+    IF NOT FOUND OR tok.client_id <> c.client_id THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'invalid refresh token');
+      RETURN;
+    END IF;
+    IF tok.revoked_at IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'refresh token revoked');
+      RETURN;
+    END IF;
+    -- A rotated token used again has leaked (or its client lost track):
+    -- the whole grant ends (RFC 9700 section 4.14.2).
+    IF tok.rotated_at IS NOT NULL THEN
+      PERFORM oauth._revoke_family(t, tok.family_id);
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'refresh token already used; all tokens of this grant have been revoked');
+      RETURN;
+    END IF;
+    IF tok.expires_at <= now() THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'refresh token expired');
+      RETURN;
+    END IF;
+    IF tok.user_id IS NOT NULL AND tok.user_status IS DISTINCT FROM 'active' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'the user is disabled');
+      RETURN;
+    END IF;
+    -- May only narrow (RFC 6749 section 6), within what client and role allow now.
+    ceiling := oauth._scope_and(oauth._scope_and(oauth._scopes(tok.scope), oauth._scopes(c.scope)),
+                                CASE WHEN tok.user_id IS NULL THEN '{admin,email,openid,profile,read,write}' ELSE oauth._role_scopes(tok.role) END);
+    IF params->>'scope' IS NOT NULL AND btrim(params->>'scope') <> ''
+       AND NOT coalesce(oauth._scopes(params->>'scope') <@ oauth._scopes(tok.scope), false) THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope',
+        'the requested scope exceeds the scope originally granted');
+      RETURN;
+    END IF;
+    SELECT * INTO g FROM oauth._grant_scope(params->>'scope', ceiling);
+    IF g.err IS NOT NULL THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', g.err);
+      RETURN;
+    END IF;
+    -- Rotate: of two concurrent uses exactly one wins; the other is a reuse.
+    UPDATE oauth.tokens SET rotated_at = now()
+     WHERE tenant_id = t AND token_hash = oauth.token_digest(params->>'refresh_token') AND rotated_at IS NULL
+       AND revoked_at IS NULL;
+    IF NOT FOUND THEN
+      PERFORM oauth._revoke_family(t, tok.family_id);
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
+        'refresh token already used; all tokens of this grant have been revoked');
+      RETURN;
+    END IF;
+    IF params->>'resource' IS NOT NULL AND aud IS DISTINCT FROM tok.audience THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_target', 'the resource differs from the one of this grant');
+      RETURN;
+    END IF;
+    status := 200;
+    -- The new refresh token ends with the grant (family_expires_at), however often it rotates.
+    body := oauth._issue(t, c.client_id, tok.user_id, oauth._scope_text(g.scopes), tok.family_id, c.access_ttl,
+                         c.refresh_ttl, oauth._scope_text(ceiling), iss, tok.audience, tok.auth_time,
+                         coalesce(tok.family_expires_at, oauth._family_expires(t)));
+    IF 'openid' = ANY (g.scopes) AND tok.user_id IS NOT NULL THEN
+      body := body || jsonb_build_object('id_token', oauth._id_token(t, iss, c.client_id, tok.user_id, g.scopes, NULL,
+                                                                     tok.auth_time, body->>'access_token', NULL));
+    END IF;
+  END CASE;
+END $$;
+COMMENT ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) IS 'POST /oauth/token of the current tenant (RFC 6749): params = the decoded form body, authorization = the Authorization header (or NULL), client_addr for throttling, issuer = the tenant''s issuer URL (default: by configuration). OpenID Connect: an id_token when the scope has openid (code and refresh grants); resource (RFC 8707) sets the audience, unknown: invalid_target; refresh families end after the tenant''s refresh_token_max_lifetime. Grants authorization_code (PKCE, RFC 7636), refresh_token (rotation, reuse revokes the family), client_credentials, password (throttled). Returns status 200 and the section 5.1 body, or 400/401 and the section 5.2 error body; never raises for a client error. The caller adds Cache-Control: no-store, and WWW-Authenticate: Basic on 401.';
+REVOKE ALL ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) TO backend_gateway, backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth._scope_words(scope text, tenant_name text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE scope
+    WHEN 'read' THEN 'Read your data'
+    WHEN 'write' THEN 'Create, change and delete your data'
+    WHEN 'profile' THEN 'See your name and email address'
+    WHEN 'email' THEN 'See your email address'
+    WHEN 'openid' THEN 'Sign you in with your ' || tenant_name || ' account'
+    -- Shown before anyone signed in too: only admins are ever granted it.
+    WHEN 'admin' THEN 'If you are an admin of ' || tenant_name || ': manage its users, applications and settings'
+    ELSE scope END
+$$;
+
+CREATE OR REPLACE FUNCTION oauth._hidden_fields(params jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(string_agg('<input type="hidden" name="' || n || '" value="' || oauth.html_escape(params->>n) || '">', E'\n' ORDER BY i), '')
+    FROM unnest(ARRAY['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge',
+                      'code_challenge_method', 'nonce', 'max_age', 'response_mode', 'resource']) WITH ORDINALITY AS x(n, i)
+   WHERE params->>n IS NOT NULL
+$$;
+
+CREATE OR REPLACE FUNCTION oauth._scope_list(scopes text[], tenant_name text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT '<ul class="scopes">' || string_agg('<li>' || oauth.html_escape(oauth._scope_words(s, tenant_name)) || '</li>', ''
+           ORDER BY array_position(ARRAY['openid', 'profile', 'email', 'read', 'write', 'admin'], s)) || '</ul>'
+    FROM unnest(scopes) s
+$$;
+
+CREATE OR REPLACE FUNCTION oauth._match_redirect_uri(registered text[], given text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT given WHERE given = ANY (registered)
+      OR (given ~ '^http://(127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?([/?].*)?$'
+          AND regexp_replace(given, '^(http://(127\.0\.0\.1|\[::1\]))(:[0-9]{1,5})?', '\1')
+              = ANY (SELECT regexp_replace(u, '^(http://(127\.0\.0\.1|\[::1\]))(:[0-9]{1,5})?', '\1') FROM unnest(registered) u
+                      WHERE u ~ '^http://(127\.0\.0\.1|\[::1\])'))
+$$;
+COMMENT ON FUNCTION oauth._match_redirect_uri(text[], text) IS 'Internal: the requested redirect URI when it is registered (exact match; for http://127.0.0.1 and http://[::1] the port may differ, RFC 8252 section 7.3), else NULL.';
+
+CREATE OR REPLACE FUNCTION oauth._authorize_request(p_tenant uuid, params jsonb, p_issuer text,
+  OUT fatal text, OUT err text, OUT err_description text,
+  OUT client_id text, OUT client_name text, OUT builtin boolean, OUT redirect_uri text, OUT redirect_uri_given boolean,
+  OUT scopes text[], OUT code_challenge text, OUT code_challenge_method text, OUT state text,
+  OUT prompt_none boolean, OUT prompt_login boolean, OUT prompt_consent boolean, OUT max_age integer,
+  OUT nonce text, OUT hint_sub text, OUT resource text, OUT registered_via text, OUT code_ttl integer)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  c record;
+  req text[];
+  uris text[];
+  prompts text[];
+  hint jsonb;
+BEGIN
+  IF params IS NULL OR jsonb_typeof(params) <> 'object'
+     OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+    fatal := 'The request parameters are malformed.';
+    RETURN;
+  END IF;
+  IF params->>'client_id' IS NULL THEN
+    fatal := 'The request does not say which application it is for (client_id is missing).';
+    RETURN;
+  END IF;
+  SELECT k.client_id, k.client_name, k.builtin, k.redirect_uris, k.grant_types, k.scope, k.token_endpoint_auth_method,
+         k.registered_via, t.settings
+    INTO c
+    FROM oauth.clients k JOIN tenancy.tenants t ON t.id = k.tenant_id
+   WHERE k.tenant_id = p_tenant AND k.client_id = params->>'client_id';
+  IF NOT FOUND THEN
+    fatal := 'The application that sent you here is not registered (unknown client_id).';
+    RETURN;
+  END IF;
+  client_id := c.client_id; client_name := c.client_name; builtin := c.builtin; registered_via := c.registered_via;
+  uris := c.redirect_uris;
+  IF c.builtin THEN
+    uris := uris || oauth.console_redirect_uris();
+  END IF;
+  redirect_uri_given := params ? 'redirect_uri';
+  IF cardinality(uris) = 0 THEN
+    fatal := 'This application is not set up for signing in here (it has no registered redirect URI).';
+    RETURN;
+  ELSIF redirect_uri_given THEN
+    redirect_uri := oauth._match_redirect_uri(uris, params->>'redirect_uri');
+    IF redirect_uri IS NULL THEN
+      fatal := 'The address to return to (redirect_uri) is not registered for this application.';
+      RETURN;
+    END IF;
+  ELSIF cardinality(uris) = 1 THEN
+    redirect_uri := uris[1];
+  ELSE
+    fatal := 'The request does not say where to return to (redirect_uri is missing).';
+    RETURN;
+  END IF;
+  -- From here on errors go back to the client.
+  state := params->>'state';
+  code_ttl := oauth._ttl('code', NULL, c.settings);
+  prompts := array_remove(string_to_array(coalesce(params->>'prompt', ''), ' '), '');
+  prompt_none := 'none' = ANY (prompts);
+  prompt_login := 'login' = ANY (prompts) OR 'select_account' = ANY (prompts);
+  prompt_consent := 'consent' = ANY (prompts);
+  IF params->>'response_type' IS NULL THEN
+    err := 'invalid_request'; err_description := 'response_type is missing';
+  ELSIF params->>'response_type' <> 'code' THEN
+    err := 'unsupported_response_type'; err_description := 'the only supported response_type is code';
+  ELSIF params->>'response_mode' IS NOT NULL AND params->>'response_mode' <> 'query' THEN
+    err := 'invalid_request'; err_description := 'the only supported response_mode is query';
+  ELSIF NOT 'authorization_code' = ANY (c.grant_types) THEN
+    err := 'unauthorized_client'; err_description := 'this client is not allowed to use the authorization code grant';
+  ELSIF NOT prompts <@ '{none,login,consent,select_account}'::text[] THEN
+    err := 'invalid_request'; err_description := 'prompt must be none, login, consent or select_account';
+  ELSIF prompt_none AND cardinality(prompts) > 1 THEN
+    err := 'invalid_request'; err_description := 'prompt=none cannot be combined with other values';
+  ELSIF params->>'max_age' IS NOT NULL AND params->>'max_age' !~ '^[0-9]{1,9}$' THEN
+    err := 'invalid_request'; err_description := 'max_age must be a number of seconds';
+  ELSIF length(params->>'nonce') > 512 THEN
+    err := 'invalid_request'; err_description := 'nonce is too long (at most 512 characters)';
+  ELSIF params->>'request' IS NOT NULL THEN
+    err := 'request_not_supported'; err_description := 'request objects are not supported';
+  ELSIF params->>'request_uri' IS NOT NULL THEN
+    err := 'request_uri_not_supported'; err_description := 'request_uri is not supported';
+  ELSIF params ? 'code_challenge_method' AND NOT params ? 'code_challenge' THEN
+    err := 'invalid_request'; err_description := 'code_challenge_method without code_challenge';
+  ELSIF params ? 'code_challenge' AND (params->>'code_challenge') !~ '^[A-Za-z0-9._~-]{43,128}$' THEN
+    err := 'invalid_request'; err_description := 'code_challenge must have 43 to 128 characters of A-Z a-z 0-9 - . _ ~';
+  ELSIF params ? 'code_challenge' AND coalesce(params->>'code_challenge_method', 'plain') NOT IN ('S256', 'plain') THEN
+    err := 'invalid_request'; err_description := 'code_challenge_method must be S256';
+  ELSIF params ? 'code_challenge' AND coalesce(params->>'code_challenge_method', 'plain') = 'plain'
+        AND NOT coalesce((c.settings->>'allow_plain_pkce')::boolean, false) THEN
+    err := 'invalid_request'; err_description := 'PKCE method plain is not allowed: use code_challenge_method S256';
+  ELSIF c.token_endpoint_auth_method = 'none' AND NOT params ? 'code_challenge' THEN
+    err := 'invalid_request'; err_description := 'PKCE is required for public clients: send code_challenge and code_challenge_method S256';
+  -- OAuth 2.1: PKCE for every client, unless the tenant relaxes it for confidential clients.
+  ELSIF NOT params ? 'code_challenge' AND NOT coalesce((c.settings->>'pkce_optional_for_confidential_clients')::boolean, false) THEN
+    err := 'invalid_request'; err_description := 'PKCE is required: send code_challenge and code_challenge_method S256';
+  ELSIF NOT oauth._resource_known(p_tenant, p_issuer, params->>'resource') THEN
+    err := 'invalid_target'; err_description := 'the resource is not known to this authorization server';
+  END IF;
+  IF err IS NOT NULL THEN RETURN; END IF;
+  IF params ? 'code_challenge' THEN
+    code_challenge := params->>'code_challenge';
+    code_challenge_method := coalesce(params->>'code_challenge_method', 'plain');
+  END IF;
+  max_age := (params->>'max_age')::integer;
+  nonce := params->>'nonce';
+  resource := params->>'resource';
+  IF params->>'id_token_hint' IS NOT NULL THEN
+    -- Ours, for this client (it may have expired: it is only a hint).
+    hint := oauth._verify_jwt(p_tenant, params->>'id_token_hint');
+    IF hint IS NULL OR hint->>'iss' IS DISTINCT FROM p_issuer OR hint->>'sub' IS NULL THEN
+      err := 'invalid_request'; err_description := 'id_token_hint is not an ID token of this issuer';
+      RETURN;
+    END IF;
+    hint_sub := hint->>'sub';
+  END IF;
+  IF nullif(btrim(params->>'scope'), '') IS NULL THEN
+    scopes := oauth._scopes(c.scope);
+  ELSE
+    req := oauth._scopes(params->>'scope');
+    IF req IS NULL THEN
+      err := 'invalid_scope'; err_description := 'unknown scope: the scopes are openid, email, profile, read, write and admin';
+      RETURN;
+    END IF;
+    scopes := oauth._scope_and(req, oauth._scopes(c.scope));
+    IF cardinality(scopes) = 0 THEN
+      err := 'invalid_scope'; err_description := 'none of the requested scopes is allowed for this client';
+    END IF;
+  END IF;
+END $$;
+COMMENT ON FUNCTION oauth._authorize_request(uuid, jsonb, text) IS 'Internal: validates an authorization request (client, redirect URI exact or loopback with any port, response_type, response_mode, PKCE, prompt, max_age, nonce, id_token_hint, resource, scope ∩ client''s).';
+REVOKE ALL ON FUNCTION oauth._authorize_request(uuid, jsonb, text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION oauth.authorize_endpoint(method text, params jsonb, cookies jsonb, issuer text, client_addr text,
                                          secure boolean, OUT status integer, OUT headers jsonb, OUT body text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -1052,11 +1854,18 @@ DECLARE
   notice text;
   page_status integer := 200;
   content text;
+  is_request boolean;
+  auth_time timestamptz;
+  sid uuid;
+  sess_started timestamptz;
+  restart_keys text[] := ARRAY['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge',
+                               'code_challenge_method', 'nonce', 'max_age', 'response_mode', 'resource', 'login_hint'];
   location text;
   html_headers jsonb := '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}';
 BEGIN
-  cpath := base || '/oauth/authorize';
-  action_url := cpath;
+  -- Cookies are scoped to the OAuth endpoints (authorize and logout).
+  cpath := base || '/oauth';
+  action_url := base || '/oauth/authorize';
   IF jsonb_typeof(cookies) IS DISTINCT FROM 'object' THEN cookies := '{}'; csrf := NULL; sess := NULL; END IF;
   SELECT x.name, x.settings->>'brand_color' AS brand INTO ten FROM tenancy.tenants x WHERE x.id = t;
   IF t IS NULL OR NOT FOUND THEN
@@ -1072,12 +1881,18 @@ BEGIN
     RETURN;
   END IF;
 
-  SELECT * INTO r FROM oauth._authorize_request(t, params);
+  SELECT * INTO r FROM oauth._authorize_request(t, params, issuer);
+  -- An authorization request comes by GET or, from a relying party, by
+  -- POST (OpenID Connect Core 3.1.2.1); our own forms carry csrf and action.
+  is_request := upper(method) = 'GET'
+                OR NOT (params ? 'csrf' OR params ? 'action' OR params ? 'email' OR params ? 'password');
   IF r.fatal IS NOT NULL THEN
     status := 400; headers := html_headers;
     body := oauth._page('Cannot sign in', ten.name, ten.brand,
       '<h1>This sign-in link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(r.fatal) || '</p>'
-      || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>');
+      || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>'
+      || coalesce('<p><a class="button" href="' || oauth.html_escape(oauth._console_home()) || '">Open the '
+                  || oauth.html_escape(ten.name) || ' console instead</a></p>', ''));
     RETURN;
   END IF;
 
@@ -1085,7 +1900,7 @@ BEGIN
   IF csrf !~ '^bfcf_[A-Za-z0-9_-]{43}$' THEN csrf := NULL; END IF;
   IF sess !~ '^bfss_[A-Za-z0-9_-]{43}$' THEN sess := NULL; END IF;
 
-  IF upper(method) = 'POST' THEN
+  IF NOT is_request THEN
     IF csrf IS NULL OR params->>'csrf' IS NULL
        OR NOT oauth.ct_equal(convert_to(oauth.base64url_encode(oauth.token_digest(csrf)), 'UTF8'),
                              convert_to(params->>'csrf', 'UTF8')) THEN
@@ -1094,15 +1909,15 @@ BEGIN
         '<h1>This form has expired</h1><p class="notice" role="alert">The form was not sent from this page, or it is too old, so it was not accepted (CSRF check).</p>'
         || '<p><a class="button primary" href="' || oauth.html_escape(action_url || '?' || oauth.form_encode(
              (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
-               WHERE key IN ('response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method'))))
+               WHERE key = ANY (restart_keys))))
         || '">Start again</a></p>');
       RETURN;
     END IF;
   END IF;
 
-  IF r.err IS NULL AND upper(method) = 'POST' AND params->>'action' = 'deny' THEN
+  IF r.err IS NULL AND NOT is_request AND params->>'action' = 'deny' THEN
     r.err := 'access_denied'; r.err_description := 'the user denied the request';
-  ELSIF r.err IS NULL AND upper(method) = 'POST' AND params->>'action' IS DISTINCT FROM 'allow' THEN
+  ELSIF r.err IS NULL AND NOT is_request AND params->>'action' IS DISTINCT FROM 'allow' THEN
     r.err := 'invalid_request'; r.err_description := 'the form was sent without a valid action';
   END IF;
   IF r.err IS NOT NULL THEN
@@ -1114,13 +1929,13 @@ BEGIN
   END IF;
 
   -- Who is signing in: a password just sent, else the session cookie.
-  IF upper(method) = 'POST' AND params ? 'email' THEN
+  IF NOT is_request AND params ? 'email' THEN
     IF coalesce(btrim(params->>'email'), '') = '' OR coalesce(params->>'password', '') = '' THEN
       notice := 'Enter your email address and your password.';
     ELSE
       SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'email', params->>'password', client_addr);
       IF wait > 0 THEN
-        notice := format('Too many attempts, try again in %s seconds.', wait);
+        notice := format('Too many attempts, try again in %s.', oauth._seconds(wait));
         page_status := 429;
         html_headers := html_headers || jsonb_build_object('Retry-After', wait::text);
       ELSIF uid IS NULL THEN
@@ -1132,17 +1947,27 @@ BEGIN
         END IF;
         sess := oauth.random_token('session');
         INSERT INTO oauth.login_sessions (tenant_id, session_hash, user_id, client_addr, expires_at)
-        VALUES (t, oauth.token_digest(sess), uid, client_addr, now() + interval '8 hours');
+        VALUES (t, oauth.token_digest(sess), uid, client_addr, now() + interval '8 hours')
+        RETURNING id INTO sid;
+        auth_time := now();
         set_cookies := set_cookies || oauth._cookie('bf_session', sess, cpath, secure, 28800);
       END IF;
     END IF;
-  ELSIF sess IS NOT NULL AND NOT (upper(method) = 'GET' AND r.prompt IS NOT DISTINCT FROM 'login') THEN
-    SELECT l.user_id INTO uid FROM oauth.login_sessions l
+  ELSIF sess IS NOT NULL AND NOT (is_request AND r.prompt_login) THEN
+    SELECT l.user_id, l.id, l.created_at INTO uid, sid, sess_started FROM oauth.login_sessions l
      WHERE l.tenant_id = t AND l.session_hash = oauth.token_digest(sess) AND l.expires_at > now();
-    IF uid IS NULL AND upper(method) = 'POST' THEN
+    auth_time := sess_started;
+    -- max_age: a sign-in older than that does not count (OpenID Connect Core 3.1.2.1).
+    IF uid IS NOT NULL AND r.max_age IS NOT NULL AND sess_started < now() - make_interval(secs => r.max_age) THEN
+      uid := NULL;
+      IF NOT is_request THEN notice := 'Please sign in again.'; END IF;
+    -- id_token_hint names another user than the one signed in here.
+    ELSIF uid IS NOT NULL AND is_request AND r.hint_sub IS NOT NULL AND uid::text <> r.hint_sub THEN
+      uid := NULL;
+    ELSIF uid IS NULL AND NOT is_request THEN
       notice := 'Your session has ended. Sign in again.';
     END IF;
-  ELSIF upper(method) = 'POST' THEN
+  ELSIF NOT is_request THEN
     notice := 'Your session has ended. Sign in again.';
   END IF;
   IF uid IS NOT NULL THEN
@@ -1150,7 +1975,7 @@ BEGIN
     IF urole IS NULL THEN uid := NULL; END IF;
   END IF;
 
-  IF uid IS NULL AND upper(method) = 'GET' AND r.prompt = 'none' THEN
+  IF uid IS NULL AND is_request AND r.prompt_none THEN
     status := 303;
     headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
       ARRAY['error', 'error_description', 'state', 'iss'], ARRAY['login_required', 'the user is not signed in', r.state, issuer]));
@@ -1208,11 +2033,11 @@ BEGIN
   -- GET: ask for consent unless given before for these scopes (the
   -- console at the deployment's own console URLs needs none) or
   -- prompt=consent.
-  IF upper(method) = 'GET'
-     AND (r.prompt IS NOT DISTINCT FROM 'consent'
+  IF is_request
+     AND (r.prompt_consent
           OR NOT ((r.builtin AND r.redirect_uri = ANY (oauth.console_redirect_uris()))
                   OR coalesce(granted <@ oauth._scopes(prior), false))) THEN
-    IF r.prompt = 'none' THEN
+    IF r.prompt_none THEN
       status := 303;
       headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
         ARRAY['error', 'error_description', 'state', 'iss'], ARRAY['consent_required', 'the user has not allowed this application yet', r.state, issuer]));
@@ -1228,7 +2053,10 @@ BEGIN
 <p><strong>' || oauth.html_escape(r.client_name) || '</strong> wants to access your ' || oauth.html_escape(ten.name) || ' account.</p>
 <h2>It will be able to</h2>
 ' || oauth._scope_list(granted, ten.name) || '
-<form method="post" action="' || oauth.html_escape(action_url) || '">
+' || CASE WHEN r.registered_via <> 'admin' THEN '<p class="small">This application registered itself; it will return you to <strong>'
+             || oauth.html_escape(coalesce(substring(r.redirect_uri FROM '^[A-Za-z][A-Za-z0-9+.-]*:/*[^/?#]*'), r.redirect_uri))
+             || '</strong>.</p>
+' ELSE '' END || '<form method="post" action="' || oauth.html_escape(action_url) || '">
 ' || oauth._hidden_fields(params) || '
 <input type="hidden" name="csrf" value="' || oauth.html_escape(csrf_field) || '">
 <div class="actions">
@@ -1239,7 +2067,7 @@ BEGIN
 <p class="small">Signed in as <strong>' || oauth.html_escape(uemail) || '</strong>. <a href="'
       || oauth.html_escape(action_url || '?' || oauth.form_encode(
            (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
-             WHERE key IN ('response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method'))
+             WHERE key = ANY (restart_keys))
            || '{"prompt": "login"}'))
       || '">Not you? Sign in as someone else</a></p>';
     status := 200;
@@ -1250,23 +2078,25 @@ BEGIN
   END IF;
 
   -- Allowed (form) or allowed before: remember, issue the code, go back.
-  IF upper(method) = 'POST' THEN
+  IF NOT is_request THEN
     INSERT INTO oauth.consents AS x (tenant_id, user_id, client_id, scope)
     VALUES (t, uid, r.client_id, oauth._scope_text(granted))
     ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE
-      SET scope = oauth._scope_text(oauth._scopes(x.scope) || oauth._scopes(excluded.scope)), granted_at = now();
+      SET scope = oauth._scope_text(oauth._scopes(x.scope || ' ' || excluded.scope)), granted_at = now();
   END IF;
   code := oauth.random_token('code');
   INSERT INTO oauth.authorization_codes (tenant_id, code_hash, client_id, user_id, redirect_uri, redirect_uri_given, scope,
-                                         code_challenge, code_challenge_method, expires_at)
+                                         code_challenge, code_challenge_method, expires_at, nonce, auth_time, session_id, resource)
   VALUES (t, oauth.token_digest(code), r.client_id, uid, r.redirect_uri, r.redirect_uri_given, oauth._scope_text(granted),
-          r.code_challenge, r.code_challenge_method, now() + make_interval(secs => r.code_ttl));
+          r.code_challenge, r.code_challenge_method, now() + make_interval(secs => r.code_ttl), r.nonce,
+          coalesce(auth_time, now()), sid, r.resource);
   status := 303;
   headers := jsonb_build_object('Cache-Control', 'no-store', 'Location',
     oauth._redirect_to(r.redirect_uri, ARRAY['code', 'state', 'iss'], ARRAY[code, r.state, issuer]));
   headers := headers || oauth._set_cookie_header(set_cookies);
   body := '';
 END $$;
+COMMENT ON FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text, boolean) IS 'GET/POST /oauth/authorize of the current tenant as a whole HTTP answer (status, headers, HTML body). params: the query (GET) or the form (POST: the request parameters, csrf, email, password, action=allow|deny); cookies: name → value. Sign-in page (200; wrong password: 200 with a notice; throttled: 429 with Retry-After), consent page, 303 to the redirect URI with code, state and iss (RFC 9207) or with error; unknown client or unregistered redirect URI: 400 error page, never a redirect; failed CSRF check: 403 page. prompt=none|login|consent, max_age, login_hint, id_token_hint, nonce, response_mode=query and resource honoured; an authorization request may also come by POST (no csrf/action fields); the console client needs no consent.';
 
 CREATE OR REPLACE FUNCTION oauth.introspect_endpoint(params jsonb, authorization text, issuer text,
                                           OUT status integer, OUT body jsonb)
@@ -1285,7 +2115,7 @@ BEGIN
   IF lower(left(introspect_endpoint.authorization, 6)) = 'basic ' AND params->>'client_secret' IS NULL
      AND params->>'token' IS NOT NULL THEN
     BEGIN
-      SELECT true AS authed, x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug
+      SELECT true AS authed, x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug, x.audience
         INTO k
         FROM oauth.basic_credentials(introspect_endpoint.authorization) b
         JOIN oauth.clients cl ON cl.tenant_id = t AND cl.client_id = b.client_id
@@ -1320,7 +2150,7 @@ BEGIN
       SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'token is missing');
       RETURN;
     END IF;
-    SELECT x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug
+    SELECT x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug, x.audience
       INTO k
       FROM oauth.tokens x
       JOIN tenancy.tenants n ON n.id = x.tenant_id AND n.status = 'active'
@@ -1346,10 +2176,331 @@ BEGIN
     'exp', floor(extract(epoch FROM k.expires_at))::bigint,
     'iat', floor(extract(epoch FROM k.created_at))::bigint,
     'iss', issuer,
+    'aud', k.audience,
     'tenant', k.slug,
     'tenant_id', t));
 END $$;
 COMMENT ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) IS 'POST /oauth/introspect of the current tenant (RFC 7662), for authenticated confidential clients: a resource server (oauth.clients.resource_server) learns about every token of the tenant, any other client only about its own. {"active": false} for unknown, expired, revoked, rotated or other tenants'' tokens, disabled users, and tokens of other clients when the caller is no resource server; else active, scope, client_id, username (email), sub (user id), token_type (Bearer, or refresh_token), exp, iat, iss (= issuer), tenant (slug), tenant_id.';
+
+CREATE OR REPLACE FUNCTION oauth._client_row_of(p_tenant uuid, p_client_id text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT to_jsonb(x) FROM (
+    SELECT c.client_id, c.client_name, c.token_endpoint_auth_method, c.redirect_uris, c.grant_types, c.response_types,
+           c.scope, c.extra, c.access_token_ttl, c.refresh_token_ttl, c.builtin, c.registered_via, c.created_at, c.updated_at,
+           c.access_token_format, c.id_token_signed_response_alg, c.post_logout_redirect_uris, c.application_type
+      FROM oauth.clients c
+     WHERE c.tenant_id = p_tenant AND c.client_id = p_client_id) x
+$$;
+
+CREATE OR REPLACE FUNCTION oauth.register_endpoint(method text, client_id text, metadata jsonb, bearer text, base_url text,
+                                        OUT status integer, OUT body jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  m text := upper(method);
+  settings jsonb;
+  k record;
+  c record;
+  mode text;
+  v jsonb;
+  cid text;
+  secret text;
+  reg text;
+  uri text;
+BEGIN
+  IF t IS NULL THEN
+    SELECT * INTO status, body FROM oauth._error(404, 'invalid_request', 'unknown tenant');
+    RETURN;
+  END IF;
+  SELECT n.settings INTO settings FROM tenancy.tenants n WHERE n.id = t;
+
+  -- RFC 7591: POST /oauth/register.
+  IF client_id IS NULL THEN
+    IF m IS DISTINCT FROM 'POST' THEN
+      SELECT * INTO status, body FROM oauth._error(405, 'invalid_request', 'register a client with POST');
+      RETURN;
+    END IF;
+    IF bearer IS NOT NULL THEN
+      SELECT x.scope, x.user_id, u.role INTO k
+        FROM oauth.tokens x LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
+       WHERE x.tenant_id = t AND x.token_hash = oauth.token_digest(bearer) AND x.kind = 'access'
+         AND x.revoked_at IS NULL AND x.expires_at > now() AND (x.user_id IS NULL OR u.status = 'active');
+      IF NOT FOUND THEN
+        SELECT * INTO status, body FROM oauth._error(401, 'invalid_token', 'the access token is invalid, expired or revoked');
+        RETURN;
+      END IF;
+      IF NOT 'admin' = ANY (oauth._scopes(k.scope)) OR (k.user_id IS NOT NULL AND k.role NOT IN ('admin', 'owner')) THEN
+        SELECT * INTO status, body FROM oauth._error(403, 'insufficient_scope',
+          'registering clients needs an access token of an admin with the admin scope');
+        RETURN;
+      END IF;
+      mode := 'dynamic';
+    ELSIF coalesce((settings->>'open_registration')::boolean, false) THEN
+      mode := 'open';
+    ELSE
+      SELECT * INTO status, body FROM oauth._error(401, 'invalid_token',
+        'registering clients needs an access token with the admin scope');
+      RETURN;
+    END IF;
+    v := oauth._client_metadata(metadata, mode);
+    IF v ? 'error' THEN
+      status := 400; body := v;
+      RETURN;
+    END IF;
+    cid := oauth.random_token('client_id');
+    reg := oauth.random_token('registration');
+    IF v->>'token_endpoint_auth_method' <> 'none' THEN secret := oauth.random_token('client_secret'); END IF;
+    INSERT INTO oauth.clients (tenant_id, client_id, client_name, secret_hash, registration_token_hash,
+                               token_endpoint_auth_method, redirect_uris, grant_types, response_types, scope, extra,
+                               registered_via, access_token_format, id_token_signed_response_alg,
+                               post_logout_redirect_uris, application_type)
+    VALUES (t, cid, coalesce(v->>'client_name', cid), oauth.token_digest(secret), oauth.token_digest(reg),
+            v->>'token_endpoint_auth_method',
+            ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
+            ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
+            ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
+            v->>'scope', v->'extra', mode, coalesce(v->>'access_token_format', 'opaque'),
+            coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+            ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
+            coalesce(v->>'application_type', 'web'));
+    status := 201;
+    body := oauth._client_json(oauth._client_row_of(t, cid))
+            || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg,
+                 'registration_client_uri', coalesce(base_url, '') || '/oauth/register/' || cid));
+    RETURN;
+  END IF;
+
+  -- RFC 7592: GET/PUT/DELETE /oauth/register/{client_id} with the registration access token.
+  SELECT x.registration_token_hash, x.secret_hash, x.token_endpoint_auth_method, x.registered_via, x.builtin,
+         x.grant_types, x.scope
+    INTO c FROM oauth.clients x WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
+  IF NOT FOUND OR bearer IS NULL OR c.registration_token_hash IS NULL
+     OR NOT oauth.ct_equal(oauth.token_digest(bearer), c.registration_token_hash) THEN
+    SELECT * INTO status, body FROM oauth._error(401, 'invalid_token', 'invalid registration access token');
+    RETURN;
+  END IF;
+  uri := coalesce(base_url, '') || '/oauth/register/' || register_endpoint.client_id;
+  IF m = 'GET' THEN
+    status := 200;
+    body := oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
+            || jsonb_build_object('registration_access_token', bearer, 'registration_client_uri', uri);
+  ELSIF m = 'PUT' THEN
+    IF metadata IS NULL OR jsonb_typeof(metadata) <> 'object' THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client metadata must be a JSON object');
+      RETURN;
+    END IF;
+    IF metadata ? 'client_id' AND metadata->>'client_id' IS DISTINCT FROM register_endpoint.client_id THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client_id does not match');
+      RETURN;
+    END IF;
+    IF metadata ? 'client_secret' AND (c.secret_hash IS NULL
+       OR NOT oauth.ct_equal(oauth.token_digest(metadata->>'client_secret'), c.secret_hash)) THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client_secret does not match the current secret');
+      RETURN;
+    END IF;
+    -- The whole metadata is replaced (RFC 7592 section 2.2: omitted fields
+    -- are removed, i.e. take the server's default). A client may narrow but
+    -- never widen its own grant types and scope (that takes an admin), so
+    -- the defaults for those two are its current values.
+    v := oauth._client_metadata(
+           jsonb_build_object('grant_types', to_jsonb(c.grant_types), 'scope', c.scope)
+           || (metadata - 'client_id' - 'client_secret' - 'registration_access_token'
+                        - 'registration_client_uri' - 'client_secret_expires_at' - 'client_id_issued_at'),
+           CASE WHEN c.registered_via = 'open' THEN 'open' ELSE 'dynamic' END);
+    IF v ? 'error' THEN
+      status := 400; body := v;
+      RETURN;
+    END IF;
+    IF NOT ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')) <@ c.grant_types
+       OR NOT oauth._scopes(v->>'scope') <@ oauth._scopes(c.scope) THEN
+      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata',
+        'a client cannot widen its own grant types or scope; an admin of the tenant can');
+      RETURN;
+    END IF;
+    IF v->>'token_endpoint_auth_method' <> 'none' AND c.token_endpoint_auth_method = 'none' THEN
+      secret := oauth.random_token('client_secret');
+    END IF;
+    UPDATE oauth.clients x SET
+      client_name = coalesce(v->>'client_name', x.client_id),
+      token_endpoint_auth_method = v->>'token_endpoint_auth_method',
+      secret_hash = CASE WHEN v->>'token_endpoint_auth_method' = 'none' THEN NULL
+                         WHEN secret IS NOT NULL THEN oauth.token_digest(secret) ELSE x.secret_hash END,
+      redirect_uris = ARRAY(SELECT jsonb_array_elements_text(v->'redirect_uris')),
+      grant_types = ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
+      response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
+      scope = v->>'scope', extra = v->'extra',
+      access_token_format = coalesce(v->>'access_token_format', 'opaque'),
+      id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+      post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
+      application_type = coalesce(v->>'application_type', 'web')
+    WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
+    status := 200;
+    body := oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
+            || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', bearer,
+                                                    'registration_client_uri', uri));
+  ELSIF m = 'DELETE' THEN
+    -- Its tokens, codes and consents go with it (foreign keys, cascade).
+    DELETE FROM oauth.clients x WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
+    status := 204;
+    body := NULL;
+  ELSE
+    SELECT * INTO status, body FROM oauth._error(405, 'invalid_request', 'use GET, PUT or DELETE');
+  END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION oauth.userinfo() RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  uid uuid := tenancy.current_user_id();
+  sc text[] := coalesce(oauth._scopes(current_setting('backend_framework.scopes', true)), '{}');
+  r jsonb;
+BEGIN
+  IF t IS NULL OR (uid IS NULL AND tenancy.current_client_id() IS NULL) THEN
+    RAISE EXCEPTION 'authentication required' USING ERRCODE = '28000',
+      DETAIL = 'Send an access token (Authorization: Bearer ...).';
+  END IF;
+  -- A client credentials token has no user to describe: it is not a token for this endpoint.
+  IF uid IS NULL THEN
+    RAISE EXCEPTION 'the access token was issued to a client, not to a user' USING ERRCODE = '28000';
+  END IF;
+  IF NOT (sc && '{openid,profile}'::text[]) THEN
+    RAISE EXCEPTION 'the access token lacks the openid scope' USING ERRCODE = 'TB004', HINT = 'openid';
+  END IF;
+  -- OpenID Connect claims by scope; profile also keeps the fields this
+  -- endpoint always had (email, tenant, tenant_id, role).
+  SELECT oauth._user_claims(t, uid, sc)
+         || CASE WHEN 'profile' = ANY (sc) THEN jsonb_strip_nulls(jsonb_build_object('email', u.email,
+                   'tenant', n.slug, 'tenant_id', n.id, 'role', u.role)) ELSE '{}' END
+    INTO r
+    FROM tenancy.users u JOIN tenancy.tenants n ON n.id = u.tenant_id
+   WHERE u.tenant_id = t AND u.id = uid;
+  IF r IS NULL THEN
+    RAISE EXCEPTION 'the user of this access token no longer exists' USING ERRCODE = '28000';
+  END IF;
+  RETURN r;
+END $$;
+COMMENT ON FUNCTION oauth.userinfo() IS 'OpenID Connect userinfo of the signed-in user of the current context: sub (the id_token''s), and as the scopes allow: profile → name, updated_at, email, tenant (slug), tenant_id, role; email → email, email_verified. 28000 (401 invalid_token) without an authenticated context or for a token without a user (client credentials); TB004 (403 insufficient_scope) without scope openid or profile.';
+REVOKE ALL ON FUNCTION oauth.userinfo() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.userinfo() TO backend_gateway, backend_app, backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth.metadata_document(issuer text) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_build_object(
+    'issuer', issuer,
+    'authorization_endpoint', issuer || '/oauth/authorize',
+    'token_endpoint', issuer || '/oauth/token',
+    'revocation_endpoint', issuer || '/oauth/revoke',
+    'introspection_endpoint', issuer || '/oauth/introspect',
+    'registration_endpoint', issuer || '/oauth/register',
+    'userinfo_endpoint', issuer || '/oauth/userinfo',
+    'jwks_uri', issuer || '/oauth/jwks',
+    'end_session_endpoint', issuer || '/oauth/logout',
+    'response_types_supported', '["code"]'::jsonb,
+    'response_modes_supported', '["query"]'::jsonb,
+    'grant_types_supported', '["authorization_code", "refresh_token", "client_credentials"]'::jsonb
+      || CASE WHEN coalesce((s.settings->>'password_grant')::boolean, false) THEN '["password"]'::jsonb ELSE '[]' END,
+    'token_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
+    'revocation_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
+    'introspection_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post"]'::jsonb,
+    'scopes_supported', '["openid", "email", "profile", "read", "write", "admin"]'::jsonb,
+    'subject_types_supported', '["public"]'::jsonb,
+    'id_token_signing_alg_values_supported', '["RS256", "ES256"]'::jsonb,
+    'claims_supported', '["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "name", "updated_at", "email", "email_verified"]'::jsonb,
+    'prompt_values_supported', '["none", "login", "consent", "select_account"]'::jsonb,
+    'claims_parameter_supported', false,
+    'request_parameter_supported', false,
+    'request_uri_parameter_supported', false,
+    'code_challenge_methods_supported',
+      CASE WHEN coalesce((s.settings->>'allow_plain_pkce')::boolean, false)
+           THEN '["S256", "plain"]'::jsonb ELSE '["S256"]'::jsonb END,
+    'authorization_response_iss_parameter_supported', true,
+    'service_documentation', issuer || '/api/v1/openapi.json')
+    FROM (SELECT coalesce((SELECT t.settings FROM tenancy.tenants t WHERE t.id = tenancy.current_tenant_id()), '{}') AS settings) s
+$$;
+COMMENT ON FUNCTION oauth.metadata_document(text) IS 'Authorization server metadata (RFC 8414) and OpenID Provider configuration (OpenID Connect Discovery 1.0) of the current tenant for its issuer URL: every endpoint is issuer || path, jwks_uri and end_session_endpoint included; password appears in grant_types_supported only when the tenant setting password_grant is true; code_challenge_methods_supported adds plain only when allow_plain_pkce is true.';
+
+CREATE OR REPLACE FUNCTION oauth.protected_resource_document(issuer text) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_build_object(
+    'resource', issuer,
+    'authorization_servers', jsonb_build_array(issuer),
+    'jwks_uri', issuer || '/oauth/jwks',
+    'scopes_supported', '["openid", "email", "profile", "read", "write", "admin"]'::jsonb,
+    'bearer_methods_supported', '["header"]'::jsonb,
+    'resource_documentation', issuer || '/api/v1/openapi.json')
+$$;
+COMMENT ON FUNCTION oauth.protected_resource_document(text) IS 'RFC 9728 protected resource metadata of the tenant''s API: resource (= the issuer URL), authorization_servers, jwks_uri, scopes_supported, bearer_methods_supported (header).';
+
+CREATE OR REPLACE FUNCTION tenancy.authenticate(access_token text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ctx uuid := tenancy.current_tenant_id();
+  h bytea;
+  k record;
+BEGIN
+  -- Opaque (bfat_...) or JWT (RFC 9068) access tokens: both are stored as
+  -- digests, so one lookup finds either and sees its revocation.
+  IF access_token IS NULL OR (access_token !~ '^bfat_[A-Za-z0-9_-]{43}$'
+     AND (length(access_token) > 8192 OR access_token !~ '^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$')) THEN
+    RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000',
+      DETAIL = 'An access token looks like bfat_ followed by 43 characters, or is a JWT; get one from the token endpoint.';
+  END IF;
+  h := oauth.token_digest(access_token);
+  IF ctx IS NOT NULL THEN
+    -- A tenant is already chosen (e.g. by the request's host): the token must be one of its own.
+    SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
+           n.status AS tenant_status, x.audience
+      INTO k
+      FROM oauth.tokens x
+      JOIN tenancy.tenants n ON n.id = x.tenant_id
+      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
+     WHERE x.tenant_id = ctx AND x.token_hash = h AND x.kind = 'access';
+    IF NOT FOUND THEN
+      IF EXISTS (SELECT 1 FROM oauth.tokens x WHERE x.token_hash = h AND x.kind = 'access') THEN
+        RAISE EXCEPTION 'access token belongs to another tenant' USING ERRCODE = '28000',
+          DETAIL = 'Use a token issued by this tenant''s authorization server.';
+      END IF;
+      RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000', DETAIL = 'The token is unknown.';
+    END IF;
+  ELSE
+    SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
+           n.status AS tenant_status, x.audience
+      INTO k
+      FROM oauth.tokens x
+      JOIN tenancy.tenants n ON n.id = x.tenant_id
+      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
+     WHERE x.token_hash = h AND x.kind = 'access';
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000', DETAIL = 'The token is unknown.';
+    END IF;
+  END IF;
+  IF k.revoked_at IS NOT NULL THEN
+    RAISE EXCEPTION 'access token revoked' USING ERRCODE = '28000', DETAIL = 'Sign in again to get a new one.';
+  END IF;
+  IF k.expires_at <= now() THEN
+    RAISE EXCEPTION 'access token expired' USING ERRCODE = '28000', DETAIL = 'Use the refresh token, or sign in again.';
+  END IF;
+  -- RFC 8707: a token for another resource server is not for this API.
+  IF k.audience IS NOT NULL THEN
+    RAISE EXCEPTION 'access token is for another resource' USING ERRCODE = '28000',
+      DETAIL = 'Its audience is not this tenant''s API; ask for a token without resource, or with the issuer as resource.';
+  END IF;
+  IF k.tenant_status <> 'active' THEN
+    RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'TB003',
+      DETAIL = 'This tenant is suspended; contact the platform operator.';
+  END IF;
+  IF k.user_id IS NOT NULL AND k.user_status IS DISTINCT FROM 'active' THEN
+    RAISE EXCEPTION 'the user of this access token is disabled' USING ERRCODE = '28000';
+  END IF;
+  -- Scopes as granted, within what the user's role allows now (a demoted
+  -- admin loses admin at once). Client credentials tokens: no user, no role.
+  PERFORM tenancy._set_context(k.tenant_id, k.user_id, k.role,
+    CASE WHEN k.user_id IS NULL OR k.role IN ('admin', 'owner') THEN k.scope
+         ELSE array_to_string(array_remove(string_to_array(k.scope, ' '), 'admin'), ' ') END,
+    k.client_id);
+END $$;
+COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token (opaque bfat_..., or an RFC 9068 JWT this server issued; revocation applies to both) and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token, a token for another resource (RFC 8707) or a disabled user; TB003 when the tenant is suspended.';
 
 CREATE OR REPLACE FUNCTION tenancy._revoke_sign_ins(p_tenant uuid, p_user uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -1511,6 +2662,428 @@ END $$;
 COMMENT ON FUNCTION tenancy.redeem_password_reset(text, text) IS 'Sets a new password with a one-time reset secret (bfpr_...) of the current tenant: the secret is used up, every sign-in of the user ends. 22023 for a weak password or an unknown, used, expired or other tenant''s secret (or a disabled user).';
 REVOKE ALL ON FUNCTION tenancy.redeem_password_reset(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.redeem_password_reset(text, text) TO backend_gateway, backend_app, backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth._key_generate(alg text, OUT kid text, OUT public_jwk text, OUT public_der bytea, OUT private_key bytea)
+  LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'oauth_key_generate';
+COMMENT ON FUNCTION oauth._key_generate(text) IS 'Internal: a new RS256 (RSA 2048) or ES256 (P-256) key pair: kid (RFC 7638 thumbprint), public JWK, public key (DER) and the private key sealed with the key-encryption key. 55000 when no key-encryption key is configured.';
+REVOKE ALL ON FUNCTION oauth._key_generate(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._jws_sign(alg text, kid text, private_key bytea, typ text, payload text) RETURNS text
+  LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'oauth_jws_sign';
+COMMENT ON FUNCTION oauth._jws_sign(text, text, bytea, text, text) IS 'Internal: JWS compact serialization of payload (JSON text) with header {alg, kid, typ}, signed with a sealed private key.';
+REVOKE ALL ON FUNCTION oauth._jws_sign(text, text, bytea, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._jws_verify(token text, public_der bytea, alg text) RETURNS boolean
+  LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'oauth_jws_verify';
+COMMENT ON FUNCTION oauth._jws_verify(text, bytea, text) IS 'Internal: whether a compact JWS carries a valid alg signature of this public key (DER SubjectPublicKeyInfo).';
+REVOKE ALL ON FUNCTION oauth._jws_verify(text, bytea, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._id_token_ttl() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 3600 $$;
+COMMENT ON FUNCTION oauth._id_token_ttl() IS 'Internal: lifetime of an id_token in seconds (3600).';
+
+CREATE OR REPLACE FUNCTION oauth._new_signing_key(p_tenant uuid, p_alg text, p_state text) RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE k record;
+BEGIN
+  SELECT * INTO k FROM oauth._key_generate(p_alg);
+  INSERT INTO oauth.signing_keys (tenant_id, kid, alg, state, public_jwk, public_der, private_key, activated_at)
+  VALUES (p_tenant, k.kid, p_alg, p_state, k.public_jwk::jsonb, k.public_der, k.private_key,
+          CASE WHEN p_state = 'active' THEN now() END);
+  RETURN k.kid;
+END $$;
+COMMENT ON FUNCTION oauth._new_signing_key(uuid, text, text) IS 'Internal: generates and stores a signing key of a tenant in state next or active; returns its kid.';
+REVOKE ALL ON FUNCTION oauth._new_signing_key(uuid, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._ensure_signing_keys(p_tenant uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE a text;
+BEGIN
+  IF (SELECT count(*) FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.state IN ('active', 'next')) = 4 THEN
+    RETURN;
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtextextended('backend_framework.signing_keys:' || p_tenant::text, 0));
+  FOREACH a IN ARRAY ARRAY['RS256', 'ES256'] LOOP
+    IF NOT EXISTS (SELECT 1 FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.alg = a AND k.state = 'active') THEN
+      PERFORM oauth._new_signing_key(p_tenant, a, 'active');
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.alg = a AND k.state = 'next') THEN
+      PERFORM oauth._new_signing_key(p_tenant, a, 'next');
+    END IF;
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION oauth._ensure_signing_keys(uuid) IS 'Internal: makes the missing active and next keys (RS256, ES256) of a tenant.';
+REVOKE ALL ON FUNCTION oauth._ensure_signing_keys(uuid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth.jwks_document(p_tenant uuid) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF p_tenant IS NULL OR p_tenant IS DISTINCT FROM tenancy.current_tenant_id() THEN
+    RAISE EXCEPTION 'no such tenant in the current context' USING ERRCODE = 'P0002';
+  END IF;
+  PERFORM oauth._ensure_signing_keys(p_tenant);
+  RETURN jsonb_build_object('keys', (
+    SELECT coalesce(jsonb_agg(k.public_jwk ORDER BY k.alg DESC, array_position('{active,next,retired}'::text[], k.state), k.created_at), '[]')
+      FROM oauth.signing_keys k
+     WHERE k.tenant_id = p_tenant AND (k.state <> 'retired' OR k.published_until > now())));
+END $$;
+COMMENT ON FUNCTION oauth.jwks_document(uuid) IS 'JWKS (RFC 7517) of the current tenant: public keys of its active, next and still-published retired signing keys (made on first use). 55000 without a key-encryption key.';
+REVOKE ALL ON FUNCTION oauth.jwks_document(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.jwks_document(uuid) TO backend_gateway, backend_app, backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth._sign_jwt(p_tenant uuid, p_alg text, p_typ text, p_claims jsonb, OUT jwt text, OUT kid text)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE k record;
+BEGIN
+  SELECT s.kid, s.private_key INTO k FROM oauth.signing_keys s
+   WHERE s.tenant_id = p_tenant AND s.alg = p_alg AND s.state = 'active';
+  IF NOT FOUND THEN
+    PERFORM oauth._ensure_signing_keys(p_tenant);
+    SELECT s.kid, s.private_key INTO k FROM oauth.signing_keys s
+     WHERE s.tenant_id = p_tenant AND s.alg = p_alg AND s.state = 'active';
+  END IF;
+  kid := k.kid;
+  jwt := oauth._jws_sign(p_alg, k.kid, k.private_key, p_typ, p_claims::text);
+END $$;
+COMMENT ON FUNCTION oauth._sign_jwt(uuid, text, text, jsonb) IS 'Internal: a JWT of the claims signed with the tenant''s active key of the algorithm (RS256 or ES256), and that key''s kid.';
+REVOKE ALL ON FUNCTION oauth._sign_jwt(uuid, text, text, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._verify_jwt(p_tenant uuid, p_token text) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  h jsonb;
+  k record;
+BEGIN
+  IF p_token IS NULL OR length(p_token) > 16384
+     OR p_token !~ '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$' THEN
+    RETURN NULL;
+  END IF;
+  BEGIN
+    h := convert_from(oauth.base64url_decode(split_part(p_token, '.', 1)), 'UTF8')::jsonb;
+  EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+  END;
+  IF jsonb_typeof(h) <> 'object' OR h ? 'crit' OR h->>'alg' NOT IN ('RS256', 'ES256') THEN RETURN NULL; END IF;
+  SELECT s.public_der, s.alg INTO k FROM oauth.signing_keys s
+   WHERE s.tenant_id = p_tenant AND s.kid = h->>'kid' AND s.alg = h->>'alg'
+     AND (s.state <> 'retired' OR s.published_until > now());
+  IF NOT FOUND OR NOT oauth._jws_verify(p_token, k.public_der, k.alg) THEN RETURN NULL; END IF;
+  BEGIN
+    h := convert_from(oauth.base64url_decode(split_part(p_token, '.', 2)), 'UTF8')::jsonb;
+  EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+  END;
+  RETURN CASE WHEN jsonb_typeof(h) = 'object' THEN h END;
+END $$;
+COMMENT ON FUNCTION oauth._verify_jwt(uuid, text) IS 'Internal: claims of a JWT signed by one of the tenant''s published keys, or NULL; does not look at exp.';
+REVOKE ALL ON FUNCTION oauth._verify_jwt(uuid, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._key_publish_until(p_tenant uuid, p_kid text) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+  SELECT greatest(now() + make_interval(secs => oauth._id_token_ttl()),
+                  (SELECT max(t.expires_at) FROM oauth.tokens t WHERE t.tenant_id = p_tenant AND t.kid = p_kid))
+$$;
+COMMENT ON FUNCTION oauth._key_publish_until(uuid, text) IS 'Internal: when a key retired now may leave JWKS: the expiry of the last token it signed.';
+REVOKE ALL ON FUNCTION oauth._key_publish_until(uuid, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth.rotate_signing_keys(p_tenant uuid, compromised boolean DEFAULT false) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  k record;
+  retired text[] := '{}';
+  activated text[] := '{}';
+BEGIN
+  IF NOT tenancy.is_platform_admin() THEN
+    RAISE EXCEPTION 'only platform operators rotate signing keys' USING ERRCODE = '42501';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM tenancy.tenants n WHERE n.id = p_tenant) THEN
+    RAISE EXCEPTION 'tenant not found' USING ERRCODE = 'P0002';
+  END IF;
+  PERFORM oauth._ensure_signing_keys(p_tenant);
+  PERFORM pg_advisory_xact_lock(hashtextextended('backend_framework.signing_keys:' || p_tenant::text, 0));
+  FOR k IN SELECT s.kid, s.alg FROM oauth.signing_keys s WHERE s.tenant_id = p_tenant AND s.state = 'active' ORDER BY s.alg LOOP
+    UPDATE oauth.signing_keys s SET state = 'retired', retired_at = now(),
+           published_until = CASE WHEN compromised THEN now() ELSE oauth._key_publish_until(p_tenant, k.kid) END
+     WHERE s.tenant_id = p_tenant AND s.kid = k.kid;
+    retired := retired || k.kid;
+    IF compromised THEN
+      UPDATE oauth.tokens t SET revoked_at = now() WHERE t.tenant_id = p_tenant AND t.kid = k.kid AND t.revoked_at IS NULL;
+    END IF;
+    -- The next key was published at the previous rotation (or with the first keys).
+    UPDATE oauth.signing_keys s SET state = 'active', activated_at = now()
+     WHERE s.tenant_id = p_tenant AND s.alg = k.alg AND s.state = 'next'
+    RETURNING s.kid INTO k.kid;
+    activated := activated || k.kid;
+    PERFORM oauth._new_signing_key(p_tenant, k.alg, 'next');
+  END LOOP;
+  IF compromised THEN
+    DELETE FROM oauth.signing_keys s WHERE s.tenant_id = p_tenant AND s.kid = ANY (retired);
+  END IF;
+  RETURN jsonb_build_object('retired', to_jsonb(retired), 'activated', to_jsonb(activated), 'compromised', compromised);
+END $$;
+COMMENT ON FUNCTION oauth.rotate_signing_keys(uuid, boolean) IS 'Platform operators: rotates a tenant''s signing keys — the published next key of each algorithm starts signing, the active one retires and stays in JWKS until the last token it signed expires, a new next key is published. compromised => true: the old keys leave JWKS at once and their JWT access tokens are revoked. Returns the kids retired and activated.';
+REVOKE ALL ON FUNCTION oauth.rotate_signing_keys(uuid, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.rotate_signing_keys(uuid, boolean) TO backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth.rotate_keys_if_due() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  days integer := current_setting('backend_framework.key_rotation_days')::integer;
+  t uuid;
+  n integer := 0;
+BEGIN
+  IF NOT tenancy.is_platform_admin() THEN
+    RAISE EXCEPTION 'only platform operators rotate signing keys' USING ERRCODE = '42501';
+  END IF;
+  DELETE FROM oauth.signing_keys s WHERE s.state = 'retired' AND s.published_until <= now();
+  IF days > 0 THEN
+    FOR t IN SELECT DISTINCT s.tenant_id FROM oauth.signing_keys s
+              WHERE s.state = 'active' AND s.activated_at < now() - make_interval(days => days) LOOP
+      PERFORM oauth.rotate_signing_keys(t);
+      n := n + 1;
+    END LOOP;
+  END IF;
+  RETURN n;
+END $$;
+COMMENT ON FUNCTION oauth.rotate_keys_if_due() IS 'Platform operators (a background worker or cron job): rotates the signing keys of every tenant whose active key is older than backend_framework.key_rotation_days (0: never) and deletes retired keys past their publication; returns the number of tenants rotated.';
+REVOKE ALL ON FUNCTION oauth.rotate_keys_if_due() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.rotate_keys_if_due() TO backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth._user_claims(p_tenant uuid, p_user uuid, p_scopes text[]) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object('sub', u.id::text))
+         || CASE WHEN 'profile' = ANY (p_scopes)
+                 THEN jsonb_strip_nulls(jsonb_build_object('name', u.display_name,
+                        'updated_at', floor(extract(epoch FROM u.updated_at))::bigint)) ELSE '{}' END
+         || CASE WHEN 'email' = ANY (p_scopes)
+                 THEN jsonb_build_object('email', u.email, 'email_verified', false) ELSE '{}' END
+    FROM tenancy.users u WHERE u.tenant_id = p_tenant AND u.id = p_user
+$$;
+COMMENT ON FUNCTION oauth._user_claims(uuid, uuid, text[]) IS 'Internal: OpenID Connect claims of a user as the scopes allow: sub always; profile: name, updated_at; email: email, email_verified (false: addresses are not verified).';
+REVOKE ALL ON FUNCTION oauth._user_claims(uuid, uuid, text[]) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._at_hash(access_token text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT oauth.base64url_encode(substring(oauth.token_digest(access_token) FROM 1 FOR 16))
+$$;
+COMMENT ON FUNCTION oauth._at_hash(text) IS 'Internal: at_hash of an access token for RS256/ES256 id_tokens (base64url of the left 128 bits of its SHA-256).';
+
+CREATE OR REPLACE FUNCTION oauth._id_token(p_tenant uuid, p_issuer text, p_client text, p_user uuid, p_scopes text[],
+                                p_nonce text, p_auth_time timestamptz, p_access_token text, p_sid uuid) RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  alg text;
+  claims jsonb;
+BEGIN
+  SELECT c.id_token_signed_response_alg INTO alg FROM oauth.clients c WHERE c.tenant_id = p_tenant AND c.client_id = p_client;
+  claims := oauth._user_claims(p_tenant, p_user, p_scopes) || jsonb_strip_nulls(jsonb_build_object(
+    'iss', p_issuer,
+    'aud', p_client,
+    'azp', p_client,
+    'iat', floor(extract(epoch FROM now()))::bigint,
+    'exp', floor(extract(epoch FROM now()))::bigint + oauth._id_token_ttl(),
+    'auth_time', floor(extract(epoch FROM p_auth_time))::bigint,
+    'nonce', p_nonce,
+    'at_hash', CASE WHEN p_access_token IS NOT NULL THEN oauth._at_hash(p_access_token) END,
+    'sid', p_sid));
+  RETURN (oauth._sign_jwt(p_tenant, coalesce(alg, 'RS256'), 'JWT', claims)).jwt;
+END $$;
+COMMENT ON FUNCTION oauth._id_token(uuid, text, text, uuid, text[], text, timestamptz, text, uuid) IS 'Internal: a signed id_token (iss, sub, aud, azp, iat, exp, auth_time, nonce, at_hash, sid, and the claims the scopes allow) with the client''s id_token_signed_response_alg.';
+REVOKE ALL ON FUNCTION oauth._id_token(uuid, text, text, uuid, text[], text, timestamptz, text, uuid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._default_issuer(p_tenant uuid) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT (SELECT pu.url FROM tenancy.public_urls() pu ORDER BY pu.ord LIMIT 1) || '/t/' || n.slug
+    FROM tenancy.tenants n WHERE n.id = p_tenant
+$$;
+COMMENT ON FUNCTION oauth._default_issuer(uuid) IS 'Internal: the issuer URL of a tenant by the path strategy on the first of backend_framework.public_urls (when a caller gives none).';
+REVOKE ALL ON FUNCTION oauth._default_issuer(uuid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._resource_known(p_tenant uuid, p_issuer text, p_resource text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT p_resource IS NULL OR p_resource = p_issuer OR p_resource = p_issuer || '/'
+      OR EXISTS (SELECT 1 FROM tenancy.tenants n, jsonb_array_elements_text(coalesce(n.settings->'resource_indicators', '[]')) r
+                  WHERE n.id = p_tenant AND r = p_resource)
+$$;
+COMMENT ON FUNCTION oauth._resource_known(uuid, text, text) IS 'Internal: whether a resource indicator (RFC 8707) names a resource of the tenant: its own API (the issuer URL) or one of the settings'' resource_indicators.';
+REVOKE ALL ON FUNCTION oauth._resource_known(uuid, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth.end_session_endpoint(method text, params jsonb, cookies jsonb, issuer text, secure boolean,
+                                           OUT status integer, OUT headers jsonb, OUT body text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  ten record;
+  hint jsonb;
+  cid text;
+  uris text[];
+  target text;
+  sess text := cookies->>'bf_session';
+  csrf text := cookies->>'bf_csrf';
+  cpath text := oauth._issuer_path(issuer) || '/oauth';
+  html_headers jsonb := '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}';
+  confirmed boolean;
+BEGIN
+  SELECT x.name, x.settings->>'brand_color' AS brand INTO ten FROM tenancy.tenants x WHERE x.id = t;
+  IF t IS NULL OR NOT FOUND THEN
+    status := 404; headers := html_headers;
+    body := oauth._page('Not found', 'Sign out', NULL, '<h1>Not found</h1><p>There is nothing here.</p>');
+    RETURN;
+  END IF;
+  IF params IS NULL OR jsonb_typeof(params) <> 'object'
+     OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+    params := '{}';
+  END IF;
+  IF jsonb_typeof(cookies) IS DISTINCT FROM 'object' THEN sess := NULL; csrf := NULL; END IF;
+  IF sess !~ '^bfss_[A-Za-z0-9_-]{43}$' THEN sess := NULL; END IF;
+  IF csrf !~ '^bfcf_[A-Za-z0-9_-]{43}$' THEN csrf := NULL; END IF;
+
+  -- Which client asks: the id_token_hint's audience (signed by us; it may
+  -- have expired), else client_id; both must agree.
+  IF params->>'id_token_hint' IS NOT NULL THEN
+    hint := oauth._verify_jwt(t, params->>'id_token_hint');
+    IF hint IS NULL OR hint->>'iss' IS DISTINCT FROM issuer THEN
+      status := 400; headers := html_headers;
+      body := oauth._page('Cannot sign out', ten.name, ten.brand,
+        '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">The id_token_hint is not an ID token of this issuer.</p>');
+      RETURN;
+    END IF;
+    cid := CASE jsonb_typeof(hint->'aud') WHEN 'array' THEN hint->'aud'->>0 ELSE hint->>'aud' END;
+  END IF;
+  IF params->>'client_id' IS NOT NULL THEN
+    IF cid IS NOT NULL AND cid <> params->>'client_id' THEN
+      status := 400; headers := html_headers;
+      body := oauth._page('Cannot sign out', ten.name, ten.brand,
+        '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">client_id does not match the id_token_hint.</p>');
+      RETURN;
+    END IF;
+    cid := params->>'client_id';
+  END IF;
+  IF params->>'post_logout_redirect_uri' IS NOT NULL THEN
+    SELECT c.post_logout_redirect_uris INTO uris FROM oauth.clients c WHERE c.tenant_id = t AND c.client_id = cid;
+    IF cid IS NULL OR NOT coalesce(params->>'post_logout_redirect_uri' = ANY (uris), false) THEN
+      status := 400; headers := html_headers;
+      body := oauth._page('Cannot sign out', ten.name, ten.brand,
+        '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">The address to return to (post_logout_redirect_uri) is not registered for this application.</p>');
+      RETURN;
+    END IF;
+    target := oauth._redirect_to(params->>'post_logout_redirect_uri', ARRAY['state'], ARRAY[params->>'state']);
+  END IF;
+
+  -- Without a valid id_token_hint a third party could sign the user out:
+  -- ask first (a form with the CSRF double submit).
+  confirmed := hint IS NOT NULL
+    OR (upper(method) = 'POST' AND params->>'action' = 'logout' AND csrf IS NOT NULL AND params->>'csrf' IS NOT NULL
+        AND oauth.ct_equal(convert_to(oauth.base64url_encode(oauth.token_digest(csrf)), 'UTF8'), convert_to(params->>'csrf', 'UTF8')));
+  IF NOT confirmed AND sess IS NOT NULL THEN
+    IF csrf IS NULL THEN csrf := oauth.random_token('csrf'); END IF;
+    status := 200;
+    headers := html_headers || jsonb_build_object('Set-Cookie', oauth._cookie('bf_csrf', csrf, cpath, secure));
+    body := oauth._page('Sign out', ten.name, ten.brand, '<h1>Sign out?</h1><p>Do you want to sign out of '
+      || oauth.html_escape(ten.name) || '?</p><form method="post" action="' || oauth.html_escape(cpath || '/logout') || '">'
+      || coalesce((SELECT string_agg('<input type="hidden" name="' || n || '" value="' || oauth.html_escape(params->>n) || '">', '')
+                     FROM unnest(ARRAY['client_id', 'post_logout_redirect_uri', 'state']) n WHERE params->>n IS NOT NULL), '')
+      || '<input type="hidden" name="csrf" value="' || oauth.base64url_encode(oauth.token_digest(csrf)) || '">'
+      || '<div class="actions"><button type="submit" name="action" value="logout" class="primary">Sign out</button></div></form>');
+    RETURN;
+  END IF;
+
+  -- End the browser's session (and, with a hint, the session it names).
+  IF confirmed THEN
+    IF sess IS NOT NULL THEN
+      DELETE FROM oauth.login_sessions l WHERE l.tenant_id = t AND l.session_hash = oauth.token_digest(sess);
+    END IF;
+    IF hint ? 'sid' AND hint ? 'sub' THEN
+      DELETE FROM oauth.login_sessions l WHERE l.tenant_id = t AND l.id::text = hint->>'sid' AND l.user_id::text = hint->>'sub';
+    END IF;
+  END IF;
+  headers := jsonb_build_object('Cache-Control', 'no-store',
+    'Set-Cookie', to_jsonb(ARRAY[oauth._cookie('bf_session', '', cpath, secure, 0),
+                                 oauth._cookie('bf_session', '', cpath || '/authorize', secure, 0)]));
+  IF target IS NOT NULL THEN
+    status := 303;
+    headers := headers || jsonb_build_object('Location', target);
+    body := '';
+  ELSE
+    status := 200;
+    headers := html_headers || headers;
+    body := oauth._page('Signed out', ten.name, ten.brand, '<h1>You are signed out</h1><p>You can close this window.</p>');
+  END IF;
+END $$;
+COMMENT ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text, boolean) IS 'GET/POST /oauth/logout (OpenID Connect RP-Initiated Logout): with a valid id_token_hint (expired is fine) the sign-in session of the browser (cookie bf_session) and the one the hint names end at once; without one the user confirms on a page (CSRF-protected). post_logout_redirect_uri must be registered exactly for the client (of the hint, or client_id): 303 there with state; else a "signed out" page.';
+REVOKE ALL ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text, boolean) TO backend_gateway, backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth._require_user(OUT tenant_id uuid, OUT user_id uuid)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  tenant_id := tenancy.current_tenant_id(); user_id := tenancy.current_user_id();
+  IF tenant_id IS NULL OR user_id IS NULL THEN
+    RAISE EXCEPTION 'a signed-in user is required' USING ERRCODE = '28000';
+  END IF;
+END $$;
+COMMENT ON FUNCTION oauth._require_user() IS 'Internal: tenant and user of the context, or 28000.';
+REVOKE ALL ON FUNCTION oauth._require_user() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth.my_sessions() RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE u record := oauth._require_user();
+BEGIN
+  RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object('id', l.id, 'created_at', l.created_at, 'expires_at', l.expires_at,
+                                                       'client_addr', l.client_addr) ORDER BY l.created_at DESC), '[]')
+            FROM oauth.login_sessions l
+           WHERE l.tenant_id = u.tenant_id AND l.user_id = u.user_id AND l.expires_at > now());
+END $$;
+COMMENT ON FUNCTION oauth.my_sessions() IS 'The signed-in user''s live browser sessions (sign-ins on the authorize page): id, created_at, expires_at, client_addr.';
+REVOKE ALL ON FUNCTION oauth.my_sessions() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.my_sessions() TO backend_gateway, backend_app, backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth.revoke_my_session(session_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE u record := oauth._require_user();
+BEGIN
+  DELETE FROM oauth.login_sessions l WHERE l.tenant_id = u.tenant_id AND l.user_id = u.user_id AND l.id = session_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'session not found' USING ERRCODE = 'P0002';
+  END IF;
+END $$;
+COMMENT ON FUNCTION oauth.revoke_my_session(uuid) IS 'Ends one of the signed-in user''s browser sessions (the next authorization there asks for the password). P0002 unknown.';
+REVOKE ALL ON FUNCTION oauth.revoke_my_session(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.revoke_my_session(uuid) TO backend_gateway, backend_app, backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth.my_consents() RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE u record := oauth._require_user();
+BEGIN
+  RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object('client_id', x.client_id, 'client_name', c.client_name,
+                                                       'scope', x.scope, 'granted_at', x.granted_at) ORDER BY x.granted_at DESC), '[]')
+            FROM oauth.consents x JOIN oauth.clients c ON c.tenant_id = x.tenant_id AND c.client_id = x.client_id
+           WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id);
+END $$;
+COMMENT ON FUNCTION oauth.my_consents() IS 'The applications the signed-in user allowed: client_id, client_name, scope, granted_at.';
+REVOKE ALL ON FUNCTION oauth.my_consents() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.my_consents() TO backend_gateway, backend_app, backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth.revoke_my_consent(client_id text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  u record := oauth._require_user();
+  n bigint;
+BEGIN
+  DELETE FROM oauth.consents x WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id AND x.client_id = revoke_my_consent.client_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'consent not found' USING ERRCODE = 'P0002';
+  END IF;
+  -- The application loses what it got with that consent.
+  WITH r AS (UPDATE oauth.tokens t SET revoked_at = now()
+              WHERE t.tenant_id = u.tenant_id AND t.user_id = u.user_id AND t.client_id = revoke_my_consent.client_id
+                AND t.revoked_at IS NULL RETURNING 1)
+  SELECT count(*) INTO n FROM r;
+  RETURN n;
+END $$;
+COMMENT ON FUNCTION oauth.revoke_my_consent(text) IS 'Withdraws the signed-in user''s consent to a client and revokes every token that client holds for the user; returns how many tokens were revoked. P0002 when there was no consent.';
+REVOKE ALL ON FUNCTION oauth.revoke_my_consent(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.revoke_my_consent(text) TO backend_gateway, backend_app, backend_admin;
 
 CREATE OR REPLACE FUNCTION api.error_from_sqlstate(p_state text, p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
 RETURNS api.response LANGUAGE plpgsql STABLE AS $$
@@ -1691,6 +3264,42 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.h_tenant_create(api.request) IS 'POST /api/v1/tenants: sign-up (throttled per client address by api.handle_request; plan: the default; invitation when sign-up is by invitation); answers the tenant, its owner and the owner''s first access token.';
 
+CREATE OR REPLACE FUNCTION api.oauth_answer(p_status integer, p_body jsonb, r api.request) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  h jsonb := '{"Cache-Control": "no-store", "Pragma": "no-cache"}';
+  realm text := 'realm="' || coalesce(r.issuer, 'backend_framework') || '"';
+BEGIN
+  -- A challenge names the scheme the client used (RFC 6749 section 5.2):
+  -- Basic only after HTTP Basic; none after client_secret_post or none
+  -- (the JSON error says it). Registration is Bearer (RFC 6750 section
+  -- 3.1): without a token, a challenge without an error code.
+  IF p_status = 401 THEN
+    IF r.headers->>'authorization' ~* '^basic ' THEN
+      h := h || jsonb_build_object('WWW-Authenticate', 'Basic ' || realm);
+    ELSIF r.path LIKE '/oauth/register%' THEN
+      h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm
+                 || CASE WHEN r.headers->>'authorization' IS NOT NULL THEN ', error="invalid_token"' ELSE '' END);
+    ELSIF r.headers->>'authorization' IS NOT NULL THEN
+      h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm || ', error="invalid_token"');
+    END IF;
+  ELSIF p_status = 403 AND p_body->>'error' = 'insufficient_scope' THEN
+    h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm || ', error="insufficient_scope", scope="admin"');
+  END IF;
+  RETURN api.json(p_status, CASE WHEN p_status = 204 THEN NULL ELSE p_body END, h);
+END $$;
+COMMENT ON FUNCTION api.oauth_answer(integer, jsonb, api.request) IS 'An OAuth endpoint answer: no-store; on 401 a WWW-Authenticate challenge of the scheme the client used (Basic after HTTP Basic, none after client_secret_post/none; Bearer at registration, without error code when no token was sent); 403 insufficient_scope with its Bearer challenge.';
+
+CREATE OR REPLACE FUNCTION api.h_token(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE s integer; b jsonb;
+BEGIN
+  SELECT e.status, e.body INTO s, b FROM oauth.token_endpoint(api.form_body(r), r.headers->>'authorization', r.client_addr, r.issuer) e;
+  RETURN api.oauth_answer(s, b, r);
+END $$;
+
+COMMENT ON FUNCTION api.h_userinfo(api.request) IS 'GET/POST /oauth/userinfo (scope openid or profile).';
+
 CREATE OR REPLACE FUNCTION api.h_metadata(r api.request) RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -1698,6 +3307,7 @@ BEGIN
   RETURN api.json(200, oauth.metadata_document(r.issuer),
                   '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host, X-Tenant"}');
 END $$;
+COMMENT ON FUNCTION api.h_metadata(api.request) IS 'GET /.well-known/oauth-authorization-server (RFC 8414) and /.well-known/openid-configuration (OpenID Connect Discovery): one document.';
 
 CREATE OR REPLACE FUNCTION api.h_client_update(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -2027,36 +3637,8 @@ COMMENT ON FUNCTION tenancy._find_tenant(text, boolean) IS 'Internal: tenant by 
 REVOKE ALL ON FUNCTION tenancy._find_tenant(text, boolean) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION tenancy.count_api_call(p_tenant uuid) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  m date := tenancy._month_start();
-  lim bigint;
-  used bigint;
-BEGIN
-  IF p_tenant IS NULL THEN RETURN NULL; END IF;
-  SELECT CASE WHEN t.limit_overrides ? 'max_api_calls_per_month'
-              THEN (t.limit_overrides->>'max_api_calls_per_month')::bigint ELSE p.max_api_calls_per_month END
-    INTO lim FROM tenancy.tenants t JOIN tenancy.plans p ON p.name = t.plan WHERE t.id = p_tenant;
-  IF lim IS NOT NULL THEN
-    SELECT coalesce(sum(calls), 0) INTO used FROM tenancy.api_usage WHERE tenant_id = p_tenant AND month = m;
-    IF used >= lim THEN
-      RAISE EXCEPTION 'monthly API call limit reached' USING ERRCODE = 'TB002',
-        DETAIL = format('The tenant''s plan allows %s API calls per month.', lim),
-        HINT = 'Upgrade the plan or wait for next month.';
-    END IF;
-  END IF;
-  -- The shard's row exists after its first call of the month: a plain
-  -- UPDATE is the common case, cheaper than INSERT ... ON CONFLICT.
-  UPDATE tenancy.api_usage SET calls = calls + 1
-   WHERE tenant_id = p_tenant AND month = m AND shard = (pg_backend_pid() % 16)::smallint;
-  IF NOT FOUND THEN
-    INSERT INTO tenancy.api_usage AS u (tenant_id, month, shard, calls)
-    VALUES (p_tenant, m, (pg_backend_pid() % 16)::smallint, 1)
-    ON CONFLICT (tenant_id, month, shard) DO UPDATE SET calls = u.calls + 1;
-  END IF;
-  RETURN coalesce(used, 0) + 1;
-END $$;
-COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month; TB002 (HTTP 429) when the plan''s monthly limit is reached. Exact up to the calls in flight.';
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_count_api_call';
+COMMENT ON FUNCTION tenancy.count_api_call(uuid) IS 'Counts one API call of a tenant this month (in shared memory, written to tenancy.api_usage every second by the extension''s worker); returns the month''s calls including it; TB002 (HTTP 429) when the plan''s monthly limit is reached.';
 REVOKE ALL ON FUNCTION tenancy.count_api_call(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.count_api_call(uuid) TO backend_gateway, backend_admin;
 
@@ -2067,15 +3649,18 @@ DECLARE
   h bytea;
   k record;
 BEGIN
-  IF access_token IS NULL OR access_token !~ '^bfat_[A-Za-z0-9_-]{43}$' THEN
+  -- Opaque (bfat_...) or JWT (RFC 9068) access tokens: both are stored as
+  -- digests, so one lookup finds either and sees its revocation.
+  IF access_token IS NULL OR (access_token !~ '^bfat_[A-Za-z0-9_-]{43}$'
+     AND (length(access_token) > 8192 OR access_token !~ '^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$')) THEN
     RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000',
-      DETAIL = 'An access token looks like bfat_ followed by 43 characters; get one from the token endpoint.';
+      DETAIL = 'An access token looks like bfat_ followed by 43 characters, or is a JWT; get one from the token endpoint.';
   END IF;
   h := oauth.token_digest(access_token);
   IF ctx IS NOT NULL THEN
     -- A tenant is already chosen (e.g. by the request's host): the token must be one of its own.
     SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status
+           n.status AS tenant_status, x.audience
       INTO k
       FROM oauth.tokens x
       JOIN tenancy.tenants n ON n.id = x.tenant_id
@@ -2090,7 +3675,7 @@ BEGIN
     END IF;
   ELSE
     SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status
+           n.status AS tenant_status, x.audience
       INTO k
       FROM oauth.tokens x
       JOIN tenancy.tenants n ON n.id = x.tenant_id
@@ -2106,6 +3691,11 @@ BEGIN
   IF k.expires_at <= now() THEN
     RAISE EXCEPTION 'access token expired' USING ERRCODE = '28000', DETAIL = 'Use the refresh token, or sign in again.';
   END IF;
+  -- RFC 8707: a token for another resource server is not for this API.
+  IF k.audience IS NOT NULL THEN
+    RAISE EXCEPTION 'access token is for another resource' USING ERRCODE = '28000',
+      DETAIL = 'Its audience is not this tenant''s API; ask for a token without resource, or with the issuer as resource.';
+  END IF;
   IF k.tenant_status <> 'active' THEN
     RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'TB003',
       DETAIL = 'This tenant is suspended; contact the platform operator.';
@@ -2120,7 +3710,7 @@ BEGIN
          ELSE array_to_string(array_remove(string_to_array(k.scope, ' '), 'admin'), ' ') END,
     k.client_id);
 END $$;
-COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token or a disabled user; TB003 when the tenant is suspended.';
+COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token (opaque bfat_..., or an RFC 9068 JWT this server issued; revocation applies to both) and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token, a token for another resource (RFC 8707) or a disabled user; TB003 when the tenant is suspended.';
 REVOKE ALL ON FUNCTION tenancy.authenticate(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.authenticate(text) TO backend_gateway, backend_app, backend_admin;
 
@@ -2187,6 +3777,82 @@ COMMENT ON FUNCTION tenancy.create_user(text, text, text, text) IS 'Creates a us
 
 COMMENT ON FUNCTION tenancy._check_storage() IS 'Trigger: TB001 when a new row would take the tenant past its storage limit (measurement at most a minute old, advanced by each insert).';
 
+CREATE OR REPLACE FUNCTION api.h_jwks(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  -- Short cache: a key published at a rotation reaches relying parties
+  -- before it signs (they refetch on an unknown kid anyway).
+  RETURN ROW(200, jsonb_build_object('Content-Type', 'application/jwk-set+json', 'Cache-Control', 'public, max-age=300',
+                                     'Access-Control-Allow-Origin', '*', 'Vary', 'Host, X-Tenant'),
+             oauth.jwks_document(r.tenant_id)::text)::api.response;
+END $$;
+COMMENT ON FUNCTION api.h_jwks(api.request) IS 'GET /oauth/jwks: the tenant''s public signing keys (RFC 7517).';
+
+CREATE OR REPLACE FUNCTION api.h_protected_resource(r api.request) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.json(200, oauth.protected_resource_document(r.issuer),
+                  '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host, X-Tenant"}');
+END $$;
+COMMENT ON FUNCTION api.h_protected_resource(api.request) IS 'GET /.well-known/oauth-protected-resource (RFC 9728).';
+
+CREATE OR REPLACE FUNCTION api.h_logout(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  params jsonb := CASE WHEN r.method = 'POST' THEN api.form_body(r) ELSE r.query END;
+  a record;
+BEGIN
+  SELECT * INTO a FROM oauth.end_session_endpoint(r.method, params, api.parse_cookies(r.headers->>'cookie'),
+                                                  r.issuer, r.base_url LIKE 'https:%');
+  RETURN ROW(a.status, coalesce(a.headers, '{}'), a.body)::api.response;
+END $$;
+COMMENT ON FUNCTION api.h_logout(api.request) IS 'GET/POST /oauth/logout: OpenID Connect RP-initiated logout (end_session_endpoint).';
+
+CREATE OR REPLACE FUNCTION api.h_my_sessions(r api.request) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.json(200, jsonb_build_object('sessions', oauth.my_sessions()));
+END $$;
+COMMENT ON FUNCTION api.h_my_sessions(api.request) IS 'GET /api/v1/me/sessions: your browser sign-in sessions.';
+
+CREATE OR REPLACE FUNCTION api.h_my_session_delete(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  IF r.id !~ '^[0-9a-fA-F-]{36}$' THEN
+    RAISE EXCEPTION 'session not found' USING ERRCODE = 'P0002';
+  END IF;
+  PERFORM oauth.revoke_my_session(r.id::uuid);
+  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+END $$;
+COMMENT ON FUNCTION api.h_my_session_delete(api.request) IS 'DELETE /api/v1/me/sessions/{id}: sign one of your browser sessions out.';
+
+CREATE OR REPLACE FUNCTION api.h_my_consents(r api.request) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.json(200, jsonb_build_object('consents', oauth.my_consents()));
+END $$;
+COMMENT ON FUNCTION api.h_my_consents(api.request) IS 'GET /api/v1/me/consents: the applications you allowed.';
+
+CREATE OR REPLACE FUNCTION api.h_my_consent_delete(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM oauth.revoke_my_consent(r.id);
+  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+END $$;
+COMMENT ON FUNCTION api.h_my_consent_delete(api.request) IS 'DELETE /api/v1/me/consents/{client_id}: withdraw consent; the client''s tokens for you are revoked.';
+
+CREATE OR REPLACE FUNCTION oauth._seconds(n integer) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT n || CASE WHEN n = 1 THEN ' second' ELSE ' seconds' END
+$$;
+COMMENT ON FUNCTION oauth._seconds(integer) IS 'Internal: a number of seconds in words ("1 second", "2 seconds").';
+
+CREATE OR REPLACE FUNCTION oauth._console_home() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT regexp_replace(u, '[^/]*$', '') FROM unnest(oauth.console_redirect_uris()) u LIMIT 1
+$$;
+COMMENT ON FUNCTION oauth._console_home() IS 'Internal: the console''s address (first backend_framework.console_redirect_uris entry, without its file name), or NULL.';
+
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
   FOR EACH STATEMENT EXECUTE FUNCTION api._routes_changed();
@@ -2238,9 +3904,18 @@ INSERT INTO api.routes (method, pattern, handler, tenant, auth, scope, tag, summ
  ('GET',    '/oauth/register/{id}',            'api.h_register(api.request)',       true,  'none',     NULL,    'oauth',   'Read a client''s registration (RFC 7592, registration access token)', NULL, 'ClientRegistration', 200, true),
  ('PUT',    '/oauth/register/{id}',            'api.h_register(api.request)',       true,  'none',     NULL,    'oauth',   'Replace a client''s registration (RFC 7592)', 'ClientMetadata', 'ClientRegistration', 200, true),
  ('DELETE', '/oauth/register/{id}',            'api.h_register(api.request)',       true,  'none',     NULL,    'oauth',   'Delete a client registration (RFC 7592)', NULL, NULL, 204, true),
- ('GET',    '/oauth/userinfo',                 'api.h_userinfo(api.request)',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200, true),
- ('POST',   '/oauth/userinfo',                 'api.h_userinfo(api.request)',       true,  'bearer',   'profile', 'oauth', 'Claims of the token''s user', NULL, 'UserInfo', 200, true),
- ('GET',    '/.well-known/oauth-authorization-server', 'api.h_metadata(api.request)', true, 'none',  NULL,    'oauth',   'Authorization server metadata (RFC 8414)', NULL, 'ServerMetadata', 200, true);
+ ('GET',    '/oauth/userinfo',                 'api.h_userinfo(api.request)',       true,  'bearer',   NULL,    'oauth',   'OpenID Connect userinfo: claims of the token''s user (scope openid or profile)', NULL, 'UserInfo', 200, true),
+ ('POST',   '/oauth/userinfo',                 'api.h_userinfo(api.request)',       true,  'bearer',   NULL,    'oauth',   'OpenID Connect userinfo: claims of the token''s user (scope openid or profile)', NULL, 'UserInfo', 200, true),
+ ('GET',    '/.well-known/oauth-authorization-server', 'api.h_metadata(api.request)', true, 'none',  NULL,    'oauth',   'Authorization server metadata (RFC 8414)', NULL, 'ServerMetadata', 200, true),
+ ('GET',    '/.well-known/openid-configuration', 'api.h_metadata(api.request)',   true,  'none',     NULL,    'oauth',   'OpenID Provider configuration (OpenID Connect Discovery 1.0; the RFC 8414 document)', NULL, 'ServerMetadata', 200, true),
+ ('GET',    '/.well-known/oauth-protected-resource', 'api.h_protected_resource(api.request)', true, 'none', NULL, 'oauth', 'Protected resource metadata of the tenant''s API (RFC 9728)', NULL, NULL, 200, true),
+ ('GET',    '/oauth/jwks',                     'api.h_jwks(api.request)',           true,  'none',     NULL,    'oauth',   'The tenant''s public signing keys (JWKS, RFC 7517)', NULL, NULL, 200, true),
+ ('GET',    '/oauth/logout',                   'api.h_logout(api.request)',         true,  'none',     NULL,    'oauth',   'RP-initiated logout (end_session_endpoint): id_token_hint, post_logout_redirect_uri, state', NULL, NULL, 200, true),
+ ('POST',   '/oauth/logout',                   'api.h_logout(api.request)',         true,  'none',     NULL,    'oauth',   'RP-initiated logout by POST, and the confirmation form', NULL, NULL, 200, true),
+ ('GET',    '/api/v1/me/sessions',             'api.h_my_sessions(api.request)',    true,  'bearer',   NULL,    'users',   'Your browser sign-in sessions', NULL, NULL, 200, true),
+ ('DELETE', '/api/v1/me/sessions/{id}',        'api.h_my_session_delete(api.request)', true, 'bearer', 'write', 'users',   'Sign one of your browser sessions out', NULL, NULL, 204, true),
+ ('GET',    '/api/v1/me/consents',             'api.h_my_consents(api.request)',    true,  'bearer',   NULL,    'users',   'Applications you allowed, with their scopes', NULL, NULL, 200, true),
+ ('DELETE', '/api/v1/me/consents/{id}',        'api.h_my_consent_delete(api.request)', true, 'bearer', 'write', 'users',   'Withdraw consent to an application ({id}: its client_id); its tokens for you are revoked', NULL, NULL, 204, true);
 
 -- Privileges (as extension/schema/98_privileges.sql) ---------------------------------
 DO $privileges$

@@ -262,6 +262,10 @@ export async function consoleFlow({ browser, front, viewport, name, log = () => 
     assert.equal(new URL(page.url()).origin, new URL(BF_URL).origin, 'the sign-in page is the API\'s');
     assert.equal(new URL(page.url()).searchParams.get('prompt'), 'login', 'after a sign-out the password is asked again');
     await waitText(page.locator('body'), new RegExp(org));
+    // Before anyone signed in, the admin scope is promised to admins only.
+    const scopes = await page.locator('ul.scopes').innerText();
+    assert.doesNotMatch(scopes, /^Manage users/m, 'no unconditional promise of managing users');
+    if (/users, applications and settings/.test(scopes)) assert.match(scopes, /If you are an admin of/);
     await page.locator('#email').fill(member.email);
     await page.locator('#password').fill(member.password);
     await page.getByRole('button', { name: /Sign in/ }).click();
@@ -284,6 +288,9 @@ export async function consoleFlow({ browser, front, viewport, name, log = () => 
     await nameForm.getByRole('button', { name: 'Save name' }).click();
     await waitText(await lastNotice(page), /display name was saved/);
     await waitText(page.locator('#account-user'), /Mia M\./);
+    // The user's own sign-in sessions (this browser's among them) and consents.
+    await waitText(page.locator('#profile-sessions'), /End session/);
+    await waitText(page.locator('#profile-consents'), /Console/);
     await assertFits(page, 'profile');
     await openPage(page, 'Notes', 'notes');
     const noteForm = page.locator('#note-form');

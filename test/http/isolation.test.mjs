@@ -80,6 +80,12 @@ const PUBLIC = {
   'GET /api/v1/ping': { ok: [200] },
   'GET /api/v1/openapi.json': { ok: [200] },
   'GET /.well-known/oauth-authorization-server': { ok: [200] },
+  'GET /.well-known/openid-configuration': { ok: [200] },
+  'GET /.well-known/oauth-protected-resource': { ok: [200] },
+  // Public keys only (never a private member); the sign-out page names no user.
+  'GET /oauth/jwks': { ok: [200], body: (r) => JSON.parse(r.text).keys.every((k) => !('d' in k)) },
+  'GET /oauth/logout': { ok: [200], body: (r) => r.text.includes('You are signed out') },
+  'POST /oauth/logout': { ok: [200], body: (r) => r.text.includes('You are signed out') },
   'GET /api/v1/status': { ok: [200], body: (r) => Object.keys(r.body).sort().join() === 'status,version' }, // anonymous; no platform figures
   'GET /api/v1/signup': { ok: [200], body: (r) => Object.keys(r.body).sort().join() === 'plan,signup' },      // the deployment's sign-up policy
   'POST /api/v1/tenants': { ok: [201] },                    // public sign-up: creates a new, unrelated tenant

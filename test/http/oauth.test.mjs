@@ -35,7 +35,9 @@ test('RFC 8414 metadata: issuer, endpoints, S256, iss parameter', { skip }, asyn
   }
   assert.deepEqual(as.code_challenge_methods_supported, ['S256']);
   assert.equal(as.authorization_response_iss_parameter_supported, true);
-  for (const g of ['authorization_code', 'refresh_token', 'client_credentials', 'password']) assert.ok(as.grant_types_supported.includes(g), g);
+  for (const g of ['authorization_code', 'refresh_token', 'client_credentials']) assert.ok(as.grant_types_supported.includes(g), g);
+  // The password grant is advertised only when the tenant enables it (setting password_grant).
+  assert.ok(!as.grant_types_supported.includes('password'));
   // The same document by subdomain names the subdomain issuer.
   const port = new URL(BASE).port;
   const sub = await call('GET', '/.well-known/oauth-authorization-server', { headers: { host: `${t.slug}.localhost:${port}` } });

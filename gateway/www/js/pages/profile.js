@@ -1,11 +1,15 @@
 // pages/profile.js — the signed-in user's own account (everyone): who they
 // are, their display name and a new password (PATCH /api/v1/me; the password
-// needs the current one, and a new one signs the user out everywhere).
+// needs the current one, and a new one signs the user out everywhere), their
+// browser sign-in sessions and the applications they allowed, each of which
+// they can end or withdraw (GET/DELETE /api/v1/me/sessions, /api/v1/me/consents;
+// withdrawing a consent revokes that application's tokens).
 import { signOut } from '../auth.js';
-import { busy, field, h, setFieldError } from '../dom.js';
+import { confirmDialog } from '../dialog.js';
+import { busy, field, h, replace, setFieldError } from '../dom.js';
 import { flash, flashError, flashNext } from '../flash.js';
 import { formatDate } from '../format.js';
-import { badge, card, facts, statusBadge, viewHeader } from '../ui.js';
+import { badge, card, dataTable, facts, statusBadge, viewHeader } from '../ui.js';
 import { confirmError, passwordError } from '../validate.js';
 
 async function render(ctx, root) {
@@ -65,6 +69,64 @@ async function render(ctx, root) {
     });
   });
 
+  const sessionsList = h('div', { id: 'profile-sessions' });
+  const consentsList = h('div', { id: 'profile-consents' });
+  async function loadSessions() {
+    const { sessions } = await ctx.api.get('/api/v1/me/sessions');
+    replace(sessionsList, dataTable({
+      caption: 'Sign-in sessions',
+      empty: 'No browser is signed in.',
+      rows: sessions ?? [],
+      rowAttrs: (s) => ({ dataset: { sessionId: s.id } }),
+      columns: [
+        { label: 'Signed in', cell: (s) => formatDate(s.created_at) },
+        { label: 'From', cell: (s) => s.client_addr ?? '—' },
+        { label: 'Ends', cell: (s) => formatDate(s.expires_at) },
+        { label: 'Actions', cell: (s) => h('button', { type: 'button', class: 'small danger', 'aria-label': 'End this browser session', onclick: () => endSession(s) }, 'End session') },
+      ],
+    }));
+  }
+  async function endSession(s) {
+    try {
+      await ctx.api.delete(`/api/v1/me/sessions/${encodeURIComponent(s.id)}`);
+      flash('That browser was signed out; it needs your password again.');
+      await loadSessions();
+    } catch (err) {
+      flashError(err);
+    }
+  }
+  async function loadConsents() {
+    const { consents } = await ctx.api.get('/api/v1/me/consents');
+    replace(consentsList, dataTable({
+      caption: 'Applications you allowed',
+      empty: 'You have not allowed any application.',
+      rows: consents ?? [],
+      rowAttrs: (c) => ({ dataset: { clientId: c.client_id } }),
+      columns: [
+        { label: 'Application', cell: (c) => [h('strong', {}, c.client_name), h('div', { class: 'small muted' }, c.client_id)] },
+        { label: 'May', cell: (c) => h('code', {}, c.scope) },
+        { label: 'Since', cell: (c) => formatDate(c.granted_at) },
+        { label: 'Actions', cell: (c) => h('button', { type: 'button', class: 'small danger', 'aria-label': `Withdraw access of ${c.client_name}`, onclick: () => withdraw(c) }, 'Withdraw') },
+      ],
+    }));
+  }
+  async function withdraw(c) {
+    const ok = await confirmDialog({
+      title: `Withdraw access of ${c.client_name}?`,
+      message: 'Its tokens for your account stop working at once; it asks for your consent again next time.',
+      confirmLabel: 'Withdraw', danger: true,
+    });
+    if (!ok) return;
+    try {
+      await ctx.api.delete(`/api/v1/me/consents/${encodeURIComponent(c.client_id)}`);
+      flash(`${c.client_name} no longer has access.`);
+      await loadConsents();
+    } catch (err) {
+      flashError(err);
+    }
+  }
+  await Promise.all([loadSessions(), loadConsents()]).catch(flashError);
+
   root.append(
     viewHeader('Profile'),
     card('Your account', facts([
@@ -78,7 +140,9 @@ async function render(ctx, root) {
     ])),
     h('div', { class: 'grid-2' },
       card('Display name', nameForm),
-      card('Password', passwordForm)));
+      card('Password', passwordForm)),
+    card('Sign-in sessions', sessionsList),
+    card('Applications', consentsList));
 }
 
 export default { id: 'profile', title: 'Profile', admin: false, render };

@@ -1,0 +1,69 @@
+-- 59_api_oidc.sql — HTTP adapters of OpenID Connect and of the user's own
+-- sessions and consents: JWKS, RFC 9728 protected resource metadata,
+-- RP-initiated logout, GET/DELETE /api/v1/me/sessions and /api/v1/me/consents.
+-- Each is a route row (51_api_routes.sql) plus a handler (api.request) →
+-- api.response; the discovery document itself is api.h_metadata.
+
+CREATE FUNCTION api.h_jwks(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  -- Short cache: a key published at a rotation reaches relying parties
+  -- before it signs (they refetch on an unknown kid anyway).
+  RETURN ROW(200, jsonb_build_object('Content-Type', 'application/jwk-set+json', 'Cache-Control', 'public, max-age=300',
+                                     'Access-Control-Allow-Origin', '*', 'Vary', 'Host, X-Tenant'),
+             oauth.jwks_document(r.tenant_id)::text)::api.response;
+END $$;
+COMMENT ON FUNCTION api.h_jwks(api.request) IS 'GET /oauth/jwks: the tenant''s public signing keys (RFC 7517).';
+
+CREATE FUNCTION api.h_protected_resource(r api.request) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.json(200, oauth.protected_resource_document(r.issuer),
+                  '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host, X-Tenant"}');
+END $$;
+COMMENT ON FUNCTION api.h_protected_resource(api.request) IS 'GET /.well-known/oauth-protected-resource (RFC 9728).';
+
+CREATE FUNCTION api.h_logout(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  params jsonb := CASE WHEN r.method = 'POST' THEN api.form_body(r) ELSE r.query END;
+  a record;
+BEGIN
+  SELECT * INTO a FROM oauth.end_session_endpoint(r.method, params, api.parse_cookies(r.headers->>'cookie'),
+                                                  r.issuer, r.base_url LIKE 'https:%');
+  RETURN ROW(a.status, coalesce(a.headers, '{}'), a.body)::api.response;
+END $$;
+COMMENT ON FUNCTION api.h_logout(api.request) IS 'GET/POST /oauth/logout: OpenID Connect RP-initiated logout (end_session_endpoint).';
+
+CREATE FUNCTION api.h_my_sessions(r api.request) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.json(200, jsonb_build_object('sessions', oauth.my_sessions()));
+END $$;
+COMMENT ON FUNCTION api.h_my_sessions(api.request) IS 'GET /api/v1/me/sessions: your browser sign-in sessions.';
+
+CREATE FUNCTION api.h_my_session_delete(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  IF r.id !~ '^[0-9a-fA-F-]{36}$' THEN
+    RAISE EXCEPTION 'session not found' USING ERRCODE = 'P0002';
+  END IF;
+  PERFORM oauth.revoke_my_session(r.id::uuid);
+  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+END $$;
+COMMENT ON FUNCTION api.h_my_session_delete(api.request) IS 'DELETE /api/v1/me/sessions/{id}: sign one of your browser sessions out.';
+
+CREATE FUNCTION api.h_my_consents(r api.request) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.json(200, jsonb_build_object('consents', oauth.my_consents()));
+END $$;
+COMMENT ON FUNCTION api.h_my_consents(api.request) IS 'GET /api/v1/me/consents: the applications you allowed.';
+
+CREATE FUNCTION api.h_my_consent_delete(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM oauth.revoke_my_consent(r.id);
+  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+END $$;
+COMMENT ON FUNCTION api.h_my_consent_delete(api.request) IS 'DELETE /api/v1/me/consents/{client_id}: withdraw consent; the client''s tokens for you are revoked.';
