@@ -11,6 +11,7 @@ void		_PG_init(void);
 
 /* SQLSTATEs of the extension (class BF). */
 #define BF_ERRCODE_API_LIMIT	MAKE_SQLSTATE('B','F','0','0','2')
+#define BF_ERRCODE_SUSPENDED	MAKE_SQLSTATE('B','F','0','0','3')
 #define BF_ERRCODE_SCOPE		MAKE_SQLSTATE('B','F','0','0','4')
 
 /* context.c, crypto.c: called directly by the request path. */
@@ -41,6 +42,9 @@ Oid			bf_definer_oid(void);
 
 /* request.c */
 void		bf_request_init(void);
+
+/* token.c: the opaque bearer token check (false: not one, use the SQL check). */
+bool		bf_token_check(Datum headers, Datum query);
 
 /* meter.c, worker.c: API call counters in shared memory and their worker. */
 #include "storage/lwlock.h"

@@ -9,7 +9,8 @@
  *     route (router.c), decide CORS, answer 404/405/OPTIONS, count sign-up
  *     attempts (tenancy.signup_throttle: counted even when the handler
  *     fails, so outside its subtransaction);
- *  2. (subtransaction) authenticate the bearer token, check the scope,
+ *  2. (subtransaction) authenticate the bearer token (token.c for opaque
+ *     access tokens, api.authenticate otherwise), check the scope,
  *     meter authenticated /api calls (in shared memory, meter.c), call the
  *     route's handler: a failure undoes all of it, and an unsuccessful call
  *     is not charged;
@@ -436,9 +437,15 @@ step_handle(bf_request *r)
 
 	if (r->route.auth == 'b' || r->route.auth == 'o')
 	{
-		a[0] = req;
-		a[1] = BoolGetDatum(r->route.auth == 'b');
-		authed = DatumGetBool(call_fn(&fns[FN_AUTHENTICATE], 2, a, n, &isnull)) && !isnull;
+		/* Opaque access tokens in C (token.c); any other form through SQL. */
+		if (bf_token_check(r->v[RQ_HEADERS], r->v[RQ_QUERY]))
+			authed = true;
+		else
+		{
+			a[0] = req;
+			a[1] = BoolGetDatum(r->route.auth == 'b');
+			authed = DatumGetBool(call_fn(&fns[FN_AUTHENTICATE], 2, a, n, &isnull)) && !isnull;
+		}
 		if (r->route.auth == 'b' && r->route.scope &&
 			!DatumGetBool(DirectFunctionCall1(bf_has_scope, CStringGetTextDatum(r->route.scope))))
 			ereport(ERROR,
