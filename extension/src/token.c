@@ -59,8 +59,8 @@ opaque_token(const char *h)
 	return pnstrdup(t, 48);
 }
 
-static void
-set_local(const char *name, const char *value)
+void
+bf_set_local(const char *name, const char *value)
 {
 	const char *cur = GetConfigOption(name, true, false);
 
@@ -214,11 +214,11 @@ bf_token_check(Datum headers, Datum query)
 		if (user != NULL && !(role && (strcmp(role, "admin") == 0 || strcmp(role, "owner") == 0)))
 			scope = drop_admin(scope);
 		/* SET LOCAL of the whole context, as tenancy._set_context. */
-		set_local("backend_framework.tenant_id", tenant);
-		set_local("backend_framework.user_id", user ? user : "");
-		set_local("backend_framework.user_role", role ? role : "");
-		set_local("backend_framework.scopes", scope ? scope : "");
-		set_local("backend_framework.client_id", client ? client : "");
+		bf_set_local("backend_framework.tenant_id", tenant);
+		bf_set_local("backend_framework.user_id", user ? user : "");
+		bf_set_local("backend_framework.user_role", role ? role : "");
+		bf_set_local("backend_framework.scopes", scope ? scope : "");
+		bf_set_local("backend_framework.client_id", client ? client : "");
 		SPI_finish();
 	}
 	PG_CATCH();
