@@ -61,6 +61,7 @@ typedef struct bf_resolved
 } bf_resolved;
 void		bf_resolve_tenant(const char *host, const char *path, Datum headers, bf_resolved *r);
 void		bf_set_local(const char *name, const char *value);
+void		bf_tenant_init(void);
 
 /* token.c: the opaque bearer token check (false: not one, use the SQL check). */
 bool		bf_token_check(Datum headers, Datum query);

@@ -4,23 +4,64 @@
  * (15_tenancy_resolve.sql), which stay for SQL callers. The strategies of
  * backend_framework.tenant_strategies in order (header, path, subdomain,
  * domain); strategies naming different tenants are an error (22023); an
- * unknown tenant P0002, a suspended one BF003. The tenants are read with one
- * prepared lookup as backend_definer (the way SECURITY DEFINER switches
- * user), in the request's snapshot, so a suspension takes effect on the
- * next request. The tenant context is set as tenancy._set_context does.
+ * unknown tenant P0002, a suspended one BF003. The tenants are read with
+ * prepared lookups as backend_definer (the way SECURITY DEFINER switches
+ * user) and kept in a backend-local cache (found and not found alike), which
+ * every backend drops when tenancy.tenants changes: a statement trigger
+ * (tenancy._tenants_changed, enabled ALWAYS, so also under
+ * session_replication_role = replica) sends a relcache invalidation, which
+ * reaches every backend when the change commits, and this backend at once.
+ * So a suspended tenant is refused on the next request of every session.
+ * The tenant context is set as tenancy._set_context does.
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/uuid.h"
 
 #include "backend_framework.h"
+
+/* The cache: "i:<uuid>", "s:<slug>" or "d:<domain>" → what the lookup found. */
+#define CACHE_KEY_LEN 272
+#define CACHE_MAX 50000
+typedef struct TenantEntry
+{
+	char		key[CACHE_KEY_LEN];
+	bool		found;
+	char		c1[64];			/* id (or the domain's slug) */
+	char		c2[64];			/* slug */
+	char		c3[16];			/* status */
+} TenantEntry;
+static HTAB *cache = NULL;
+static Oid	tenants_relid = InvalidOid;
+
+static void
+tenants_relcache_cb(Datum arg, Oid relid)
+{
+	if (cache != NULL && (relid == InvalidOid || relid == tenants_relid))
+	{
+		hash_destroy(cache);
+		cache = NULL;
+	}
+}
+
+void
+bf_tenant_init(void)
+{
+	CacheRegisterRelcacheCallback(tenants_relcache_cb, (Datum) 0);
+}
 
 static SPIPlanPtr by_id_plan = NULL;
 static SPIPlanPtr by_slug_plan = NULL;
@@ -85,6 +126,81 @@ lookup(SPIPlanPtr *plan, const char *sql, Oid type, Datum arg, char **c1, char *
 	return found;
 }
 
+/* lookup() through the cache; keys too long to cache are looked up each time. */
+static bool
+cached_lookup(char kind, const char *k, SPIPlanPtr *plan, const char *sql, Oid type, Datum arg,
+			  char **c1, char **c2, char **c3)
+{
+	char		key[CACHE_KEY_LEN];
+	TenantEntry *e;
+	bool		hit;
+	bool		found;
+	char	   *v1 = NULL,
+			   *v2 = NULL,
+			   *v3 = NULL;
+
+	if (strlen(k) + 3 > CACHE_KEY_LEN)
+		return lookup(plan, sql, type, arg, c1, c2, c3);
+	if (cache == NULL || hash_get_num_entries(cache) >= CACHE_MAX)
+	{
+		HASHCTL		ctl;
+
+		if (cache)
+			hash_destroy(cache);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = CACHE_KEY_LEN;
+		ctl.entrysize = sizeof(TenantEntry);
+		ctl.hcxt = CacheMemoryContext;
+		tenants_relid = get_relname_relid("tenants", get_namespace_oid("tenancy", false));
+		cache = hash_create("backend_framework tenants", 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	memset(key, 0, sizeof(key));
+	snprintf(key, sizeof(key), "%c:%s", kind, k);
+	e = hash_search(cache, key, HASH_FIND, &hit);
+	if (e != NULL)
+	{
+		if (e->found)
+		{
+			*c1 = pstrdup(e->c1);
+			if (c2)
+				*c2 = pstrdup(e->c2);
+			if (c3)
+				*c3 = pstrdup(e->c3);
+		}
+		return e->found;
+	}
+	found = lookup(plan, sql, type, arg, &v1, c2 ? &v2 : NULL, c3 ? &v3 : NULL);
+	if (found)
+	{
+		*c1 = v1;
+		if (c2)
+			*c2 = v2;
+		if (c3)
+			*c3 = v3;
+	}
+
+	/*
+	 * Not kept when an invalidation arrived during the lookup (its snapshot
+	 * may predate the change: the cache was dropped meanwhile), nor when a
+	 * value does not fit.
+	 */
+	if (cache == NULL ||
+		(found && (strlen(v1) >= 64 || (v2 && strlen(v2) >= 64) || (v3 && strlen(v3) >= 16))))
+		return found;
+	e = hash_search(cache, key, HASH_ENTER, &hit);
+	e->found = found;
+	e->c1[0] = e->c2[0] = e->c3[0] = '\0';
+	if (found)
+	{
+		strlcpy(e->c1, v1, sizeof(e->c1));
+		if (v2)
+			strlcpy(e->c2, v2, sizeof(e->c2));
+		if (v3)
+			strlcpy(e->c3, v3, sizeof(e->c3));
+	}
+	return found;
+}
+
 static bool
 is_uuid_text(const char *s)
 {
@@ -111,15 +227,19 @@ find_tenant(const char *key, bool by_id, char **id, char **slug)
 	bool		found;
 
 	if (by_id && is_uuid_text(key))
-		found = lookup(&by_id_plan,
+		found = cached_lookup('i', key, &by_id_plan,
 					   "SELECT t.id::pg_catalog.text, t.slug, t.status FROM tenancy.tenants t "
 					   "WHERE t.id OPERATOR(pg_catalog.=) $1",
 					   UUIDOID, DirectFunctionCall1(uuid_in, CStringGetDatum(key)), id, slug, &status);
 	else
-		found = lookup(&by_slug_plan,
-					   "SELECT t.id::pg_catalog.text, t.slug, t.status FROM tenancy.tenants t "
-					   "WHERE t.slug OPERATOR(pg_catalog.=) $1",
-					   TEXTOID, CStringGetTextDatum(bf_lower(key)), id, slug, &status);
+	{
+		char	   *lk = bf_lower(key);
+
+		found = cached_lookup('s', lk, &by_slug_plan,
+							  "SELECT t.id::pg_catalog.text, t.slug, t.status FROM tenancy.tenants t "
+							  "WHERE t.slug OPERATOR(pg_catalog.=) $1",
+							  TEXTOID, CStringGetTextDatum(lk), id, slug, &status);
+	}
 	if (!found)
 		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("tenant not found")));
 	if (status && strcmp(status, "suspended") == 0)
@@ -268,7 +388,7 @@ bf_resolve_tenant(const char *host, const char *path, Datum headers, bf_resolved
 			{
 				char	   *found_slug;
 
-				if (lookup(&by_domain_plan,
+				if (cached_lookup('d', h, &by_domain_plan,
 						   "SELECT t.slug FROM tenancy.tenants t WHERE t.custom_domain OPERATOR(pg_catalog.=) $1 "
 						   "AND t.custom_domain_status OPERATOR(pg_catalog.=) 'approved'",
 						   TEXTOID, CStringGetTextDatum(h), &found_slug, NULL, NULL))
@@ -308,4 +428,19 @@ bf_resolve_tenant(const char *host, const char *path, Datum headers, bf_resolved
 	bf_set_local("backend_framework.user_role", "");
 	bf_set_local("backend_framework.scopes", "");
 	bf_set_local("backend_framework.client_id", "");
+}
+
+/* Statement trigger of tenancy.tenants: every backend drops its tenant cache. */
+PG_FUNCTION_INFO_V1(bf_tenants_changed);
+Datum
+bf_tenants_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("tenancy._tenants_changed() is a trigger function")));
+	CacheInvalidateRelcache(td->tg_relation);
+	return PointerGetDatum(NULL);
 }
