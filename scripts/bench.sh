@@ -16,6 +16,13 @@ scripts/cluster.sh install >/dev/null
 scripts/cluster.sh destroy
 scripts/cluster.sh start
 scripts/demo.sh >/dev/null
+# BENCH_GROWTH=1: 10,000 tenants, 1M users, 10M tokens around the demo tenant
+# (times BENCH_GROWTH_SCALE, default 1), to compare /me and introspection
+# with a run on the small database.
+if [ -n "${BENCH_GROWTH:-}" ]; then
+  echo "growth: generating tenants, users and tokens (scale ${BENCH_GROWTH_SCALE:-1})..."
+  psql -qX -v scale="${BENCH_GROWTH_SCALE:-1}" -f test/bench/growth.sql
+fi
 source "$BUILD/demo-$PGPORT.env"
 ulimit -n 65536 2>/dev/null || true
 gateway/backend-gateway --listen 127.0.0.1:$GATEWAY_PORT --database "$GATEWAY_DSN" ${BENCH_GATEWAY_FLAGS:-} >/dev/null 2>"$BUILD/bench-gateway.err" &

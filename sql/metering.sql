@@ -23,6 +23,7 @@ DO $$ BEGIN
   FOR i IN 1..100 LOOP
     EXIT WHEN EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'backend_framework worker' AND datname = current_database());
     PERFORM pg_sleep(0.1);
+    PERFORM pg_stat_clear_snapshot();   -- pg_stat_activity is read once per transaction otherwise
   END LOOP;
 END $$;
 SELECT count(*) AS workers FROM pg_stat_activity WHERE backend_type = 'backend_framework worker' AND datname = current_database();
@@ -33,6 +34,7 @@ SELECT pg_temp.flushed(:'m'), pg_temp.written_calls(:'m') AS written;
 -- A call of a transaction that rolls back is not counted; while it runs it is.
 BEGIN;
 SELECT tenancy.count_api_call(:'m') AS in_transaction;
+SELECT tenancy.api_calls_this_month(:'m') AS seen_by_its_transaction;
 ROLLBACK;
 SELECT tenancy.api_calls_this_month(:'m') AS after_rollback;
 -- Nor a call in a subtransaction that rolls back (the handler's, in api.handle_request).

@@ -122,3 +122,15 @@ END $$;
 COMMENT ON FUNCTION tenancy.enter_tenant(text) IS 'backend_admin only: act as an owner of the tenant (slug or id) for the rest of the transaction.';
 REVOKE ALL ON FUNCTION tenancy.enter_tenant(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.enter_tenant(text) TO backend_admin;
+
+-- The request path resolves tenants in C (extension/src/tenant.c) with a
+-- per-backend cache; any change of the table drops it in every backend (a
+-- relcache invalidation, sent at commit). ALWAYS: also under
+-- session_replication_role = replica (restores).
+CREATE FUNCTION tenancy._tenants_changed() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'bf_tenants_changed';
+COMMENT ON FUNCTION tenancy._tenants_changed() IS 'Trigger: invalidates the tenant cache of every backend when tenancy.tenants changes.';
+REVOKE ALL ON FUNCTION tenancy._tenants_changed() FROM PUBLIC;
+CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenancy.tenants
+  FOR EACH STATEMENT EXECUTE FUNCTION tenancy._tenants_changed();
+ALTER TABLE tenancy.tenants ENABLE ALWAYS TRIGGER tenants_changed;

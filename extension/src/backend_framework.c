@@ -291,6 +291,7 @@ _PG_init(void)
 	prev_shmem_startup = shmem_startup_hook;
 	shmem_startup_hook = bf_shmem_startup;
 	bf_meter_init();
+	bf_tenant_init();
 
 	bf_router_init();
 	bf_request_init();

@@ -18,7 +18,9 @@ void		_PG_init(void);
 
 /* SQLSTATEs of the extension (class TB). */
 #define BF_ERRCODE_API_LIMIT	MAKE_SQLSTATE('T','B','0','0','2')
+#define BF_ERRCODE_SUSPENDED	MAKE_SQLSTATE('T','B','0','0','3')
 #define BF_ERRCODE_SCOPE		MAKE_SQLSTATE('T','B','0','0','4')
+#define BF_ERRCODE_MISDIRECTED	MAKE_SQLSTATE('T','B','4','2','1')
 
 /* context.c, crypto.c: called directly by the request path. */
 extern Datum bf_has_scope(PG_FUNCTION_ARGS);
@@ -48,6 +50,28 @@ Oid			bf_definer_oid(void);
 
 /* request.c */
 void		bf_request_init(void);
+
+/* hosts.c, tenant.c: Host, public URLs and the tenant of a request. */
+char	   *bf_lower(const char *s);
+void		bf_request_host(Datum headers, char **host, int *port);
+bool		bf_is_public_host(const char *h);
+char	   *bf_public_base_url(const char *host, int port, bool tenant_host, bool any_host);
+typedef struct bf_resolved
+{
+	bool		found;
+	Datum		tenant_id;		/* uuid, when found */
+	char	   *slug;
+	const char *strategy;
+	char	   *prefix;
+	char	   *path;
+	bool		by_host;
+} bf_resolved;
+void		bf_resolve_tenant(const char *host, const char *path, Datum headers, bf_resolved *r);
+void		bf_set_local(const char *name, const char *value);
+void		bf_tenant_init(void);
+
+/* token.c: the opaque bearer token check (false: not one, use the SQL check). */
+bool		bf_token_check(Datum headers, Datum query);
 
 /* meter.c, worker.c: API call counters in shared memory and their worker. */
 #include "storage/lwlock.h"

@@ -363,7 +363,8 @@ bf_meter_charge(Datum tenant)
 }
 
 /*
- * The month's calls of a tenant: written plus committed, exactly. The
+ * The month's calls of a tenant: written plus committed plus those of the
+ * current transaction (as a transaction sees its own writes), exactly. The
  * entry is read before the table; when a flush of this database ran in
  * between (flush_seq moved, or was odd: writing), both are read again.
  */
@@ -420,7 +421,16 @@ meter_used(Datum tenant)
 	}
 	PG_END_TRY();
 	SetUserIdAndSecContext(save_user, save_sec);
-	return used;
+	/* The transaction sees its own calls, as it saw its own row updates before. */
+	{
+		int64		total = used;
+		int			j;
+
+		for (j = 0; j < ncharges; j++)
+			if (memcmp(&charges[j].key, &k, sizeof(k)) == 0)
+				total++;
+		return total;
+	}
 }
 
 /*

@@ -4,12 +4,14 @@
  * Same contract as the PL/pgSQL version it replaces: one call per request,
  * never raises, every failure a JSON answer. The steps:
  *  1. (subtransaction) decode the query string, validate the Host
- *     (api.request_host, api.public_base_url), resolve the tenant
- *     (tenancy.resolve_tenant, which sets the tenant context), find the
+ *     (hosts.c: api.request_host, api.public_base_url in C), resolve the
+ *     tenant (tenant.c: tenancy.resolve_tenant in C, which sets the tenant
+ *     context), find the
  *     route (router.c), decide CORS, answer 404/405/OPTIONS, count sign-up
  *     attempts (tenancy.signup_throttle: counted even when the handler
  *     fails, so outside its subtransaction);
- *  2. (subtransaction) authenticate the bearer token, check the scope,
+ *  2. (subtransaction) authenticate the bearer token (token.c for opaque
+ *     access tokens, api.authenticate otherwise), check the scope,
  *     meter authenticated /api calls (in shared memory, meter.c), call the
  *     route's handler: a failure undoes all of it, and an unsuccessful call
  *     is not charged;
@@ -47,9 +49,6 @@
 /* The SQL functions the request path calls, looked up once per backend. */
 enum
 {
-	FN_REQUEST_HOST,
-	FN_RESOLVE_TENANT,
-	FN_PUBLIC_BASE_URL,
 	FN_CORS_ALLOWED,
 	FN_ERROR,
 	FN_ERROR_FROM_SQLSTATE,
@@ -60,9 +59,6 @@ enum
 	FN__COUNT
 };
 static const char *const fn_sigs[FN__COUNT] = {
-	"api.request_host(pg_catalog.jsonb)",
-	"tenancy.resolve_tenant(pg_catalog.text, pg_catalog.text, pg_catalog.jsonb)",
-	"api.public_base_url(pg_catalog.text, pg_catalog.int4, pg_catalog.bool, pg_catalog.bool)",
 	"api.cors_allowed(pg_catalog.text, pg_catalog.uuid)",
 	"api.error(pg_catalog.int4, pg_catalog.text, pg_catalog.text, pg_catalog.jsonb)",
 	"api.error_from_sqlstate(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text)",
@@ -195,15 +191,6 @@ attr(Datum composite, int attno, bool *isnull)
 	return GetAttributeByNum(DatumGetHeapTupleHeader(composite), attno, isnull);
 }
 
-static char *
-attr_cstring(Datum composite, int attno)
-{
-	bool		isnull;
-	Datum		d = attr(composite, attno, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
 /* A string member of a jsonb object, or NULL. */
 static char *
 json_string(Datum doc, const char *key)
@@ -318,13 +305,11 @@ step_route(bf_request *r, Datum query_text, bool query_null)
 	Datum		a[4];
 	bool		n[4] = {false, false, false, false};
 	bool		isnull;
-	Datum		hp,
-				res;
+	bf_resolved res;
 	char	   *host;
-	bool		port_null;
-	Datum		port;
+	int			port;
 	char	   *base_url;
-	char	   *strategy;
+	const char *strategy;
 	char	   *slug;
 
 	if (query_null || VARSIZE_ANY_EXHDR(DatumGetPointer(query_text)) == 0)
@@ -333,34 +318,17 @@ step_route(bf_request *r, Datum query_text, bool query_null)
 		r->v[RQ_QUERY] = DirectFunctionCall1(oauth_form_decode_text, query_text);
 	r->n[RQ_QUERY] = false;
 
-	a[0] = r->v[RQ_HEADERS];
-	hp = call_fn(&fns[FN_REQUEST_HOST], 1, a, n, &isnull);
-	host = attr_cstring(hp, 1);
-	port = attr(hp, 2, &port_null);
-
-	a[0] = CStringGetTextDatum(host ? host : "");
-	a[1] = CStringGetTextDatum(r->raw_path);
-	a[2] = r->v[RQ_HEADERS];
-	res = call_fn(&fns[FN_RESOLVE_TENANT], 3, a, n, &isnull);
-
+	/* Host, tenant and base URL in C (hosts.c, tenant.c). */
+	bf_request_host(r->v[RQ_HEADERS], &host, &port);
+	bf_resolve_tenant(host ? host : "", r->raw_path, r->v[RQ_HEADERS], &res);
 	/* /health answers on any host (container health checks use 127.0.0.1); it builds no URL. */
-	a[0] = host ? CStringGetTextDatum(host) : (Datum) 0;
-	n[0] = (host == NULL);
-	a[1] = port;
-	n[1] = port_null;
-	a[2] = attr(res, 6, &isnull);
-	n[2] = isnull;
-	a[3] = BoolGetDatum(strcmp(r->raw_path, "/health") == 0);
-	n[3] = false;
-	a[0] = call_fn(&fns[FN_PUBLIC_BASE_URL], 4, a, n, &isnull);
-	base_url = isnull ? NULL : TextDatumGetCString(a[0]);
+	base_url = bf_public_base_url(host, port, res.by_host, strcmp(r->raw_path, "/health") == 0);
 
-	r->v[RQ_TENANT_ID] = attr(res, 1, &r->n[RQ_TENANT_ID]);
-	slug = attr_cstring(res, 2);
-	strategy = attr_cstring(res, 3);
-	r->path = attr_cstring(res, 5);
-	if (r->path == NULL)
-		r->path = pstrdup(r->raw_path);
+	r->n[RQ_TENANT_ID] = !res.found;
+	r->v[RQ_TENANT_ID] = res.found ? res.tenant_id : (Datum) 0;
+	slug = res.slug;
+	strategy = res.strategy;
+	r->path = res.path ? res.path : pstrdup(r->raw_path);
 	set_text(r, RQ_SLUG, slug);
 	set_text(r, RQ_PATH, r->path);
 	set_text(r, RQ_BASE_URL, base_url);
@@ -436,9 +404,15 @@ step_handle(bf_request *r)
 
 	if (r->route.auth == 'b' || r->route.auth == 'o')
 	{
-		a[0] = req;
-		a[1] = BoolGetDatum(r->route.auth == 'b');
-		authed = DatumGetBool(call_fn(&fns[FN_AUTHENTICATE], 2, a, n, &isnull)) && !isnull;
+		/* Opaque access tokens in C (token.c); any other form through SQL. */
+		if (bf_token_check(r->v[RQ_HEADERS], r->v[RQ_QUERY]))
+			authed = true;
+		else
+		{
+			a[0] = req;
+			a[1] = BoolGetDatum(r->route.auth == 'b');
+			authed = DatumGetBool(call_fn(&fns[FN_AUTHENTICATE], 2, a, n, &isnull)) && !isnull;
+		}
 		if (r->route.auth == 'b' && r->route.scope &&
 			!DatumGetBool(DirectFunctionCall1(bf_has_scope, CStringGetTextDatum(r->route.scope))))
 			ereport(ERROR,

@@ -284,6 +284,11 @@ GRANT EXECUTE ON FUNCTION tenancy.tenant_stats(uuid) TO backend_gateway, backend
 COMMENT ON FUNCTION tenancy.tenant_stats(uuid) IS 'Usage of a tenant against its limits: users, API calls this month, storage bytes (admins and owners of the tenant, or backend_admin). Limit null = unlimited.';
 -- The extension's worker runs the purge (backend_framework.purge_interval).
 COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes a day after expiry (replays are still detected until then), login sessions past expiry, failed-login counters a day after the last failure. Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (default 600, 0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
+-- The tenant cache of the C request path (tenant.c) and its invalidation.
+CREATE FUNCTION tenancy._tenants_changed() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'bf_tenants_changed';
+COMMENT ON FUNCTION tenancy._tenants_changed() IS 'Trigger: invalidates the tenant cache of every backend when tenancy.tenants changes.';
+REVOKE ALL ON FUNCTION tenancy._tenants_changed() FROM PUBLIC;
 -- Notes written with 0.1.0 stay, as the application's own table (load
 -- examples/notes/notes.sql to serve them again); an empty example goes.
 DO $notes$
@@ -3856,6 +3861,9 @@ COMMENT ON FUNCTION oauth._console_home() IS 'Internal: the console''s address (
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
   FOR EACH STATEMENT EXECUTE FUNCTION api._routes_changed();
+CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenancy.tenants
+  FOR EACH STATEMENT EXECUTE FUNCTION tenancy._tenants_changed();
+ALTER TABLE tenancy.tenants ENABLE ALWAYS TRIGGER tenants_changed;
 CREATE TRIGGER tenants_custom_domain BEFORE INSERT OR UPDATE OF custom_domain ON tenancy.tenants
   FOR EACH ROW EXECUTE FUNCTION tenancy._custom_domain_pending();
 CREATE TRIGGER users_lock BEFORE UPDATE OR DELETE ON tenancy.users
