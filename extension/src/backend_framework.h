@@ -22,6 +22,10 @@ void		_PG_init(void);
 #define BF_ERRCODE_SCOPE		MAKE_SQLSTATE('T','B','0','0','4')
 #define BF_ERRCODE_MISDIRECTED	MAKE_SQLSTATE('T','B','4','2','1')
 
+/* tenant.c: a plan prepared once per backend (executor/spi.h's SPIPlanPtr). */
+struct _SPI_plan;
+extern struct _SPI_plan *bf_kept_plan(struct _SPI_plan **plan, const char *sql, int nargs, Oid *types);
+
 /* context.c, crypto.c: called directly by the request path. */
 extern Datum bf_has_scope(PG_FUNCTION_ARGS);
 extern Datum oauth_form_decode_text(PG_FUNCTION_ARGS);

@@ -222,22 +222,18 @@ read_limit(Datum tenant, int32 month, bool *has_limit, int64 *lim, int64 *flushe
 	Datum		a[2] = {tenant, DateADTGetDatum(month)};
 	bool		isnull;
 
-	if (limit_plan == NULL)
 	{
 		Oid			types[2] = {UUIDOID, DATEOID};
-		SPIPlanPtr	p = SPI_prepare(
-									"SELECT CASE WHEN t.limit_overrides OPERATOR(pg_catalog.?) 'max_api_calls_per_month' "
-									"THEN (t.limit_overrides OPERATOR(pg_catalog.->>) 'max_api_calls_per_month')::pg_catalog.int8 "
-									"ELSE p.max_api_calls_per_month END, "
-									"(SELECT pg_catalog.sum(u.calls)::pg_catalog.int8 FROM tenancy.api_usage u "
-									" WHERE u.tenant_id OPERATOR(pg_catalog.=) t.id AND u.month OPERATOR(pg_catalog.=) $2) "
-									"FROM tenancy.tenants t JOIN tenancy.plans p ON p.name OPERATOR(pg_catalog.=) t.plan "
-									"WHERE t.id OPERATOR(pg_catalog.=) $1", 2, types);
 
-		if (p == NULL)
-			elog(ERROR, "preparing the limit lookup failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		limit_plan = p;
+		bf_kept_plan(&limit_plan,
+							 "SELECT CASE WHEN t.limit_overrides OPERATOR(pg_catalog.?) 'max_api_calls_per_month' "
+							 "THEN (t.limit_overrides OPERATOR(pg_catalog.->>) 'max_api_calls_per_month')::pg_catalog.int8 "
+							 "ELSE p.max_api_calls_per_month END, "
+							 "(SELECT pg_catalog.sum(u.calls)::pg_catalog.int8 FROM tenancy.api_usage u "
+							 " WHERE u.tenant_id OPERATOR(pg_catalog.=) t.id AND u.month OPERATOR(pg_catalog.=) $2) "
+							 "FROM tenancy.tenants t JOIN tenancy.plans p ON p.name OPERATOR(pg_catalog.=) t.plan "
+							 "WHERE t.id OPERATOR(pg_catalog.=) $1",
+					 2, types);
 	}
 	if (SPI_execute_plan(limit_plan, a, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading the API call limit failed");
@@ -257,21 +253,17 @@ bf_meter_write(Datum tenants, Datum months, Datum calls, int shard)
 {
 	Datum		a[4] = {tenants, months, calls, Int16GetDatum((int16) shard)};
 
-	if (write_plan == NULL)
 	{
 		Oid			types[4] = {UUIDARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT2OID};
-		SPIPlanPtr	p = SPI_prepare(
-									"INSERT INTO tenancy.api_usage AS u (tenant_id, month, shard, calls) "
-									"SELECT x.t, ('2000-01-01'::pg_catalog.date OPERATOR(pg_catalog.+) x.m), $4, x.n "
-									"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS x(t, m, n) "
-									"WHERE EXISTS (SELECT FROM tenancy.tenants t WHERE t.id OPERATOR(pg_catalog.=) x.t) "
-									"ON CONFLICT (tenant_id, month, shard) "
-									"DO UPDATE SET calls = u.calls OPERATOR(pg_catalog.+) excluded.calls", 4, types);
 
-		if (p == NULL)
-			elog(ERROR, "preparing the usage write failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		write_plan = p;
+		bf_kept_plan(&write_plan,
+							 "INSERT INTO tenancy.api_usage AS u (tenant_id, month, shard, calls) "
+							 "SELECT x.t, ('2000-01-01'::pg_catalog.date OPERATOR(pg_catalog.+) x.m), $4, x.n "
+							 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS x(t, m, n) "
+							 "WHERE EXISTS (SELECT FROM tenancy.tenants t WHERE t.id OPERATOR(pg_catalog.=) x.t) "
+							 "ON CONFLICT (tenant_id, month, shard) "
+							 "DO UPDATE SET calls = u.calls OPERATOR(pg_catalog.+) excluded.calls",
+					 4, types);
 	}
 	if (SPI_execute_plan(write_plan, a, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "writing tenancy.api_usage failed");

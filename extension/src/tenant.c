@@ -67,15 +67,19 @@ static SPIPlanPtr by_id_plan = NULL;
 static SPIPlanPtr by_slug_plan = NULL;
 static SPIPlanPtr by_domain_plan = NULL;
 
-static SPIPlanPtr
-prepare(SPIPlanPtr *plan, const char *sql, Oid type)
+/*
+ * The plan of sql, prepared once per backend and kept in *plan (the request
+ * path's lookups in tenant.c, token.c and meter.c all use it).
+ */
+SPIPlanPtr
+bf_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, 1, &type);
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
 
 		if (p == NULL)
-			elog(ERROR, "preparing the tenant lookup failed: %s", SPI_result_code_string(SPI_result));
+			elog(ERROR, "preparing \"%.40s...\" failed: %s", sql, SPI_result_code_string(SPI_result));
 		SPI_keepplan(p);
 		*plan = p;
 	}
@@ -97,7 +101,7 @@ lookup(SPIPlanPtr *plan, const char *sql, Oid type, Datum arg, char **c1, char *
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_plan(prepare(plan, sql, type), &arg, NULL, false, 1) != SPI_OK_SELECT)
+		if (SPI_execute_plan(bf_kept_plan(plan, sql, 1, &type), &arg, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "reading tenancy.tenants failed");
 		if (SPI_processed > 0)
 		{

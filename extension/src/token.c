@@ -158,24 +158,20 @@ bf_token_check(Datum headers, Datum query)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (token_plan == NULL)
 		{
 			Oid			types[1] = {BYTEAOID};
-			SPIPlanPtr	p = SPI_prepare(
-										"SELECT x.tenant_id::pg_catalog.text, x.client_id, x.user_id::pg_catalog.text, x.scope, "
-										"x.revoked_at IS NOT NULL, x.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now(), "
-										"u.role, u.status, n.status, x.audience IS NOT NULL "
-										"FROM oauth.tokens x "
-										"JOIN tenancy.tenants n ON n.id OPERATOR(pg_catalog.=) x.tenant_id "
-										"LEFT JOIN tenancy.users u ON u.tenant_id OPERATOR(pg_catalog.=) x.tenant_id "
-										" AND u.id OPERATOR(pg_catalog.=) x.user_id "
-										"WHERE x.token_hash OPERATOR(pg_catalog.=) $1 "
-										"AND x.kind OPERATOR(pg_catalog.=) 'access'", 1, types);
 
-			if (p == NULL)
-				elog(ERROR, "preparing the token lookup failed: %s", SPI_result_code_string(SPI_result));
-			SPI_keepplan(p);
-			token_plan = p;
+			bf_kept_plan(&token_plan,
+							 "SELECT x.tenant_id::pg_catalog.text, x.client_id, x.user_id::pg_catalog.text, x.scope, "
+							 "x.revoked_at IS NOT NULL, x.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now(), "
+							 "u.role, u.status, n.status, x.audience IS NOT NULL "
+							 "FROM oauth.tokens x "
+							 "JOIN tenancy.tenants n ON n.id OPERATOR(pg_catalog.=) x.tenant_id "
+							 "LEFT JOIN tenancy.users u ON u.tenant_id OPERATOR(pg_catalog.=) x.tenant_id "
+							 " AND u.id OPERATOR(pg_catalog.=) x.user_id "
+							 "WHERE x.token_hash OPERATOR(pg_catalog.=) $1 "
+							 "AND x.kind OPERATOR(pg_catalog.=) 'access'",
+						 1, types);
 		}
 		if (SPI_execute_plan(token_plan, &digest, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "reading oauth.tokens failed");
