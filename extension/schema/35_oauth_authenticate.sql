@@ -3,74 +3,13 @@
 -- layer for Authorization: Bearer), and the first token of a newly
 -- registered tenant's owner.
 
+-- In C (extension/src/token.c), the one token check: the request path and
+-- api.authenticate use the same code. Opaque (bfat_...) or JWT (RFC 9068)
+-- access tokens are both stored as digests, so one lookup finds either and
+-- sees its revocation; the lookup reads only oauth.tokens, the user and the
+-- tenant, by index, whatever the caller's row-level security.
 CREATE FUNCTION tenancy.authenticate(access_token text) RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  ctx uuid := tenancy.current_tenant_id();
-  h bytea;
-  k record;
-BEGIN
-  -- Opaque (bfat_...) or JWT (RFC 9068) access tokens: both are stored as
-  -- digests, so one lookup finds either and sees its revocation.
-  IF access_token IS NULL OR (access_token !~ '^bfat_[A-Za-z0-9_-]{43}$'
-     AND (length(access_token) > 8192 OR access_token !~ '^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$')) THEN
-    RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000',
-      DETAIL = 'An access token looks like bfat_ followed by 43 characters, or is a JWT; get one from the token endpoint.';
-  END IF;
-  h := oauth.token_digest(access_token);
-  IF ctx IS NOT NULL THEN
-    -- A tenant is already chosen (e.g. by the request's host): the token must be one of its own.
-    SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status, x.audience
-      INTO k
-      FROM oauth.tokens x
-      JOIN tenancy.tenants n ON n.id = x.tenant_id
-      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
-     WHERE x.tenant_id = ctx AND x.token_hash = h AND x.kind = 'access';
-    IF NOT FOUND THEN
-      IF EXISTS (SELECT 1 FROM oauth.tokens x WHERE x.token_hash = h AND x.kind = 'access') THEN
-        RAISE EXCEPTION 'access token belongs to another tenant' USING ERRCODE = '28000',
-          DETAIL = 'Use a token issued by this tenant''s authorization server.';
-      END IF;
-      RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000', DETAIL = 'The token is unknown.';
-    END IF;
-  ELSE
-    SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status, x.audience
-      INTO k
-      FROM oauth.tokens x
-      JOIN tenancy.tenants n ON n.id = x.tenant_id
-      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
-     WHERE x.token_hash = h AND x.kind = 'access';
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000', DETAIL = 'The token is unknown.';
-    END IF;
-  END IF;
-  IF k.revoked_at IS NOT NULL THEN
-    RAISE EXCEPTION 'access token revoked' USING ERRCODE = '28000', DETAIL = 'Sign in again to get a new one.';
-  END IF;
-  IF k.expires_at <= now() THEN
-    RAISE EXCEPTION 'access token expired' USING ERRCODE = '28000', DETAIL = 'Use the refresh token, or sign in again.';
-  END IF;
-  -- RFC 8707: a token for another resource server is not for this API.
-  IF k.audience IS NOT NULL THEN
-    RAISE EXCEPTION 'access token is for another resource' USING ERRCODE = '28000',
-      DETAIL = 'Its audience is not this tenant''s API; ask for a token without resource, or with the issuer as resource.';
-  END IF;
-  IF k.tenant_status <> 'active' THEN
-    RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'TB003',
-      DETAIL = 'This tenant is suspended; contact the platform operator.';
-  END IF;
-  IF k.user_id IS NOT NULL AND k.user_status IS DISTINCT FROM 'active' THEN
-    RAISE EXCEPTION 'the user of this access token is disabled' USING ERRCODE = '28000';
-  END IF;
-  -- Scopes as granted, within what the user's role allows now (a demoted
-  -- admin loses admin at once). Client credentials tokens: no user, no role.
-  PERFORM tenancy._set_context(k.tenant_id, k.user_id, k.role,
-    CASE WHEN k.user_id IS NULL OR k.role IN ('admin', 'owner') THEN k.scope
-         ELSE array_to_string(array_remove(string_to_array(k.scope, ' '), 'admin'), ' ') END,
-    k.client_id);
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_authenticate';
 COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token (opaque bfat_..., or an RFC 9068 JWT this server issued; revocation applies to both) and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token, a token for another resource (RFC 8707) or a disabled user; TB003 when the tenant is suspended.';
 REVOKE ALL ON FUNCTION tenancy.authenticate(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.authenticate(text) TO backend_gateway, backend_app, backend_admin;

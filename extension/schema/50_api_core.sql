@@ -141,37 +141,18 @@ END $$;
 COMMENT ON FUNCTION api.only_fields(jsonb, text[]) IS 'Raises 22023 when a JSON body has a field outside the allowed list.';
 
 -- The token of an Authorization: Bearer header (RFC 6750 §2.1 b64token
--- grammar, scheme case-insensitive), or NULL. The one parser of that header.
+-- grammar, scheme case-insensitive), or NULL. The one parser of that header
+-- (extension/src/token.c).
 CREATE FUNCTION api.bearer_token(r api.request) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT (regexp_match(coalesce(r.headers->>'authorization', ''), '^[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9._~+/-]+=*) *$'))[1]
-$$;
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'bf_api_bearer_token';
 COMMENT ON FUNCTION api.bearer_token(api.request) IS 'The token of an Authorization: Bearer header, or NULL.';
 
 -- Bearer authentication of a request (RFC 6750 §2.1: header only — a token
--- in the query string is refused). Sets the context via tenancy.authenticate.
+-- in the query string is refused), in C with the one token check
+-- (tenancy.authenticate's code): false when no Authorization header is sent
+-- and none is required.
 CREATE FUNCTION api.authenticate(r api.request, p_required boolean) RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  h text := r.headers->>'authorization';
-  token text := api.bearer_token(r);
-BEGIN
-  IF r.query ? 'access_token' THEN
-    RAISE EXCEPTION 'access tokens are not accepted in the query string' USING ERRCODE = '22023',
-      DETAIL = 'Send Authorization: Bearer <token>.';
-  END IF;
-  IF h IS NULL THEN
-    IF p_required THEN
-      RAISE EXCEPTION 'authentication required' USING ERRCODE = 'TB401', DETAIL = 'Send Authorization: Bearer <token>.';
-    END IF;
-    RETURN false;
-  END IF;
-  IF token IS NULL THEN
-    RAISE EXCEPTION 'malformed Authorization header' USING ERRCODE = '28000', DETAIL = 'Send Authorization: Bearer <token>.';
-  END IF;
-  PERFORM tenancy.authenticate(token);
-  RETURN true;
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_api_authenticate';
 COMMENT ON FUNCTION api.authenticate(api.request, boolean) IS 'Checks the Bearer token of a request and sets the context; refuses tokens in the query string.';
 
 CREATE FUNCTION api.require_scope(p_scope text) RETURNS void
@@ -217,12 +198,9 @@ COMMENT ON FUNCTION api.cors_allowed(text, uuid) IS 'True when an Origin may cal
 REVOKE ALL ON FUNCTION api.cors_allowed(text, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.cors_allowed(text, uuid) TO backend_gateway, backend_admin;
 
+-- In C (extension/src/handlers.c), shared with GET /api/v1/me.
 CREATE FUNCTION api.user_json(u tenancy.user_info) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  RETURN jsonb_build_object('id', u.id, 'email', u.email, 'display_name', u.display_name, 'role', u.role,
-                            'status', u.status, 'created_at', u.created_at, 'updated_at', u.updated_at);
-END $$;
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_user_json';
 COMMENT ON FUNCTION api.user_json(tenancy.user_info) IS 'A user as the API shows it.';
 
 CREATE FUNCTION api.tenant_json(t tenancy.tenants) RETURNS jsonb

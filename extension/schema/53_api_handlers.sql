@@ -25,10 +25,7 @@ END $$;
 COMMENT ON FUNCTION api.own_tenant(api.request) IS 'The {id} of a tenant route when it is the current tenant; 404 otherwise.';
 
 CREATE FUNCTION api.extension_version() RETURNS text
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  RETURN (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'backend_framework');
-END $$;
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_extension_version';
 COMMENT ON FUNCTION api.extension_version() IS 'Installed version of backend_framework.';
 
 -- What only platform operators see: the server's version and the number of
@@ -49,11 +46,7 @@ REVOKE ALL ON FUNCTION tenancy.platform_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.platform_status() TO backend_admin;
 
 CREATE FUNCTION api.h_health(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  RETURN api.json(200, jsonb_build_object('status', 'ok', 'database', 'up', 'version', api.extension_version(),
-                                         'time', now()));
-END $$;
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_h_health';
 COMMENT ON FUNCTION api.h_health(api.request) IS 'GET /health.';
 
 CREATE FUNCTION api.h_ping(r api.request) RETURNS api.response
@@ -201,19 +194,9 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.h_user_delete(api.request) IS 'DELETE /api/v1/users/{id} (admins).';
 
+-- In C (extension/src/handlers.c): one prepared read as the caller (RLS applies).
 CREATE FUNCTION api.h_me(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-  t uuid := tenancy.current_tenant_id();
-  u jsonb;
-  tj jsonb;
-BEGIN
-  SELECT jsonb_build_object('id', n.id, 'slug', n.slug, 'name', n.name, 'plan', n.plan) INTO tj
-    FROM tenancy.tenants n WHERE n.id = t;
-  SELECT api.user_json(x) INTO u FROM tenancy.user_info x WHERE x.tenant_id = t AND x.id = tenancy.current_user_id();
-  RETURN api.json(200, jsonb_build_object('user', u, 'tenant', tj, 'role', tenancy.current_user_role(),
-    'scope', current_setting('backend_framework.scopes'), 'client_id', tenancy.current_client_id()));
-END $$;
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_h_me';
 COMMENT ON FUNCTION api.h_me(api.request) IS 'GET /api/v1/me: the token''s user (null for client credentials), tenant, role, scope and client.';
 
 -- Registration is public (the sign-up page): a tenant, its first owner, and

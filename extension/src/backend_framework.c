@@ -295,4 +295,6 @@ _PG_init(void)
 
 	bf_router_init();
 	bf_request_init();
+	bf_handlers_init();
+	bf_token_init();
 }

@@ -20,6 +20,7 @@ void		_PG_init(void);
 #define BF_ERRCODE_API_LIMIT	MAKE_SQLSTATE('T','B','0','0','2')
 #define BF_ERRCODE_SUSPENDED	MAKE_SQLSTATE('T','B','0','0','3')
 #define BF_ERRCODE_SCOPE		MAKE_SQLSTATE('T','B','0','0','4')
+#define BF_ERRCODE_UNAUTHENTICATED	MAKE_SQLSTATE('T','B','4','0','1')
 #define BF_ERRCODE_MISDIRECTED	MAKE_SQLSTATE('T','B','4','2','1')
 
 /* tenant.c: a plan prepared once per backend (executor/spi.h's SPIPlanPtr). */
@@ -54,6 +55,11 @@ Oid			bf_definer_oid(void);
 
 /* request.c */
 void		bf_request_init(void);
+Datum		bf_headers_object(int n, const char *const *kv);
+
+/* handlers.c: the hot handlers in C. */
+void		bf_handlers_init(void);
+Datum		bf_response(int status, Datum headers, Datum body, bool body_null);
 
 /* hosts.c, tenant.c: Host, public URLs and the tenant of a request. */
 char	   *bf_lower(const char *s);
@@ -74,8 +80,10 @@ void		bf_resolve_tenant(const char *host, const char *path, Datum headers, bf_re
 void		bf_set_local(const char *name, const char *value);
 void		bf_tenant_init(void);
 
-/* token.c: the opaque bearer token check (false: not one, use the SQL check). */
-bool		bf_token_check(Datum headers, Datum query);
+/* token.c: the one access-token check. */
+void		bf_token_init(void);
+void		bf_authenticate_token(const char *token);
+bool		bf_request_authenticate(Datum headers, Datum query, bool required);
 
 /* meter.c, worker.c: API call counters in shared memory and their worker. */
 #include "storage/lwlock.h"

@@ -36,6 +36,8 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "catalog/namespace.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/array.h"
 #include "utils/datetime.h"
@@ -187,11 +189,14 @@ meter_subxact_cb(SubXactEvent event, SubTransactionId mySubid, SubTransactionId 
 				charges[i].level = level - 1;
 }
 
+static void readings_relcache_cb(Datum arg, Oid relid);
+
 void
 bf_meter_init(void)
 {
 	RegisterXactCallback(meter_xact_cb, NULL);
 	RegisterSubXactCallback(meter_subxact_cb, NULL);
+	CacheRegisterRelcacheCallback(readings_relcache_cb, (Datum) 0);
 }
 
 static void
@@ -214,6 +219,56 @@ remember(const MeterKey *k)
  * functions are schema-qualified: the caller's search_path is not trusted.
  */
 static SPIPlanPtr limit_plan = NULL;
+
+/*
+ * This backend's last reading of each tenant's limit and written calls,
+ * kept while no flush ran since (flush_seq unchanged and even: the table
+ * holds what it held then; the worker moves flush_seq every second, so a
+ * reading is at most about a second old) and tenancy.tenants did not change
+ * (relcache invalidation, as for the tenant cache): the limit check then
+ * needs no query. Without a worker (the direct path) nothing is kept.
+ */
+typedef struct LimitReading
+{
+	MeterKey	key;
+	uint64		seq;
+	uint64		generation;
+	bool		has_limit;
+	int64		lim;
+	int64		flushed;
+} LimitReading;
+static HTAB *readings = NULL;
+static uint64 readings_generation = 1;
+static Oid	tenants_relid = InvalidOid;
+
+static void
+readings_relcache_cb(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == tenants_relid)
+		readings_generation++;
+}
+
+static LimitReading *
+reading(const MeterKey *k, bool create)
+{
+	bool		found;
+	LimitReading *r;
+
+	if (readings == NULL)
+	{
+		HASHCTL		info;
+
+		memset(&info, 0, sizeof(info));
+		info.keysize = sizeof(MeterKey);
+		info.entrysize = sizeof(LimitReading);
+		readings = hash_create("backend_framework limit readings", 64, &info, HASH_ELEM | HASH_BLOBS);
+		tenants_relid = get_relname_relid("tenants", get_namespace_oid("tenancy", false));
+	}
+	r = hash_search(readings, k, create ? HASH_ENTER : HASH_FIND, &found);
+	if (r != NULL && !found)
+		r->generation = 0;
+	return r;
+}
 static SPIPlanPtr write_plan = NULL;
 
 static bool
@@ -280,6 +335,16 @@ one_array(Datum d, Oid type)
 	return PointerGetDatum(construct_array(&d, 1, type, len, byval, align));
 }
 
+static void
+limit_reached(int64 lim)
+{
+	ereport(ERROR,
+			(errcode(BF_ERRCODE_API_LIMIT),
+			 errmsg("monthly API call limit reached"),
+			 errdetail("The tenant's plan allows " INT64_FORMAT " API calls per month.", lim),
+			 errhint("Upgrade the plan or wait for next month.")));
+}
+
 /*
  * Counts one API call of a tenant in the current transaction and returns
  * the month's calls including it; TB002 when the month's limit is reached.
@@ -300,9 +365,12 @@ bf_meter_charge(Datum tenant)
 	bool		found;
 	Oid			save_user;
 	int			save_sec;
+	uint64		seq;
+	LimitReading *kept;
 
 	make_key(&k, MyDatabaseId, t, month);
 	LWLockAcquire(bf_shared->lock, LW_EXCLUSIVE);
+	seq = bf_shared->flush_seq;
 	if (bf_worker_serving(MyDatabaseId, &need_worker))
 	{
 		e = hash_search(meter_hash, &k, HASH_ENTER_NULL, &found);
@@ -321,6 +389,15 @@ bf_meter_charge(Datum tenant)
 	if (need_worker)
 		bf_worker_start(MyDatabaseId);
 
+	/* A reading from an earlier request, still true: no query. */
+	kept = (e != NULL && seq % 2 == 0) ? reading(&k, false) : NULL;
+	if (kept != NULL && kept->seq == seq && kept->generation == readings_generation)
+	{
+		if (kept->has_limit && kept->flushed + shm_used >= kept->lim)
+			limit_reached(kept->lim);
+		return kept->flushed + shm_used + 1;
+	}
+
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(bf_definer_oid(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	PG_TRY();
@@ -334,11 +411,7 @@ bf_meter_charge(Datum tenant)
 					 errmsg("tenant %s does not exist",
 							DatumGetCString(DirectFunctionCall1(uuid_out, tenant)))));
 		if (has_limit && flushed + shm_used >= lim)
-			ereport(ERROR,
-					(errcode(BF_ERRCODE_API_LIMIT),
-					 errmsg("monthly API call limit reached"),
-					 errdetail("The tenant's plan allows " INT64_FORMAT " API calls per month.", lim),
-					 errhint("Upgrade the plan or wait for next month.")));
+			limit_reached(lim);
 		if (e == NULL)
 			bf_meter_write(one_array(tenant, UUIDOID), one_array(Int32GetDatum(month), INT4OID),
 						   one_array(Int64GetDatum(1), INT8OID), MyProcPid % 16);
@@ -351,6 +424,25 @@ bf_meter_charge(Datum tenant)
 	}
 	PG_END_TRY();
 	SetUserIdAndSecContext(save_user, save_sec);
+	/* Kept when no flush ran during the read (and none was running before it). */
+	if (e != NULL && seq % 2 == 0)
+	{
+		uint64		gen = readings_generation;
+		uint64		now_seq;
+
+		LWLockAcquire(bf_shared->lock, LW_SHARED);
+		now_seq = bf_shared->flush_seq;
+		LWLockRelease(bf_shared->lock);
+		if (now_seq == seq)
+		{
+			kept = reading(&k, true);
+			kept->seq = seq;
+			kept->generation = gen;
+			kept->has_limit = has_limit;
+			kept->lim = lim;
+			kept->flushed = flushed;
+		}
+	}
 	return flushed + shm_used + 1;
 }
 

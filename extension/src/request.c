@@ -10,8 +10,8 @@
  *     route (router.c), decide CORS, answer 404/405/OPTIONS, count sign-up
  *     attempts (tenancy.signup_throttle: counted even when the handler
  *     fails, so outside its subtransaction);
- *  2. (subtransaction) authenticate the bearer token (token.c for opaque
- *     access tokens, api.authenticate otherwise), check the scope,
+ *  2. (subtransaction) authenticate the bearer token (token.c, the one
+ *     check), check the scope,
  *     meter authenticated /api calls (in shared memory, meter.c), call the
  *     route's handler: a failure undoes all of it, and an unsuccessful call
  *     is not charged;
@@ -53,7 +53,6 @@ enum
 	FN_ERROR,
 	FN_ERROR_FROM_SQLSTATE,
 	FN_SIGNUP_THROTTLE,
-	FN_AUTHENTICATE,
 	FN_HTML_CSP,
 	FN_H_TENANT_CREATE,
 	FN__COUNT
@@ -63,7 +62,6 @@ static const char *const fn_sigs[FN__COUNT] = {
 	"api.error(pg_catalog.int4, pg_catalog.text, pg_catalog.text, pg_catalog.jsonb)",
 	"api.error_from_sqlstate(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text)",
 	"tenancy.signup_throttle(pg_catalog.text)",
-	"api.authenticate(api.request, pg_catalog.bool)",
 	"api.html_csp(pg_catalog.text)",
 	"api.h_tenant_create(api.request)",
 };
@@ -207,8 +205,8 @@ json_string(Datum doc, const char *key)
 }
 
 /* A jsonb object of string members from key, value pairs (NULL values skipped). */
-static Datum
-headers_object(int n, const char *const *kv)
+Datum
+bf_headers_object(int n, const char *const *kv)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
@@ -253,7 +251,7 @@ set_response(bf_request *r, Datum resp, bool isnull)
 	{
 		/* A handler that answers nothing is a bug of the handler. */
 		r->status = 500;
-		r->headers = headers_object(1, (const char *[]) {"Content-Type", "application/json"});
+		r->headers = bf_headers_object(1, (const char *[]) {"Content-Type", "application/json"});
 		r->headers_null = false;
 		r->body = CStringGetTextDatum("{\"error\": \"server_error\", \"error_description\": \"The handler gave no answer.\"}");
 		r->body_null = false;
@@ -366,14 +364,14 @@ step_route(bf_request *r, Datum query_text, bool query_null)
 
 		r->answered = true;
 		r->status = 204;
-		r->headers = headers_object(4, kv);
+		r->headers = bf_headers_object(4, kv);
 		r->headers_null = false;
 		r->body_null = true;
 	}
 	else if (!r->route.has_route)
 		answer_error(r, 405, "method_not_allowed",
 					 psprintf("%s is not allowed on %s.", r->m, r->path),
-					 headers_object(1, (const char *[]) {"Allow", allow_list(r, true)}));
+					 bf_headers_object(1, (const char *[]) {"Allow", allow_list(r, true)}));
 	else if (r->route.tenant && r->n[RQ_TENANT_ID])
 		answer_error(r, 404, "not_found",
 					 psprintf("No tenant named in this request: use the X-Tenant header, a /t/{slug}/ path prefix or a {slug}.%s host.",
@@ -396,23 +394,12 @@ static void
 step_handle(bf_request *r)
 {
 	Datum		req = HeapTupleGetDatum(heap_form_tuple(request_desc, r->v, r->n));
-	Datum		a[2];
-	bool		n[2] = {false, false};
-	bool		isnull;
 	bool		authed = false;
 	AclResult	acl;
 
 	if (r->route.auth == 'b' || r->route.auth == 'o')
 	{
-		/* Opaque access tokens in C (token.c); any other form through SQL. */
-		if (bf_token_check(r->v[RQ_HEADERS], r->v[RQ_QUERY]))
-			authed = true;
-		else
-		{
-			a[0] = req;
-			a[1] = BoolGetDatum(r->route.auth == 'b');
-			authed = DatumGetBool(call_fn(&fns[FN_AUTHENTICATE], 2, a, n, &isnull)) && !isnull;
-		}
+		authed = bf_request_authenticate(r->v[RQ_HEADERS], r->v[RQ_QUERY], r->route.auth == 'b');
 		if (r->route.auth == 'b' && r->route.scope &&
 			!DatumGetBool(DirectFunctionCall1(bf_has_scope, CStringGetTextDatum(r->route.scope))))
 			ereport(ERROR,
@@ -518,7 +505,7 @@ step_handle_adapter(bf_request *r, Datum qt, bool qn)
 static void
 add_headers(bf_request *r)
 {
-	Datum		resp_headers = r->headers_null ? headers_object(0, NULL) : r->headers;
+	Datum		resp_headers = r->headers_null ? bf_headers_object(0, NULL) : r->headers;
 	char	   *ct = json_string(resp_headers, "Content-Type");
 	const char *csp = "default-src 'none'; frame-ancestors 'none'";
 
@@ -541,7 +528,7 @@ add_headers(bf_request *r)
 			"Content-Security-Policy", csp,
 		};
 
-		r->headers = json_concat(headers_object(5, kv), resp_headers);
+		r->headers = json_concat(bf_headers_object(5, kv), resp_headers);
 		r->headers_null = false;
 	}
 	if (r->cors)
@@ -553,7 +540,7 @@ add_headers(bf_request *r)
 			"Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After, Location, X-Request-Id",
 		};
 
-		r->headers = json_concat(r->headers, headers_object(3, kv));
+		r->headers = json_concat(r->headers, bf_headers_object(3, kv));
 	}
 }
 
@@ -568,7 +555,23 @@ bf_handle_request(PG_FUNCTION_ARGS)
 	int			state = 0;
 	char	   *m;
 
-	InitMaterializedSRF(fcinfo, 0);
+	/*
+	 * The result's descriptor is the one the executor expects (a copy: it is
+	 * freed after the call); InitMaterializedSRF would build it from pg_proc
+	 * on every call.
+	 */
+	if (rsinfo && IsA(rsinfo, ReturnSetInfo) && rsinfo->expectedDesc &&
+		(rsinfo->allowedModes & SFRM_Materialize))
+	{
+		MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+
+		rsinfo->returnMode = SFRM_Materialize;
+		rsinfo->setDesc = CreateTupleDescCopy(rsinfo->expectedDesc);
+		rsinfo->setResult = tuplestore_begin_heap(false, false, work_mem);
+		MemoryContextSwitchTo(old);
+	}
+	else
+		InitMaterializedSRF(fcinfo, 0);
 	if (!fns_valid || request_desc == NULL)
 		load_fns();
 
@@ -582,7 +585,7 @@ bf_handle_request(PG_FUNCTION_ARGS)
 	r.path = pstrdup(r.raw_path);
 	set_text(&r, RQ_METHOD, r.method);
 	set_text(&r, RQ_PATH, r.path);
-	r.v[RQ_HEADERS] = PG_ARGISNULL(3) ? headers_object(0, NULL) : PG_GETARG_DATUM(3);
+	r.v[RQ_HEADERS] = PG_ARGISNULL(3) ? bf_headers_object(0, NULL) : PG_GETARG_DATUM(3);
 	r.v[RQ_BODY] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
 	r.n[RQ_BODY] = PG_ARGISNULL(4);
 	r.v[RQ_CLIENT_ADDR] = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
@@ -603,7 +606,7 @@ bf_handle_request(PG_FUNCTION_ARGS)
 	if (r.n[RQ_QUERY])
 	{
 		/* The query string itself was refused: no redirect_uri to read. */
-		r.v[RQ_QUERY] = headers_object(0, NULL);
+		r.v[RQ_QUERY] = bf_headers_object(0, NULL);
 		r.n[RQ_QUERY] = false;
 	}
 	add_headers(&r);

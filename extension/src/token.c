@@ -1,62 +1,210 @@
 /*
- * token.c — the bearer token check of the request path, in C, for opaque
- * access tokens (bfat_ + 43 base64url characters).
+ * token.c — the one access-token check: tenancy.authenticate(token) for SQL
+ * callers, api.authenticate(request, required) and api.bearer_token(request)
+ * for handlers, and the request path (request.c), all through
+ * bf_authenticate_token.
  *
- * The fast equivalent of api.authenticate → tenancy.authenticate
- * (35_oauth_authenticate.sql), which stays the one token check for SQL
- * callers and for every other token form (bf_token_check returns false and
- * request.c calls the SQL function): SHA-256 of the token, then one
- * prepared lookup on oauth.tokens by digest (its hash index), run as
- * backend_definer the way SECURITY DEFINER switches user. The same refusals
- * with the same SQLSTATEs, messages and details, in the same order, and the
- * same context, set with SET LOCAL semantics on the superuser-only
- * backend_framework.* settings (set_config_option, PGC_SUSET,
- * GUC_ACTION_LOCAL), so it is undone with the transaction or subtransaction.
+ * An access token is opaque (bfat_ + 43 base64url characters) or an RFC 9068
+ * JWT this server issued; both are stored as SHA-256 digests, so one lookup
+ * finds either and sees its revocation. The lookup reads oauth.tokens by its
+ * digest index, then the user and the tenant by primary key, with direct
+ * index scans under a fresh snapshot (what a READ COMMITTED statement would
+ * see): no SQL, no plan, no role switch — this code reads only what it
+ * needs, and row-level security has no say in a credential check (the
+ * PL/pgSQL it replaces ran as a BYPASSRLS definer). The refusals are 28000
+ * (TB003 for a suspended tenant), in a fixed order; the context is set with
+ * SET LOCAL semantics on the superuser-only backend_framework.* settings
+ * (set_config_option, PGC_SUSET, GUC_ACTION_LOCAL), so it is undone with the
+ * transaction or subtransaction.
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "backend_framework.h"
 
 extern Datum oauth_token_digest(PG_FUNCTION_ARGS);
 
-static SPIPlanPtr token_plan = NULL;
-
-/*
- * The opaque access token of an Authorization header value, or NULL when the
- * value is anything else (left to the SQL check, which knows every form).
- * The accepted shape is a subset of api.bearer_token's pattern.
- */
-static char *
-opaque_token(const char *h)
+/* The relations, indexes and columns read, looked up once per backend. */
+enum
 {
-	const char *p = h;
-	const char *t;
+	T_TENANT, T_CLIENT, T_USER, T_SCOPE, T_KIND, T_EXPIRES, T_REVOKED, T_AUDIENCE, T__N
+};
+static const char *const token_cols[T__N] = {
+	"tenant_id", "client_id", "user_id", "scope", "kind", "expires_at", "revoked_at", "audience"
+};
+static struct
+{
+	bool		valid;
+	Oid			tokens,
+				tokens_digest,
+				users,
+				users_pkey,
+				tenants,
+				tenants_pkey;
+	AttrNumber	tok[T__N];
+	AttrNumber	user_role,
+				user_status,
+				tenant_status;
+} rel;
+
+static void
+token_relcache_cb(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == rel.tokens || relid == rel.users || relid == rel.tenants)
+		rel.valid = false;
+}
+
+void
+bf_token_init(void)
+{
+	CacheRegisterRelcacheCallback(token_relcache_cb, (Datum) 0);
+}
+
+static Oid
+relation_oid(const char *nsp, const char *name)
+{
+	Oid			oid = get_relname_relid(name, get_namespace_oid(nsp, false));
+
+	if (!OidIsValid(oid))
+		elog(ERROR, "relation %s.%s does not exist", nsp, name);
+	return oid;
+}
+
+static AttrNumber
+column(Oid relid, const char *name)
+{
+	AttrNumber	a = get_attnum(relid, name);
+
+	if (a == InvalidAttrNumber)
+		elog(ERROR, "column %s of relation %u does not exist", name, relid);
+	return a;
+}
+
+static void
+load_relations(void)
+{
 	int			i;
 
-	if (pg_strncasecmp(p, "bearer", 6) != 0 || p[6] != ' ')
-		return NULL;
-	p += 6;
-	while (*p == ' ')
-		p++;
-	t = p;
-	if (strncmp(t, "bfat_", 5) != 0)
-		return NULL;
-	for (i = 5; i < 48; i++)
-		if (!(isalnum((unsigned char) t[i]) || t[i] == '_' || t[i] == '-'))
-			return NULL;
-	for (p = t + 48; *p == ' '; p++)
-		;
-	if (*p != '\0')
-		return NULL;
-	return pnstrdup(t, 48);
+	rel.tokens = relation_oid("oauth", "tokens");
+	rel.tokens_digest = relation_oid("oauth", "tokens_digest_idx");
+	rel.users = relation_oid("tenancy", "users");
+	rel.users_pkey = relation_oid("tenancy", "users_pkey");
+	rel.tenants = relation_oid("tenancy", "tenants");
+	rel.tenants_pkey = relation_oid("tenancy", "tenants_pkey");
+	for (i = 0; i < T__N; i++)
+		rel.tok[i] = column(rel.tokens, token_cols[i]);
+	rel.user_role = column(rel.users, "role");
+	rel.user_status = column(rel.users, "status");
+	rel.tenant_status = column(rel.tenants, "status");
+	rel.valid = true;
+}
+
+/* An index scan of equality keys (index columns 1..n) over a relation. */
+typedef struct bf_scan
+{
+	Relation	heap;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+} bf_scan;
+
+static void
+scan_begin(bf_scan *s, Oid heap, Oid index, Snapshot snap, int n, const RegProcedure *eq, const Datum *vals)
+{
+	ScanKeyData keys[2];
+	int			i;
+
+	Assert(n <= 2);
+	for (i = 0; i < n; i++)
+		ScanKeyInit(&keys[i], i + 1, BTEqualStrategyNumber, eq[i], vals[i]);
+	s->heap = table_open(heap, AccessShareLock);
+	s->index = index_open(index, AccessShareLock);
+	s->slot = table_slot_create(s->heap, NULL);
+	s->scan = index_beginscan(s->heap, s->index, snap, n, 0);
+	index_rescan(s->scan, keys, n, NULL, 0);
+}
+
+static void
+scan_end(bf_scan *s)
+{
+	index_endscan(s->scan);
+	ExecDropSingleTupleTableSlot(s->slot);
+	index_close(s->index, AccessShareLock);
+	table_close(s->heap, AccessShareLock);
+}
+
+/* A text column of the scan's current row, palloc'd, or NULL. */
+static char *
+slot_text(TupleTableSlot *slot, AttrNumber a)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, a, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static void
+refuse(const char *msg, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("%s", msg),
+			 detail ? errdetail("%s", detail) : 0));
+}
+
+/* bfat_ + 43 base64url characters, or a JWT (eyJ...; three base64url parts), at most 8 KiB. */
+static bool
+token_form_ok(const char *t)
+{
+	size_t		len = strlen(t);
+	int			dots = 0;
+	size_t		part = 0;
+
+	if (len == 48 && strncmp(t, "bfat_", 5) == 0)
+	{
+		for (size_t i = 5; i < len; i++)
+			if (!(isalnum((unsigned char) t[i]) || t[i] == '_' || t[i] == '-'))
+				return false;
+		return true;
+	}
+	if (len > 8192 || strncmp(t, "eyJ", 3) != 0)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		if (t[i] == '.')
+		{
+			if (++dots > 2 || (dots == 2 && part == 0))
+				return false;
+			part = 0;
+		}
+		else if (isalnum((unsigned char) t[i]) || t[i] == '_' || t[i] == '-')
+			part++;
+		else
+			return false;
+	}
+	/* Header part may be "eyJ" alone; payload and signature are non-empty. */
+	return dots == 2 && part > 0;
 }
 
 void
@@ -69,7 +217,7 @@ bf_set_local(const char *name, const char *value)
 	(void) set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 }
 
-/* The granted scopes without "admin", split and joined on single spaces as array_remove does. */
+/* The granted scopes without "admin", split and joined on single spaces. */
 static char *
 drop_admin(const char *scope)
 {
@@ -97,136 +245,262 @@ drop_admin(const char *scope)
 	return s.data;
 }
 
-static void
-refuse(const char *msg, const char *detail)
+/*
+ * Checks an access token and sets the context (tenant, user, role, scopes,
+ * client) for the rest of the transaction. When a tenant context is already
+ * set, the token must be one of that tenant's.
+ */
+void
+bf_authenticate_token(const char *token)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-			 errmsg("%s", msg),
-			 detail ? errdetail("%s", detail) : 0));
+	const char *ctx = GetConfigOption("backend_framework.tenant_id", true, false);
+	Datum		digest;
+	Snapshot	snap;
+	bf_scan		s;
+	bool		found = false,
+				other_tenant = false;
+	Datum		tenant_id = (Datum) 0;
+	char	   *tenant = NULL,
+			   *client = NULL,
+			   *user = NULL,
+			   *scope = NULL,
+			   *role = NULL,
+			   *user_status = NULL,
+			   *tenant_status = NULL;
+	bool		revoked = false,
+				expired = false,
+				audience = false;
+
+	if (token == NULL || !token_form_ok(token))
+		refuse("invalid access token",
+			   "An access token looks like bfat_ followed by 43 characters, or is a JWT; get one from the token endpoint.");
+	if (ctx != NULL && ctx[0] == '\0')
+		ctx = NULL;
+	if (!rel.valid)
+		load_relations();
+	digest = DirectFunctionCall1(oauth_token_digest, CStringGetTextDatum(token));
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+
+	/* The token, by digest (any tenant's: a match elsewhere is its own refusal). */
+	scan_begin(&s, rel.tokens, rel.tokens_digest, snap, 1, (RegProcedure[]) {F_BYTEAEQ}, &digest);
+	while (!found && index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+	{
+		char	   *kind = slot_text(s.slot, rel.tok[T_KIND]);
+		bool		isnull;
+		Datum		t;
+
+		if (strcmp(kind, "access") != 0)
+			continue;
+		t = slot_getattr(s.slot, rel.tok[T_TENANT], &isnull);
+		tenant = DatumGetCString(DirectFunctionCall1(uuid_out, t));
+		if (ctx != NULL && strcmp(tenant, ctx) != 0)
+		{
+			other_tenant = true;
+			continue;
+		}
+		found = true;
+		tenant_id = DirectFunctionCall1(uuid_in, CStringGetDatum(tenant));
+		client = slot_text(s.slot, rel.tok[T_CLIENT]);
+		{
+			Datum		u = slot_getattr(s.slot, rel.tok[T_USER], &isnull);
+
+			user = isnull ? NULL : DatumGetCString(DirectFunctionCall1(uuid_out, u));
+		}
+		scope = slot_text(s.slot, rel.tok[T_SCOPE]);
+		(void) slot_getattr(s.slot, rel.tok[T_REVOKED], &isnull);
+		revoked = !isnull;
+		expired = DatumGetTimestampTz(slot_getattr(s.slot, rel.tok[T_EXPIRES], &isnull)) <=
+			GetCurrentTransactionStartTimestamp();
+		(void) slot_getattr(s.slot, rel.tok[T_AUDIENCE], &isnull);
+		audience = !isnull;
+	}
+	scan_end(&s);
+
+	if (found)
+	{
+		/* The tenant's status, and the user's role and status, as they are now. */
+		scan_begin(&s, rel.tenants, rel.tenants_pkey, snap, 1, (RegProcedure[]) {F_UUID_EQ}, &tenant_id);
+		if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+			tenant_status = slot_text(s.slot, rel.tenant_status);
+		scan_end(&s);
+		if (user != NULL)
+		{
+			Datum		keys[2] = {tenant_id, DirectFunctionCall1(uuid_in, CStringGetDatum(user))};
+
+			scan_begin(&s, rel.users, rel.users_pkey, snap, 2, (RegProcedure[]) {F_UUID_EQ, F_UUID_EQ}, keys);
+			if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+			{
+				role = slot_text(s.slot, rel.user_role);
+				user_status = slot_text(s.slot, rel.user_status);
+			}
+			scan_end(&s);
+		}
+	}
+	UnregisterSnapshot(snap);
+
+	if (!found)
+	{
+		if (other_tenant)
+			refuse("access token belongs to another tenant",
+				   "Use a token issued by this tenant's authorization server.");
+		refuse("invalid access token", "The token is unknown.");
+	}
+	if (tenant_status == NULL)
+		refuse("invalid access token", "The token is unknown.");
+	if (revoked)
+		refuse("access token revoked", "Sign in again to get a new one.");
+	if (expired)
+		refuse("access token expired", "Use the refresh token, or sign in again.");
+	/* RFC 8707: a token for another resource server is not for this API. */
+	if (audience)
+		refuse("access token is for another resource",
+			   "Its audience is not this tenant's API; ask for a token without resource, or with the issuer as resource.");
+	if (strcmp(tenant_status, "active") != 0)
+		ereport(ERROR,
+				(errcode(BF_ERRCODE_SUSPENDED),
+				 errmsg("tenant suspended"),
+				 errdetail("This tenant is suspended; contact the platform operator.")));
+	if (user != NULL && (user_status == NULL || strcmp(user_status, "active") != 0))
+		refuse("the user of this access token is disabled", NULL);
+	/* Scopes as granted, within what the user's role allows now (a demoted admin loses admin at once). */
+	if (user != NULL && !(role && (strcmp(role, "admin") == 0 || strcmp(role, "owner") == 0)))
+		scope = drop_admin(scope);
+	bf_set_local("backend_framework.tenant_id", tenant);
+	bf_set_local("backend_framework.user_id", user ? user : "");
+	bf_set_local("backend_framework.user_role", role ? role : "");
+	bf_set_local("backend_framework.scopes", scope ? scope : "");
+	bf_set_local("backend_framework.client_id", client ? client : "");
 }
 
 /*
- * Checks the request's bearer token when it is an opaque access token in an
- * Authorization header and sets the context; returns false, having done
- * nothing, for anything else (no header, another form, a query string with
- * access_token): the caller then runs the SQL check.
+ * The token of an Authorization: Bearer header value (RFC 6750 §2.1
+ * b64token, scheme case-insensitive, spaces around), or NULL.
+ */
+static char *
+bearer_token(const char *h)
+{
+	const char *p = h;
+	const char *t;
+	const char *e;
+
+	if (h == NULL || pg_strncasecmp(p, "bearer", 6) != 0 || p[6] != ' ')
+		return NULL;
+	for (p += 6; *p == ' '; p++)
+		;
+	t = p;
+	while (isalnum((unsigned char) *p) || (*p != '\0' && strchr("._~+/-", *p) != NULL))
+		p++;
+	if (p == t)
+		return NULL;
+	while (*p == '=')
+		p++;
+	e = p;
+	while (*p == ' ')
+		p++;
+	if (*p != '\0')
+		return NULL;
+	return pnstrdup(t, e - t);
+}
+
+/* A string member of a jsonb object, or NULL. */
+static char *
+member(Datum doc, const char *key, bool *present)
+{
+	Jsonb	   *jb = DatumGetJsonbP(doc);
+	JsonbValue	v;
+
+	*present = false;
+	if (!JB_ROOT_IS_OBJECT(jb) ||
+		getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v) == NULL)
+		return NULL;
+	*present = (v.type != jbvNull);	/* as ->> reads it: JSON null is no value */
+	return v.type == jbvString ? pnstrdup(v.val.string.val, v.val.string.len) : NULL;
+}
+
+/*
+ * Bearer authentication of a request (RFC 6750 §2.1: header only, a token in
+ * the query string is refused). False when there is no Authorization header
+ * and none is required; raises on any refusal.
  */
 bool
-bf_token_check(Datum headers, Datum query)
+bf_request_authenticate(Datum headers, Datum query, bool required)
 {
-	Jsonb	   *q = DatumGetJsonbP(query);
-	Jsonb	   *hj = DatumGetJsonbP(headers);
-	JsonbValue	v;
+	bool		present;
+	char	   *h;
 	char	   *token;
-	Datum		digest;
-	const char *ctx;
-	Oid			save_user;
-	int			save_sec;
-	int			pick = -1;
-	uint64		i;
+
+	(void) member(query, "access_token", &present);
+	if (present)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("access tokens are not accepted in the query string"),
+				 errdetail("Send Authorization: Bearer <token>.")));
+	h = member(headers, "authorization", &present);
+	if (!present)
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(BF_ERRCODE_UNAUTHENTICATED),
+					 errmsg("authentication required"),
+					 errdetail("Send Authorization: Bearer <token>.")));
+		return false;
+	}
+	token = bearer_token(h);
+	if (token == NULL)
+		refuse("malformed Authorization header", "Send Authorization: Bearer <token>.");
+	bf_authenticate_token(token);
+	return true;
+}
+
+/* SQL: tenancy.authenticate(access_token text). */
+PG_FUNCTION_INFO_V1(bf_authenticate);
+Datum
+bf_authenticate(PG_FUNCTION_ARGS)
+{
+	bf_authenticate_token(PG_ARGISNULL(0) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(0)));
+	PG_RETURN_VOID();
+}
+
+/* The headers and query of an api.request. */
+static void
+request_parts(FunctionCallInfo fcinfo, Datum *headers, Datum *query)
+{
+	HeapTupleHeader r = PG_GETARG_HEAPTUPLEHEADER(0);
 	bool		isnull;
 
-	if (JB_ROOT_IS_OBJECT(q) &&
-		getKeyJsonValueFromContainer(&q->root, "access_token", 12, &v) != NULL)
-		return false;
-	if (!JB_ROOT_IS_OBJECT(hj) ||
-		getKeyJsonValueFromContainer(&hj->root, "authorization", 13, &v) == NULL ||
-		v.type != jbvString)
-		return false;
-	token = opaque_token(pnstrdup(v.val.string.val, v.val.string.len));
-	if (token == NULL)
-		return false;
-	digest = DirectFunctionCall1(oauth_token_digest, CStringGetTextDatum(token));
-	ctx = GetConfigOption("backend_framework.tenant_id", true, false);
-	if (ctx != NULL && ctx[0] == '\0')
-		ctx = NULL;
+	*headers = GetAttributeByName(r, "headers", &isnull);
+	if (isnull)
+		*headers = bf_headers_object(0, NULL);
+	*query = GetAttributeByName(r, "query", &isnull);
+	if (isnull)
+		*query = bf_headers_object(0, NULL);
+}
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(bf_definer_oid(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
-	{
-		TupleDesc	td;
-		HeapTuple	row;
-		char	   *tenant,
-				   *client,
-				   *user,
-				   *scope,
-				   *role,
-				   *user_status,
-				   *tenant_status;
+/* SQL: api.authenticate(r api.request, p_required boolean) → boolean. */
+PG_FUNCTION_INFO_V1(bf_api_authenticate);
+Datum
+bf_api_authenticate(PG_FUNCTION_ARGS)
+{
+	Datum		headers,
+				query;
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		{
-			Oid			types[1] = {BYTEAOID};
+	request_parts(fcinfo, &headers, &query);
+	PG_RETURN_BOOL(bf_request_authenticate(headers, query, PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1)));
+}
 
-			bf_kept_plan(&token_plan,
-							 "SELECT x.tenant_id::pg_catalog.text, x.client_id, x.user_id::pg_catalog.text, x.scope, "
-							 "x.revoked_at IS NOT NULL, x.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now(), "
-							 "u.role, u.status, n.status, x.audience IS NOT NULL "
-							 "FROM oauth.tokens x "
-							 "JOIN tenancy.tenants n ON n.id OPERATOR(pg_catalog.=) x.tenant_id "
-							 "LEFT JOIN tenancy.users u ON u.tenant_id OPERATOR(pg_catalog.=) x.tenant_id "
-							 " AND u.id OPERATOR(pg_catalog.=) x.user_id "
-							 "WHERE x.token_hash OPERATOR(pg_catalog.=) $1 "
-							 "AND x.kind OPERATOR(pg_catalog.=) 'access'",
-						 1, types);
-		}
-		if (SPI_execute_plan(token_plan, &digest, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "reading oauth.tokens failed");
-		td = SPI_tuptable->tupdesc;
-		/* With a tenant chosen by the request, only its own token will do. */
-		for (i = 0; i < SPI_processed && pick < 0; i++)
-			if (ctx == NULL || strcmp(SPI_getvalue(SPI_tuptable->vals[i], td, 1), ctx) == 0)
-				pick = (int) i;
-		if (pick < 0)
-		{
-			if (ctx != NULL && SPI_processed > 0)
-				refuse("access token belongs to another tenant",
-					   "Use a token issued by this tenant's authorization server.");
-			refuse("invalid access token", "The token is unknown.");
-		}
-		row = SPI_tuptable->vals[pick];
-		if (DatumGetBool(SPI_getbinval(row, td, 5, &isnull)))
-			refuse("access token revoked", "Sign in again to get a new one.");
-		if (DatumGetBool(SPI_getbinval(row, td, 6, &isnull)))
-			refuse("access token expired", "Use the refresh token, or sign in again.");
-		/* RFC 8707: a token for another resource server is not for this API. */
-		if (DatumGetBool(SPI_getbinval(row, td, 10, &isnull)))
-			refuse("access token is for another resource",
-				   "Its audience is not this tenant's API; ask for a token without resource, or with the issuer as resource.");
-		tenant = SPI_getvalue(row, td, 1);
-		client = SPI_getvalue(row, td, 2);
-		user = SPI_getvalue(row, td, 3);
-		scope = SPI_getvalue(row, td, 4);
-		role = SPI_getvalue(row, td, 7);
-		user_status = SPI_getvalue(row, td, 8);
-		tenant_status = SPI_getvalue(row, td, 9);
-		if (strcmp(tenant_status, "active") != 0)
-			ereport(ERROR,
-					(errcode(BF_ERRCODE_SUSPENDED),
-					 errmsg("tenant suspended"),
-					 errdetail("This tenant is suspended; contact the platform operator.")));
-		if (user != NULL && (user_status == NULL || strcmp(user_status, "active") != 0))
-			refuse("the user of this access token is disabled", NULL);
-		/* Scopes as granted, within what the user's role allows now. */
-		if (user != NULL && !(role && (strcmp(role, "admin") == 0 || strcmp(role, "owner") == 0)))
-			scope = drop_admin(scope);
-		/* SET LOCAL of the whole context, as tenancy._set_context. */
-		bf_set_local("backend_framework.tenant_id", tenant);
-		bf_set_local("backend_framework.user_id", user ? user : "");
-		bf_set_local("backend_framework.user_role", role ? role : "");
-		bf_set_local("backend_framework.scopes", scope ? scope : "");
-		bf_set_local("backend_framework.client_id", client ? client : "");
-		SPI_finish();
-	}
-	PG_CATCH();
-	{
-		SetUserIdAndSecContext(save_user, save_sec);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	SetUserIdAndSecContext(save_user, save_sec);
-	return true;
+/* SQL: api.bearer_token(r api.request) → text, or NULL. */
+PG_FUNCTION_INFO_V1(bf_api_bearer_token);
+Datum
+bf_api_bearer_token(PG_FUNCTION_ARGS)
+{
+	Datum		headers,
+				query;
+	bool		present;
+	char	   *t;
+
+	request_parts(fcinfo, &headers, &query);
+	t = bearer_token(member(headers, "authorization", &present));
+	if (t == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(t));
 }

@@ -1,0 +1,339 @@
+/*
+ * handlers.c — the hot route handlers in C: GET /health and GET /api/v1/me,
+ * with api.user_json (the one shape of a user in the API, which the SQL
+ * handlers call too) and api.extension_version.
+ *
+ * They are ordinary handlers ((api.request) → api.response), called by the
+ * router like any other, as the caller: reads go through SPI plans prepared
+ * once per backend and run as the current user, so row-level security
+ * applies exactly as it would to the PL/pgSQL they replace. Written in C
+ * because they are the most frequent calls; a handler in PL/pgSQL costs a
+ * function call with a pinned search_path and a plan check per statement.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+#include "utils/uuid.h"
+
+#include "backend_framework.h"
+
+/* Read once per backend, again after a change of pg_type or pg_proc. */
+static MemoryContext cache_cxt = NULL;
+static bool cache_valid = false;
+static TupleDesc response_desc = NULL;	/* api.response, blessed */
+static char *ext_version = NULL;		/* backend_framework's installed version */
+static SPIPlanPtr me_plan = NULL;
+
+static void
+handlers_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cache_valid = false;
+}
+
+static void load_cache(void);
+
+void
+bf_handlers_init(void)
+{
+	CacheRegisterSyscacheCallback(TYPEOID, handlers_syscache_cb, (Datum) 0);
+	/* ALTER EXTENSION UPDATE replaces functions: the version may have changed. */
+	CacheRegisterSyscacheCallback(PROCOID, handlers_syscache_cb, (Datum) 0);
+}
+
+/* An api.response (status, headers, body) as a composite Datum. */
+Datum
+bf_response(int status, Datum headers, Datum body, bool body_null)
+{
+	Datum		v[3] = {Int32GetDatum(status), headers, body};
+	bool		n[3] = {false, false, body_null};
+
+	if (!cache_valid)
+		load_cache();
+	return HeapTupleGetDatum(heap_form_tuple(response_desc, v, n));
+}
+
+/* The api.response of a JSON body with Content-Type application/json. */
+static Datum
+json_response(int status, JsonbValue *body)
+{
+	Jsonb	   *jb = JsonbValueToJsonb(body);
+	const char *kv[] = {"Content-Type", "application/json"};
+
+	return bf_response(status, bf_headers_object(1, kv),
+					   CStringGetTextDatum(JsonbToCString(NULL, &jb->root, VARSIZE(jb))), false);
+}
+
+/* Object members, pushed in any order (jsonb sorts them as jsonb_build_object does). */
+static void
+push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+static void
+push_string(JsonbParseState **st, const char *key, const char *val)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	if (val == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) val;
+		v.val.string.len = strlen(val);
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* A timestamptz as jsonb_build_object writes it (ISO 8601, JSON's form). */
+static void
+push_time(JsonbParseState **st, const char *key, Datum ts, bool isnull)
+{
+	push_string(st, key, isnull ? NULL : JsonEncodeDateTime(NULL, ts, TIMESTAMPTZOID, NULL));
+}
+
+/*
+ * Pushes the members of api.user_json(u), the one shape of a user: each
+ * column converted as jsonb_build_object converts it (timestamps in JSON's
+ * ISO form, NULL as null, anything else as its text).
+ */
+static JsonbValue *
+push_user(JsonbParseState **st, HeapTupleHeader u)
+{
+	static const char *const cols[] = {"id", "email", "display_name", "role", "status", "created_at", "updated_at"};
+	TupleDesc	td = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(u), HeapTupleHeaderGetTypMod(u));
+	JsonbValue *res;
+
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < lengthof(cols); i++)
+	{
+		int			att;
+		bool		isnull;
+		Datum		d;
+		Oid			typ;
+
+		for (att = 0; att < td->natts; att++)
+			if (strcmp(NameStr(TupleDescAttr(td, att)->attname), cols[i]) == 0)
+				break;
+		if (att == td->natts)
+			elog(ERROR, "tenancy.user_info has no column %s", cols[i]);
+		typ = TupleDescAttr(td, att)->atttypid;
+		d = GetAttributeByNum(u, att + 1, &isnull);
+		if (isnull)
+			push_string(st, cols[i], NULL);
+		else if (typ == TIMESTAMPTZOID)
+			push_time(st, cols[i], d, false);
+		else
+		{
+			Oid			out;
+			bool		varlena;
+
+			getTypeOutputInfo(typ, &out, &varlena);
+			push_string(st, cols[i], OidOutputFunctionCall(out, d));
+		}
+	}
+	res = pushJsonbValue(st, WJB_END_OBJECT, NULL);
+	ReleaseTupleDesc(td);
+	return res;
+}
+
+/* api.user_json(tenancy.user_info) → jsonb: a user as the API shows it. */
+PG_FUNCTION_INFO_V1(bf_user_json);
+Datum
+bf_user_json(PG_FUNCTION_ARGS)
+{
+	JsonbParseState *st = NULL;
+
+	PG_RETURN_POINTER(JsonbValueToJsonb(push_user(&st, PG_GETARG_HEAPTUPLEHEADER(0))));
+}
+
+/*
+ * api.response's descriptor and the installed version (pg_extension has no
+ * syscache: one index scan), kept until the next invalidation.
+ */
+static void
+load_cache(void)
+{
+	Oid			typ = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("response"),
+									  ObjectIdGetDatum(get_namespace_oid("api", false)));
+	TupleDesc	td = lookup_rowtype_tupdesc(typ, -1);
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	MemoryContext old;
+
+	if (cache_cxt == NULL)
+		cache_cxt = AllocSetContextCreate(CacheMemoryContext, "backend_framework handlers",
+										  ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(cache_cxt);
+	old = MemoryContextSwitchTo(cache_cxt);
+	response_desc = BlessTupleDesc(CreateTupleDescCopy(td));
+	ReleaseTupleDesc(td);
+	ext_version = NULL;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("backend_framework"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			ext_version = TextDatumGetCString(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	MemoryContextSwitchTo(old);
+	cache_valid = true;
+}
+
+/* api.extension_version(): the installed version of backend_framework. */
+PG_FUNCTION_INFO_V1(bf_extension_version);
+Datum
+bf_extension_version(PG_FUNCTION_ARGS)
+{
+	if (!cache_valid)
+		load_cache();
+	if (ext_version == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(ext_version));
+}
+
+/* GET /health: the service and its database answer. */
+PG_FUNCTION_INFO_V1(bf_h_health);
+Datum
+bf_h_health(PG_FUNCTION_ARGS)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *v;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_string(&st, "status", "ok");
+	push_string(&st, "database", "up");
+	if (!cache_valid)
+		load_cache();
+	push_string(&st, "version", ext_version);
+	push_time(&st, "time", TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
+	v = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	PG_RETURN_DATUM(json_response(200, v));
+}
+
+static const char *
+setting(const char *name)
+{
+	const char *v = GetConfigOption(name, true, false);
+
+	return (v == NULL || v[0] == '\0') ? NULL : v;
+}
+
+/*
+ * GET /api/v1/me: the token's user (null for client credentials), tenant,
+ * role, scope and client. One prepared read as the caller (RLS applies).
+ */
+PG_FUNCTION_INFO_V1(bf_h_me);
+Datum
+bf_h_me(PG_FUNCTION_ARGS)
+{
+	const char *tenant = setting("backend_framework.tenant_id");
+	const char *user = setting("backend_framework.user_id");
+	const char *scope = GetConfigOption("backend_framework.scopes", true, false);
+	Oid			types[2] = {UUIDOID, UUIDOID};
+	Datum		args[2];
+	char		nulls[2];
+	JsonbParseState *st = NULL;
+	JsonbValue *v;
+	MemoryContext caller = CurrentMemoryContext;
+
+	args[0] = tenant ? DirectFunctionCall1(uuid_in, CStringGetDatum(tenant)) : (Datum) 0;
+	nulls[0] = tenant ? ' ' : 'n';
+	args[1] = user ? DirectFunctionCall1(uuid_in, CStringGetDatum(user)) : (Datum) 0;
+	nulls[1] = user ? ' ' : 'n';
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_plan(bf_kept_plan(&me_plan,
+									  "SELECT n.id::pg_catalog.text, n.slug, n.name, n.plan, x "
+									  "FROM (SELECT) d "
+									  "LEFT JOIN tenancy.tenants n ON n.id OPERATOR(pg_catalog.=) $1 "
+									  "LEFT JOIN tenancy.user_info x ON x.tenant_id OPERATOR(pg_catalog.=) $1 "
+									  " AND x.id OPERATOR(pg_catalog.=) $2",
+									  2, types),
+						 args, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the tenant and user failed");
+	{
+		HeapTuple	row = SPI_tuptable->vals[0];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		u = SPI_getbinval(row, td, 5, &isnull);
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		push_key(&st, "user");
+		if (isnull)
+		{
+			JsonbValue	nv = {.type = jbvNull};
+
+			pushJsonbValue(&st, WJB_VALUE, &nv);
+		}
+		else
+			push_user(&st, DatumGetHeapTupleHeader(u));
+		push_key(&st, "tenant");
+		if (SPI_getvalue(row, td, 1) == NULL)
+		{
+			JsonbValue	nv = {.type = jbvNull};
+
+			pushJsonbValue(&st, WJB_VALUE, &nv);
+		}
+		else
+		{
+			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+			push_string(&st, "id", SPI_getvalue(row, td, 1));
+			push_string(&st, "slug", SPI_getvalue(row, td, 2));
+			push_string(&st, "name", SPI_getvalue(row, td, 3));
+			push_string(&st, "plan", SPI_getvalue(row, td, 4));
+			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		}
+		push_string(&st, "role", setting("backend_framework.user_role"));
+		push_string(&st, "scope", scope ? scope : "");
+		push_string(&st, "client_id", setting("backend_framework.client_id"));
+		v = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		{
+			Datum		resp = json_response(200, v);
+
+			MemoryContextSwitchTo(spi);
+			SPI_finish();
+			PG_RETURN_DATUM(resp);
+		}
+	}
+}
