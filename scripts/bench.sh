@@ -9,8 +9,11 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 DUR=${BENCH_SECONDS:-10}
 CONN=${BENCH_CONNECTIONS:-64}
-gw_pid=""
-cleanup() { [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null; wait "$gw_pid" 2>/dev/null; scripts/cluster.sh stop; }
+gw_pid=""; ceiling_pid=""
+cleanup() {
+  for p in $gw_pid $ceiling_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  scripts/cluster.sh stop
+}
 trap cleanup EXIT
 scripts/cluster.sh install >/dev/null
 scripts/cluster.sh destroy
@@ -45,6 +48,24 @@ run() { # name, wrk args...
   echo "$rps" > "$BUILD/bench-$name.rps"
 }
 echo "wrk -t2 -c$CONN -d${DUR}s on $(nproc) cores (gateway, PostgreSQL and wrk together)"
+# The ceiling: the same gateway binary against a database whose
+# api.handle_request is a trivial SQL function (a constant answer), so every
+# rate below can be read as a share of what the gateway, libpq, the
+# PostgreSQL protocol and wrk leave on this machine.
+psql -qX -d postgres -c "DROP DATABASE IF EXISTS bench_ceiling" -c "CREATE DATABASE bench_ceiling" >/dev/null
+psql -qX -d bench_ceiling -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE SCHEMA api;
+CREATE FUNCTION api.handle_request(text, text, text, jsonb, bytea, text)
+RETURNS TABLE(status integer, headers jsonb, body text) LANGUAGE sql IMMUTABLE
+AS $$ SELECT 200, '{"Content-Type": "application/json"}'::jsonb, '{"status": "ok"}'::text $$;
+GRANT USAGE ON SCHEMA api TO backend_gateway;
+SQL
+CEILING_PORT=$((GATEWAY_PORT + 1))
+gateway/backend-gateway --listen 127.0.0.1:$CEILING_PORT --database "${GATEWAY_DSN/dbname=$PGDATABASE/dbname=bench_ceiling}" >/dev/null 2>>"$BUILD/bench-gateway.err" &
+ceiling_pid=$!
+for i in $(seq 50); do curl -fs "http://127.0.0.1:$CEILING_PORT/health" >/dev/null && break; sleep 0.1; done
+run ceiling "http://127.0.0.1:$CEILING_PORT/health"
+kill $ceiling_pid; wait $ceiling_pid 2>/dev/null; ceiling_pid=""
 run health "$U/health"
 BENCH_BODY="grant_type=client_credentials&scope=read" BENCH_AUTH="$BASIC" BENCH_TENANT=demo \
   run client_credentials -s test/bench/post.lua "$U/oauth/token"
@@ -70,9 +91,10 @@ pg=$(PGPASSFILE=$GATEWAY_PASSFILE "$BINDIR/pgbench" -n -M prepared -c "$PGB_CLIE
 me=$(cat "$BUILD/bench-me.rps")
 printf '%-34s %10s tps (pgbench -c %s)\n' "pgbench api.handle_request(/me)" "$pg" "$PGB_CLIENTS"
 awk -v a="$me" -v b="$pg" 'BEGIN { printf "%-34s %10.0f%%  (target >= 50%%)\n", "gateway /me vs pgbench", 100 * a / b }'
-# Each rate as a share of /health's in the same run.
-h=$(cat "$BUILD/bench-health.rps")
-for n in me introspection client_credentials app_notes password; do
-  awk -v n="$n" -v a="$(cat "$BUILD/bench-$n.rps")" -v h="$h" 'BEGIN { printf "%-34s %10.1f%% of /health\n", n, 100 * a / h }'
+# Each rate as a share of /health's and of the ceiling's, in the same run.
+h=$(cat "$BUILD/bench-health.rps"); c=$(cat "$BUILD/bench-ceiling.rps")
+for n in health me introspection client_credentials app_notes password; do
+  awk -v n="$n" -v a="$(cat "$BUILD/bench-$n.rps")" -v h="$h" -v c="$c" \
+    'BEGIN { printf "%-34s %10.1f%% of /health  %6.1f%% of the ceiling\n", n, 100 * a / h, 100 * a / c }'
 done
 node test/bench/idle.mjs "$GATEWAY_PORT" 1000 "$gw_pid"

@@ -296,5 +296,5 @@ _PG_init(void)
 	bf_router_init();
 	bf_request_init();
 	bf_handlers_init();
-	bf_token_init();
+	bf_lookup_init();
 }

@@ -21,6 +21,7 @@ void		_PG_init(void);
 #define BF_ERRCODE_SUSPENDED	MAKE_SQLSTATE('T','B','0','0','3')
 #define BF_ERRCODE_SCOPE		MAKE_SQLSTATE('T','B','0','0','4')
 #define BF_ERRCODE_UNAUTHENTICATED	MAKE_SQLSTATE('T','B','4','0','1')
+#define BF_ERRCODE_TOO_MANY		MAKE_SQLSTATE('T','B','4','2','9')
 #define BF_ERRCODE_MISDIRECTED	MAKE_SQLSTATE('T','B','4','2','1')
 
 /* tenant.c: a plan prepared once per backend (executor/spi.h's SPIPlanPtr). */
@@ -80,8 +81,48 @@ void		bf_resolve_tenant(const char *host, const char *path, Datum headers, bf_re
 void		bf_set_local(const char *name, const char *value);
 void		bf_tenant_init(void);
 
+/* lookup.c: direct index lookups (equality keys on index columns 1..n). */
+#include "access/genam.h"
+#include "executor/tuptable.h"
+typedef struct bf_scan
+{
+	Relation	heap;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+} bf_scan;
+enum
+{
+	BF_TOK_TENANT, BF_TOK_CLIENT, BF_TOK_USER, BF_TOK_SCOPE, BF_TOK_KIND, BF_TOK_EXPIRES,
+	BF_TOK_REVOKED, BF_TOK_AUDIENCE, BF_TOK__N
+};
+typedef struct bf_relations
+{
+	bool		valid;
+	Oid			tokens,
+				tokens_digest,
+				users,
+				users_pkey,
+				tenants,
+				tenants_pkey;
+	AttrNumber	tok[BF_TOK__N];
+	AttrNumber	user_role,
+				user_status,
+				tenant_status,
+				tenant_slug,
+				tenant_name,
+				tenant_plan;
+} bf_relations;
+extern bf_relations bf_rel;
+void		bf_lookup_init(void);
+void		bf_relations_load(void);
+Oid			bf_relation_oid(const char *nsp, const char *name);
+AttrNumber	bf_column(Oid relid, const char *name);
+void		bf_scan_begin(bf_scan *s, Oid heap, Oid index, Snapshot snap, int n, const RegProcedure *eq, const Datum *vals);
+void		bf_scan_end(bf_scan *s);
+char	   *bf_slot_text(TupleTableSlot *slot, AttrNumber a);
+
 /* token.c: the one access-token check. */
-void		bf_token_init(void);
 void		bf_authenticate_token(const char *token);
 bool		bf_request_authenticate(Datum headers, Datum query, bool required);
 

@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
+#include "utils/snapmgr.h"
 #include "utils/uuid.h"
 
 #include "backend_framework.h"
@@ -42,7 +43,6 @@ static MemoryContext cache_cxt = NULL;
 static bool cache_valid = false;
 static TupleDesc response_desc = NULL;	/* api.response, blessed */
 static char *ext_version = NULL;		/* backend_framework's installed version */
-static SPIPlanPtr me_plan = NULL;
 
 static void
 handlers_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
@@ -257,9 +257,20 @@ setting(const char *name)
 	return (v == NULL || v[0] == '\0') ? NULL : v;
 }
 
+/* A JSON null as the value of the member whose key was just pushed. */
+static void
+push_null(JsonbParseState **st)
+{
+	JsonbValue	nv = {.type = jbvNull};
+
+	pushJsonbValue(st, WJB_VALUE, &nv);
+}
+
 /*
  * GET /api/v1/me: the token's user (null for client credentials), tenant,
- * role, scope and client. One prepared read as the caller (RLS applies).
+ * role, scope and client. The context's own tenant and user rows, read by
+ * primary key (lookup.c): exactly the rows the caller's row-level security
+ * shows it, without a query.
  */
 PG_FUNCTION_INFO_V1(bf_h_me);
 Datum
@@ -268,72 +279,53 @@ bf_h_me(PG_FUNCTION_ARGS)
 	const char *tenant = setting("backend_framework.tenant_id");
 	const char *user = setting("backend_framework.user_id");
 	const char *scope = GetConfigOption("backend_framework.scopes", true, false);
-	Oid			types[2] = {UUIDOID, UUIDOID};
-	Datum		args[2];
-	char		nulls[2];
 	JsonbParseState *st = NULL;
-	JsonbValue *v;
-	MemoryContext caller = CurrentMemoryContext;
+	Snapshot	snap;
+	bf_scan		s;
+	Datum		tid = tenant ? DirectFunctionCall1(uuid_in, CStringGetDatum(tenant)) : (Datum) 0;
 
-	args[0] = tenant ? DirectFunctionCall1(uuid_in, CStringGetDatum(tenant)) : (Datum) 0;
-	nulls[0] = tenant ? ' ' : 'n';
-	args[1] = user ? DirectFunctionCall1(uuid_in, CStringGetDatum(user)) : (Datum) 0;
-	nulls[1] = user ? ' ' : 'n';
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_plan(bf_kept_plan(&me_plan,
-									  "SELECT n.id::pg_catalog.text, n.slug, n.name, n.plan, x "
-									  "FROM (SELECT) d "
-									  "LEFT JOIN tenancy.tenants n ON n.id OPERATOR(pg_catalog.=) $1 "
-									  "LEFT JOIN tenancy.user_info x ON x.tenant_id OPERATOR(pg_catalog.=) $1 "
-									  " AND x.id OPERATOR(pg_catalog.=) $2",
-									  2, types),
-						 args, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reading the tenant and user failed");
+	bf_relations_load();
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_key(&st, "user");
+	if (tenant && user)
 	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		u = SPI_getbinval(row, td, 5, &isnull);
-		MemoryContext spi = MemoryContextSwitchTo(caller);
+		Datum		keys[2] = {tid, DirectFunctionCall1(uuid_in, CStringGetDatum(user))};
 
-		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		push_key(&st, "user");
-		if (isnull)
+		bf_scan_begin(&s, bf_rel.users, bf_rel.users_pkey, snap, 2, (RegProcedure[]) {F_UUID_EQ, F_UUID_EQ}, keys);
+		if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 		{
-			JsonbValue	nv = {.type = jbvNull};
-
-			pushJsonbValue(&st, WJB_VALUE, &nv);
+			/* A composite datum (heap tuples on disk carry no row type). */
+			push_user(&st, DatumGetHeapTupleHeader(ExecFetchSlotHeapTupleDatum(s.slot)));
 		}
 		else
-			push_user(&st, DatumGetHeapTupleHeader(u));
-		push_key(&st, "tenant");
-		if (SPI_getvalue(row, td, 1) == NULL)
-		{
-			JsonbValue	nv = {.type = jbvNull};
-
-			pushJsonbValue(&st, WJB_VALUE, &nv);
-		}
-		else
+			push_null(&st);
+		bf_scan_end(&s);
+	}
+	else
+		push_null(&st);
+	push_key(&st, "tenant");
+	if (tenant)
+	{
+		bf_scan_begin(&s, bf_rel.tenants, bf_rel.tenants_pkey, snap, 1, (RegProcedure[]) {F_UUID_EQ}, &tid);
+		if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 		{
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-			push_string(&st, "id", SPI_getvalue(row, td, 1));
-			push_string(&st, "slug", SPI_getvalue(row, td, 2));
-			push_string(&st, "name", SPI_getvalue(row, td, 3));
-			push_string(&st, "plan", SPI_getvalue(row, td, 4));
+			push_string(&st, "id", tenant);
+			push_string(&st, "slug", bf_slot_text(s.slot, bf_rel.tenant_slug));
+			push_string(&st, "name", bf_slot_text(s.slot, bf_rel.tenant_name));
+			push_string(&st, "plan", bf_slot_text(s.slot, bf_rel.tenant_plan));
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
-		push_string(&st, "role", setting("backend_framework.user_role"));
-		push_string(&st, "scope", scope ? scope : "");
-		push_string(&st, "client_id", setting("backend_framework.client_id"));
-		v = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-		{
-			Datum		resp = json_response(200, v);
-
-			MemoryContextSwitchTo(spi);
-			SPI_finish();
-			PG_RETURN_DATUM(resp);
-		}
+		else
+			push_null(&st);
+		bf_scan_end(&s);
 	}
+	else
+		push_null(&st);
+	UnregisterSnapshot(snap);
+	push_string(&st, "role", setting("backend_framework.user_role"));
+	push_string(&st, "scope", scope ? scope : "");
+	push_string(&st, "client_id", setting("backend_framework.client_id"));
+	PG_RETURN_DATUM(json_response(200, pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }

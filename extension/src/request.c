@@ -2,19 +2,16 @@
  * request.c — api.handle_request, the gateway's one call per request.
  *
  * Same contract as the PL/pgSQL version it replaces: one call per request,
- * never raises, every failure a JSON answer. The steps:
- *  1. (subtransaction) decode the query string, validate the Host
- *     (hosts.c: api.request_host, api.public_base_url in C), resolve the
- *     tenant (tenant.c: tenancy.resolve_tenant in C, which sets the tenant
- *     context), find the
- *     route (router.c), decide CORS, answer 404/405/OPTIONS, count sign-up
- *     attempts (tenancy.signup_throttle: counted even when the handler
- *     fails, so outside its subtransaction);
- *  2. (subtransaction) authenticate the bearer token (token.c, the one
- *     check), check the scope,
- *     meter authenticated /api calls (in shared memory, meter.c), call the
- *     route's handler: a failure undoes all of it, and an unsuccessful call
- *     is not charged;
+ * never raises, every failure a JSON answer. In one subtransaction:
+ *  1. decode the query string, validate the Host (hosts.c), resolve the
+ *     tenant (tenant.c, which sets the tenant context), find the route
+ *     (router.c), decide CORS, answer 404/405/OPTIONS, count sign-up
+ *     attempts (tenancy.signup_throttle);
+ *  2. authenticate the bearer token (token.c, the one check), check the
+ *     scope, meter authenticated /api calls (in shared memory, meter.c),
+ *     call the route's handler.
+ * A failure undoes all of it (an unsuccessful call is not charged) and
+ * becomes the answer; a failed sign-up is counted again on its own. Then
  *  3. add the security and CORS headers.
  * SQL functions are called through fmgr lookups cached per backend, with the
  * executor's EXECUTE check, as the caller (their own SECURITY DEFINER and
@@ -296,6 +293,9 @@ set_text(bf_request *r, int att, const char *s)
 	r->v[att] = s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+static bool is_signup(bf_request *r);
+static void signup_throttle(bf_request *r);
+
 /* Step 1: query, Host, tenant, route, CORS, early answers. */
 static void
 step_route(bf_request *r, Datum query_text, bool query_null)
@@ -377,16 +377,26 @@ step_route(bf_request *r, Datum query_text, bool query_null)
 					 psprintf("No tenant named in this request: use the X-Tenant header, a /t/{slug}/ path prefix or a {slug}.%s host.",
 							  GetConfigOption("backend_framework.base_domain", false, false)),
 					 (Datum) 0);
-	else if (r->route.handler == fns[FN_H_TENANT_CREATE].fn_oid)
-	{
-		/*
-		 * Sign-up is anonymous: limited per client address, counted here so
-		 * that failed attempts count too (the handler's work is undone).
-		 */
-		a[0] = r->v[RQ_CLIENT_ADDR];
-		n[0] = r->n[RQ_CLIENT_ADDR];
-		(void) call_fn(&fns[FN_SIGNUP_THROTTLE], 1, a, n, &isnull);
-	}
+	else if (is_signup(r))
+		signup_throttle(r);
+}
+
+static bool
+is_signup(bf_request *r)
+{
+	return r->route.found && r->route.has_route && r->route.handler == fns[FN_H_TENANT_CREATE].fn_oid;
+}
+
+/*
+ * Sign-up is anonymous: limited per client address, and counted even when
+ * the handler fails (see bf_handle_request).
+ */
+static void
+signup_throttle(bf_request *r)
+{
+	bool		isnull;
+
+	(void) call_fn(&fns[FN_SIGNUP_THROTTLE], 1, &r->v[RQ_CLIENT_ADDR], &r->n[RQ_CLIENT_ADDR], &isnull);
 }
 
 /* Step 2: authentication, scope, metering and the handler. */
@@ -495,10 +505,19 @@ run_step(bf_request *r, void (*step) (bf_request *, Datum, bool), Datum qt, bool
 	return false;
 }
 
+/* Both steps, in one subtransaction. */
 static void
-step_handle_adapter(bf_request *r, Datum qt, bool qn)
+step_all(bf_request *r, Datum qt, bool qn)
 {
-	step_handle(r);
+	step_route(r, qt, qn);
+	if (!r->answered)
+		step_handle(r);
+}
+
+static void
+step_throttle(bf_request *r, Datum qt, bool qn)
+{
+	signup_throttle(r);
 }
 
 /* Step 3: headers every answer carries. */
@@ -601,8 +620,22 @@ bf_handle_request(PG_FUNCTION_ARGS)
 		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_LOCAL, true, 0, false);
 
-	if (run_step(&r, step_route, PG_GETARG_DATUM(2), PG_ARGISNULL(2), &state) && !r.answered)
-		(void) run_step(&r, step_handle_adapter, (Datum) 0, true, &state);
+	/*
+	 * One subtransaction for the whole request: an error undoes all of it
+	 * and becomes the answer. A failed sign-up still counts against its
+	 * address: when the error came after the throttle had counted it (any
+	 * error but the throttle's own refusal), the rollback undid the count,
+	 * so it is counted again, in a subtransaction of its own (a refusal
+	 * there changes nothing: the answer is the first error's).
+	 */
+	if (!run_step(&r, step_all, PG_GETARG_DATUM(2), PG_ARGISNULL(2), &state) &&
+		is_signup(&r) && state != BF_ERRCODE_TOO_MANY)
+	{
+		bf_request	again = r;
+		int			ignored;
+
+		(void) run_step(&again, step_throttle, (Datum) 0, true, &ignored);
+	}
 	if (r.n[RQ_QUERY])
 	{
 		/* The query string itself was refused: no redirect_uri to read. */

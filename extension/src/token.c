@@ -45,125 +45,6 @@
 
 extern Datum oauth_token_digest(PG_FUNCTION_ARGS);
 
-/* The relations, indexes and columns read, looked up once per backend. */
-enum
-{
-	T_TENANT, T_CLIENT, T_USER, T_SCOPE, T_KIND, T_EXPIRES, T_REVOKED, T_AUDIENCE, T__N
-};
-static const char *const token_cols[T__N] = {
-	"tenant_id", "client_id", "user_id", "scope", "kind", "expires_at", "revoked_at", "audience"
-};
-static struct
-{
-	bool		valid;
-	Oid			tokens,
-				tokens_digest,
-				users,
-				users_pkey,
-				tenants,
-				tenants_pkey;
-	AttrNumber	tok[T__N];
-	AttrNumber	user_role,
-				user_status,
-				tenant_status;
-} rel;
-
-static void
-token_relcache_cb(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == rel.tokens || relid == rel.users || relid == rel.tenants)
-		rel.valid = false;
-}
-
-void
-bf_token_init(void)
-{
-	CacheRegisterRelcacheCallback(token_relcache_cb, (Datum) 0);
-}
-
-static Oid
-relation_oid(const char *nsp, const char *name)
-{
-	Oid			oid = get_relname_relid(name, get_namespace_oid(nsp, false));
-
-	if (!OidIsValid(oid))
-		elog(ERROR, "relation %s.%s does not exist", nsp, name);
-	return oid;
-}
-
-static AttrNumber
-column(Oid relid, const char *name)
-{
-	AttrNumber	a = get_attnum(relid, name);
-
-	if (a == InvalidAttrNumber)
-		elog(ERROR, "column %s of relation %u does not exist", name, relid);
-	return a;
-}
-
-static void
-load_relations(void)
-{
-	int			i;
-
-	rel.tokens = relation_oid("oauth", "tokens");
-	rel.tokens_digest = relation_oid("oauth", "tokens_digest_idx");
-	rel.users = relation_oid("tenancy", "users");
-	rel.users_pkey = relation_oid("tenancy", "users_pkey");
-	rel.tenants = relation_oid("tenancy", "tenants");
-	rel.tenants_pkey = relation_oid("tenancy", "tenants_pkey");
-	for (i = 0; i < T__N; i++)
-		rel.tok[i] = column(rel.tokens, token_cols[i]);
-	rel.user_role = column(rel.users, "role");
-	rel.user_status = column(rel.users, "status");
-	rel.tenant_status = column(rel.tenants, "status");
-	rel.valid = true;
-}
-
-/* An index scan of equality keys (index columns 1..n) over a relation. */
-typedef struct bf_scan
-{
-	Relation	heap;
-	Relation	index;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-} bf_scan;
-
-static void
-scan_begin(bf_scan *s, Oid heap, Oid index, Snapshot snap, int n, const RegProcedure *eq, const Datum *vals)
-{
-	ScanKeyData keys[2];
-	int			i;
-
-	Assert(n <= 2);
-	for (i = 0; i < n; i++)
-		ScanKeyInit(&keys[i], i + 1, BTEqualStrategyNumber, eq[i], vals[i]);
-	s->heap = table_open(heap, AccessShareLock);
-	s->index = index_open(index, AccessShareLock);
-	s->slot = table_slot_create(s->heap, NULL);
-	s->scan = index_beginscan(s->heap, s->index, snap, n, 0);
-	index_rescan(s->scan, keys, n, NULL, 0);
-}
-
-static void
-scan_end(bf_scan *s)
-{
-	index_endscan(s->scan);
-	ExecDropSingleTupleTableSlot(s->slot);
-	index_close(s->index, AccessShareLock);
-	table_close(s->heap, AccessShareLock);
-}
-
-/* A text column of the scan's current row, palloc'd, or NULL. */
-static char *
-slot_text(TupleTableSlot *slot, AttrNumber a)
-{
-	bool		isnull;
-	Datum		d = slot_getattr(slot, a, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
 static void
 refuse(const char *msg, const char *detail)
 {
@@ -276,22 +157,21 @@ bf_authenticate_token(const char *token)
 			   "An access token looks like bfat_ followed by 43 characters, or is a JWT; get one from the token endpoint.");
 	if (ctx != NULL && ctx[0] == '\0')
 		ctx = NULL;
-	if (!rel.valid)
-		load_relations();
+	bf_relations_load();
 	digest = DirectFunctionCall1(oauth_token_digest, CStringGetTextDatum(token));
 	snap = RegisterSnapshot(GetTransactionSnapshot());
 
 	/* The token, by digest (any tenant's: a match elsewhere is its own refusal). */
-	scan_begin(&s, rel.tokens, rel.tokens_digest, snap, 1, (RegProcedure[]) {F_BYTEAEQ}, &digest);
+	bf_scan_begin(&s, bf_rel.tokens, bf_rel.tokens_digest, snap, 1, (RegProcedure[]) {F_BYTEAEQ}, &digest);
 	while (!found && index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 	{
-		char	   *kind = slot_text(s.slot, rel.tok[T_KIND]);
+		char	   *kind = bf_slot_text(s.slot, bf_rel.tok[BF_TOK_KIND]);
 		bool		isnull;
 		Datum		t;
 
 		if (strcmp(kind, "access") != 0)
 			continue;
-		t = slot_getattr(s.slot, rel.tok[T_TENANT], &isnull);
+		t = slot_getattr(s.slot, bf_rel.tok[BF_TOK_TENANT], &isnull);
 		tenant = DatumGetCString(DirectFunctionCall1(uuid_out, t));
 		if (ctx != NULL && strcmp(tenant, ctx) != 0)
 		{
@@ -300,40 +180,40 @@ bf_authenticate_token(const char *token)
 		}
 		found = true;
 		tenant_id = DirectFunctionCall1(uuid_in, CStringGetDatum(tenant));
-		client = slot_text(s.slot, rel.tok[T_CLIENT]);
+		client = bf_slot_text(s.slot, bf_rel.tok[BF_TOK_CLIENT]);
 		{
-			Datum		u = slot_getattr(s.slot, rel.tok[T_USER], &isnull);
+			Datum		u = slot_getattr(s.slot, bf_rel.tok[BF_TOK_USER], &isnull);
 
 			user = isnull ? NULL : DatumGetCString(DirectFunctionCall1(uuid_out, u));
 		}
-		scope = slot_text(s.slot, rel.tok[T_SCOPE]);
-		(void) slot_getattr(s.slot, rel.tok[T_REVOKED], &isnull);
+		scope = bf_slot_text(s.slot, bf_rel.tok[BF_TOK_SCOPE]);
+		(void) slot_getattr(s.slot, bf_rel.tok[BF_TOK_REVOKED], &isnull);
 		revoked = !isnull;
-		expired = DatumGetTimestampTz(slot_getattr(s.slot, rel.tok[T_EXPIRES], &isnull)) <=
+		expired = DatumGetTimestampTz(slot_getattr(s.slot, bf_rel.tok[BF_TOK_EXPIRES], &isnull)) <=
 			GetCurrentTransactionStartTimestamp();
-		(void) slot_getattr(s.slot, rel.tok[T_AUDIENCE], &isnull);
+		(void) slot_getattr(s.slot, bf_rel.tok[BF_TOK_AUDIENCE], &isnull);
 		audience = !isnull;
 	}
-	scan_end(&s);
+	bf_scan_end(&s);
 
 	if (found)
 	{
 		/* The tenant's status, and the user's role and status, as they are now. */
-		scan_begin(&s, rel.tenants, rel.tenants_pkey, snap, 1, (RegProcedure[]) {F_UUID_EQ}, &tenant_id);
+		bf_scan_begin(&s, bf_rel.tenants, bf_rel.tenants_pkey, snap, 1, (RegProcedure[]) {F_UUID_EQ}, &tenant_id);
 		if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
-			tenant_status = slot_text(s.slot, rel.tenant_status);
-		scan_end(&s);
+			tenant_status = bf_slot_text(s.slot, bf_rel.tenant_status);
+		bf_scan_end(&s);
 		if (user != NULL)
 		{
 			Datum		keys[2] = {tenant_id, DirectFunctionCall1(uuid_in, CStringGetDatum(user))};
 
-			scan_begin(&s, rel.users, rel.users_pkey, snap, 2, (RegProcedure[]) {F_UUID_EQ, F_UUID_EQ}, keys);
+			bf_scan_begin(&s, bf_rel.users, bf_rel.users_pkey, snap, 2, (RegProcedure[]) {F_UUID_EQ, F_UUID_EQ}, keys);
 			if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
 			{
-				role = slot_text(s.slot, rel.user_role);
-				user_status = slot_text(s.slot, rel.user_status);
+				role = bf_slot_text(s.slot, bf_rel.user_role);
+				user_status = bf_slot_text(s.slot, bf_rel.user_status);
 			}
-			scan_end(&s);
+			bf_scan_end(&s);
 		}
 	}
 	UnregisterSnapshot(snap);
