@@ -2438,73 +2438,7 @@ $$;
 COMMENT ON FUNCTION oauth.protected_resource_document(text) IS 'RFC 9728 protected resource metadata of the tenant''s API: resource (= the issuer URL), authorization_servers, jwks_uri, scopes_supported, bearer_methods_supported (header).';
 
 CREATE OR REPLACE FUNCTION tenancy.authenticate(access_token text) RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  ctx uuid := tenancy.current_tenant_id();
-  h bytea;
-  k record;
-BEGIN
-  -- Opaque (bfat_...) or JWT (RFC 9068) access tokens: both are stored as
-  -- digests, so one lookup finds either and sees its revocation.
-  IF access_token IS NULL OR (access_token !~ '^bfat_[A-Za-z0-9_-]{43}$'
-     AND (length(access_token) > 8192 OR access_token !~ '^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$')) THEN
-    RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000',
-      DETAIL = 'An access token looks like bfat_ followed by 43 characters, or is a JWT; get one from the token endpoint.';
-  END IF;
-  h := oauth.token_digest(access_token);
-  IF ctx IS NOT NULL THEN
-    -- A tenant is already chosen (e.g. by the request's host): the token must be one of its own.
-    SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status, x.audience
-      INTO k
-      FROM oauth.tokens x
-      JOIN tenancy.tenants n ON n.id = x.tenant_id
-      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
-     WHERE x.tenant_id = ctx AND x.token_hash = h AND x.kind = 'access';
-    IF NOT FOUND THEN
-      IF EXISTS (SELECT 1 FROM oauth.tokens x WHERE x.token_hash = h AND x.kind = 'access') THEN
-        RAISE EXCEPTION 'access token belongs to another tenant' USING ERRCODE = '28000',
-          DETAIL = 'Use a token issued by this tenant''s authorization server.';
-      END IF;
-      RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000', DETAIL = 'The token is unknown.';
-    END IF;
-  ELSE
-    SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status, x.audience
-      INTO k
-      FROM oauth.tokens x
-      JOIN tenancy.tenants n ON n.id = x.tenant_id
-      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
-     WHERE x.token_hash = h AND x.kind = 'access';
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000', DETAIL = 'The token is unknown.';
-    END IF;
-  END IF;
-  IF k.revoked_at IS NOT NULL THEN
-    RAISE EXCEPTION 'access token revoked' USING ERRCODE = '28000', DETAIL = 'Sign in again to get a new one.';
-  END IF;
-  IF k.expires_at <= now() THEN
-    RAISE EXCEPTION 'access token expired' USING ERRCODE = '28000', DETAIL = 'Use the refresh token, or sign in again.';
-  END IF;
-  -- RFC 8707: a token for another resource server is not for this API.
-  IF k.audience IS NOT NULL THEN
-    RAISE EXCEPTION 'access token is for another resource' USING ERRCODE = '28000',
-      DETAIL = 'Its audience is not this tenant''s API; ask for a token without resource, or with the issuer as resource.';
-  END IF;
-  IF k.tenant_status <> 'active' THEN
-    RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'TB003',
-      DETAIL = 'This tenant is suspended; contact the platform operator.';
-  END IF;
-  IF k.user_id IS NOT NULL AND k.user_status IS DISTINCT FROM 'active' THEN
-    RAISE EXCEPTION 'the user of this access token is disabled' USING ERRCODE = '28000';
-  END IF;
-  -- Scopes as granted, within what the user's role allows now (a demoted
-  -- admin loses admin at once). Client credentials tokens: no user, no role.
-  PERFORM tenancy._set_context(k.tenant_id, k.user_id, k.role,
-    CASE WHEN k.user_id IS NULL OR k.role IN ('admin', 'owner') THEN k.scope
-         ELSE array_to_string(array_remove(string_to_array(k.scope, ' '), 'admin'), ' ') END,
-    k.client_id);
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_authenticate';
 COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token (opaque bfat_..., or an RFC 9068 JWT this server issued; revocation applies to both) and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token, a token for another resource (RFC 8707) or a disabled user; TB003 when the tenant is suspended.';
 
 CREATE OR REPLACE FUNCTION tenancy._revoke_sign_ins(p_tenant uuid, p_user uuid) RETURNS void
@@ -3648,73 +3582,7 @@ REVOKE ALL ON FUNCTION tenancy.count_api_call(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.count_api_call(uuid) TO backend_gateway, backend_admin;
 
 CREATE OR REPLACE FUNCTION tenancy.authenticate(access_token text) RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  ctx uuid := tenancy.current_tenant_id();
-  h bytea;
-  k record;
-BEGIN
-  -- Opaque (bfat_...) or JWT (RFC 9068) access tokens: both are stored as
-  -- digests, so one lookup finds either and sees its revocation.
-  IF access_token IS NULL OR (access_token !~ '^bfat_[A-Za-z0-9_-]{43}$'
-     AND (length(access_token) > 8192 OR access_token !~ '^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$')) THEN
-    RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000',
-      DETAIL = 'An access token looks like bfat_ followed by 43 characters, or is a JWT; get one from the token endpoint.';
-  END IF;
-  h := oauth.token_digest(access_token);
-  IF ctx IS NOT NULL THEN
-    -- A tenant is already chosen (e.g. by the request's host): the token must be one of its own.
-    SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status, x.audience
-      INTO k
-      FROM oauth.tokens x
-      JOIN tenancy.tenants n ON n.id = x.tenant_id
-      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
-     WHERE x.tenant_id = ctx AND x.token_hash = h AND x.kind = 'access';
-    IF NOT FOUND THEN
-      IF EXISTS (SELECT 1 FROM oauth.tokens x WHERE x.token_hash = h AND x.kind = 'access') THEN
-        RAISE EXCEPTION 'access token belongs to another tenant' USING ERRCODE = '28000',
-          DETAIL = 'Use a token issued by this tenant''s authorization server.';
-      END IF;
-      RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000', DETAIL = 'The token is unknown.';
-    END IF;
-  ELSE
-    SELECT x.tenant_id, x.client_id, x.user_id, x.scope, x.expires_at, x.revoked_at, u.role, u.status AS user_status,
-           n.status AS tenant_status, x.audience
-      INTO k
-      FROM oauth.tokens x
-      JOIN tenancy.tenants n ON n.id = x.tenant_id
-      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
-     WHERE x.token_hash = h AND x.kind = 'access';
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'invalid access token' USING ERRCODE = '28000', DETAIL = 'The token is unknown.';
-    END IF;
-  END IF;
-  IF k.revoked_at IS NOT NULL THEN
-    RAISE EXCEPTION 'access token revoked' USING ERRCODE = '28000', DETAIL = 'Sign in again to get a new one.';
-  END IF;
-  IF k.expires_at <= now() THEN
-    RAISE EXCEPTION 'access token expired' USING ERRCODE = '28000', DETAIL = 'Use the refresh token, or sign in again.';
-  END IF;
-  -- RFC 8707: a token for another resource server is not for this API.
-  IF k.audience IS NOT NULL THEN
-    RAISE EXCEPTION 'access token is for another resource' USING ERRCODE = '28000',
-      DETAIL = 'Its audience is not this tenant''s API; ask for a token without resource, or with the issuer as resource.';
-  END IF;
-  IF k.tenant_status <> 'active' THEN
-    RAISE EXCEPTION 'tenant suspended' USING ERRCODE = 'TB003',
-      DETAIL = 'This tenant is suspended; contact the platform operator.';
-  END IF;
-  IF k.user_id IS NOT NULL AND k.user_status IS DISTINCT FROM 'active' THEN
-    RAISE EXCEPTION 'the user of this access token is disabled' USING ERRCODE = '28000';
-  END IF;
-  -- Scopes as granted, within what the user's role allows now (a demoted
-  -- admin loses admin at once). Client credentials tokens: no user, no role.
-  PERFORM tenancy._set_context(k.tenant_id, k.user_id, k.role,
-    CASE WHEN k.user_id IS NULL OR k.role IN ('admin', 'owner') THEN k.scope
-         ELSE array_to_string(array_remove(string_to_array(k.scope, ' '), 'admin'), ' ') END,
-    k.client_id);
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_authenticate';
 COMMENT ON FUNCTION tenancy.authenticate(text) IS 'Checks an access token (opaque bfat_..., or an RFC 9068 JWT this server issued; revocation applies to both) and sets the context (tenant, user, role, scopes, client) for the rest of the transaction. When a tenant context is already set, the token must belong to that tenant. 28000 for an invalid, unknown, expired, revoked or other tenant''s token, a token for another resource (RFC 8707) or a disabled user; TB003 when the tenant is suspended.';
 REVOKE ALL ON FUNCTION tenancy.authenticate(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.authenticate(text) TO backend_gateway, backend_app, backend_admin;
@@ -3746,27 +3614,7 @@ END $$;
 COMMENT ON FUNCTION api.json_body(api.request) IS 'The request body as a JSON object; 400 when malformed, 415 when not application/json.';
 
 CREATE OR REPLACE FUNCTION api.authenticate(r api.request, p_required boolean) RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  h text := r.headers->>'authorization';
-  token text := api.bearer_token(r);
-BEGIN
-  IF r.query ? 'access_token' THEN
-    RAISE EXCEPTION 'access tokens are not accepted in the query string' USING ERRCODE = '22023',
-      DETAIL = 'Send Authorization: Bearer <token>.';
-  END IF;
-  IF h IS NULL THEN
-    IF p_required THEN
-      RAISE EXCEPTION 'authentication required' USING ERRCODE = 'TB401', DETAIL = 'Send Authorization: Bearer <token>.';
-    END IF;
-    RETURN false;
-  END IF;
-  IF token IS NULL THEN
-    RAISE EXCEPTION 'malformed Authorization header' USING ERRCODE = '28000', DETAIL = 'Send Authorization: Bearer <token>.';
-  END IF;
-  PERFORM tenancy.authenticate(token);
-  RETURN true;
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_api_authenticate';
 COMMENT ON FUNCTION api.authenticate(api.request, boolean) IS 'Checks the Bearer token of a request and sets the context; refuses tokens in the query string.';
 
 CREATE OR REPLACE FUNCTION api.require_scope(p_scope text) RETURNS void
@@ -3857,6 +3705,26 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT regexp_replace(u, '[^/]*$', '') FROM unnest(oauth.console_redirect_uris()) u LIMIT 1
 $$;
 COMMENT ON FUNCTION oauth._console_home() IS 'Internal: the console''s address (first backend_framework.console_redirect_uris entry, without its file name), or NULL.';
+
+CREATE OR REPLACE FUNCTION api.bearer_token(r api.request) RETURNS text
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'bf_api_bearer_token';
+COMMENT ON FUNCTION api.bearer_token(api.request) IS 'The token of an Authorization: Bearer header, or NULL.';
+
+CREATE OR REPLACE FUNCTION api.user_json(u tenancy.user_info) RETURNS jsonb
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_user_json';
+COMMENT ON FUNCTION api.user_json(tenancy.user_info) IS 'A user as the API shows it.';
+
+CREATE OR REPLACE FUNCTION api.extension_version() RETURNS text
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_extension_version';
+COMMENT ON FUNCTION api.extension_version() IS 'Installed version of backend_framework.';
+
+CREATE OR REPLACE FUNCTION api.h_health(r api.request) RETURNS api.response
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_h_health';
+COMMENT ON FUNCTION api.h_health(api.request) IS 'GET /health.';
+
+CREATE OR REPLACE FUNCTION api.h_me(r api.request) RETURNS api.response
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_h_me';
+COMMENT ON FUNCTION api.h_me(api.request) IS 'GET /api/v1/me: the token''s user (null for client credentials), tenant, role, scope and client.';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
