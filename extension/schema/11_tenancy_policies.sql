@@ -11,12 +11,29 @@ ALTER TABLE tenancy.api_usage FORCE ROW LEVEL SECURITY;
 ALTER TABLE tenancy.storage_usage ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenancy.storage_usage FORCE ROW LEVEL SECURITY;
 
+-- "Admin or owner": the one statement of which roles administer a tenant
+-- (every check of a role, in SQL, policies and triggers, goes through it;
+-- extension/src/token.c mirrors it for the bearer check).
+CREATE FUNCTION tenancy.is_admin_role(p_role text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(p_role IN ('admin', 'owner'), false)
+$$;
+COMMENT ON FUNCTION tenancy.is_admin_role(text) IS 'True for the roles that administer a tenant: admin and owner (false for user and NULL).';
+
 -- True when the context's user is an admin or owner of the context's tenant.
 CREATE FUNCTION tenancy.is_tenant_admin() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT coalesce(tenancy.current_user_role() IN ('admin', 'owner'), false)
+  SELECT tenancy.is_admin_role(tenancy.current_user_role())
 $$;
 COMMENT ON FUNCTION tenancy.is_tenant_admin() IS 'True when the current context is an admin or owner of its tenant.';
+
+-- The rule for administration (users' passwords, OAuth clients, settings
+-- over HTTP): a tenant, an admin or owner, and a grant of the admin scope.
+CREATE FUNCTION tenancy.acts_as_admin() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT tenancy.current_tenant_id() IS NOT NULL AND tenancy.is_tenant_admin() AND tenancy.has_scope('admin')
+$$;
+COMMENT ON FUNCTION tenancy.acts_as_admin() IS 'True when the current context administers its tenant: an admin or owner (tenancy.is_tenant_admin) granted the admin scope.';
 
 -- Tenants: anyone in the tenant's context reads its row; admins and owners
 -- update it; only owners delete it. New tenants come from register_tenant.

@@ -67,7 +67,7 @@ BEGIN
   -- Scopes as granted, within what the user's role allows now (a demoted
   -- admin loses admin at once). Client credentials tokens: no user, no role.
   PERFORM tenancy._set_context(k.tenant_id, k.user_id, k.role,
-    CASE WHEN k.user_id IS NULL OR k.role IN ('admin', 'owner') THEN k.scope
+    CASE WHEN k.user_id IS NULL OR tenancy.is_admin_role(k.role) THEN k.scope
          ELSE array_to_string(array_remove(string_to_array(k.scope, ' '), 'admin'), ' ') END,
     k.client_id);
 END $$;
