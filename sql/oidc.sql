@@ -29,7 +29,8 @@ CREATE OR REPLACE FUNCTION public.logout(method text, params jsonb, cookies json
 DECLARE a record;
 BEGIN
   PERFORM public.enter('oidc-a');
-  SELECT * INTO a FROM oauth.end_session_endpoint(method, params, cookies, 'http://localhost:8080/t/oidc-a', false);
+  SELECT * INTO a FROM api.logout_answer(oauth.end_session_endpoint(method, params, cookies, 'http://localhost:8080/t/oidc-a'),
+                                         'http://localhost:8080/t/oidc-a', false);
   status := a.status; location := a.headers->>'Location'; h1 := (regexp_match(a.body, '<h1>(.*?)</h1>'))[1];
   cookies_set := public.mask_text(a.headers->>'Set-Cookie');
 END $$;

@@ -114,12 +114,12 @@ CREATE FUNCTION api.h_authorize(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   params jsonb := CASE WHEN r.method = 'POST' THEN api.form_body(r) ELSE r.query END;
-  a record;
+  a api.response;
 BEGIN
-  SELECT * INTO a FROM oauth.authorize_endpoint(r.method, params, api.parse_cookies(r.headers->>'cookie'),
-                                                r.issuer, r.client_addr, r.base_url LIKE 'https:%');
-  RETURN ROW(a.status, jsonb_build_object('Content-Security-Policy', api.html_csp(params->>'redirect_uri'))
-                       || coalesce(a.headers, '{}'), a.body)::api.response;
+  a := api.authorize_answer(oauth.authorize_endpoint(r.method, params, api.parse_cookies(r.headers->>'cookie'), r.issuer, r.client_addr),
+                            r.issuer, r.base_url LIKE 'https:%');
+  a.headers := jsonb_build_object('Content-Security-Policy', api.html_csp(params->>'redirect_uri')) || a.headers;
+  RETURN a;
 END $$;
 COMMENT ON FUNCTION api.h_authorize(api.request) IS 'GET/POST /oauth/authorize: HTML sign-in and consent, 303 to the redirect URI.';
 
