@@ -9,6 +9,14 @@ SELECT r AS role, tenancy.is_admin_role(r) AS administers
   FROM unnest(ARRAY['user', 'admin', 'owner', 'Admin', NULL]) r;
 -- The context: an admin or owner with the admin scope, in a tenant.
 INSERT INTO tenancy.tenants (id, slug, name) VALUES ('00000000-0000-4000-8000-0000000c0000', 'one-rule', 'One Rule');
+-- 'ok', or the SQLSTATE a statement raises.
+CREATE FUNCTION pg_temp.outcome(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE stmt;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE;
+END $$;
 CREATE FUNCTION pg_temp.ctx(p_tenant uuid, p_role text, p_scopes text,
   OUT tenant_admin boolean, OUT acts_as_admin boolean, OUT require_admin text, OUT client_admin text)
 LANGUAGE plpgsql AS $$
@@ -16,18 +24,8 @@ BEGIN
   PERFORM tenancy._set_context(p_tenant, CASE WHEN p_role IS NOT NULL THEN gen_random_uuid() END, p_role, p_scopes, NULL);
   tenant_admin := tenancy.is_tenant_admin();
   acts_as_admin := tenancy.acts_as_admin();
-  BEGIN
-    PERFORM api.require_admin();
-    require_admin := 'ok';
-  EXCEPTION WHEN OTHERS THEN
-    require_admin := SQLSTATE;
-  END;
-  BEGIN
-    PERFORM oauth.list_clients();
-    client_admin := 'ok';
-  EXCEPTION WHEN OTHERS THEN
-    client_admin := SQLSTATE;
-  END;
+  require_admin := pg_temp.outcome('SELECT api.require_admin()');
+  client_admin := pg_temp.outcome('SELECT oauth.list_clients()');
 END $$;
 SELECT v.role, v.scopes, v.tenant IS NOT NULL AS in_tenant, c.*
   FROM (VALUES (1, '00000000-0000-4000-8000-0000000c0000'::uuid, 'owner', 'read admin'),

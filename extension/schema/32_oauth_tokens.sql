@@ -35,24 +35,6 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 COMMENT ON FUNCTION oauth._error(text, text) IS 'Internal: an OAuth error decision {"error", "error_description"} (RFC 6749 section 5.2); api.error_status gives its HTTP status.';
 
--- The checks every form endpoint starts with: a tenant in the context (the
--- gateway never calls without one: a caller's bug, P0002) and a form (an
--- object of strings, what oauth.form_decode makes). NULL when fine.
-CREATE FUNCTION oauth._form_precheck(params jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  IF tenancy.current_tenant_id() IS NULL THEN
-    RAISE EXCEPTION 'unknown tenant' USING ERRCODE = 'P0002',
-      DETAIL = 'The OAuth endpoints answer for the tenant of the context (tenancy.resolve_tenant).';
-  END IF;
-  IF params IS NULL OR jsonb_typeof(params) <> 'object'
-     OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
-    RETURN oauth._error('invalid_request', 'the request must be application/x-www-form-urlencoded parameters');
-  END IF;
-  RETURN NULL;
-END $$;
-COMMENT ON FUNCTION oauth._form_precheck(jsonb) IS 'Internal: the error decision of a form endpoint called without form parameters (NULL when fine); P0002 without a tenant in the context.';
-
 -- Client authentication ---------------------------------------------------------
 -- The one function that authenticates a client, for every endpoint that
 -- takes client credentials (token, revocation, introspection) and for the
@@ -159,6 +141,29 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION oauth.authenticate_client(uuid, jsonb, text) IS 'The one client authentication (RFC 6749 section 2.3.1) of the tenant p_tenant: params = the form (client_id, client_secret), authorization = the Authorization header or NULL. client_secret_basic, client_secret_post or none, as the client registered; the secret compared as SHA-256 digests in constant time. Returns error invalid_client (HTTP 401; with a Basic challenge when Basic was tried) or invalid_request and error_description, else the client. Reads only.';
 REVOKE ALL ON FUNCTION oauth.authenticate_client(uuid, jsonb, text) FROM PUBLIC;
+
+-- How the token, revocation and introspection endpoints start: a tenant in
+-- the context (the gateway never calls without one: a caller's bug,
+-- P0002), form parameters (an object of strings, what oauth.form_decode
+-- makes), then the one client authentication.
+CREATE FUNCTION oauth._form_client(params jsonb, authorization text) RETURNS oauth.client_authentication
+LANGUAGE plpgsql STABLE AS $$
+DECLARE a oauth.client_authentication;
+BEGIN
+  IF tenancy.current_tenant_id() IS NULL THEN
+    RAISE EXCEPTION 'unknown tenant' USING ERRCODE = 'P0002',
+      DETAIL = 'The OAuth endpoints answer for the tenant of the context (tenancy.resolve_tenant).';
+  END IF;
+  IF params IS NULL OR jsonb_typeof(params) <> 'object'
+     OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+    a.error := 'invalid_request';
+    a.error_description := 'the request must be application/x-www-form-urlencoded parameters';
+    RETURN a;
+  END IF;
+  RETURN oauth.authenticate_client(tenancy.current_tenant_id(), params, _form_client.authorization);
+END $$;
+COMMENT ON FUNCTION oauth._form_client(jsonb, text) IS 'Internal: the client of a form request to the current tenant (oauth.authenticate_client), or the error invalid_request when the parameters are no form; P0002 without a tenant in the context.';
+REVOKE ALL ON FUNCTION oauth._form_client(jsonb, text) FROM PUBLIC;
 
 -- HTTP Basic client credentials as a client sends them (RFC 6749 section
 -- 2.3.1: each part form-encoded, then base64), for checks that go through
@@ -563,14 +568,11 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  d jsonb := oauth._form_precheck(params);
-  c oauth.client_authentication;
+  c oauth.client_authentication := oauth._form_client(params, token_endpoint.authorization);
   gt text := params->>'grant_type';
   iss text;
   aud text;
 BEGIN
-  IF d IS NOT NULL THEN RETURN d; END IF;
-  c := oauth.authenticate_client(t, params, token_endpoint.authorization);
   IF c.error IS NOT NULL THEN
     RETURN oauth._error(c.error, c.error_description);
   END IF;

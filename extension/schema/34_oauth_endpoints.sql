@@ -11,13 +11,10 @@ CREATE FUNCTION oauth.revoke_endpoint(params jsonb, authorization text) RETURNS 
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  d jsonb := oauth._form_precheck(params);
-  c oauth.client_authentication;
+  c oauth.client_authentication := oauth._form_client(params, revoke_endpoint.authorization);
   k record;
   h bytea;
 BEGIN
-  IF d IS NOT NULL THEN RETURN d; END IF;
-  c := oauth.authenticate_client(t, params, revoke_endpoint.authorization);
   IF c.error IS NOT NULL THEN
     RETURN oauth._error(c.error, c.error_description);
   END IF;
@@ -54,12 +51,9 @@ CREATE FUNCTION oauth.introspect_endpoint(params jsonb, authorization text, issu
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  d jsonb := oauth._form_precheck(params);
-  c oauth.client_authentication;
+  c oauth.client_authentication := oauth._form_client(params, introspect_endpoint.authorization);
   k record;
 BEGIN
-  IF d IS NOT NULL THEN RETURN d; END IF;
-  c := oauth.authenticate_client(t, params, introspect_endpoint.authorization);
   IF c.error IS NOT NULL THEN
     RETURN oauth._error(c.error, c.error_description);
   END IF;

@@ -165,6 +165,15 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION api.decision_cookies(jsonb, text, boolean) IS 'The Set-Cookie header(s) of a decision''s cookies (name, value, max_age, path below issuer path || /oauth): HttpOnly, SameSite=Lax, Secure when secure.';
 
+-- An HTML page answer: never cached; the tenant's name and brand colour.
+CREATE FUNCTION api.html_answer(p_status integer, p_tenant jsonb, p_title text, p_content text, p_headers jsonb DEFAULT '{}')
+RETURNS api.response LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN ROW(p_status, '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}'::jsonb || p_headers,
+             api.html_page(p_title, p_tenant->>'name', p_tenant->>'brand', p_content))::api.response;
+END $$;
+COMMENT ON FUNCTION api.html_answer(integer, jsonb, text, text, jsonb) IS 'An HTML answer: api.html_page of the tenant ({"name", "brand"}) with Content-Type text/html, Cache-Control no-store and p_headers.';
+
 -- A decision's redirect: 303 to the URI with its parameters, never cached.
 CREATE FUNCTION api.decision_redirect(d jsonb, issuer text, secure boolean) RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
@@ -182,9 +191,9 @@ CREATE FUNCTION api.authorize_answer(d jsonb, issuer text, secure boolean) RETUR
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   action_url text := api.issuer_path(issuer) || '/oauth/authorize';
-  html_headers jsonb := '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}';
+  ten jsonb := d->'tenant';
   tname text := d->'tenant'->>'name';
-  tbrand text := d->'tenant'->>'brand';
+  cookies jsonb := api.decision_cookies(d->'cookies', issuer, secure);
   scopes text[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'scopes', '[]')));
   content text;
 BEGIN
@@ -193,22 +202,22 @@ BEGIN
   END IF;
   CASE coalesce(d->>'error', d->>'show')
   WHEN 'not_found' THEN
-    RETURN ROW(api.error_status('not_found'), html_headers, api.html_page('Not found', 'Sign in', NULL,
-      '<h1>Not found</h1><p>There is no sign-in page at this address.</p>'))::api.response;
+    RETURN api.html_answer(api.error_status('not_found'), '{"name": "Sign in"}', 'Not found',
+      '<h1>Not found</h1><p>There is no sign-in page at this address.</p>');
   WHEN 'method_not_allowed' THEN
-    RETURN ROW(api.error_status('method_not_allowed'), html_headers || '{"Allow": "GET, POST"}',
-      api.html_page('Method not allowed', tname, tbrand, '<h1>Method not allowed</h1><p>Use GET or POST.</p>'))::api.response;
+    RETURN api.html_answer(api.error_status('method_not_allowed'), ten, 'Method not allowed',
+      '<h1>Method not allowed</h1><p>Use GET or POST.</p>', '{"Allow": "GET, POST"}');
   WHEN 'invalid_request' THEN
-    RETURN ROW(api.error_status('invalid_request'), html_headers, api.html_page('Cannot sign in', tname, tbrand,
+    RETURN api.html_answer(api.error_status('invalid_request'), ten, 'Cannot sign in',
       '<h1>This sign-in link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(d->>'message') || '</p>'
       || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>'
       || coalesce('<p><a class="button" href="' || oauth.html_escape(api.console_home()) || '">Open the '
-                  || oauth.html_escape(tname) || ' console instead</a></p>', '')))::api.response;
+                  || oauth.html_escape(tname) || ' console instead</a></p>', ''));
   WHEN 'forbidden' THEN
-    RETURN ROW(api.error_status('forbidden'), html_headers, api.html_page('Form expired', tname, tbrand,
+    RETURN api.html_answer(api.error_status('forbidden'), ten, 'Form expired',
       '<h1>This form has expired</h1><p class="notice" role="alert">The form was not sent from this page, or it is too old, so it was not accepted (CSRF check).</p>'
       || '<p><a class="button primary" href="' || oauth.html_escape(action_url || '?' || oauth.form_encode(d->'request'))
-      || '">Start again</a></p>'))::api.response;
+      || '">Start again</a></p>');
   WHEN 'login' THEN
     content := '<h1>Sign in</h1>
 <p><strong>' || oauth.html_escape(d->>'client_name') || '</strong> wants to access your ' || oauth.html_escape(tname) || ' account.</p>
@@ -231,10 +240,8 @@ BEGIN
 </div>
 </form>';
     -- Throttled: the page says how long to wait, with its status (429) and Retry-After.
-    RETURN ROW(CASE WHEN d->>'retry_after' IS NOT NULL THEN api.error_status('too_many_requests') ELSE 200 END,
-               html_headers || CASE WHEN d->>'retry_after' IS NOT NULL THEN jsonb_build_object('Retry-After', d->>'retry_after') ELSE '{}' END
-               || api.decision_cookies(d->'cookies', issuer, secure),
-               api.html_page('Sign in', tname, tbrand, content))::api.response;
+    RETURN api.html_answer(CASE WHEN d->>'retry_after' IS NOT NULL THEN api.error_status('too_many_requests') ELSE 200 END,
+                           ten, 'Sign in', content, jsonb_strip_nulls(jsonb_build_object('Retry-After', d->>'retry_after')) || cookies);
   WHEN 'consent' THEN
     content := '<h1>Allow access?</h1>
 <p><strong>' || oauth.html_escape(d->>'client_name') || '</strong> wants to access your ' || oauth.html_escape(tname) || ' account.</p>
@@ -254,8 +261,7 @@ BEGIN
 <p class="small">Signed in as <strong>' || oauth.html_escape(d->>'user') || '</strong>. <a href="'
       || oauth.html_escape(action_url || '?' || oauth.form_encode((d->'request') || '{"prompt": "login"}'))
       || '">Not you? Sign in as someone else</a></p>';
-    RETURN ROW(200, html_headers || api.decision_cookies(d->'cookies', issuer, secure),
-               api.html_page('Allow access', tname, tbrand, content))::api.response;
+    RETURN api.html_answer(200, ten, 'Allow access', content, cookies);
   END CASE;
 END $$;
 COMMENT ON FUNCTION api.authorize_answer(jsonb, text, boolean) IS 'Renders a decision of oauth.authorize_endpoint for the tenant''s issuer URL (form actions and cookie paths below its path; secure: cookies Secure): the sign-in page (200, or 429 with Retry-After when throttled), the consent page (200), the error pages (404 unknown tenant, 405 with Allow, 400 invalid request, 403 failed CSRF check) or a 303 redirect; Set-Cookie for the decision''s cookies; HTML pages no-store.';
@@ -266,33 +272,31 @@ COMMENT ON FUNCTION api.authorize_answer(jsonb, text, boolean) IS 'Renders a dec
 CREATE FUNCTION api.logout_answer(d jsonb, issuer text, secure boolean) RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-  html_headers jsonb := '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}';
-  tname text := d->'tenant'->>'name';
-  tbrand text := d->'tenant'->>'brand';
+  ten jsonb := d->'tenant';
+  cookies jsonb := api.decision_cookies(d->'cookies', issuer, secure);
 BEGIN
   IF d ? 'redirect' THEN
     RETURN api.decision_redirect(d, issuer, secure);
   END IF;
   CASE coalesce(d->>'error', d->>'show')
   WHEN 'not_found' THEN
-    RETURN ROW(api.error_status('not_found'), html_headers,
-               api.html_page('Not found', 'Sign out', NULL, '<h1>Not found</h1><p>There is nothing here.</p>'))::api.response;
+    RETURN api.html_answer(api.error_status('not_found'), '{"name": "Sign out"}', 'Not found',
+                           '<h1>Not found</h1><p>There is nothing here.</p>');
   WHEN 'invalid_request' THEN
-    RETURN ROW(api.error_status('invalid_request'), html_headers, api.html_page('Cannot sign out', tname, tbrand,
-      '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(d->>'message') || '</p>'))::api.response;
+    RETURN api.html_answer(api.error_status('invalid_request'), ten, 'Cannot sign out',
+      '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(d->>'message') || '</p>');
   WHEN 'confirm' THEN
-    RETURN ROW(200, html_headers || api.decision_cookies(d->'cookies', issuer, secure),
-      api.html_page('Sign out', tname, tbrand, '<h1>Sign out?</h1><p>Do you want to sign out of '
-        || oauth.html_escape(tname) || '?</p><form method="post" action="'
+    RETURN api.html_answer(200, ten, 'Sign out', '<h1>Sign out?</h1><p>Do you want to sign out of '
+        || oauth.html_escape(ten->>'name') || '?</p><form method="post" action="'
         || oauth.html_escape(api.issuer_path(issuer) || '/oauth/logout') || '">'
         || coalesce((SELECT string_agg('<input type="hidden" name="' || n || '" value="' || oauth.html_escape(d->'request'->>n) || '">', '' ORDER BY i)
                        FROM unnest(ARRAY['client_id', 'post_logout_redirect_uri', 'state']) WITH ORDINALITY AS x(n, i)
                       WHERE d->'request'->>n IS NOT NULL), '')
         || '<input type="hidden" name="csrf" value="' || oauth.html_escape(d->>'csrf') || '">'
-        || '<div class="actions"><button type="submit" name="action" value="logout" class="primary">Sign out</button></div></form>'))::api.response;
+        || '<div class="actions"><button type="submit" name="action" value="logout" class="primary">Sign out</button></div></form>',
+      cookies);
   WHEN 'signed_out' THEN
-    RETURN ROW(200, html_headers || api.decision_cookies(d->'cookies', issuer, secure),
-      api.html_page('Signed out', tname, tbrand, '<h1>You are signed out</h1><p>You can close this window.</p>'))::api.response;
+    RETURN api.html_answer(200, ten, 'Signed out', '<h1>You are signed out</h1><p>You can close this window.</p>', cookies);
   END CASE;
 END $$;
 COMMENT ON FUNCTION api.logout_answer(jsonb, text, boolean) IS 'Renders a decision of oauth.end_session_endpoint: the confirmation page (200, with the bf_csrf cookie), the signed-out page (200), the error pages (404 unknown tenant, 400 invalid link) or a 303 to the post-logout redirect URI; Set-Cookie for the decision''s cookies (the cleared session).';

@@ -1397,14 +1397,11 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  d jsonb := oauth._form_precheck(params);
-  c oauth.client_authentication;
+  c oauth.client_authentication := oauth._form_client(params, token_endpoint.authorization);
   gt text := params->>'grant_type';
   iss text;
   aud text;
 BEGIN
-  IF d IS NOT NULL THEN RETURN d; END IF;
-  c := oauth.authenticate_client(t, params, token_endpoint.authorization);
   IF c.error IS NOT NULL THEN
     RETURN oauth._error(c.error, c.error_description);
   END IF;
@@ -1758,12 +1755,9 @@ CREATE OR REPLACE FUNCTION oauth.introspect_endpoint(params jsonb, authorization
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  d jsonb := oauth._form_precheck(params);
-  c oauth.client_authentication;
+  c oauth.client_authentication := oauth._form_client(params, introspect_endpoint.authorization);
   k record;
 BEGIN
-  IF d IS NOT NULL THEN RETURN d; END IF;
-  c := oauth.authenticate_client(t, params, introspect_endpoint.authorization);
   IF c.error IS NOT NULL THEN
     RETURN oauth._error(c.error, c.error_description);
   END IF;
@@ -3461,108 +3455,6 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 COMMENT ON FUNCTION oauth._error(text, text) IS 'Internal: an OAuth error decision {"error", "error_description"} (RFC 6749 section 5.2); api.error_status gives its HTTP status.';
 
-CREATE OR REPLACE FUNCTION oauth._form_precheck(params jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  IF tenancy.current_tenant_id() IS NULL THEN
-    RAISE EXCEPTION 'unknown tenant' USING ERRCODE = 'P0002',
-      DETAIL = 'The OAuth endpoints answer for the tenant of the context (tenancy.resolve_tenant).';
-  END IF;
-  IF params IS NULL OR jsonb_typeof(params) <> 'object'
-     OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
-    RETURN oauth._error('invalid_request', 'the request must be application/x-www-form-urlencoded parameters');
-  END IF;
-  RETURN NULL;
-END $$;
-COMMENT ON FUNCTION oauth._form_precheck(jsonb) IS 'Internal: the error decision of a form endpoint called without form parameters (NULL when fine); P0002 without a tenant in the context.';
-
-CREATE OR REPLACE FUNCTION oauth.authenticate_client(p_tenant uuid, params jsonb, authorization text)
-RETURNS oauth.client_authentication
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-  a oauth.client_authentication;
-  basic_id text;
-  basic_secret text;
-  body_id text := params->>'client_id';
-  body_secret text := params->>'client_secret';
-  cid text;
-  presented text;
-  used text;
-  c record;
-BEGIN
-  IF nullif(btrim(authenticate_client.authorization), '') IS NOT NULL THEN
-    BEGIN
-      SELECT b.client_id, b.client_secret INTO basic_id, basic_secret FROM oauth.basic_credentials(authenticate_client.authorization) b;
-    EXCEPTION WHEN invalid_authorization_specification THEN
-      a.error := 'invalid_client'; a.error_description := SQLERRM;
-      RETURN a;
-    END;
-    IF basic_id IS NULL THEN
-      a.error := 'invalid_client';
-      a.error_description := 'unsupported authentication scheme: use HTTP Basic (client_secret_basic) or client_id and client_secret in the body (client_secret_post)';
-      RETURN a;
-    END IF;
-  END IF;
-  IF basic_id IS NOT NULL THEN
-    IF body_secret IS NOT NULL THEN
-      a.error := 'invalid_request';
-      a.error_description := 'client credentials were sent both in the Authorization header and in the body; use one method only';
-      RETURN a;
-    END IF;
-    IF body_id IS NOT NULL AND body_id <> basic_id THEN
-      a.error := 'invalid_request';
-      a.error_description := 'the client_id in the body differs from the one in the Authorization header';
-      RETURN a;
-    END IF;
-    cid := basic_id; presented := basic_secret; used := 'client_secret_basic';
-  ELSIF body_secret IS NOT NULL THEN
-    cid := body_id; presented := body_secret; used := 'client_secret_post';
-  ELSE
-    cid := body_id; used := 'none';
-  END IF;
-  IF cid IS NULL THEN
-    a.error := 'invalid_client';
-    a.error_description := 'client authentication is required: send HTTP Basic credentials, or client_id (and client_secret)';
-    RETURN a;
-  END IF;
-  SELECT k.token_endpoint_auth_method, k.secret_hash, k.grant_types, k.scope, k.access_token_ttl, k.refresh_token_ttl,
-         k.resource_server, k.access_token_format, t.settings
-    INTO c
-    FROM oauth.clients k JOIN tenancy.tenants t ON t.id = k.tenant_id
-   WHERE k.tenant_id = p_tenant AND k.client_id = cid;
-  IF NOT FOUND THEN
-    a.error := 'invalid_client'; a.error_description := 'unknown client';
-  -- Public clients: client_id alone (an empty Basic password is accepted too).
-  ELSIF c.token_endpoint_auth_method = 'none' THEN
-    IF used = 'client_secret_post' OR (used = 'client_secret_basic' AND presented <> '') THEN
-      a.error := 'invalid_client'; a.error_description := 'this is a public client: send client_id only, without a secret';
-    END IF;
-  ELSIF used = 'none' THEN
-    a.error := 'invalid_client'; a.error_description := 'client authentication is required for this client';
-  ELSIF used <> c.token_endpoint_auth_method THEN
-    a.error := 'invalid_client'; a.error_description := format('this client authenticates with %s', c.token_endpoint_auth_method);
-  ELSIF NOT oauth.ct_equal(oauth.token_digest(presented), c.secret_hash) THEN
-    a.error := 'invalid_client'; a.error_description := 'client authentication failed';
-  END IF;
-  IF a.error IS NOT NULL THEN RETURN a; END IF;
-  a.client_id := cid;
-  a.auth_method := c.token_endpoint_auth_method;
-  a.grant_types := c.grant_types;
-  a.scope := c.scope;
-  a.access_ttl := oauth._ttl('access_token', c.access_token_ttl, c.settings);
-  a.refresh_ttl := oauth._ttl('refresh_token', c.refresh_token_ttl, c.settings);
-  a.resource_server := c.resource_server;
-  a.access_token_format := c.access_token_format;
-  RETURN a;
-END $$;
-COMMENT ON FUNCTION oauth.authenticate_client(uuid, jsonb, text) IS 'The one client authentication (RFC 6749 section 2.3.1) of the tenant p_tenant: params = the form (client_id, client_secret), authorization = the Authorization header or NULL. client_secret_basic, client_secret_post or none, as the client registered; the secret compared as SHA-256 digests in constant time. Returns error invalid_client (HTTP 401; with a Basic challenge when Basic was tried) or invalid_request and error_description, else the client. Reads only.';
-REVOKE ALL ON FUNCTION oauth.authenticate_client(uuid, jsonb, text) FROM PUBLIC;
-
-CREATE OR REPLACE FUNCTION oauth._basic_authorization(p_client_id text, p_secret text) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT 'Basic ' || translate(encode(convert_to(oauth.url_encode(p_client_id) || ':' || oauth.url_encode(p_secret), 'UTF8'),
-                                      'base64'), E'\n', '')
-$$;
 COMMENT ON FUNCTION oauth._basic_authorization(text, text) IS 'Internal: the Authorization header value of HTTP Basic client credentials (RFC 6749 section 2.3.1).';
 
 CREATE OR REPLACE FUNCTION oauth._token_client_credentials(p_tenant uuid, c oauth.client_authentication, params jsonb,
@@ -3803,13 +3695,10 @@ CREATE OR REPLACE FUNCTION oauth.revoke_endpoint(params jsonb, authorization tex
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  d jsonb := oauth._form_precheck(params);
-  c oauth.client_authentication;
+  c oauth.client_authentication := oauth._form_client(params, revoke_endpoint.authorization);
   k record;
   h bytea;
 BEGIN
-  IF d IS NOT NULL THEN RETURN d; END IF;
-  c := oauth.authenticate_client(t, params, revoke_endpoint.authorization);
   IF c.error IS NOT NULL THEN
     RETURN oauth._error(c.error, c.error_description);
   END IF;
@@ -4044,9 +3933,9 @@ CREATE OR REPLACE FUNCTION api.authorize_answer(d jsonb, issuer text, secure boo
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   action_url text := api.issuer_path(issuer) || '/oauth/authorize';
-  html_headers jsonb := '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}';
+  ten jsonb := d->'tenant';
   tname text := d->'tenant'->>'name';
-  tbrand text := d->'tenant'->>'brand';
+  cookies jsonb := api.decision_cookies(d->'cookies', issuer, secure);
   scopes text[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'scopes', '[]')));
   content text;
 BEGIN
@@ -4055,22 +3944,22 @@ BEGIN
   END IF;
   CASE coalesce(d->>'error', d->>'show')
   WHEN 'not_found' THEN
-    RETURN ROW(api.error_status('not_found'), html_headers, api.html_page('Not found', 'Sign in', NULL,
-      '<h1>Not found</h1><p>There is no sign-in page at this address.</p>'))::api.response;
+    RETURN api.html_answer(api.error_status('not_found'), '{"name": "Sign in"}', 'Not found',
+      '<h1>Not found</h1><p>There is no sign-in page at this address.</p>');
   WHEN 'method_not_allowed' THEN
-    RETURN ROW(api.error_status('method_not_allowed'), html_headers || '{"Allow": "GET, POST"}',
-      api.html_page('Method not allowed', tname, tbrand, '<h1>Method not allowed</h1><p>Use GET or POST.</p>'))::api.response;
+    RETURN api.html_answer(api.error_status('method_not_allowed'), ten, 'Method not allowed',
+      '<h1>Method not allowed</h1><p>Use GET or POST.</p>', '{"Allow": "GET, POST"}');
   WHEN 'invalid_request' THEN
-    RETURN ROW(api.error_status('invalid_request'), html_headers, api.html_page('Cannot sign in', tname, tbrand,
+    RETURN api.html_answer(api.error_status('invalid_request'), ten, 'Cannot sign in',
       '<h1>This sign-in link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(d->>'message') || '</p>'
       || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>'
       || coalesce('<p><a class="button" href="' || oauth.html_escape(api.console_home()) || '">Open the '
-                  || oauth.html_escape(tname) || ' console instead</a></p>', '')))::api.response;
+                  || oauth.html_escape(tname) || ' console instead</a></p>', ''));
   WHEN 'forbidden' THEN
-    RETURN ROW(api.error_status('forbidden'), html_headers, api.html_page('Form expired', tname, tbrand,
+    RETURN api.html_answer(api.error_status('forbidden'), ten, 'Form expired',
       '<h1>This form has expired</h1><p class="notice" role="alert">The form was not sent from this page, or it is too old, so it was not accepted (CSRF check).</p>'
       || '<p><a class="button primary" href="' || oauth.html_escape(action_url || '?' || oauth.form_encode(d->'request'))
-      || '">Start again</a></p>'))::api.response;
+      || '">Start again</a></p>');
   WHEN 'login' THEN
     content := '<h1>Sign in</h1>
 <p><strong>' || oauth.html_escape(d->>'client_name') || '</strong> wants to access your ' || oauth.html_escape(tname) || ' account.</p>
@@ -4093,10 +3982,8 @@ BEGIN
 </div>
 </form>';
     -- Throttled: the page says how long to wait, with its status (429) and Retry-After.
-    RETURN ROW(CASE WHEN d->>'retry_after' IS NOT NULL THEN api.error_status('too_many_requests') ELSE 200 END,
-               html_headers || CASE WHEN d->>'retry_after' IS NOT NULL THEN jsonb_build_object('Retry-After', d->>'retry_after') ELSE '{}' END
-               || api.decision_cookies(d->'cookies', issuer, secure),
-               api.html_page('Sign in', tname, tbrand, content))::api.response;
+    RETURN api.html_answer(CASE WHEN d->>'retry_after' IS NOT NULL THEN api.error_status('too_many_requests') ELSE 200 END,
+                           ten, 'Sign in', content, jsonb_strip_nulls(jsonb_build_object('Retry-After', d->>'retry_after')) || cookies);
   WHEN 'consent' THEN
     content := '<h1>Allow access?</h1>
 <p><strong>' || oauth.html_escape(d->>'client_name') || '</strong> wants to access your ' || oauth.html_escape(tname) || ' account.</p>
@@ -4116,8 +4003,7 @@ BEGIN
 <p class="small">Signed in as <strong>' || oauth.html_escape(d->>'user') || '</strong>. <a href="'
       || oauth.html_escape(action_url || '?' || oauth.form_encode((d->'request') || '{"prompt": "login"}'))
       || '">Not you? Sign in as someone else</a></p>';
-    RETURN ROW(200, html_headers || api.decision_cookies(d->'cookies', issuer, secure),
-               api.html_page('Allow access', tname, tbrand, content))::api.response;
+    RETURN api.html_answer(200, ten, 'Allow access', content, cookies);
   END CASE;
 END $$;
 COMMENT ON FUNCTION api.authorize_answer(jsonb, text, boolean) IS 'Renders a decision of oauth.authorize_endpoint for the tenant''s issuer URL (form actions and cookie paths below its path; secure: cookies Secure): the sign-in page (200, or 429 with Retry-After when throttled), the consent page (200), the error pages (404 unknown tenant, 405 with Allow, 400 invalid request, 403 failed CSRF check) or a 303 redirect; Set-Cookie for the decision''s cookies; HTML pages no-store.';
@@ -4125,33 +4011,31 @@ COMMENT ON FUNCTION api.authorize_answer(jsonb, text, boolean) IS 'Renders a dec
 CREATE OR REPLACE FUNCTION api.logout_answer(d jsonb, issuer text, secure boolean) RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-  html_headers jsonb := '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}';
-  tname text := d->'tenant'->>'name';
-  tbrand text := d->'tenant'->>'brand';
+  ten jsonb := d->'tenant';
+  cookies jsonb := api.decision_cookies(d->'cookies', issuer, secure);
 BEGIN
   IF d ? 'redirect' THEN
     RETURN api.decision_redirect(d, issuer, secure);
   END IF;
   CASE coalesce(d->>'error', d->>'show')
   WHEN 'not_found' THEN
-    RETURN ROW(api.error_status('not_found'), html_headers,
-               api.html_page('Not found', 'Sign out', NULL, '<h1>Not found</h1><p>There is nothing here.</p>'))::api.response;
+    RETURN api.html_answer(api.error_status('not_found'), '{"name": "Sign out"}', 'Not found',
+                           '<h1>Not found</h1><p>There is nothing here.</p>');
   WHEN 'invalid_request' THEN
-    RETURN ROW(api.error_status('invalid_request'), html_headers, api.html_page('Cannot sign out', tname, tbrand,
-      '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(d->>'message') || '</p>'))::api.response;
+    RETURN api.html_answer(api.error_status('invalid_request'), ten, 'Cannot sign out',
+      '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(d->>'message') || '</p>');
   WHEN 'confirm' THEN
-    RETURN ROW(200, html_headers || api.decision_cookies(d->'cookies', issuer, secure),
-      api.html_page('Sign out', tname, tbrand, '<h1>Sign out?</h1><p>Do you want to sign out of '
-        || oauth.html_escape(tname) || '?</p><form method="post" action="'
+    RETURN api.html_answer(200, ten, 'Sign out', '<h1>Sign out?</h1><p>Do you want to sign out of '
+        || oauth.html_escape(ten->>'name') || '?</p><form method="post" action="'
         || oauth.html_escape(api.issuer_path(issuer) || '/oauth/logout') || '">'
         || coalesce((SELECT string_agg('<input type="hidden" name="' || n || '" value="' || oauth.html_escape(d->'request'->>n) || '">', '' ORDER BY i)
                        FROM unnest(ARRAY['client_id', 'post_logout_redirect_uri', 'state']) WITH ORDINALITY AS x(n, i)
                       WHERE d->'request'->>n IS NOT NULL), '')
         || '<input type="hidden" name="csrf" value="' || oauth.html_escape(d->>'csrf') || '">'
-        || '<div class="actions"><button type="submit" name="action" value="logout" class="primary">Sign out</button></div></form>'))::api.response;
+        || '<div class="actions"><button type="submit" name="action" value="logout" class="primary">Sign out</button></div></form>',
+      cookies);
   WHEN 'signed_out' THEN
-    RETURN ROW(200, html_headers || api.decision_cookies(d->'cookies', issuer, secure),
-      api.html_page('Signed out', tname, tbrand, '<h1>You are signed out</h1><p>You can close this window.</p>'))::api.response;
+    RETURN api.html_answer(200, ten, 'Signed out', '<h1>You are signed out</h1><p>You can close this window.</p>', cookies);
   END CASE;
 END $$;
 COMMENT ON FUNCTION api.logout_answer(jsonb, text, boolean) IS 'Renders a decision of oauth.end_session_endpoint: the confirmation page (200, with the bf_csrf cookie), the signed-out page (200), the error pages (404 unknown tenant, 400 invalid link) or a 303 to the post-logout redirect URI; Set-Cookie for the decision''s cookies (the cleared session).';
@@ -4206,6 +4090,122 @@ BEGIN
   RETURN a;
 END $$;
 COMMENT ON FUNCTION api.h_authorize(api.request) IS 'GET/POST /oauth/authorize: HTML sign-in and consent, 303 to the redirect URI.';
+
+CREATE OR REPLACE FUNCTION oauth.authenticate_client(p_tenant uuid, params jsonb, authorization text)
+RETURNS oauth.client_authentication
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  a oauth.client_authentication;
+  basic_id text;
+  basic_secret text;
+  body_id text := params->>'client_id';
+  body_secret text := params->>'client_secret';
+  cid text;
+  presented text;
+  used text;
+  c record;
+BEGIN
+  IF nullif(btrim(authenticate_client.authorization), '') IS NOT NULL THEN
+    BEGIN
+      SELECT b.client_id, b.client_secret INTO basic_id, basic_secret FROM oauth.basic_credentials(authenticate_client.authorization) b;
+    EXCEPTION WHEN invalid_authorization_specification THEN
+      a.error := 'invalid_client'; a.error_description := SQLERRM;
+      RETURN a;
+    END;
+    IF basic_id IS NULL THEN
+      a.error := 'invalid_client';
+      a.error_description := 'unsupported authentication scheme: use HTTP Basic (client_secret_basic) or client_id and client_secret in the body (client_secret_post)';
+      RETURN a;
+    END IF;
+  END IF;
+  IF basic_id IS NOT NULL THEN
+    IF body_secret IS NOT NULL THEN
+      a.error := 'invalid_request';
+      a.error_description := 'client credentials were sent both in the Authorization header and in the body; use one method only';
+      RETURN a;
+    END IF;
+    IF body_id IS NOT NULL AND body_id <> basic_id THEN
+      a.error := 'invalid_request';
+      a.error_description := 'the client_id in the body differs from the one in the Authorization header';
+      RETURN a;
+    END IF;
+    cid := basic_id; presented := basic_secret; used := 'client_secret_basic';
+  ELSIF body_secret IS NOT NULL THEN
+    cid := body_id; presented := body_secret; used := 'client_secret_post';
+  ELSE
+    cid := body_id; used := 'none';
+  END IF;
+  IF cid IS NULL THEN
+    a.error := 'invalid_client';
+    a.error_description := 'client authentication is required: send HTTP Basic credentials, or client_id (and client_secret)';
+    RETURN a;
+  END IF;
+  SELECT k.token_endpoint_auth_method, k.secret_hash, k.grant_types, k.scope, k.access_token_ttl, k.refresh_token_ttl,
+         k.resource_server, k.access_token_format, t.settings
+    INTO c
+    FROM oauth.clients k JOIN tenancy.tenants t ON t.id = k.tenant_id
+   WHERE k.tenant_id = p_tenant AND k.client_id = cid;
+  IF NOT FOUND THEN
+    a.error := 'invalid_client'; a.error_description := 'unknown client';
+  -- Public clients: client_id alone (an empty Basic password is accepted too).
+  ELSIF c.token_endpoint_auth_method = 'none' THEN
+    IF used = 'client_secret_post' OR (used = 'client_secret_basic' AND presented <> '') THEN
+      a.error := 'invalid_client'; a.error_description := 'this is a public client: send client_id only, without a secret';
+    END IF;
+  ELSIF used = 'none' THEN
+    a.error := 'invalid_client'; a.error_description := 'client authentication is required for this client';
+  ELSIF used <> c.token_endpoint_auth_method THEN
+    a.error := 'invalid_client'; a.error_description := format('this client authenticates with %s', c.token_endpoint_auth_method);
+  ELSIF NOT oauth.ct_equal(oauth.token_digest(presented), c.secret_hash) THEN
+    a.error := 'invalid_client'; a.error_description := 'client authentication failed';
+  END IF;
+  IF a.error IS NOT NULL THEN RETURN a; END IF;
+  a.client_id := cid;
+  a.auth_method := c.token_endpoint_auth_method;
+  a.grant_types := c.grant_types;
+  a.scope := c.scope;
+  a.access_ttl := oauth._ttl('access_token', c.access_token_ttl, c.settings);
+  a.refresh_ttl := oauth._ttl('refresh_token', c.refresh_token_ttl, c.settings);
+  a.resource_server := c.resource_server;
+  a.access_token_format := c.access_token_format;
+  RETURN a;
+END $$;
+COMMENT ON FUNCTION oauth.authenticate_client(uuid, jsonb, text) IS 'The one client authentication (RFC 6749 section 2.3.1) of the tenant p_tenant: params = the form (client_id, client_secret), authorization = the Authorization header or NULL. client_secret_basic, client_secret_post or none, as the client registered; the secret compared as SHA-256 digests in constant time. Returns error invalid_client (HTTP 401; with a Basic challenge when Basic was tried) or invalid_request and error_description, else the client. Reads only.';
+REVOKE ALL ON FUNCTION oauth.authenticate_client(uuid, jsonb, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._form_client(params jsonb, authorization text) RETURNS oauth.client_authentication
+LANGUAGE plpgsql STABLE AS $$
+DECLARE a oauth.client_authentication;
+BEGIN
+  IF tenancy.current_tenant_id() IS NULL THEN
+    RAISE EXCEPTION 'unknown tenant' USING ERRCODE = 'P0002',
+      DETAIL = 'The OAuth endpoints answer for the tenant of the context (tenancy.resolve_tenant).';
+  END IF;
+  IF params IS NULL OR jsonb_typeof(params) <> 'object'
+     OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+    a.error := 'invalid_request';
+    a.error_description := 'the request must be application/x-www-form-urlencoded parameters';
+    RETURN a;
+  END IF;
+  RETURN oauth.authenticate_client(tenancy.current_tenant_id(), params, _form_client.authorization);
+END $$;
+COMMENT ON FUNCTION oauth._form_client(jsonb, text) IS 'Internal: the client of a form request to the current tenant (oauth.authenticate_client), or the error invalid_request when the parameters are no form; P0002 without a tenant in the context.';
+REVOKE ALL ON FUNCTION oauth._form_client(jsonb, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._basic_authorization(p_client_id text, p_secret text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT 'Basic ' || translate(encode(convert_to(oauth.url_encode(p_client_id) || ':' || oauth.url_encode(p_secret), 'UTF8'),
+                                      'base64'), E'\n', '')
+$$;
+COMMENT ON FUNCTION oauth._basic_authorization(text, text) IS 'Internal: the Authorization header value of HTTP Basic client credentials (RFC 6749 section 2.3.1).';
+
+CREATE OR REPLACE FUNCTION api.html_answer(p_status integer, p_tenant jsonb, p_title text, p_content text, p_headers jsonb DEFAULT '{}')
+RETURNS api.response LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN ROW(p_status, '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}'::jsonb || p_headers,
+             api.html_page(p_title, p_tenant->>'name', p_tenant->>'brand', p_content))::api.response;
+END $$;
+COMMENT ON FUNCTION api.html_answer(integer, jsonb, text, text, jsonb) IS 'An HTML answer: api.html_page of the tenant ({"name", "brand"}) with Content-Type text/html, Cache-Control no-store and p_headers.';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
