@@ -3455,8 +3455,6 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 COMMENT ON FUNCTION oauth._error(text, text) IS 'Internal: an OAuth error decision {"error", "error_description"} (RFC 6749 section 5.2); api.error_status gives its HTTP status.';
 
-COMMENT ON FUNCTION oauth._basic_authorization(text, text) IS 'Internal: the Authorization header value of HTTP Basic client credentials (RFC 6749 section 2.3.1).';
-
 CREATE OR REPLACE FUNCTION oauth._token_client_credentials(p_tenant uuid, c oauth.client_authentication, params jsonb,
                                                 p_issuer text, p_audience text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
