@@ -203,12 +203,13 @@ CREATE TYPE oauth.client_authentication AS (
   auth_method         text,      -- the registered method: client_secret_basic, client_secret_post or none
   grant_types         text[],
   scope               text,      -- the client's registered scope (canonical)
-  access_ttl          integer,   -- lifetimes in seconds (oauth._ttl)
-  refresh_ttl         integer,
+  access_token_ttl    integer,   -- the client's own token lifetimes (NULL: the tenant's; oauth._ttl)
+  refresh_token_ttl   integer,
   resource_server     boolean,   -- may introspect every token of the tenant
-  access_token_format text       -- opaque or jwt
+  access_token_format text,      -- opaque or jwt
+  tenant_settings     jsonb      -- the tenant's settings (lifetimes: oauth._ttl)
 );
-COMMENT ON TYPE oauth.client_authentication IS 'The decision of oauth.authenticate_client: error and error_description (RFC 6749 section 5.2) when refused, else the authenticated client''s id, method, grant types, scope, token lifetimes, resource_server and access_token_format.';
+COMMENT ON TYPE oauth.client_authentication IS 'The decision of oauth.authenticate_client: error and error_description (RFC 6749 section 5.2) when refused, else the authenticated client''s id, method, grant types, scope, own token lifetimes, resource_server, access_token_format, and its tenant''s settings.';
 
 -- Data ----------------------------------------------------------------------------
 -- Console clients kept 0.1.0's hard-coded localhost callbacks as their own
@@ -3482,8 +3483,8 @@ BEGIN
   -- ask again. Nothing else is affected: never used for tenants, users,
   -- clients, codes or refresh rotation.
   SET LOCAL synchronous_commit = off;
-  RETURN oauth._issue(p_tenant, c.client_id, NULL, sc, NULL, c.access_ttl, NULL, NULL, p_issuer, p_audience,
-                      NULL, NULL, c.access_token_format);
+  RETURN oauth._issue(p_tenant, c.client_id, NULL, sc, NULL, oauth._ttl('access_token', c.access_token_ttl, c.tenant_settings),
+                      NULL, NULL, p_issuer, p_audience, NULL, NULL, c.access_token_format);
 END $$;
 COMMENT ON FUNCTION oauth._token_client_credentials(uuid, oauth.client_authentication, jsonb, text, text) IS 'Internal: the client_credentials grant (RFC 6749 section 4.4) for an authenticated confidential client: an access token of the requested scope (default: the client''s), no refresh token; commits without waiting for the WAL flush.';
 REVOKE ALL ON FUNCTION oauth._token_client_credentials(uuid, oauth.client_authentication, jsonb, text, text) FROM PUBLIC;
@@ -3519,8 +3520,9 @@ BEGIN
   IF g.err IS NOT NULL THEN
     RETURN oauth._error('invalid_scope', g.err);
   END IF;
-  RETURN oauth._issue(p_tenant, c.client_id, uid, oauth._scope_text(g.scopes), gen_random_uuid(), c.access_ttl,
-                      CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END, NULL,
+  RETURN oauth._issue(p_tenant, c.client_id, uid, oauth._scope_text(g.scopes), gen_random_uuid(),
+                      oauth._ttl('access_token', c.access_token_ttl, c.tenant_settings),
+                      CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN oauth._ttl('refresh_token', c.refresh_token_ttl, c.tenant_settings) END, NULL,
                       p_issuer, p_audience, now(), oauth._family_expires(p_tenant), c.access_token_format);
 END $$;
 COMMENT ON FUNCTION oauth._token_password(uuid, oauth.client_authentication, jsonb, text, text, text) IS 'Internal: the password grant (RFC 6749 section 4.3) for an authenticated confidential client: a throttled password check (per e-mail and client address), scope within the client''s and the user''s role; a refresh token when the client has that grant.';
@@ -3585,8 +3587,9 @@ BEGIN
     RETURN oauth._error('invalid_target', 'the resource differs from the one authorized');
   END IF;
   aud := coalesce(aud, oauth._audience(p_issuer, k.resource));
-  body := oauth._issue(p_tenant, c.client_id, k.user_id, oauth._scope_text(g.scopes), k.family_id, c.access_ttl,
-                       CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END, NULL,
+  body := oauth._issue(p_tenant, c.client_id, k.user_id, oauth._scope_text(g.scopes), k.family_id,
+                       oauth._ttl('access_token', c.access_token_ttl, c.tenant_settings),
+                       CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN oauth._ttl('refresh_token', c.refresh_token_ttl, c.tenant_settings) END, NULL,
                        p_issuer, aud, k.auth_time, oauth._family_expires(p_tenant), c.access_token_format);
   -- OpenID Connect: the id_token of this sign-in.
   IF 'openid' = ANY (g.scopes) THEN
@@ -3656,8 +3659,9 @@ BEGIN
     RETURN oauth._error('invalid_target', 'the resource differs from the one of this grant');
   END IF;
   -- The new refresh token ends with the grant (family_expires_at), however often it rotates.
-  body := oauth._issue(p_tenant, c.client_id, tok.user_id, oauth._scope_text(g.scopes), tok.family_id, c.access_ttl,
-                       c.refresh_ttl, oauth._scope_text(ceiling), p_issuer, tok.audience, tok.auth_time,
+  body := oauth._issue(p_tenant, c.client_id, tok.user_id, oauth._scope_text(g.scopes), tok.family_id,
+                       oauth._ttl('access_token', c.access_token_ttl, c.tenant_settings),
+                       oauth._ttl('refresh_token', c.refresh_token_ttl, c.tenant_settings), oauth._scope_text(ceiling), p_issuer, tok.audience, tok.auth_time,
                        coalesce(tok.family_expires_at, oauth._family_expires(p_tenant)), c.access_token_format);
   IF 'openid' = ANY (g.scopes) AND tok.user_id IS NOT NULL THEN
     body := body || jsonb_build_object('id_token', oauth._id_token(p_tenant, p_issuer, c.client_id, tok.user_id, g.scopes, NULL,
@@ -4162,13 +4166,14 @@ BEGIN
   a.auth_method := c.token_endpoint_auth_method;
   a.grant_types := c.grant_types;
   a.scope := c.scope;
-  a.access_ttl := oauth._ttl('access_token', c.access_token_ttl, c.settings);
-  a.refresh_ttl := oauth._ttl('refresh_token', c.refresh_token_ttl, c.settings);
+  a.access_token_ttl := c.access_token_ttl;
+  a.refresh_token_ttl := c.refresh_token_ttl;
   a.resource_server := c.resource_server;
   a.access_token_format := c.access_token_format;
+  a.tenant_settings := c.settings;
   RETURN a;
 END $$;
-COMMENT ON FUNCTION oauth.authenticate_client(uuid, jsonb, text) IS 'The one client authentication (RFC 6749 section 2.3.1) of the tenant p_tenant: params = the form (client_id, client_secret), authorization = the Authorization header or NULL. client_secret_basic, client_secret_post or none, as the client registered; the secret compared as SHA-256 digests in constant time. Returns error invalid_client (HTTP 401; with a Basic challenge when Basic was tried) or invalid_request and error_description, else the client. Reads only.';
+COMMENT ON FUNCTION oauth.authenticate_client(uuid, jsonb, text) IS 'The one client authentication (RFC 6749 section 2.3.1) of the tenant p_tenant: params = the form (client_id, client_secret), authorization = the Authorization header or NULL. client_secret_basic, client_secret_post or none, as the client registered; the secret compared as SHA-256 digests in constant time. Returns error invalid_client (HTTP 401; with a Basic challenge when Basic was tried) or invalid_request and error_description, else the client (lifetimes as registered: the grants apply oauth._ttl when they issue). Reads only.';
 REVOKE ALL ON FUNCTION oauth.authenticate_client(uuid, jsonb, text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION oauth._form_client(params jsonb, authorization text) RETURNS oauth.client_authentication
