@@ -43,6 +43,9 @@ extension/backend_framework--$(EXTVERSION).sql: $(SCHEMA_PARTS)
 extension/backend_framework.control: extension/backend_framework.control.in VERSION
 	sed 's/@VERSION@/$(EXTVERSION)/' $< > $@
 
+# Every object depends on the shared headers (PGXS tracks no header dependencies).
+$(OBJS): $(wildcard extension/src/*.h)
+
 all: gateway
 install: install-gateway
 

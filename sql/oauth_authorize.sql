@@ -110,7 +110,7 @@ SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "re
 SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "code", "client_id": ["app"]}');
 SELECT * FROM public.authz_show('authz-b', 'GET', '{"response_type": "code", "client_id": "app", "redirect_uri": "https://photos.example/cb"}');
 SELECT status, h1 FROM public.authz_show('authz-a', 'PUT', '{}');
-SELECT status, (regexp_match(body, '<h1>(.*?)</h1>'))[1] AS h1 FROM oauth.authorize_endpoint('GET', '{}', '{}', NULL, NULL, false);
+SELECT status, (regexp_match(body, '<h1>(.*?)</h1>'))[1] AS h1 FROM api.authorize_answer(oauth.authorize_endpoint('GET', '{}', '{}', NULL, NULL), NULL, false);
 
 -- Errors sent back to the (registered) redirect URI, with state and iss ------------------------------
 SELECT * FROM public.authz_show('authz-a', 'GET', '{"response_type": "token", "client_id": "app", "redirect_uri": "https://photos.example/cb", "state": "e1"}');

@@ -49,7 +49,7 @@ SELECT status, body->>'active' AS active FROM public.t_introspect('endpoints-b',
 -- Only resource servers learn about other clients' tokens (issue 10 item 13):
 -- app and poster are confidential clients but no resource servers. Their
 -- own tokens: active; others' (eve's token of app, api's token): inactive,
--- on the HTTP Basic fast path and on the general path (client_secret_post).
+-- with HTTP Basic (client_secret_basic) and with client_secret_post.
 SELECT status FROM public.tok('endpoints-a', '{"grant_type": "client_credentials"}', public.basic('api', :'api_secret'));
 SELECT public.seen_last('access_token') AS api_at \gset
 SELECT status FROM public.tok('endpoints-a', jsonb_build_object('grant_type', 'client_credentials', 'client_id', 'poster', 'client_secret', :'poster_secret'));

@@ -29,7 +29,8 @@ CREATE OR REPLACE FUNCTION public.logout(method text, params jsonb, cookies json
 DECLARE a record;
 BEGIN
   PERFORM public.enter('oidc-a');
-  SELECT * INTO a FROM oauth.end_session_endpoint(method, params, cookies, 'http://localhost:8080/t/oidc-a', false);
+  SELECT * INTO a FROM api.logout_answer(oauth.end_session_endpoint(method, params, cookies, 'http://localhost:8080/t/oidc-a'),
+                                         'http://localhost:8080/t/oidc-a', false);
   status := a.status; location := a.headers->>'Location'; h1 := (regexp_match(a.body, '<h1>(.*?)</h1>'))[1];
   cookies_set := public.mask_text(a.headers->>'Set-Cookie');
 END $$;
@@ -290,6 +291,8 @@ SELECT * FROM public.logout('GET', jsonb_build_object('id_token_hint', :'idt2', 
 -- The session is gone: prompt=none answers login_required.
 SELECT * FROM public.az('GET', jsonb_build_object('response_type', 'code', 'client_id', 'rp-app', 'redirect_uri', 'https://rp.example/cb', 'scope', 'openid', 'prompt', 'none',
   'code_challenge', :'challenge', 'code_challenge_method', 'S256'), jsonb_build_object('bf_session', :'sess2'));
+-- Without state the way back is the registered URI as it is (it used to be the "signed out" page).
+SELECT * FROM public.logout('GET', '{"client_id": "rp-app", "post_logout_redirect_uri": "https://rp.example/bye"}');
 -- Unregistered post_logout_redirect_uri: an error page, never a redirect; without a hint the user confirms first.
 SELECT * FROM public.logout('GET', jsonb_build_object('id_token_hint', :'idt2', 'post_logout_redirect_uri', 'https://evil.example/'));
 SELECT * FROM public.logout('GET', '{}', jsonb_build_object('bf_session', :'sess'));

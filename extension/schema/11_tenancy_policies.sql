@@ -11,12 +11,24 @@ ALTER TABLE tenancy.api_usage FORCE ROW LEVEL SECURITY;
 ALTER TABLE tenancy.storage_usage ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenancy.storage_usage FORCE ROW LEVEL SECURITY;
 
+-- "Admin or owner": the one statement of which roles administer a tenant
+-- (every check of a role, in SQL, policies, triggers and the bearer check,
+-- goes through it). In C (extension/src/context.c, bf_role_is_admin), like
+-- the two rules below: policies ask them on every query.
+CREATE FUNCTION tenancy.is_admin_role(p_role text) RETURNS boolean
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_is_admin_role';
+COMMENT ON FUNCTION tenancy.is_admin_role(text) IS 'True for the roles that administer a tenant: admin and owner (false for user and NULL).';
+
 -- True when the context's user is an admin or owner of the context's tenant.
 CREATE FUNCTION tenancy.is_tenant_admin() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT coalesce(tenancy.current_user_role() IN ('admin', 'owner'), false)
-$$;
+LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_is_tenant_admin';
 COMMENT ON FUNCTION tenancy.is_tenant_admin() IS 'True when the current context is an admin or owner of its tenant.';
+
+-- The rule for administration (users' passwords, OAuth clients, settings
+-- over HTTP): a tenant, an admin or owner, and a grant of the admin scope.
+CREATE FUNCTION tenancy.acts_as_admin() RETURNS boolean
+LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_acts_as_admin';
+COMMENT ON FUNCTION tenancy.acts_as_admin() IS 'True when the current context administers its tenant: an admin or owner (tenancy.is_tenant_admin) granted the admin scope.';
 
 -- Tenants: anyone in the tenant's context reads its row; admins and owners
 -- update it; only owners delete it. New tenants come from register_tenant.

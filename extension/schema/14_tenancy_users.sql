@@ -19,7 +19,7 @@ BEGIN
       RAISE EXCEPTION 'a user id cannot change' USING ERRCODE = '42501';
     END IF;
     IF (TG_OP = 'INSERT' OR NEW.role IS DISTINCT FROM OLD.role OR NEW.status IS DISTINCT FROM OLD.status)
-       AND ctx_role IS DISTINCT FROM 'owner' AND ctx_role IS DISTINCT FROM 'admin' THEN
+       AND NOT tenancy.is_admin_role(ctx_role) THEN
       RAISE EXCEPTION 'only admins and owners change roles or status' USING ERRCODE = '42501';
     END IF;
     IF (NEW.role = 'owner' AND (TG_OP = 'INSERT' OR OLD.role <> 'owner')) AND ctx_role IS DISTINCT FROM 'owner' THEN

@@ -31,7 +31,7 @@ COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: a sorted scope array
 -- Scopes a user's role allows: admin only for admins and owners.
 CREATE FUNCTION oauth._role_scopes(role text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN role IN ('admin', 'owner') THEN '{admin,email,openid,profile,read,write}'::text[]
+  SELECT CASE WHEN tenancy.is_admin_role(role) THEN '{admin,email,openid,profile,read,write}'::text[]
               WHEN role = 'user' THEN '{email,openid,profile,read,write}'::text[]
               ELSE '{}'::text[] END
 $$;
@@ -337,7 +337,7 @@ CREATE FUNCTION oauth._require_client_admin() RETURNS uuid
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE t uuid := tenancy.current_tenant_id();
 BEGIN
-  IF t IS NULL OR NOT tenancy.is_tenant_admin() OR NOT tenancy.has_scope('admin') THEN
+  IF NOT tenancy.acts_as_admin() THEN
     RAISE EXCEPTION 'only admins and owners of the tenant manage OAuth clients' USING ERRCODE = '42501',
       DETAIL = 'Sign in as an admin or owner with the admin scope.';
   END IF;

@@ -1,152 +1,9 @@
 -- 33_oauth_authorize.sql — the authorization endpoint (RFC 6749 section
--- 4.1.1/4.1.2, RFC 7636, RFC 9207) as one function returning a whole HTTP
--- answer: the server-rendered sign-in and consent pages, and 303 redirects
--- to the client's registered redirect URI with code, state and iss.
---
--- Browser state: cookie bf_csrf (a random token; the form carries the
--- base64url SHA-256 of it, a double submit that never puts the cookie value
--- itself in the page) and cookie bf_session (the login session; only its
--- SHA-256 is stored). Both HttpOnly, SameSite=Lax, scoped to the path of
--- the authorize endpoint, Secure behind https. The pages have no
--- JavaScript; every value in them goes through oauth.html_escape.
-
--- Path of the issuer URL (e.g. /t/acme for http://localhost:8080/t/acme),
--- '' when it has none or anything unusual.
-CREATE FUNCTION oauth._issuer_path(issuer text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE WHEN p ~ '^(/[A-Za-z0-9._~-]+)*$' THEN p ELSE '' END
-    FROM (SELECT rtrim(regexp_replace(coalesce(issuer, ''), '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*', ''), '/') AS p) x
-$$;
-COMMENT ON FUNCTION oauth._issuer_path(text) IS 'Internal: the path part of an issuer URL without trailing slash (/t/acme), or '''' — the prefix of the authorize endpoint''s path.';
-
-CREATE FUNCTION oauth._cookie(name text, value text, path text, secure boolean, max_age integer DEFAULT NULL) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT name || '=' || value || '; Path=' || path
-         || CASE WHEN max_age IS NOT NULL THEN '; Max-Age=' || max_age ELSE '' END
-         || '; HttpOnly; SameSite=Lax' || CASE WHEN secure THEN '; Secure' ELSE '' END
-$$;
-COMMENT ON FUNCTION oauth._cookie(text, text, text, boolean, integer) IS 'Internal: a Set-Cookie value (HttpOnly, SameSite=Lax, Secure when secure).';
-
--- Set-Cookie header(s): one value as a string, several as an array.
-CREATE FUNCTION oauth._set_cookie_header(cookies text[]) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE WHEN cardinality(cookies) = 1 THEN jsonb_build_object('Set-Cookie', cookies[1])
-              WHEN cardinality(cookies) > 1 THEN jsonb_build_object('Set-Cookie', to_jsonb(cookies))
-              ELSE '{}' END
-$$;
-COMMENT ON FUNCTION oauth._set_cookie_header(text[]) IS 'Internal: {"Set-Cookie": value} for one cookie, {"Set-Cookie": [values]} for several, {} for none.';
-
--- A redirect URI with parameters added to its query (RFC 6749 section
--- 3.1.2 keeps an existing query); NULL values are left out.
-CREATE FUNCTION oauth._redirect_to(uri text, names text[], vals text[]) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT uri || CASE WHEN strpos(uri, '?') > 0 THEN CASE WHEN uri ~ '[?&]$' THEN '' ELSE '&' END ELSE '?' END
-         || string_agg(n || '=' || oauth.url_encode(v), '&' ORDER BY i)
-    FROM unnest(names, vals) WITH ORDINALITY AS x(n, v, i) WHERE v IS NOT NULL
-$$;
-COMMENT ON FUNCTION oauth._redirect_to(text, text[], text[]) IS 'Internal: uri with name=value pairs (percent-encoded) appended to its query, in the given order.';
-
--- The console's own page (the deployment's first console URL without its
--- callback), the way back from a sign-in error page; NULL when none is set.
-CREATE FUNCTION oauth._console_home() RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT regexp_replace(u, '[^/]*$', '') FROM unnest(oauth.console_redirect_uris()) u LIMIT 1
-$$;
-COMMENT ON FUNCTION oauth._console_home() IS 'Internal: the console''s address (first backend_framework.console_redirect_uris entry, without its file name), or NULL.';
-
--- Words for scopes on the consent page.
-CREATE FUNCTION oauth._scope_words(scope text, tenant_name text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE scope
-    WHEN 'read' THEN 'Read your data'
-    WHEN 'write' THEN 'Create, change and delete your data'
-    WHEN 'profile' THEN 'See your name and email address'
-    WHEN 'email' THEN 'See your email address'
-    WHEN 'openid' THEN 'Sign you in with your ' || tenant_name || ' account'
-    -- Shown before anyone signed in too: only admins are ever granted it.
-    WHEN 'admin' THEN 'If you are an admin of ' || tenant_name || ': manage its users, applications and settings'
-    ELSE scope END
-$$;
-COMMENT ON FUNCTION oauth._scope_words(text, text) IS 'Internal: what a scope allows, in words for the consent page.';
-
--- Text colour that reads on the brand colour (#rrggbb).
-CREATE FUNCTION oauth._on_color(brand text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE WHEN 0.299 * ('x' || substr(brand, 2, 2))::bit(8)::int + 0.587 * ('x' || substr(brand, 4, 2))::bit(8)::int
-                 + 0.114 * ('x' || substr(brand, 6, 2))::bit(8)::int > 160 THEN '#111827' ELSE '#ffffff' END
-$$;
-COMMENT ON FUNCTION oauth._on_color(text) IS 'Internal: black or white text, whichever reads better on a #rrggbb background.';
-
--- A whole page: head, inline style, a centred card in <main>.
-CREATE FUNCTION oauth._page(title text, tenant_name text, brand text, content text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT '<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<meta name="robots" content="noindex, nofollow">
-<title>' || oauth.html_escape(title) || ' · ' || oauth.html_escape(tenant_name) || '</title>
-<style>
-:root{--brand:' || oauth.html_escape(b) || ';--on-brand:' || oauth._on_color(b) || ';--bg:#f3f4f6;--card:#fff;--text:#111827;--muted:#4b5563;--line:#d1d5db;--danger:#b42318;--danger-bg:#fef3f2;--radius:14px;color-scheme:light dark}
-@media (prefers-color-scheme:dark){:root{--bg:#0b0d12;--card:#161a22;--text:#f3f4f6;--muted:#9ca3af;--line:#2d3440;--danger:#fda29b;--danger-bg:#3a1614}}
-*{box-sizing:border-box}
-html{-webkit-text-size-adjust:100%}
-body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:24px 16px;background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-main{width:100%;max-width:420px;background:var(--card);border:1px solid var(--line);border-top:4px solid var(--brand);border-radius:var(--radius);padding:32px 28px;box-shadow:0 10px 30px rgba(17,24,39,.08)}
-.tenant{display:flex;align-items:center;gap:10px;margin:0 0 24px;font-weight:600;color:var(--muted)}
-.mark{flex:none;width:28px;height:28px;border-radius:8px;background:var(--brand)}
-h1{font-size:1.375rem;line-height:1.3;margin:0 0 8px}
-h2{font-size:1rem;margin:20px 0 8px}
-p{margin:0 0 16px;color:var(--muted)}
-strong{color:var(--text)}
-label{display:block;font-weight:600;margin:16px 0 6px}
-input[type=email],input[type=password]{display:block;width:100%;padding:10px 12px;font:inherit;color:inherit;background:transparent;border:1px solid var(--line);border-radius:8px}
-input:focus-visible,button:focus-visible,a:focus-visible{outline:2px solid var(--brand);outline-offset:2px}
-ul.scopes{list-style:none;margin:0 0 8px;padding:0;border:1px solid var(--line);border-radius:8px}
-ul.scopes li{padding:10px 12px 10px 36px;position:relative}
-ul.scopes li+li{border-top:1px solid var(--line)}
-ul.scopes li::before{content:"";position:absolute;left:14px;top:18px;width:8px;height:8px;border-radius:50%;background:var(--brand)}
-.notice{padding:10px 12px;border:1px solid var(--danger);border-radius:8px;background:var(--danger-bg);color:var(--danger)}
-.actions{display:flex;flex-direction:row-reverse;gap:12px;margin-top:24px}
-button,.button{flex:1 1 auto;white-space:nowrap;display:inline-block;text-align:center;text-decoration:none;padding:11px 16px;font:inherit;font-weight:600;border-radius:8px;border:1px solid var(--line);background:transparent;color:var(--text);cursor:pointer}
-button.primary,.button.primary{background:var(--brand);border-color:var(--brand);color:var(--on-brand)}
-button:hover{filter:brightness(1.05)}
-.small{font-size:.875rem;margin:20px 0 0}
-a{color:inherit}
-@media (max-width:480px){main{padding:24px 18px}.actions{flex-direction:column}}
-</style>
-</head>
-<body>
-<main>
-<div class="tenant"><span class="mark" aria-hidden="true"></span>' || oauth.html_escape(tenant_name) || '</div>
-' || content || '
-</main>
-</body>
-</html>
-'
-    FROM (SELECT CASE WHEN brand ~ '^#[0-9a-fA-F]{6}$' THEN brand ELSE '#3355ff' END AS b) x
-$$;
-COMMENT ON FUNCTION oauth._page(text, text, text, text) IS 'Internal: an HTML page of the authorize endpoint (tenant name and brand colour, centred card, responsive, light and dark; no JavaScript). content is HTML already escaped by the caller.';
-
--- The OAuth parameters a form carries along, as hidden fields.
-CREATE FUNCTION oauth._hidden_fields(params jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT coalesce(string_agg('<input type="hidden" name="' || n || '" value="' || oauth.html_escape(params->>n) || '">', E'\n' ORDER BY i), '')
-    FROM unnest(ARRAY['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge',
-                      'code_challenge_method', 'nonce', 'max_age', 'response_mode', 'resource']) WITH ORDINALITY AS x(n, i)
-   WHERE params->>n IS NOT NULL
-$$;
-COMMENT ON FUNCTION oauth._hidden_fields(jsonb) IS 'Internal: hidden inputs for the authorization request parameters (HTML-escaped).';
-
-CREATE FUNCTION oauth._scope_list(scopes text[], tenant_name text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT '<ul class="scopes">' || string_agg('<li>' || oauth.html_escape(oauth._scope_words(s, tenant_name)) || '</li>', ''
-           ORDER BY array_position(ARRAY['openid', 'profile', 'email', 'read', 'write', 'admin'], s)) || '</ul>'
-    FROM unnest(scopes) s
-$$;
-COMMENT ON FUNCTION oauth._scope_list(text[], text) IS 'Internal: the scopes asked for, in words, as an HTML list.';
+-- 4.1.1/4.1.2, RFC 7636, RFC 9207): validation of the request, sign-in
+-- (throttled), login sessions, consent and the authorization code. It
+-- decides; api.authorize_answer (53_api_pages.sql) renders the decision as
+-- the server-rendered sign-in and consent pages, error pages and 303
+-- redirects to the client's registered redirect URI with code, state and iss.
 
 -- A requested redirect URI against the registered ones: exact string
 -- match, except that for http loopback IP literals (127.0.0.1, [::1]) the
@@ -299,21 +156,58 @@ END $$;
 COMMENT ON FUNCTION oauth._authorize_request(uuid, jsonb, text) IS 'Internal: validates an authorization request (client, redirect URI exact or loopback with any port, response_type, response_mode, PKCE, prompt, max_age, nonce, id_token_hint, resource, scope ∩ client''s).';
 REVOKE ALL ON FUNCTION oauth._authorize_request(uuid, jsonb, text) FROM PUBLIC;
 
-CREATE FUNCTION oauth.authorize_endpoint(method text, params jsonb, cookies jsonb, issuer text, client_addr text,
-                                         secure boolean, OUT status integer, OUT headers jsonb, OUT body text)
+-- Browser state -------------------------------------------------------------------
+-- Cookies bf_csrf (a random token; the form carries the base64url SHA-256
+-- of it, a double submit that never puts the cookie itself in the page)
+-- and bf_session (the login session; only its SHA-256 is stored), shared by
+-- the authorize and logout endpoints. api.decision_cookies sets them.
+
+-- The two cookies of a request when they have their shapes, else NULL.
+CREATE FUNCTION oauth._browser_cookies(cookies jsonb, OUT csrf text, OUT session text)
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN c->>'bf_csrf' ~ '^bfcf_[A-Za-z0-9_-]{43}$' THEN c->>'bf_csrf' END,
+         CASE WHEN c->>'bf_session' ~ '^bfss_[A-Za-z0-9_-]{43}$' THEN c->>'bf_session' END
+    FROM (SELECT CASE WHEN jsonb_typeof(cookies) = 'object' THEN cookies END AS c) x
+$$;
+COMMENT ON FUNCTION oauth._browser_cookies(jsonb) IS 'Internal: the bf_csrf and bf_session cookies of a request (name → value), each NULL unless of its shape.';
+
+-- The form field that goes with a CSRF cookie.
+CREATE FUNCTION oauth._csrf_field(csrf text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT oauth.base64url_encode(oauth.token_digest(csrf))
+$$;
+COMMENT ON FUNCTION oauth._csrf_field(text) IS 'Internal: the csrf form field of a CSRF cookie (base64url of its SHA-256).';
+
+-- The double submit check, in constant time.
+CREATE FUNCTION oauth._csrf_ok(csrf text, field text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT csrf IS NOT NULL AND field IS NOT NULL
+         AND oauth.ct_equal(convert_to(oauth._csrf_field(csrf), 'UTF8'), convert_to(field, 'UTF8'))
+$$;
+COMMENT ON FUNCTION oauth._csrf_ok(text, text) IS 'Internal: whether a form''s csrf field belongs to the CSRF cookie (constant-time comparison); false when either is missing.';
+
+-- The endpoint ---------------------------------------------------------------------
+-- Decisions (jsonb), rendered by api.authorize_answer:
+--   {"error": "not_found"}                         no tenant
+--   {"error": "method_not_allowed", "tenant"}      neither GET nor POST
+--   {"error": "invalid_request", "tenant", "message"}  unknown client or redirect URI: never a redirect
+--   {"error": "forbidden", "tenant", "request"}    failed CSRF check (the form expired)
+--   {"show": "login", "tenant", "client_name", "scopes", "notice", "csrf", "request", "email", "retry_after", "cookies"}
+--   {"show": "consent", "tenant", "client_name", "scopes", "returns_to", "csrf", "request", "user", "cookies"}
+--   {"redirect": uri, "params": {code | error, error_description, state, iss}, "cookies"}
+-- tenant: {"name", "brand"}; request: the authorization request's
+-- parameters, which the pages carry; cookies: [{"name", "value", "max_age"}].
+CREATE FUNCTION oauth.authorize_endpoint(method text, params jsonb, cookies jsonb, issuer text, client_addr text)
+RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  ten record;
+  ten jsonb;
   r record;
-  base text := oauth._issuer_path(issuer);
-  cpath text;
-  action_url text;
-  set_cookies text[] := '{}';
-  csrf text := cookies->>'bf_csrf';
-  csrf_field text;
-  sess text := cookies->>'bf_session';
-  s record;
+  b record;
+  set_cookies jsonb := '[]';
+  csrf text;
+  sess text;
   uid uuid;
   urole text;
   uemail text;
@@ -322,33 +216,18 @@ DECLARE
   prior text;
   code text;
   notice text;
-  page_status integer := 200;
-  content text;
   is_request boolean;
   auth_time timestamptz;
   sid uuid;
   sess_started timestamptz;
-  restart_keys text[] := ARRAY['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge',
-                               'code_challenge_method', 'nonce', 'max_age', 'response_mode', 'resource', 'login_hint'];
-  location text;
-  html_headers jsonb := '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}';
+  request jsonb;
 BEGIN
-  -- Cookies are scoped to the OAuth endpoints (authorize and logout).
-  cpath := base || '/oauth';
-  action_url := base || '/oauth/authorize';
-  IF jsonb_typeof(cookies) IS DISTINCT FROM 'object' THEN cookies := '{}'; csrf := NULL; sess := NULL; END IF;
-  SELECT x.name, x.settings->>'brand_color' AS brand INTO ten FROM tenancy.tenants x WHERE x.id = t;
+  SELECT jsonb_build_object('name', x.name, 'brand', x.settings->>'brand_color') INTO ten FROM tenancy.tenants x WHERE x.id = t;
   IF t IS NULL OR NOT FOUND THEN
-    status := 404; headers := html_headers;
-    body := oauth._page('Not found', 'Sign in', NULL,
-      '<h1>Not found</h1><p>There is no sign-in page at this address.</p>');
-    RETURN;
+    RETURN '{"error": "not_found"}';
   END IF;
   IF upper(method) NOT IN ('GET', 'POST') THEN
-    status := 405; headers := html_headers || '{"Allow": "GET, POST"}';
-    body := oauth._page('Method not allowed', ten.name, ten.brand,
-      '<h1>Method not allowed</h1><p>Use GET or POST.</p>');
-    RETURN;
+    RETURN jsonb_build_object('error', 'method_not_allowed', 'tenant', ten);
   END IF;
 
   SELECT * INTO r FROM oauth._authorize_request(t, params, issuer);
@@ -357,32 +236,18 @@ BEGIN
   is_request := upper(method) = 'GET'
                 OR NOT (params ? 'csrf' OR params ? 'action' OR params ? 'email' OR params ? 'password');
   IF r.fatal IS NOT NULL THEN
-    status := 400; headers := html_headers;
-    body := oauth._page('Cannot sign in', ten.name, ten.brand,
-      '<h1>This sign-in link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(r.fatal) || '</p>'
-      || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>'
-      || coalesce('<p><a class="button" href="' || oauth.html_escape(oauth._console_home()) || '">Open the '
-                  || oauth.html_escape(ten.name) || ' console instead</a></p>', ''));
-    RETURN;
+    RETURN jsonb_build_object('error', 'invalid_request', 'tenant', ten, 'message', r.fatal);
   END IF;
+  request := (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
+               WHERE key = ANY (ARRAY['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge',
+                                      'code_challenge_method', 'nonce', 'max_age', 'response_mode', 'resource', 'login_hint']));
 
   -- Cookies of another shape are ignored (a form page makes a new CSRF cookie).
-  IF csrf !~ '^bfcf_[A-Za-z0-9_-]{43}$' THEN csrf := NULL; END IF;
-  IF sess !~ '^bfss_[A-Za-z0-9_-]{43}$' THEN sess := NULL; END IF;
-
-  IF NOT is_request THEN
-    IF csrf IS NULL OR params->>'csrf' IS NULL
-       OR NOT oauth.ct_equal(convert_to(oauth.base64url_encode(oauth.token_digest(csrf)), 'UTF8'),
-                             convert_to(params->>'csrf', 'UTF8')) THEN
-      status := 403; headers := html_headers;
-      body := oauth._page('Form expired', ten.name, ten.brand,
-        '<h1>This form has expired</h1><p class="notice" role="alert">The form was not sent from this page, or it is too old, so it was not accepted (CSRF check).</p>'
-        || '<p><a class="button primary" href="' || oauth.html_escape(action_url || '?' || oauth.form_encode(
-             (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
-               WHERE key = ANY (restart_keys))))
-        || '">Start again</a></p>');
-      RETURN;
-    END IF;
+  SELECT * INTO b FROM oauth._browser_cookies(cookies);
+  csrf := b.csrf;
+  sess := b.session;
+  IF NOT is_request AND NOT oauth._csrf_ok(csrf, params->>'csrf') THEN
+    RETURN jsonb_build_object('error', 'forbidden', 'tenant', ten, 'request', request);
   END IF;
 
   IF r.err IS NULL AND NOT is_request AND params->>'action' = 'deny' THEN
@@ -391,11 +256,8 @@ BEGIN
     r.err := 'invalid_request'; r.err_description := 'the form was sent without a valid action';
   END IF;
   IF r.err IS NOT NULL THEN
-    status := 303;
-    headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
-      ARRAY['error', 'error_description', 'state', 'iss'], ARRAY[r.err, r.err_description, r.state, issuer]));
-    body := '';
-    RETURN;
+    RETURN jsonb_build_object('redirect', r.redirect_uri, 'params', jsonb_build_object('error', r.err,
+      'error_description', r.err_description, 'state', r.state, 'iss', issuer));
   END IF;
 
   -- Who is signing in: a password just sent, else the session cookie.
@@ -406,8 +268,6 @@ BEGIN
       SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'email', params->>'password', client_addr);
       IF wait > 0 THEN
         notice := format('Too many attempts, try again in %s.', oauth._seconds(wait));
-        page_status := 429;
-        html_headers := html_headers || jsonb_build_object('Retry-After', wait::text);
       ELSIF uid IS NULL THEN
         notice := 'The email address or password is incorrect.';
       ELSE
@@ -420,7 +280,7 @@ BEGIN
         VALUES (t, oauth.token_digest(sess), uid, client_addr, now() + interval '8 hours')
         RETURNING id INTO sid;
         auth_time := now();
-        set_cookies := set_cookies || oauth._cookie('bf_session', sess, cpath, secure, 28800);
+        set_cookies := set_cookies || jsonb_build_array(jsonb_build_object('name', 'bf_session', 'value', sess, 'max_age', 28800));
       END IF;
     END IF;
   ELSIF sess IS NOT NULL AND NOT (is_request AND r.prompt_login) THEN
@@ -446,57 +306,28 @@ BEGIN
   END IF;
 
   IF uid IS NULL AND is_request AND r.prompt_none THEN
-    status := 303;
-    headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
-      ARRAY['error', 'error_description', 'state', 'iss'], ARRAY['login_required', 'the user is not signed in', r.state, issuer]));
-    body := '';
-    RETURN;
+    RETURN jsonb_build_object('redirect', r.redirect_uri, 'params', jsonb_build_object('error', 'login_required',
+      'error_description', 'the user is not signed in', 'state', r.state, 'iss', issuer), 'cookies', set_cookies);
   END IF;
 
   -- Not signed in: the sign-in page (with the scopes asked for).
   IF uid IS NULL THEN
     IF csrf IS NULL THEN
       csrf := oauth.random_token('csrf');
-      set_cookies := set_cookies || oauth._cookie('bf_csrf', csrf, cpath, secure);
+      set_cookies := set_cookies || jsonb_build_array(jsonb_build_object('name', 'bf_csrf', 'value', csrf));
     END IF;
-    csrf_field := oauth.base64url_encode(oauth.token_digest(csrf));
-    content := '<h1>Sign in</h1>
-<p><strong>' || oauth.html_escape(r.client_name) || '</strong> wants to access your ' || oauth.html_escape(ten.name) || ' account.</p>
-' || CASE WHEN notice IS NOT NULL THEN '<p class="notice" role="alert">' || oauth.html_escape(notice) || '</p>
-' ELSE '' END || '<h2>It will be able to</h2>
-' || oauth._scope_list(r.scopes, ten.name) || '
-<form method="post" action="' || oauth.html_escape(action_url) || '">
-' || oauth._hidden_fields(params) || '
-<input type="hidden" name="csrf" value="' || oauth.html_escape(csrf_field) || '">
-<label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="username" inputmode="email" required'
-      || CASE WHEN coalesce(params->>'email', params->>'login_hint', '') = '' THEN ' autofocus' ELSE '' END || ' value="'
-      || oauth.html_escape(coalesce(params->>'email', params->>'login_hint', '')) || '">
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required'
-      || CASE WHEN coalesce(params->>'email', params->>'login_hint', '') = '' THEN '' ELSE ' autofocus' END || '>
-<div class="actions">
-<button type="submit" name="action" value="allow" class="primary">Sign in and allow</button>
-<button type="submit" name="action" value="deny" formnovalidate>Cancel</button>
-</div>
-</form>';
-    status := page_status;
-    headers := html_headers;
-    headers := headers || oauth._set_cookie_header(set_cookies);
-    body := oauth._page('Sign in', ten.name, ten.brand, content);
-    RETURN;
+    RETURN jsonb_build_object('show', 'login', 'tenant', ten, 'client_name', r.client_name, 'scopes', to_jsonb(r.scopes),
+      'notice', notice, 'csrf', oauth._csrf_field(csrf), 'request', request,
+      'email', coalesce(params->>'email', params->>'login_hint', ''),
+      'retry_after', CASE WHEN wait > 0 THEN wait END, 'cookies', set_cookies);
   END IF;
 
   -- Signed in: what this user may be granted.
   granted := oauth._scope_and(r.scopes, oauth._role_scopes(urole));
   IF cardinality(granted) = 0 THEN
-    status := 303;
-    headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
-      ARRAY['error', 'error_description', 'state', 'iss'],
-      ARRAY['invalid_scope', 'none of the requested scopes can be granted to this user', r.state, issuer]));
-    headers := headers || oauth._set_cookie_header(set_cookies);
-    body := '';
-    RETURN;
+    RETURN jsonb_build_object('redirect', r.redirect_uri, 'params', jsonb_build_object('error', 'invalid_scope',
+      'error_description', 'none of the requested scopes can be granted to this user', 'state', r.state, 'iss', issuer),
+      'cookies', set_cookies);
   END IF;
   SELECT x.scope INTO prior FROM oauth.consents x WHERE x.tenant_id = t AND x.user_id = uid AND x.client_id = r.client_id;
 
@@ -508,43 +339,18 @@ BEGIN
           OR NOT ((r.builtin AND r.redirect_uri = ANY (oauth.console_redirect_uris()))
                   OR coalesce(granted <@ oauth._scopes(prior), false))) THEN
     IF r.prompt_none THEN
-      status := 303;
-      headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
-        ARRAY['error', 'error_description', 'state', 'iss'], ARRAY['consent_required', 'the user has not allowed this application yet', r.state, issuer]));
-      body := '';
-      RETURN;
+      RETURN jsonb_build_object('redirect', r.redirect_uri, 'params', jsonb_build_object('error', 'consent_required',
+        'error_description', 'the user has not allowed this application yet', 'state', r.state, 'iss', issuer),
+        'cookies', set_cookies);
     END IF;
     IF csrf IS NULL THEN
       csrf := oauth.random_token('csrf');
-      set_cookies := set_cookies || oauth._cookie('bf_csrf', csrf, cpath, secure);
+      set_cookies := set_cookies || jsonb_build_array(jsonb_build_object('name', 'bf_csrf', 'value', csrf));
     END IF;
-    csrf_field := oauth.base64url_encode(oauth.token_digest(csrf));
-    content := '<h1>Allow access?</h1>
-<p><strong>' || oauth.html_escape(r.client_name) || '</strong> wants to access your ' || oauth.html_escape(ten.name) || ' account.</p>
-<h2>It will be able to</h2>
-' || oauth._scope_list(granted, ten.name) || '
-' || CASE WHEN r.registered_via <> 'admin' THEN '<p class="small">This application registered itself; it will return you to <strong>'
-             || oauth.html_escape(coalesce(substring(r.redirect_uri FROM '^[A-Za-z][A-Za-z0-9+.-]*:/*[^/?#]*'), r.redirect_uri))
-             || '</strong>.</p>
-' ELSE '' END || '<form method="post" action="' || oauth.html_escape(action_url) || '">
-' || oauth._hidden_fields(params) || '
-<input type="hidden" name="csrf" value="' || oauth.html_escape(csrf_field) || '">
-<div class="actions">
-<button type="submit" name="action" value="allow" class="primary">Allow</button>
-<button type="submit" name="action" value="deny">Deny</button>
-</div>
-</form>
-<p class="small">Signed in as <strong>' || oauth.html_escape(uemail) || '</strong>. <a href="'
-      || oauth.html_escape(action_url || '?' || oauth.form_encode(
-           (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
-             WHERE key = ANY (restart_keys))
-           || '{"prompt": "login"}'))
-      || '">Not you? Sign in as someone else</a></p>';
-    status := 200;
-    headers := html_headers;
-    headers := headers || oauth._set_cookie_header(set_cookies);
-    body := oauth._page('Allow access', ten.name, ten.brand, content);
-    RETURN;
+    -- A self-registered client: the page says where it returns to.
+    RETURN jsonb_build_object('show', 'consent', 'tenant', ten, 'client_name', r.client_name, 'scopes', to_jsonb(granted),
+      'returns_to', CASE WHEN r.registered_via <> 'admin' THEN r.redirect_uri END,
+      'csrf', oauth._csrf_field(csrf), 'request', request, 'user', uemail, 'cookies', set_cookies);
   END IF;
 
   -- Allowed (form) or allowed before: remember, issue the code, go back.
@@ -560,12 +366,9 @@ BEGIN
   VALUES (t, oauth.token_digest(code), r.client_id, uid, r.redirect_uri, r.redirect_uri_given, oauth._scope_text(granted),
           r.code_challenge, r.code_challenge_method, now() + make_interval(secs => r.code_ttl), r.nonce,
           coalesce(auth_time, now()), sid, r.resource);
-  status := 303;
-  headers := jsonb_build_object('Cache-Control', 'no-store', 'Location',
-    oauth._redirect_to(r.redirect_uri, ARRAY['code', 'state', 'iss'], ARRAY[code, r.state, issuer]));
-  headers := headers || oauth._set_cookie_header(set_cookies);
-  body := '';
+  RETURN jsonb_build_object('redirect', r.redirect_uri, 'params', jsonb_build_object('code', code, 'state', r.state, 'iss', issuer),
+                            'cookies', set_cookies);
 END $$;
-COMMENT ON FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text, boolean) IS 'GET/POST /oauth/authorize of the current tenant as a whole HTTP answer (status, headers, HTML body). params: the query (GET) or the form (POST: the request parameters, csrf, email, password, action=allow|deny); cookies: name → value. Sign-in page (200; wrong password: 200 with a notice; throttled: 429 with Retry-After), consent page, 303 to the redirect URI with code, state and iss (RFC 9207) or with error; unknown client or unregistered redirect URI: 400 error page, never a redirect; failed CSRF check: 403 page. prompt=none|login|consent, max_age, login_hint, id_token_hint, nonce, response_mode=query and resource honoured; an authorization request may also come by POST (no csrf/action fields); the console client needs no consent.';
-REVOKE ALL ON FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text, boolean) TO backend_gateway, backend_admin;
+COMMENT ON FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text) IS 'GET/POST /oauth/authorize of the current tenant, as a decision (jsonb; api.authorize_answer renders it). params: the query (GET) or the form (POST: the request parameters, csrf, email, password, action=allow|deny); cookies: name → value. Decisions: the sign-in page (a wrong password: with a notice; throttled: with retry_after), the consent page, a redirect to the redirect URI with code, state and iss (RFC 9207) or with error; unknown client or unregistered redirect URI: invalid_request, never a redirect; failed CSRF check: forbidden. prompt=none|login|consent, max_age, login_hint, id_token_hint, nonce, response_mode=query and resource honoured; an authorization request may also come by POST (no csrf/action fields); the console client needs no consent.';
+REVOKE ALL ON FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text) TO backend_gateway, backend_admin;

@@ -1,29 +1,25 @@
 -- 34_oauth_endpoints.sql — revocation (RFC 7009), introspection (RFC
 -- 7662), dynamic client registration and management (RFC 7591, RFC 7592),
 -- userinfo, and the authorization server metadata (RFC 8414). Like the
--- token endpoint, the endpoint functions return (status, body) and never
--- raise for a client's mistake.
+-- token endpoint, the endpoint functions return a decision (the answer's
+-- body, or an error {"error", "error_description"}) and never raise for a
+-- client's mistake; api.oauth_answer makes it an HTTP answer.
 
 -- Revocation ------------------------------------------------------------------
 
-CREATE FUNCTION oauth.revoke_endpoint(params jsonb, authorization text, OUT status integer, OUT body jsonb)
+CREATE FUNCTION oauth.revoke_endpoint(params jsonb, authorization text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  c record;
+  c oauth.client_authentication := oauth._form_client(params, revoke_endpoint.authorization);
   k record;
   h bytea;
 BEGIN
-  SELECT * INTO status, body FROM oauth._form_precheck(params);
-  IF status IS NOT NULL THEN RETURN; END IF;
-  SELECT * INTO c FROM oauth._client_auth(t, params, revoke_endpoint.authorization);
-  IF c.err IS NOT NULL THEN
-    SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
-    RETURN;
+  IF c.error IS NOT NULL THEN
+    RETURN oauth._error(c.error, c.error_description);
   END IF;
   IF params->>'token' IS NULL THEN
-    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'token is missing');
-    RETURN;
+    RETURN oauth._error('invalid_request', 'token is missing');
   END IF;
   -- Access and refresh tokens share one table and one digest key, so the
   -- hint (access_token, refresh_token, or anything) needs no second search;
@@ -38,10 +34,9 @@ BEGIN
     UPDATE oauth.tokens SET revoked_at = now() WHERE tenant_id = t AND token_hash = h AND revoked_at IS NULL;
   END IF;
   -- RFC 7009 section 2.2: success also for unknown, invalid or other clients' tokens.
-  status := 200;
-  body := '{}';
+  RETURN '{}';
 END $$;
-COMMENT ON FUNCTION oauth.revoke_endpoint(jsonb, text) IS 'POST /oauth/revoke of the current tenant (RFC 7009): the authenticated client revokes one of its own tokens; a refresh token takes its whole family (all access and refresh tokens of the grant) with it. 200 {} also for unknown tokens and tokens of other clients (then nothing happens); 400/401 errors as at the token endpoint.';
+COMMENT ON FUNCTION oauth.revoke_endpoint(jsonb, text) IS 'POST /oauth/revoke of the current tenant (RFC 7009), as a decision: the client (oauth.authenticate_client) revokes one of its own tokens; a refresh token takes its whole family (all access and refresh tokens of the grant) with it. {} also for unknown tokens and tokens of other clients (then nothing happens); errors as at the token endpoint.';
 REVOKE ALL ON FUNCTION oauth.revoke_endpoint(jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.revoke_endpoint(jsonb, text) TO backend_gateway, backend_admin;
 
@@ -52,89 +47,10 @@ GRANT EXECUTE ON FUNCTION oauth.revoke_endpoint(jsonb, text) TO backend_gateway,
 -- for an unknown token (RFC 7662 section 2.2 allows it; a 403 would tell a
 -- token scanner that the token exists).
 
-CREATE FUNCTION oauth.introspect_endpoint(params jsonb, authorization text, issuer text,
-                                          OUT status integer, OUT body jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  t uuid := tenancy.current_tenant_id();
-  c record;
-  k record;
-  authed boolean;
-BEGIN
-  SELECT * INTO status, body FROM oauth._form_precheck(params);
-  IF status IS NOT NULL THEN RETURN; END IF;
-  -- Fast path (resource servers introspect all the time): HTTP Basic of a
-  -- client_secret_basic client checked and the token looked up in one
-  -- statement; anything else, or a failed check, takes the general path.
-  IF lower(left(introspect_endpoint.authorization, 6)) = 'basic ' AND params->>'client_secret' IS NULL
-     AND params->>'token' IS NOT NULL THEN
-    BEGIN
-      SELECT true AS authed, x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug, x.audience
-        INTO k
-        FROM oauth.basic_credentials(introspect_endpoint.authorization) b
-        JOIN oauth.clients cl ON cl.tenant_id = t AND cl.client_id = b.client_id
-        LEFT JOIN (oauth.tokens x
-                   JOIN tenancy.tenants n ON n.id = x.tenant_id AND n.status = 'active'
-                   LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id)
-               ON x.tenant_id = t AND x.token_hash = oauth.token_digest(params->>'token')
-              AND x.revoked_at IS NULL AND x.rotated_at IS NULL AND x.expires_at > now()
-              AND (x.user_id IS NULL OR u.status = 'active')
-              -- Only resource servers see other clients' tokens (issue 10 item 13).
-              AND (cl.resource_server OR x.client_id = cl.client_id)
-       WHERE cl.token_endpoint_auth_method = 'client_secret_basic'
-         AND oauth.ct_equal(oauth.token_digest(b.client_secret), cl.secret_hash)
-         AND coalesce(params->>'client_id', b.client_id) = b.client_id;
-      authed := k.authed;
-    EXCEPTION WHEN invalid_authorization_specification THEN
-      authed := NULL;
-    END;
-  END IF;
-  IF authed IS NULL THEN
-    SELECT * INTO c FROM oauth._client_auth(t, params, introspect_endpoint.authorization);
-    IF c.err IS NOT NULL THEN
-      SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
-      RETURN;
-    END IF;
-    IF c.auth_method = 'none' THEN
-      SELECT * INTO status, body FROM oauth._error(401, 'invalid_client',
-        'introspection needs an authenticated (confidential) client');
-      RETURN;
-    END IF;
-    IF params->>'token' IS NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'token is missing');
-      RETURN;
-    END IF;
-    SELECT x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug, x.audience
-      INTO k
-      FROM oauth.tokens x
-      JOIN tenancy.tenants n ON n.id = x.tenant_id AND n.status = 'active'
-      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
-     WHERE x.tenant_id = t AND x.token_hash = oauth.token_digest(params->>'token')
-       AND x.revoked_at IS NULL AND x.rotated_at IS NULL AND x.expires_at > now()
-       AND (x.user_id IS NULL OR u.status = 'active')
-       AND (x.client_id = c.client_id
-            OR EXISTS (SELECT 1 FROM oauth.clients rs WHERE rs.tenant_id = t AND rs.client_id = c.client_id AND rs.resource_server));
-  END IF;
-  status := 200;
-  IF k.kind IS NULL THEN
-    body := '{"active": false}';
-    RETURN;
-  END IF;
-  body := jsonb_strip_nulls(jsonb_build_object(
-    'active', true,
-    'scope', k.scope,
-    'client_id', k.client_id,
-    'username', k.email,
-    'sub', k.user_id,
-    'token_type', CASE k.kind WHEN 'access' THEN 'Bearer' ELSE 'refresh_token' END,
-    'exp', floor(extract(epoch FROM k.expires_at))::bigint,
-    'iat', floor(extract(epoch FROM k.created_at))::bigint,
-    'iss', issuer,
-    'aud', k.audience,
-    'tenant', k.slug,
-    'tenant_id', t));
-END $$;
-COMMENT ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) IS 'POST /oauth/introspect of the current tenant (RFC 7662), for authenticated confidential clients: a resource server (oauth.clients.resource_server) learns about every token of the tenant, any other client only about its own. {"active": false} for unknown, expired, revoked, rotated or other tenants'' tokens, disabled users, and tokens of other clients when the caller is no resource server; else active, scope, client_id, username (email), sub (user id), token_type (Bearer, or refresh_token), exp, iat, iss (= issuer), tenant (slug), tenant_id.';
+-- In C (extension/src/introspect.c): resource servers call it on every request.
+CREATE FUNCTION oauth.introspect_endpoint(params jsonb, authorization text, issuer text) RETURNS jsonb
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_introspect_endpoint';
+COMMENT ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) IS 'POST /oauth/introspect of the current tenant (RFC 7662), as a decision, for confidential clients (oauth.authenticate_client): a resource server (oauth.clients.resource_server) learns about every token of the tenant, any other client only about its own. {"active": false} for unknown, expired, revoked, rotated or other tenants'' tokens, disabled users, and tokens of other clients when the caller is no resource server; else active, scope, client_id, username (email), sub (user id), token_type (Bearer, or refresh_token), exp, iat, iss (= issuer), tenant (slug), tenant_id.';
 REVOKE ALL ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) TO backend_gateway, backend_admin;
 
@@ -166,8 +82,8 @@ $$;
 COMMENT ON FUNCTION oauth._client_name_taken(uuid, text, text) IS 'Internal: true when another client of the tenant has this name (case-insensitive).';
 REVOKE ALL ON FUNCTION oauth._client_name_taken(uuid, text, text) FROM PUBLIC;
 
-CREATE FUNCTION oauth.register_endpoint(method text, client_id text, metadata jsonb, bearer text, base_url text,
-                                        OUT status integer, OUT body jsonb)
+CREATE FUNCTION oauth.register_endpoint(method text, client_id text, metadata jsonb, bearer text, base_url text)
+RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
@@ -183,16 +99,15 @@ DECLARE
   uri text;
 BEGIN
   IF t IS NULL THEN
-    SELECT * INTO status, body FROM oauth._error(404, 'invalid_request', 'unknown tenant');
-    RETURN;
+    RAISE EXCEPTION 'unknown tenant' USING ERRCODE = 'P0002',
+      DETAIL = 'The OAuth endpoints answer for the tenant of the context (tenancy.resolve_tenant).';
   END IF;
   SELECT n.settings INTO settings FROM tenancy.tenants n WHERE n.id = t;
 
   -- RFC 7591: POST /oauth/register.
   IF client_id IS NULL THEN
     IF m IS DISTINCT FROM 'POST' THEN
-      SELECT * INTO status, body FROM oauth._error(405, 'invalid_request', 'register a client with POST');
-      RETURN;
+      RETURN oauth._error('method_not_allowed', 'register a client with POST');
     END IF;
     IF bearer IS NOT NULL THEN
       SELECT x.scope, x.user_id, u.role INTO k
@@ -200,26 +115,20 @@ BEGIN
        WHERE x.tenant_id = t AND x.token_hash = oauth.token_digest(bearer) AND x.kind = 'access'
          AND x.revoked_at IS NULL AND x.expires_at > now() AND (x.user_id IS NULL OR u.status = 'active');
       IF NOT FOUND THEN
-        SELECT * INTO status, body FROM oauth._error(401, 'invalid_token', 'the access token is invalid, expired or revoked');
-        RETURN;
+        RETURN oauth._error('invalid_token', 'the access token is invalid, expired or revoked');
       END IF;
-      IF NOT 'admin' = ANY (oauth._scopes(k.scope)) OR (k.user_id IS NOT NULL AND k.role NOT IN ('admin', 'owner')) THEN
-        SELECT * INTO status, body FROM oauth._error(403, 'insufficient_scope',
-          'registering clients needs an access token of an admin with the admin scope');
-        RETURN;
+      IF NOT 'admin' = ANY (oauth._scopes(k.scope)) OR (k.user_id IS NOT NULL AND NOT tenancy.is_admin_role(k.role)) THEN
+        RETURN oauth._error('insufficient_scope', 'registering clients needs an access token of an admin with the admin scope');
       END IF;
       mode := 'dynamic';
     ELSIF coalesce((settings->>'open_registration')::boolean, false) THEN
       mode := 'open';
     ELSE
-      SELECT * INTO status, body FROM oauth._error(401, 'invalid_token',
-        'registering clients needs an access token with the admin scope');
-      RETURN;
+      RETURN oauth._error('invalid_token', 'registering clients needs an access token with the admin scope');
     END IF;
     v := oauth._client_metadata(metadata, mode);
     IF v ? 'error' THEN
-      status := 400; body := v;
-      RETURN;
+      RETURN v;
     END IF;
     cid := oauth.random_token('client_id');
     reg := oauth.random_token('registration');
@@ -237,40 +146,38 @@ BEGIN
             coalesce(v->>'id_token_signed_response_alg', 'RS256'),
             ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
             coalesce(v->>'application_type', 'web'));
-    status := 201;
-    body := oauth._client_json(oauth._client_row_of(t, cid))
-            || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg,
-                 'registration_client_uri', coalesce(base_url, '') || '/oauth/register/' || cid));
-    RETURN;
+    RETURN oauth._client_json(oauth._client_row_of(t, cid))
+           || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg,
+                'registration_client_uri', coalesce(base_url, '') || '/oauth/register/' || cid));
   END IF;
 
   -- RFC 7592: GET/PUT/DELETE /oauth/register/{client_id} with the registration access token.
-  SELECT x.registration_token_hash, x.secret_hash, x.token_endpoint_auth_method, x.registered_via, x.builtin,
-         x.grant_types, x.scope
+  SELECT x.registration_token_hash, x.token_endpoint_auth_method, x.registered_via, x.builtin, x.grant_types, x.scope
     INTO c FROM oauth.clients x WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
   IF NOT FOUND OR bearer IS NULL OR c.registration_token_hash IS NULL
      OR NOT oauth.ct_equal(oauth.token_digest(bearer), c.registration_token_hash) THEN
-    SELECT * INTO status, body FROM oauth._error(401, 'invalid_token', 'invalid registration access token');
-    RETURN;
+    RETURN oauth._error('invalid_token', 'invalid registration access token');
   END IF;
   uri := coalesce(base_url, '') || '/oauth/register/' || register_endpoint.client_id;
   IF m = 'GET' THEN
-    status := 200;
-    body := oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
-            || jsonb_build_object('registration_access_token', bearer, 'registration_client_uri', uri);
+    RETURN oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
+           || jsonb_build_object('registration_access_token', bearer, 'registration_client_uri', uri);
   ELSIF m = 'PUT' THEN
     IF metadata IS NULL OR jsonb_typeof(metadata) <> 'object' THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client metadata must be a JSON object');
-      RETURN;
+      RETURN oauth._error('invalid_client_metadata', 'client metadata must be a JSON object');
     END IF;
     IF metadata ? 'client_id' AND metadata->>'client_id' IS DISTINCT FROM register_endpoint.client_id THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client_id does not match');
-      RETURN;
+      RETURN oauth._error('invalid_client_metadata', 'client_id does not match');
     END IF;
-    IF metadata ? 'client_secret' AND (c.secret_hash IS NULL
-       OR NOT oauth.ct_equal(oauth.token_digest(metadata->>'client_secret'), c.secret_hash)) THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client_secret does not match the current secret');
-      RETURN;
+    -- RFC 7592 section 2.2: a client_secret sent along must be the current
+    -- one; checked by the one client authentication, with the method the
+    -- client registered.
+    IF metadata ? 'client_secret' AND (oauth.authenticate_client(t,
+         CASE WHEN c.token_endpoint_auth_method = 'client_secret_basic' THEN '{}'::jsonb
+              ELSE jsonb_build_object('client_id', register_endpoint.client_id, 'client_secret', metadata->>'client_secret') END,
+         CASE WHEN c.token_endpoint_auth_method = 'client_secret_basic' THEN oauth._basic_authorization(
+              register_endpoint.client_id, metadata->>'client_secret') END)).error IS NOT NULL THEN
+      RETURN oauth._error('invalid_client_metadata', 'client_secret does not match the current secret');
     END IF;
     -- The whole metadata is replaced (RFC 7592 section 2.2: omitted fields
     -- are removed, i.e. take the server's default). A client may narrow but
@@ -282,14 +189,11 @@ BEGIN
                         - 'registration_client_uri' - 'client_secret_expires_at' - 'client_id_issued_at'),
            CASE WHEN c.registered_via = 'open' THEN 'open' ELSE 'dynamic' END);
     IF v ? 'error' THEN
-      status := 400; body := v;
-      RETURN;
+      RETURN v;
     END IF;
     IF NOT ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')) <@ c.grant_types
        OR NOT oauth._scopes(v->>'scope') <@ oauth._scopes(c.scope) THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata',
-        'a client cannot widen its own grant types or scope; an admin of the tenant can');
-      RETURN;
+      RETURN oauth._error('invalid_client_metadata', 'a client cannot widen its own grant types or scope; an admin of the tenant can');
     END IF;
     IF v->>'token_endpoint_auth_method' <> 'none' AND c.token_endpoint_auth_method = 'none' THEN
       secret := oauth.random_token('client_secret');
@@ -308,20 +212,17 @@ BEGIN
       post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
       application_type = coalesce(v->>'application_type', 'web')
     WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
-    status := 200;
-    body := oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
-            || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', bearer,
-                                                    'registration_client_uri', uri));
+    RETURN oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
+           || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', bearer,
+                                                   'registration_client_uri', uri));
   ELSIF m = 'DELETE' THEN
     -- Its tokens, codes and consents go with it (foreign keys, cascade).
     DELETE FROM oauth.clients x WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
-    status := 204;
-    body := NULL;
-  ELSE
-    SELECT * INTO status, body FROM oauth._error(405, 'invalid_request', 'use GET, PUT or DELETE');
+    RETURN '{}';
   END IF;
+  RETURN oauth._error('method_not_allowed', 'use GET, PUT or DELETE');
 END $$;
-COMMENT ON FUNCTION oauth.register_endpoint(text, text, jsonb, text, text) IS 'Dynamic client registration of the current tenant. POST with client_id NULL (RFC 7591): bearer = an access token of an admin with scope admin, or none when the tenant setting open_registration is true (then only authorization_code/refresh_token, no admin scope); 201 with client_id, client_secret (confidential), client_id_issued_at, client_secret_expires_at 0, registration_access_token, registration_client_uri (base_url || /oauth/register/{id}) and the metadata. GET/PUT/DELETE with client_id (RFC 7592): bearer = the registration access token, else 401 invalid_token; PUT replaces the metadata; DELETE 204 (tokens revoked). Errors: 400 invalid_redirect_uri / invalid_client_metadata (also for a client_name another client has), 401 invalid_token, 403 insufficient_scope, 405.';
+COMMENT ON FUNCTION oauth.register_endpoint(text, text, jsonb, text, text) IS 'Dynamic client registration of the current tenant, as a decision (api.register_answer makes the HTTP answer: 201 for a registration, 204 for a deletion, else 200). POST with client_id NULL (RFC 7591): bearer = an access token of an admin with scope admin, or none when the tenant setting open_registration is true (then only authorization_code/refresh_token, no admin scope); client_id, client_secret (confidential), client_id_issued_at, client_secret_expires_at 0, registration_access_token, registration_client_uri (base_url || /oauth/register/{id}) and the metadata. GET/PUT/DELETE with client_id (RFC 7592): bearer = the registration access token, else invalid_token; PUT replaces the metadata (a client_secret sent along must be the current one); DELETE {} (tokens revoked). Errors: invalid_redirect_uri / invalid_client_metadata (also for a client_name another client has), invalid_token, insufficient_scope, method_not_allowed.';
 REVOKE ALL ON FUNCTION oauth.register_endpoint(text, text, jsonb, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.register_endpoint(text, text, jsonb, text, text) TO backend_gateway, backend_admin;
 

@@ -140,7 +140,7 @@ DECLARE
   target_role text;
   rid uuid;
 BEGIN
-  IF t IS NULL OR NOT tenancy.is_tenant_admin() OR NOT tenancy.has_scope('admin') THEN
+  IF NOT tenancy.acts_as_admin() THEN
     RAISE EXCEPTION 'only admins and owners reset passwords' USING ERRCODE = '42501';
   END IF;
   SELECT u.role INTO target_role FROM tenancy.users u WHERE u.tenant_id = t AND u.id = p_user FOR UPDATE;

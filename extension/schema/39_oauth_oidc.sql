@@ -316,112 +316,91 @@ COMMENT ON FUNCTION oauth._resource_known(uuid, text, text) IS 'Internal: whethe
 REVOKE ALL ON FUNCTION oauth._resource_known(uuid, text, text) FROM PUBLIC;
 
 -- RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) --------------------
-
-CREATE FUNCTION oauth.end_session_endpoint(method text, params jsonb, cookies jsonb, issuer text, secure boolean,
-                                           OUT status integer, OUT headers jsonb, OUT body text)
+-- Decisions (jsonb), rendered by api.logout_answer:
+--   {"error": "not_found"}                             no tenant
+--   {"error": "invalid_request", "tenant", "message"}  a bad hint, client or post-logout redirect URI
+--   {"show": "confirm", "tenant", "csrf", "request", "cookies"}  no valid hint: the user confirms
+--   {"redirect": uri, "params": {"state"}, "cookies"}  signed out, back to the client
+--   {"show": "signed_out", "tenant", "cookies"}        signed out, no way back given
+CREATE FUNCTION oauth.end_session_endpoint(method text, params jsonb, cookies jsonb, issuer text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  ten record;
+  ten jsonb;
+  b record;
   hint jsonb;
   cid text;
   uris text[];
-  target text;
-  sess text := cookies->>'bf_session';
-  csrf text := cookies->>'bf_csrf';
-  cpath text := oauth._issuer_path(issuer) || '/oauth';
-  html_headers jsonb := '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}';
+  ended jsonb;
   confirmed boolean;
 BEGIN
-  SELECT x.name, x.settings->>'brand_color' AS brand INTO ten FROM tenancy.tenants x WHERE x.id = t;
+  SELECT jsonb_build_object('name', x.name, 'brand', x.settings->>'brand_color') INTO ten FROM tenancy.tenants x WHERE x.id = t;
   IF t IS NULL OR NOT FOUND THEN
-    status := 404; headers := html_headers;
-    body := oauth._page('Not found', 'Sign out', NULL, '<h1>Not found</h1><p>There is nothing here.</p>');
-    RETURN;
+    RETURN '{"error": "not_found"}';
   END IF;
   IF params IS NULL OR jsonb_typeof(params) <> 'object'
      OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
     params := '{}';
   END IF;
-  IF jsonb_typeof(cookies) IS DISTINCT FROM 'object' THEN sess := NULL; csrf := NULL; END IF;
-  IF sess !~ '^bfss_[A-Za-z0-9_-]{43}$' THEN sess := NULL; END IF;
-  IF csrf !~ '^bfcf_[A-Za-z0-9_-]{43}$' THEN csrf := NULL; END IF;
+  SELECT * INTO b FROM oauth._browser_cookies(cookies);
 
   -- Which client asks: the id_token_hint's audience (signed by us; it may
   -- have expired), else client_id; both must agree.
   IF params->>'id_token_hint' IS NOT NULL THEN
     hint := oauth._verify_jwt(t, params->>'id_token_hint');
     IF hint IS NULL OR hint->>'iss' IS DISTINCT FROM issuer THEN
-      status := 400; headers := html_headers;
-      body := oauth._page('Cannot sign out', ten.name, ten.brand,
-        '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">The id_token_hint is not an ID token of this issuer.</p>');
-      RETURN;
+      RETURN jsonb_build_object('error', 'invalid_request', 'tenant', ten,
+                                'message', 'The id_token_hint is not an ID token of this issuer.');
     END IF;
     cid := CASE jsonb_typeof(hint->'aud') WHEN 'array' THEN hint->'aud'->>0 ELSE hint->>'aud' END;
   END IF;
   IF params->>'client_id' IS NOT NULL THEN
     IF cid IS NOT NULL AND cid <> params->>'client_id' THEN
-      status := 400; headers := html_headers;
-      body := oauth._page('Cannot sign out', ten.name, ten.brand,
-        '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">client_id does not match the id_token_hint.</p>');
-      RETURN;
+      RETURN jsonb_build_object('error', 'invalid_request', 'tenant', ten,
+                                'message', 'client_id does not match the id_token_hint.');
     END IF;
     cid := params->>'client_id';
   END IF;
   IF params->>'post_logout_redirect_uri' IS NOT NULL THEN
     SELECT c.post_logout_redirect_uris INTO uris FROM oauth.clients c WHERE c.tenant_id = t AND c.client_id = cid;
     IF cid IS NULL OR NOT coalesce(params->>'post_logout_redirect_uri' = ANY (uris), false) THEN
-      status := 400; headers := html_headers;
-      body := oauth._page('Cannot sign out', ten.name, ten.brand,
-        '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">The address to return to (post_logout_redirect_uri) is not registered for this application.</p>');
-      RETURN;
+      RETURN jsonb_build_object('error', 'invalid_request', 'tenant', ten, 'message',
+        'The address to return to (post_logout_redirect_uri) is not registered for this application.');
     END IF;
-    target := oauth._redirect_to(params->>'post_logout_redirect_uri', ARRAY['state'], ARRAY[params->>'state']);
   END IF;
 
   -- Without a valid id_token_hint a third party could sign the user out:
   -- ask first (a form with the CSRF double submit).
   confirmed := hint IS NOT NULL
-    OR (upper(method) = 'POST' AND params->>'action' = 'logout' AND csrf IS NOT NULL AND params->>'csrf' IS NOT NULL
-        AND oauth.ct_equal(convert_to(oauth.base64url_encode(oauth.token_digest(csrf)), 'UTF8'), convert_to(params->>'csrf', 'UTF8')));
-  IF NOT confirmed AND sess IS NOT NULL THEN
-    IF csrf IS NULL THEN csrf := oauth.random_token('csrf'); END IF;
-    status := 200;
-    headers := html_headers || jsonb_build_object('Set-Cookie', oauth._cookie('bf_csrf', csrf, cpath, secure));
-    body := oauth._page('Sign out', ten.name, ten.brand, '<h1>Sign out?</h1><p>Do you want to sign out of '
-      || oauth.html_escape(ten.name) || '?</p><form method="post" action="' || oauth.html_escape(cpath || '/logout') || '">'
-      || coalesce((SELECT string_agg('<input type="hidden" name="' || n || '" value="' || oauth.html_escape(params->>n) || '">', '')
-                     FROM unnest(ARRAY['client_id', 'post_logout_redirect_uri', 'state']) n WHERE params->>n IS NOT NULL), '')
-      || '<input type="hidden" name="csrf" value="' || oauth.base64url_encode(oauth.token_digest(csrf)) || '">'
-      || '<div class="actions"><button type="submit" name="action" value="logout" class="primary">Sign out</button></div></form>');
-    RETURN;
+    OR (upper(method) = 'POST' AND params->>'action' = 'logout' AND oauth._csrf_ok(b.csrf, params->>'csrf'));
+  IF NOT confirmed AND b.session IS NOT NULL THEN
+    b.csrf := coalesce(b.csrf, oauth.random_token('csrf'));
+    RETURN jsonb_build_object('show', 'confirm', 'tenant', ten, 'csrf', oauth._csrf_field(b.csrf),
+      'request', (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
+                   WHERE key IN ('client_id', 'post_logout_redirect_uri', 'state')),
+      'cookies', jsonb_build_array(jsonb_build_object('name', 'bf_csrf', 'value', b.csrf)));
   END IF;
 
   -- End the browser's session (and, with a hint, the session it names).
   IF confirmed THEN
-    IF sess IS NOT NULL THEN
-      DELETE FROM oauth.login_sessions l WHERE l.tenant_id = t AND l.session_hash = oauth.token_digest(sess);
+    IF b.session IS NOT NULL THEN
+      DELETE FROM oauth.login_sessions l WHERE l.tenant_id = t AND l.session_hash = oauth.token_digest(b.session);
     END IF;
     IF hint ? 'sid' AND hint ? 'sub' THEN
       DELETE FROM oauth.login_sessions l WHERE l.tenant_id = t AND l.id::text = hint->>'sid' AND l.user_id::text = hint->>'sub';
     END IF;
   END IF;
-  headers := jsonb_build_object('Cache-Control', 'no-store',
-    'Set-Cookie', to_jsonb(ARRAY[oauth._cookie('bf_session', '', cpath, secure, 0),
-                                 oauth._cookie('bf_session', '', cpath || '/authorize', secure, 0)]));
-  IF target IS NOT NULL THEN
-    status := 303;
-    headers := headers || jsonb_build_object('Location', target);
-    body := '';
-  ELSE
-    status := 200;
-    headers := html_headers || headers;
-    body := oauth._page('Signed out', ten.name, ten.brand, '<h1>You are signed out</h1><p>You can close this window.</p>');
+  -- The session cookie goes, also from the path 0.1.0 gave it (/oauth/authorize).
+  ended := '[{"name": "bf_session", "value": "", "max_age": 0}, {"name": "bf_session", "value": "", "max_age": 0, "path": "/authorize"}]';
+  IF params->>'post_logout_redirect_uri' IS NOT NULL THEN
+    RETURN jsonb_build_object('redirect', params->>'post_logout_redirect_uri',
+                              'params', jsonb_build_object('state', params->>'state'), 'cookies', ended);
   END IF;
+  RETURN jsonb_build_object('show', 'signed_out', 'tenant', ten, 'cookies', ended);
 END $$;
-COMMENT ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text, boolean) IS 'GET/POST /oauth/logout (OpenID Connect RP-Initiated Logout): with a valid id_token_hint (expired is fine) the sign-in session of the browser (cookie bf_session) and the one the hint names end at once; without one the user confirms on a page (CSRF-protected). post_logout_redirect_uri must be registered exactly for the client (of the hint, or client_id): 303 there with state; else a "signed out" page.';
-REVOKE ALL ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text, boolean) TO backend_gateway, backend_admin;
+COMMENT ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text) IS 'GET/POST /oauth/logout (OpenID Connect RP-Initiated Logout), as a decision (jsonb; api.logout_answer renders it): with a valid id_token_hint (expired is fine) the sign-in session of the browser (cookie bf_session) and the one the hint names end at once; without one the user confirms on a page (CSRF-protected). post_logout_redirect_uri must be registered exactly for the client (of the hint, or client_id): a redirect there with state; else the signed-out page. The session cookie is cleared.';
+REVOKE ALL ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text) TO backend_gateway, backend_admin;
 
 -- Sessions and consents of the signed-in user ------------------------------------
 

@@ -36,7 +36,72 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.error(integer, text, text, jsonb) IS 'A JSON error answer {"error", "error_description"}.';
 
--- The one place where SQLSTATEs become HTTP answers.
+-- Errors ------------------------------------------------------------------------
+-- One table gives every error code its HTTP status: the API's (from
+-- SQLSTATEs, api.error_from_sqlstate), the OAuth endpoints' (RFC 6749
+-- section 5.2, RFC 6750 section 3.1, RFC 7591 section 3.2.2; their decisions
+-- become answers in api.oauth_answer) and the router's (404, 405).
+CREATE FUNCTION api.error_status(p_error text) RETURNS integer
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN CASE p_error
+    WHEN 'invalid_request' THEN 400
+    WHEN 'invalid_grant' THEN 400
+    WHEN 'invalid_scope' THEN 400
+    WHEN 'invalid_target' THEN 400
+    WHEN 'unauthorized_client' THEN 400
+    WHEN 'unsupported_grant_type' THEN 400
+    WHEN 'invalid_client_metadata' THEN 400
+    WHEN 'invalid_redirect_uri' THEN 400
+    WHEN 'invalid_client' THEN 401
+    WHEN 'invalid_token' THEN 401
+    WHEN 'unauthorized' THEN 401
+    WHEN 'forbidden' THEN 403
+    WHEN 'insufficient_scope' THEN 403
+    WHEN 'limit_exceeded' THEN 403
+    WHEN 'tenant_suspended' THEN 403
+    WHEN 'not_found' THEN 404
+    WHEN 'method_not_allowed' THEN 405
+    WHEN 'conflict' THEN 409
+    WHEN 'unsupported_media_type' THEN 415
+    WHEN 'misdirected_request' THEN 421
+    WHEN 'quota_exceeded' THEN 429
+    WHEN 'too_many_requests' THEN 429
+    WHEN 'temporarily_unavailable' THEN 503
+    ELSE 500   -- server_error, and any code this table does not know (a bug)
+  END;
+END $$;
+COMMENT ON FUNCTION api.error_status(text) IS 'The one table of error codes and HTTP statuses: invalid_request, invalid_grant, invalid_scope, invalid_target, unauthorized_client, unsupported_grant_type, invalid_client_metadata, invalid_redirect_uri → 400; invalid_client, invalid_token, unauthorized → 401; forbidden, insufficient_scope, limit_exceeded, tenant_suspended → 403; not_found → 404; method_not_allowed → 405; conflict → 409; unsupported_media_type → 415; misdirected_request → 421; quota_exceeded, too_many_requests → 429; temporarily_unavailable → 503; anything else → 500.';
+
+-- The one builder of WWW-Authenticate challenges: Bearer for resource
+-- requests (RFC 6750 section 3: error, error_description, scope) and Basic
+-- for client authentication (RFC 6749 section 5.2, RFC 7617). One fixed
+-- realm for the whole deployment, "backend_framework": a realm names a
+-- protection space, and every tenant's API and endpoints are checked by the
+-- same server whatever the issuer; it is also known where no request is,
+-- as in api.error_from_sqlstate. Quoted values keep only the characters
+-- RFC 6750 allows there (a " becomes ').
+CREATE FUNCTION api.www_authenticate(p_scheme text, p_error text DEFAULT NULL, p_description text DEFAULT NULL,
+                                     p_scope text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN jsonb_build_object('WWW-Authenticate', p_scheme || ' realm="backend_framework"'
+    || coalesce(', error="' || p_error || '"', '')
+    || coalesce(', error_description="' || regexp_replace(replace(p_description, '"', ''''), '[^\x20-\x21\x23-\x5b\x5d-\x7e]', '', 'g') || '"', '')
+    || coalesce(', scope="' || regexp_replace(p_scope, '[^\x20-\x21\x23-\x5b\x5d-\x7e]', '', 'g') || '"', ''));
+END $$;
+COMMENT ON FUNCTION api.www_authenticate(text, text, text, text) IS 'The WWW-Authenticate header of a challenge, as {"WWW-Authenticate": ...}: scheme Bearer (RFC 6750 section 3; error, error_description and scope when given) or Basic (RFC 6749 section 5.2); realm "backend_framework" everywhere.';
+
+-- An error answer whose status comes from the one table.
+CREATE FUNCTION api.error_answer(p_error text, p_description text, p_headers jsonb DEFAULT '{}')
+RETURNS api.response LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.error(api.error_status(p_error), p_error, p_description, p_headers);
+END $$;
+COMMENT ON FUNCTION api.error_answer(text, text, jsonb) IS 'A JSON error answer {"error", "error_description"} with the status api.error_status gives its error code.';
+
+-- The one place where SQLSTATEs become HTTP answers: SQLSTATE → error code
+-- here, error code → status in api.error_status.
 CREATE FUNCTION api.error_from_sqlstate(p_state text, p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL)
 RETURNS api.response LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -44,34 +109,32 @@ DECLARE
 BEGIN
   RETURN CASE
     WHEN p_state = '28000' OR p_state = '28P01' THEN
-      api.error(401, 'invalid_token', d, jsonb_build_object('WWW-Authenticate',
-        format('Bearer realm="backend_framework", error="invalid_token", error_description="%s"', replace(p_message, '"', ''''))))
+      api.error_answer('invalid_token', d, api.www_authenticate('Bearer', 'invalid_token', p_message))
     WHEN p_state = 'TB401' THEN
       -- RFC 6750 §3.1: no credentials at all → a challenge without an error code.
-      api.error(401, 'unauthorized', d, '{"WWW-Authenticate": "Bearer realm=\"backend_framework\""}')
-    WHEN p_state = '42501' THEN api.error(403, 'forbidden', d)
+      api.error_answer('unauthorized', d, api.www_authenticate('Bearer'))
+    WHEN p_state = '42501' THEN api.error_answer('forbidden', d)
     WHEN p_state = 'TB004' THEN
-      api.error(403, 'insufficient_scope', d, jsonb_build_object('WWW-Authenticate',
-        format('Bearer realm="backend_framework", error="insufficient_scope", scope="%s"', coalesce(p_hint, ''))))
-    WHEN p_state = 'TB001' THEN api.error(403, 'limit_exceeded', d)
+      api.error_answer('insufficient_scope', d, api.www_authenticate('Bearer', 'insufficient_scope', NULL, coalesce(p_hint, '')))
+    WHEN p_state = 'TB001' THEN api.error_answer('limit_exceeded', d)
     WHEN p_state = 'TB002' THEN
-      api.error(429, 'quota_exceeded', d, jsonb_build_object('Retry-After',
+      api.error_answer('quota_exceeded', d, jsonb_build_object('Retry-After',
         greatest(1, extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month' - (now() AT TIME ZONE 'UTC'))::bigint)::text))
     WHEN p_state = 'TB429' THEN
-      api.error(429, 'too_many_requests', p_message || coalesce('. ' || nullif(p_detail, ''), ''),
-                jsonb_build_object('Retry-After', coalesce(substring(p_hint FROM '^[0-9]{1,9}$'), '60')))
-    WHEN p_state = 'TB003' THEN api.error(403, 'tenant_suspended', d)
-    WHEN p_state = 'TB415' THEN api.error(415, 'unsupported_media_type', d)
-    WHEN p_state = 'TB421' THEN api.error(421, 'misdirected_request', d)
-    WHEN p_state = 'P0002' THEN api.error(404, 'not_found', d)
-    WHEN p_state = '23505' THEN api.error(409, 'conflict', d)
+      api.error_answer('too_many_requests', p_message || coalesce('. ' || nullif(p_detail, ''), ''),
+                       jsonb_build_object('Retry-After', coalesce(substring(p_hint FROM '^[0-9]{1,9}$'), '60')))
+    WHEN p_state = 'TB003' THEN api.error_answer('tenant_suspended', d)
+    WHEN p_state = 'TB415' THEN api.error_answer('unsupported_media_type', d)
+    WHEN p_state = 'TB421' THEN api.error_answer('misdirected_request', d)
+    WHEN p_state = 'P0002' THEN api.error_answer('not_found', d)
+    WHEN p_state = '23505' THEN api.error_answer('conflict', d)
     WHEN p_state IN ('40001', '40P01', '55P03', '57014', '53300') THEN
-      api.error(503, 'temporarily_unavailable', 'The server is busy; try again.', '{"Retry-After": "1"}')
-    WHEN left(p_state, 2) IN ('22', '23') OR p_state IN ('54000', '42804') THEN api.error(400, 'invalid_request', d)
-    ELSE api.error(500, 'server_error', 'Internal error (' || p_state || ').')
+      api.error_answer('temporarily_unavailable', 'The server is busy; try again.', '{"Retry-After": "1"}')
+    WHEN left(p_state, 2) IN ('22', '23') OR p_state IN ('54000', '42804') THEN api.error_answer('invalid_request', d)
+    ELSE api.error_answer('server_error', 'Internal error (' || p_state || ').')
   END;
 END $$;
-COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, TB401 → 401 without error code, 42501/TB001/TB003 → 403, TB004 → 403 insufficient_scope, P0002 → 404, TB415 → 415, TB421 → 421 misdirected_request, 23505 → 409, TB002 → 429 (monthly quota), TB429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
+COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer (error code here, status from api.error_status, challenges from api.www_authenticate): 22xxx/23xxx → 400 invalid_request, 28000 → 401 invalid_token, TB401 → 401 without error code, 42501/TB001/TB003 → 403, TB004 → 403 insufficient_scope, P0002 → 404, TB415 → 415, TB421 → 421 misdirected_request, 23505 → 409, TB002 → 429 (monthly quota), TB429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500 server_error.';
 
 -- JSON request bodies: UTF-8, a JSON object, Content-Type application/json.
 CREATE FUNCTION api.json_body(r api.request) RETURNS jsonb
@@ -175,15 +238,17 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.require_user() IS 'The current user id; 42501 for tokens that act for no user.';
 
+-- tenancy.acts_as_admin is the rule; this says what is missing: the
+-- scope (403 insufficient_scope, the client may ask for it) or the role.
 CREATE FUNCTION api.require_admin() RETURNS void
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-  PERFORM api.require_scope('admin');
-  IF NOT tenancy.is_tenant_admin() THEN
+  IF NOT tenancy.acts_as_admin() THEN
+    PERFORM api.require_scope('admin');
     RAISE EXCEPTION 'only admins and owners may do this' USING ERRCODE = '42501';
   END IF;
 END $$;
-COMMENT ON FUNCTION api.require_admin() IS 'Raises unless the context has scope admin and is an admin or owner.';
+COMMENT ON FUNCTION api.require_admin() IS 'Raises unless the context acts as an admin (tenancy.acts_as_admin): TB004 without the admin scope, else 42501.';
 
 -- CORS: the tenant's allowed_origins plus the platform's backend_framework.cors_origins.
 CREATE FUNCTION api.cors_allowed(p_origin text, p_tenant uuid) RETURNS boolean

@@ -1,70 +1,89 @@
 -- 54_api_oauth.sql — HTTP adapters of the OAuth endpoints and the client
 -- management routes: they decode the request, call the oauth schema's
--- endpoint functions, and add the headers RFC 6749/6750 ask for.
+-- endpoint functions, which decide, and turn the decision into HTTP: the
+-- status (api.error_status), the headers RFC 6749/6750 ask for, the
+-- challenge (api.www_authenticate).
 
-CREATE FUNCTION api.oauth_answer(p_status integer, p_body jsonb, r api.request) RETURNS api.response
+-- A decision of a JSON OAuth endpoint as an HTTP answer. An error decision
+-- ({"error", "error_description"}) gets its status from the one table; on
+-- 401 a challenge of the scheme the client used (RFC 6749 section 5.2):
+-- Basic after HTTP Basic, Bearer invalid_token after another Authorization
+-- scheme, none after client_secret_post or none (the JSON error says it),
+-- and a Bearer challenge without error code when a token was required but
+-- none was sent (RFC 6750 section 3.1, registration); on 403
+-- insufficient_scope the Bearer challenge naming p_scope. Any other
+-- decision is the body of a p_success answer (no body for 204).
+CREATE FUNCTION api.oauth_answer(p_decision jsonb, p_authorization text, p_success integer DEFAULT 200,
+                                 p_scope text DEFAULT NULL) RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   h jsonb := '{"Cache-Control": "no-store", "Pragma": "no-cache"}';
-  realm text := 'realm="' || coalesce(r.issuer, 'backend_framework') || '"';
+  e text := p_decision->>'error';
 BEGIN
-  -- A challenge names the scheme the client used (RFC 6749 section 5.2):
-  -- Basic only after HTTP Basic; none after client_secret_post or none
-  -- (the JSON error says it). Registration is Bearer (RFC 6750 section
-  -- 3.1): without a token, a challenge without an error code.
-  IF p_status = 401 THEN
-    IF r.headers->>'authorization' ~* '^basic ' THEN
-      h := h || jsonb_build_object('WWW-Authenticate', 'Basic ' || realm);
-    ELSIF r.path LIKE '/oauth/register%' THEN
-      h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm
-                 || CASE WHEN r.headers->>'authorization' IS NOT NULL THEN ', error="invalid_token"' ELSE '' END);
-    ELSIF r.headers->>'authorization' IS NOT NULL THEN
-      h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm || ', error="invalid_token"');
-    END IF;
-  ELSIF p_status = 403 AND p_body->>'error' = 'insufficient_scope' THEN
-    h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm || ', error="insufficient_scope", scope="admin"');
+  IF e IS NULL THEN
+    RETURN api.json(p_success, CASE WHEN p_success = 204 THEN NULL ELSE p_decision END, h);
   END IF;
-  RETURN api.json(p_status, CASE WHEN p_status = 204 THEN NULL ELSE p_body END, h);
+  IF api.error_status(e) = 401 THEN
+    IF p_authorization ~* '^basic ' THEN
+      h := h || api.www_authenticate('Basic');
+    ELSIF p_authorization IS NOT NULL THEN
+      h := h || api.www_authenticate('Bearer', 'invalid_token');
+    ELSIF e = 'invalid_token' THEN
+      h := h || api.www_authenticate('Bearer');
+    END IF;
+  ELSIF e = 'insufficient_scope' THEN
+    h := h || api.www_authenticate('Bearer', e, NULL, p_scope);
+  END IF;
+  RETURN api.error_answer(e, p_decision->>'error_description', h);
 END $$;
-COMMENT ON FUNCTION api.oauth_answer(integer, jsonb, api.request) IS 'An OAuth endpoint answer: no-store; on 401 a WWW-Authenticate challenge of the scheme the client used (Basic after HTTP Basic, none after client_secret_post/none; Bearer at registration, without error code when no token was sent); 403 insufficient_scope with its Bearer challenge.';
+COMMENT ON FUNCTION api.oauth_answer(jsonb, text, integer, text) IS 'The HTTP answer of an OAuth endpoint''s decision: no-store; an error decision with the status of api.error_status and on 401 a WWW-Authenticate challenge of the scheme the client used (Basic after HTTP Basic, none after client_secret_post/none, Bearer without error code when no token was sent), on 403 insufficient_scope the Bearer challenge with p_scope; otherwise the decision as the body of a p_success answer (204: no body).';
 
 CREATE FUNCTION api.h_token(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
-DECLARE s integer; b jsonb;
 BEGIN
-  SELECT e.status, e.body INTO s, b FROM oauth.token_endpoint(api.form_body(r), r.headers->>'authorization', r.client_addr, r.issuer) e;
-  RETURN api.oauth_answer(s, b, r);
+  RETURN api.oauth_answer(oauth.token_endpoint(api.form_body(r), r.headers->>'authorization', r.client_addr, r.issuer),
+                          r.headers->>'authorization');
 END $$;
 COMMENT ON FUNCTION api.h_token(api.request) IS 'POST /oauth/token.';
 
 CREATE FUNCTION api.h_revoke(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
-DECLARE s integer; b jsonb;
 BEGIN
-  SELECT e.status, e.body INTO s, b FROM oauth.revoke_endpoint(api.form_body(r), r.headers->>'authorization') e;
-  RETURN api.oauth_answer(s, b, r);
+  RETURN api.oauth_answer(oauth.revoke_endpoint(api.form_body(r), r.headers->>'authorization'), r.headers->>'authorization');
 END $$;
 COMMENT ON FUNCTION api.h_revoke(api.request) IS 'POST /oauth/revoke (RFC 7009).';
 
 CREATE FUNCTION api.h_introspect(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
-DECLARE s integer; b jsonb;
 BEGIN
-  SELECT e.status, e.body INTO s, b FROM oauth.introspect_endpoint(api.form_body(r), r.headers->>'authorization', r.issuer) e;
-  RETURN api.oauth_answer(s, b, r);
+  RETURN api.oauth_answer(oauth.introspect_endpoint(api.form_body(r), r.headers->>'authorization', r.issuer),
+                          r.headers->>'authorization');
 END $$;
 COMMENT ON FUNCTION api.h_introspect(api.request) IS 'POST /oauth/introspect (RFC 7662).';
 
+-- Registration answers: 201 with Location for a new client (RFC 7591), 204
+-- for a deletion, 200 otherwise (RFC 7592); the admin scope is what an
+-- insufficient token lacks.
+CREATE FUNCTION api.register_answer(p_method text, p_decision jsonb, p_authorization text) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+DECLARE resp api.response;
+BEGIN
+  resp := api.oauth_answer(p_decision, p_authorization,
+                           CASE upper(p_method) WHEN 'POST' THEN 201 WHEN 'DELETE' THEN 204 ELSE 200 END, 'admin');
+  IF resp.status = 201 THEN
+    resp.headers := resp.headers || jsonb_build_object('Location', p_decision->>'registration_client_uri');
+  END IF;
+  RETURN resp;
+END $$;
+COMMENT ON FUNCTION api.register_answer(text, jsonb, text) IS 'The HTTP answer of a registration decision (oauth.register_endpoint): 201 with Location for POST, 204 for DELETE, 200 otherwise; errors as api.oauth_answer (insufficient_scope names scope admin).';
+
 CREATE FUNCTION api.h_register(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
-DECLARE s integer; b jsonb; resp api.response;
 BEGIN
-  SELECT e.status, e.body INTO s, b
-    FROM oauth.register_endpoint(r.method, r.id, CASE WHEN r.method IN ('POST', 'PUT') THEN api.json_body(r) END,
-                                 api.bearer_token(r), r.issuer) e;
-  resp := api.oauth_answer(s, b, r);
-  IF s = 201 THEN resp.headers := resp.headers || jsonb_build_object('Location', b->>'registration_client_uri'); END IF;
-  RETURN resp;
+  RETURN api.register_answer(r.method,
+    oauth.register_endpoint(r.method, r.id, CASE WHEN r.method IN ('POST', 'PUT') THEN api.json_body(r) END,
+                            api.bearer_token(r), r.issuer),
+    r.headers->>'authorization');
 END $$;
 COMMENT ON FUNCTION api.h_register(api.request) IS 'POST /oauth/register (RFC 7591) and GET/PUT/DELETE /oauth/register/{id} (RFC 7592).';
 
@@ -95,12 +114,12 @@ CREATE FUNCTION api.h_authorize(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   params jsonb := CASE WHEN r.method = 'POST' THEN api.form_body(r) ELSE r.query END;
-  a record;
+  a api.response;
 BEGIN
-  SELECT * INTO a FROM oauth.authorize_endpoint(r.method, params, api.parse_cookies(r.headers->>'cookie'),
-                                                r.issuer, r.client_addr, r.base_url LIKE 'https:%');
-  RETURN ROW(a.status, jsonb_build_object('Content-Security-Policy', api.html_csp(params->>'redirect_uri'))
-                       || coalesce(a.headers, '{}'), a.body)::api.response;
+  a := api.authorize_answer(oauth.authorize_endpoint(r.method, params, api.parse_cookies(r.headers->>'cookie'), r.issuer, r.client_addr),
+                            r.issuer, r.base_url LIKE 'https:%');
+  a.headers := jsonb_build_object('Content-Security-Policy', api.html_csp(params->>'redirect_uri')) || a.headers;
+  RETURN a;
 END $$;
 COMMENT ON FUNCTION api.h_authorize(api.request) IS 'GET/POST /oauth/authorize: HTML sign-in and consent, 303 to the redirect URI.';
 

@@ -27,11 +27,9 @@ CREATE FUNCTION api.h_logout(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   params jsonb := CASE WHEN r.method = 'POST' THEN api.form_body(r) ELSE r.query END;
-  a record;
 BEGIN
-  SELECT * INTO a FROM oauth.end_session_endpoint(r.method, params, api.parse_cookies(r.headers->>'cookie'),
-                                                  r.issuer, r.base_url LIKE 'https:%');
-  RETURN ROW(a.status, coalesce(a.headers, '{}'), a.body)::api.response;
+  RETURN api.logout_answer(oauth.end_session_endpoint(r.method, params, api.parse_cookies(r.headers->>'cookie'), r.issuer),
+                           r.issuer, r.base_url LIKE 'https:%');
 END $$;
 COMMENT ON FUNCTION api.h_logout(api.request) IS 'GET/POST /oauth/logout: OpenID Connect RP-initiated logout (end_session_endpoint).';
 

@@ -28,8 +28,14 @@ void		_PG_init(void);
 struct _SPI_plan;
 extern struct _SPI_plan *bf_kept_plan(struct _SPI_plan **plan, const char *sql, int nargs, Oid *types);
 
+/* crypto.c: text in UTF-8 and back (converted if the database is not UTF-8). */
+const char *bf_text_utf8(text *t, size_t *len);
+void		bf_sha256(const void *data, size_t len, unsigned char out[32]);
+text	   *bf_utf8_text(const char *s, size_t len);
+
 /* context.c, crypto.c: called directly by the request path. */
 extern Datum bf_has_scope(PG_FUNCTION_ARGS);
+bool		bf_role_is_admin(const char *role);
 extern Datum oauth_form_decode_text(PG_FUNCTION_ARGS);
 
 /* router.c: the cached route table. */
@@ -94,20 +100,31 @@ typedef struct bf_scan
 enum
 {
 	BF_TOK_TENANT, BF_TOK_CLIENT, BF_TOK_USER, BF_TOK_SCOPE, BF_TOK_KIND, BF_TOK_EXPIRES,
-	BF_TOK_REVOKED, BF_TOK_AUDIENCE, BF_TOK__N
+	BF_TOK_REVOKED, BF_TOK_AUDIENCE, BF_TOK_ROTATED, BF_TOK_CREATED, BF_TOK__N
+};
+enum
+{
+	BF_CL_METHOD, BF_CL_SECRET, BF_CL_GRANTS, BF_CL_SCOPE, BF_CL_ACCESS_TTL, BF_CL_REFRESH_TTL,
+	BF_CL_RESOURCE_SERVER, BF_CL_FORMAT, BF_CL__N
 };
 typedef struct bf_relations
 {
 	bool		valid;
 	Oid			tokens,
+				tokens_pkey,
 				tokens_digest,
 				users,
 				users_pkey,
 				tenants,
 				tenants_pkey;
 	AttrNumber	tok[BF_TOK__N];
+	Oid			clients,
+				clients_pkey;
+	AttrNumber	client_cols[BF_CL__N];
+	AttrNumber	tenant_settings;
 	AttrNumber	user_role,
 				user_status,
+				user_email,
 				tenant_status,
 				tenant_slug,
 				tenant_name,
@@ -121,6 +138,29 @@ AttrNumber	bf_column(Oid relid, const char *name);
 void		bf_scan_begin(bf_scan *s, Oid heap, Oid index, Snapshot snap, int n, const RegProcedure *eq, const Datum *vals);
 void		bf_scan_end(bf_scan *s);
 char	   *bf_slot_text(TupleTableSlot *slot, AttrNumber a);
+
+/* client_auth.c: the one client authentication (oauth.authenticate_client). */
+#include "utils/jsonb.h"
+typedef struct bf_client_auth
+{
+	const char *error;			/* NULL when authenticated */
+	const char *error_description;
+	const char *client_id;
+	const char *auth_method;
+	Datum		grant_types;	/* text[] */
+	bool		grant_types_null;
+	const char *scope;
+	int32		access_ttl;
+	bool		access_ttl_null;
+	int32		refresh_ttl;
+	bool		refresh_ttl_null;
+	bool		resource_server;
+	const char *access_token_format;
+	Datum		settings;		/* the tenant's, jsonb */
+	bool		settings_null;
+} bf_client_auth;
+bool		bf_authenticate_client(Datum tenant, Jsonb *params, const char *authorization, bf_client_auth *a);
+bool		bf_form_client(Jsonb *params, const char *authorization, Datum *tenant, bf_client_auth *a);
 
 /* token.c: the one access-token check. */
 void		bf_authenticate_token(const char *token);

@@ -1,6 +1,9 @@
 /*
  * context.c — readers of the request context: tenancy.current_tenant_id(),
- * current_user_id(), current_user_role(), current_client_id(), has_scope().
+ * current_user_id(), current_user_role(), current_client_id(), has_scope(),
+ * and the one "admin or owner" rule: is_admin_role(), is_tenant_admin(),
+ * acts_as_admin() (C, because every row-level policy that lets admins in
+ * asks it on every query, and the bearer check asks it too).
  *
  * They are STABLE and fail closed: an unset setting reads as NULL (or false
  * for has_scope), so a policy `tenant_id = (SELECT current_tenant_id())`
@@ -9,6 +12,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "backend_framework.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/uuid.h"
@@ -99,6 +103,37 @@ bf_has_scope(PG_FUNCTION_ARGS)
 		p = end + 1;
 	}
 	PG_RETURN_BOOL(false);
+}
+
+/* "Admin or owner": the roles that administer a tenant. The one statement of it. */
+bool
+bf_role_is_admin(const char *role)
+{
+	return role != NULL && (strcmp(role, "admin") == 0 || strcmp(role, "owner") == 0);
+}
+
+PG_FUNCTION_INFO_V1(bf_is_admin_role);
+Datum
+bf_is_admin_role(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!PG_ARGISNULL(0) && bf_role_is_admin(TextDatumGetCString(PG_GETARG_DATUM(0))));
+}
+
+PG_FUNCTION_INFO_V1(bf_is_tenant_admin);
+Datum
+bf_is_tenant_admin(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(bf_role_is_admin(setting("backend_framework.user_role")));
+}
+
+/* A tenant, an admin or owner, and a grant of the admin scope. */
+PG_FUNCTION_INFO_V1(bf_acts_as_admin);
+Datum
+bf_acts_as_admin(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(setting("backend_framework.tenant_id") != NULL &&
+				   bf_role_is_admin(setting("backend_framework.user_role")) &&
+				   DatumGetBool(DirectFunctionCall1(bf_has_scope, CStringGetTextDatum("admin"))));
 }
 
 /* Called first by every context setter: errors (from _PG_init) unless preloaded. */

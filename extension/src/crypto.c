@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "backend_framework.h"
 #include "primitives.h"
 
 StaticAssertDecl(BF_SHA256_LEN == PG_SHA256_DIGEST_LENGTH, "SHA-256 length");
@@ -36,8 +37,8 @@ StaticAssertDecl(BF_SHA256_LEN == PG_SHA256_DIGEST_LENGTH, "SHA-256 length");
 /* ---------- helpers ---------- */
 
 /* The bytes of a text value in UTF-8 (converted if the database is not). */
-static const char *
-text_utf8(text *t, size_t *len)
+const char *
+bf_text_utf8(text *t, size_t *len)
 {
 	const char *s = VARDATA_ANY(t);
 	int			n = VARSIZE_ANY_EXHDR(t);
@@ -69,8 +70,8 @@ utf8_server(const char *s, size_t len, size_t *outlen)
 	return c;
 }
 
-static text *
-utf8_to_text(const char *s, size_t len)
+text *
+bf_utf8_text(const char *s, size_t len)
 {
 	size_t		n;
 	const char *c = utf8_server(s, len, &n);
@@ -88,8 +89,8 @@ check_result_size(size_t n, const char *what)
 }
 
 /* SHA-256 through PostgreSQL's cryptohash (OpenSSL when built with it). */
-static void
-sha256(const void *data, size_t len, unsigned char out[BF_SHA256_LEN])
+void
+bf_sha256(const void *data, size_t len, unsigned char out[BF_SHA256_LEN])
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 
@@ -176,11 +177,11 @@ Datum
 oauth_token_digest(PG_FUNCTION_ARGS)
 {
 	size_t		len;
-	const char *s = text_utf8(PG_GETARG_TEXT_PP(0), &len);
+	const char *s = bf_text_utf8(PG_GETARG_TEXT_PP(0), &len);
 	bytea	   *result = (bytea *) palloc(VARHDRSZ + BF_SHA256_LEN);
 
 	SET_VARSIZE(result, VARHDRSZ + BF_SHA256_LEN);
-	sha256(s, len, (unsigned char *) VARDATA(result));
+	bf_sha256(s, len, (unsigned char *) VARDATA(result));
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -272,7 +273,7 @@ oauth_pkce_s256(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid code_verifier: must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~")));
-	sha256(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), digest);
+	bf_sha256(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), digest);
 	bf_b64url_encode(digest, sizeof(digest), challenge);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(challenge, sizeof(challenge)));
 }
@@ -316,7 +317,7 @@ oauth_pkce_verify(PG_FUNCTION_ARGS)
 	}
 	/* with a NULL argument the empty verifier is invalid: never a match */
 	r = bf_pkce_verify(v, vlen, c, clen, VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m),
-					   sha256);
+					   bf_sha256);
 	if (r == BF_PKCE_BAD_METHOD)
 		bad_method();
 	PG_RETURN_BOOL(r == BF_PKCE_MATCH);
@@ -394,7 +395,7 @@ Datum
 oauth_form_decode_text(PG_FUNCTION_ARGS)
 {
 	size_t		len;
-	const char *s = text_utf8(PG_GETARG_TEXT_PP(0), &len);
+	const char *s = bf_text_utf8(PG_GETARG_TEXT_PP(0), &len);
 
 	return form_decode(s, len);
 }
@@ -503,7 +504,7 @@ Datum
 oauth_url_encode(PG_FUNCTION_ARGS)
 {
 	size_t		len;
-	const char *s = text_utf8(PG_GETARG_TEXT_PP(0), &len);
+	const char *s = bf_text_utf8(PG_GETARG_TEXT_PP(0), &len);
 	size_t		elen = bf_url_encoded_len(s, len);
 	text	   *result;
 
@@ -544,7 +545,7 @@ oauth_basic_credentials(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	size_t		len;
-	const char *s = text_utf8(PG_GETARG_TEXT_PP(0), &len);
+	const char *s = bf_text_utf8(PG_GETARG_TEXT_PP(0), &len);
 	char	   *buf = palloc(len + 1);
 	bf_basic	basic;
 	bf_err		e;
@@ -559,8 +560,8 @@ oauth_basic_credentials(PG_FUNCTION_ARGS)
 				 errmsg("invalid Basic credentials: %s", bf_err_message(e))));
 	if (basic.is_basic)
 	{
-		values[0] = PointerGetDatum(utf8_to_text(basic.id, basic.id_len));
-		values[1] = PointerGetDatum(utf8_to_text(basic.secret, basic.secret_len));
+		values[0] = PointerGetDatum(bf_utf8_text(basic.id, basic.id_len));
+		values[1] = PointerGetDatum(bf_utf8_text(basic.secret, basic.secret_len));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	explicit_bzero(buf, len + 1);

@@ -25,13 +25,19 @@
 bf_relations bf_rel;
 
 static const char *const token_cols[BF_TOK__N] = {
-	"tenant_id", "client_id", "user_id", "scope", "kind", "expires_at", "revoked_at", "audience"
+	"tenant_id", "client_id", "user_id", "scope", "kind", "expires_at", "revoked_at", "audience", "rotated_at", "created_at"
+};
+
+static const char *const client_cols[BF_CL__N] = {
+	"token_endpoint_auth_method", "secret_hash", "grant_types", "scope", "access_token_ttl",
+	"refresh_token_ttl", "resource_server", "access_token_format"
 };
 
 static void
 relations_relcache_cb(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == bf_rel.tokens || relid == bf_rel.users || relid == bf_rel.tenants)
+	if (relid == InvalidOid || relid == bf_rel.tokens || relid == bf_rel.users || relid == bf_rel.tenants ||
+		relid == bf_rel.clients)
 		bf_rel.valid = false;
 }
 
@@ -70,10 +76,12 @@ bf_scan_begin(bf_scan *s, Oid heap, Oid index, Snapshot snap, int n, const RegPr
 
 	if (n > lengthof(keys))
 		elog(ERROR, "bf_scan_begin: %d keys", n);
-	for (i = 0; i < n; i++)
-		ScanKeyInit(&keys[i], i + 1, BTEqualStrategyNumber, eq[i], vals[i]);
 	s->heap = table_open(heap, AccessShareLock);
 	s->index = index_open(index, AccessShareLock);
+	/* Each key compares with its index column's collation (text needs one). */
+	for (i = 0; i < n; i++)
+		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
+							   s->index->rd_indcollation[i], eq[i], vals[i]);
 	s->slot = table_slot_create(s->heap, NULL);
 	s->scan = index_beginscan(s->heap, s->index, snap, n, 0);
 	index_rescan(s->scan, keys, n, NULL, 0);
@@ -108,6 +116,7 @@ bf_relations_load(void)
 	if (bf_rel.valid)
 		return;
 	bf_rel.tokens = bf_relation_oid("oauth", "tokens");
+	bf_rel.tokens_pkey = bf_relation_oid("oauth", "tokens_pkey");
 	bf_rel.tokens_digest = bf_relation_oid("oauth", "tokens_digest_idx");
 	bf_rel.users = bf_relation_oid("tenancy", "users");
 	bf_rel.users_pkey = bf_relation_oid("tenancy", "users_pkey");
@@ -115,8 +124,14 @@ bf_relations_load(void)
 	bf_rel.tenants_pkey = bf_relation_oid("tenancy", "tenants_pkey");
 	for (i = 0; i < BF_TOK__N; i++)
 		bf_rel.tok[i] = bf_column(bf_rel.tokens, token_cols[i]);
+	bf_rel.clients = bf_relation_oid("oauth", "clients");
+	bf_rel.clients_pkey = bf_relation_oid("oauth", "clients_pkey");
+	for (i = 0; i < BF_CL__N; i++)
+		bf_rel.client_cols[i] = bf_column(bf_rel.clients, client_cols[i]);
+	bf_rel.tenant_settings = bf_column(bf_rel.tenants, "settings");
 	bf_rel.user_role = bf_column(bf_rel.users, "role");
 	bf_rel.user_status = bf_column(bf_rel.users, "status");
+	bf_rel.user_email = bf_column(bf_rel.users, "email");
 	bf_rel.tenant_status = bf_column(bf_rel.tenants, "status");
 	bf_rel.tenant_slug = bf_column(bf_rel.tenants, "slug");
 	bf_rel.tenant_name = bf_column(bf_rel.tenants, "name");

@@ -243,7 +243,7 @@ bf_authenticate_token(const char *token)
 	if (user != NULL && (user_status == NULL || strcmp(user_status, "active") != 0))
 		refuse("the user of this access token is disabled", NULL);
 	/* Scopes as granted, within what the user's role allows now (a demoted admin loses admin at once). */
-	if (user != NULL && !(role && (strcmp(role, "admin") == 0 || strcmp(role, "owner") == 0)))
+	if (user != NULL && !bf_role_is_admin(role))
 		scope = drop_admin(scope);
 	bf_set_local("backend_framework.tenant_id", tenant);
 	bf_set_local("backend_framework.user_id", user ? user : "");

@@ -195,6 +195,22 @@ CREATE POLICY signing_keys_admin ON oauth.signing_keys FOR SELECT
 INSERT INTO tenancy.tenant_tables (table_name, builtin) VALUES ('oauth.signing_keys', true);
 SELECT pg_catalog.pg_extension_config_dump('oauth.signing_keys', '');
 
+-- The decision of the one client authentication (oauth.authenticate_client).
+CREATE TYPE oauth.client_authentication AS (
+  error               text,      -- NULL when authenticated, else invalid_client or invalid_request (RFC 6749 section 5.2)
+  error_description   text,
+  client_id           text,
+  auth_method         text,      -- the registered method: client_secret_basic, client_secret_post or none
+  grant_types         text[],
+  scope               text,      -- the client's registered scope (canonical)
+  access_token_ttl    integer,   -- the client's own token lifetimes (NULL: the tenant's; oauth._ttl)
+  refresh_token_ttl   integer,
+  resource_server     boolean,   -- may introspect every token of the tenant
+  access_token_format text,      -- opaque or jwt
+  tenant_settings     jsonb      -- the tenant's settings (lifetimes: oauth._ttl)
+);
+COMMENT ON TYPE oauth.client_authentication IS 'The decision of oauth.authenticate_client: error and error_description (RFC 6749 section 5.2) when refused, else the authenticated client''s id, method, grant types, scope, own token lifetimes, resource_server, access_token_format, and its tenant''s settings.';
+
 -- Data ----------------------------------------------------------------------------
 -- Console clients kept 0.1.0's hard-coded localhost callbacks as their own
 -- redirect URIs: from now on only backend_framework.console_redirect_uris.
@@ -313,6 +329,27 @@ DROP FUNCTION tenancy.update_user(uuid, text, text, text, text);
 DROP FUNCTION oauth.token_endpoint(jsonb, text, text);
 DROP FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text);
 DROP FUNCTION oauth._authorize_request(uuid, jsonb);
+-- Issue 11 (one copy of each rule): one client authentication
+-- (oauth.authenticate_client); the OAuth endpoints return decisions that
+-- api.* turns into HTTP (status, headers, pages), so their result types
+-- change and the page, cookie and redirect helpers are api.* now.
+DROP FUNCTION oauth._client_auth(uuid, jsonb, text);
+DROP FUNCTION oauth._error(integer, text, text);
+DROP FUNCTION oauth._form_precheck(jsonb);
+DROP FUNCTION oauth.revoke_endpoint(jsonb, text);
+DROP FUNCTION oauth.introspect_endpoint(jsonb, text, text);
+DROP FUNCTION oauth.register_endpoint(text, text, jsonb, text, text);
+DROP FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text, boolean);
+DROP FUNCTION api.oauth_answer(integer, jsonb, api.request);
+DROP FUNCTION oauth._page(text, text, text, text);
+DROP FUNCTION oauth._cookie(text, text, text, boolean, integer);
+DROP FUNCTION oauth._set_cookie_header(text[]);
+DROP FUNCTION oauth._redirect_to(text, text[], text[]);
+DROP FUNCTION oauth._scope_words(text, text);
+DROP FUNCTION oauth._on_color(text);
+DROP FUNCTION oauth._hidden_fields(jsonb);
+DROP FUNCTION oauth._scope_list(text[], text);
+DROP FUNCTION oauth._issuer_path(text);
 
 CREATE OR REPLACE FUNCTION tenancy.is_platform_admin() RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -623,7 +660,7 @@ BEGIN
       RAISE EXCEPTION 'a user id cannot change' USING ERRCODE = '42501';
     END IF;
     IF (TG_OP = 'INSERT' OR NEW.role IS DISTINCT FROM OLD.role OR NEW.status IS DISTINCT FROM OLD.status)
-       AND ctx_role IS DISTINCT FROM 'owner' AND ctx_role IS DISTINCT FROM 'admin' THEN
+       AND NOT tenancy.is_admin_role(ctx_role) THEN
       RAISE EXCEPTION 'only admins and owners change roles or status' USING ERRCODE = '42501';
     END IF;
     IF (NEW.role = 'owner' AND (TG_OP = 'INSERT' OR OLD.role <> 'owner')) AND ctx_role IS DISTINCT FROM 'owner' THEN
@@ -866,7 +903,7 @@ END $$;
 
 CREATE OR REPLACE FUNCTION oauth._role_scopes(role text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN role IN ('admin', 'owner') THEN '{admin,email,openid,profile,read,write}'::text[]
+  SELECT CASE WHEN tenancy.is_admin_role(role) THEN '{admin,email,openid,profile,read,write}'::text[]
               WHEN role = 'user' THEN '{email,openid,profile,read,write}'::text[]
               ELSE '{}'::text[] END
 $$;
@@ -1303,7 +1340,8 @@ END $$;
 CREATE OR REPLACE FUNCTION oauth._issue(p_tenant uuid, p_client text, p_user uuid, p_scope text, p_family uuid,
                              access_ttl integer, refresh_ttl integer, refresh_scope text DEFAULT NULL,
                              p_issuer text DEFAULT NULL, p_audience text DEFAULT NULL,
-                             p_auth_time timestamptz DEFAULT NULL, p_family_expires timestamptz DEFAULT NULL)
+                             p_auth_time timestamptz DEFAULT NULL, p_family_expires timestamptz DEFAULT NULL,
+                             p_format text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -1312,7 +1350,7 @@ DECLARE
   iss text;
   rt text := CASE WHEN refresh_ttl IS NOT NULL THEN oauth.random_token('refresh') END;
 BEGIN
-  IF (SELECT c.access_token_format FROM oauth.clients c WHERE c.tenant_id = p_tenant AND c.client_id = p_client) = 'jwt' THEN
+  IF coalesce(p_format, (SELECT c.access_token_format FROM oauth.clients c WHERE c.tenant_id = p_tenant AND c.client_id = p_client)) = 'jwt' THEN
     iss := coalesce(p_issuer, oauth._default_issuer(p_tenant));
     SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, 'RS256', 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
       'iss', iss,
@@ -1338,8 +1376,8 @@ BEGIN
   RETURN jsonb_strip_nulls(jsonb_build_object('access_token', at, 'token_type', 'Bearer', 'expires_in', access_ttl,
                                               'scope', p_scope, 'refresh_token', rt));
 END $$;
-COMMENT ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz) IS 'Internal: stores the digests of a new access token (opaque, or an RFC 9068 JWT when the client''s access_token_format is jwt) and of a refresh token when refresh_ttl is given (its scope is refresh_scope, default the same; it never outlives p_family_expires), and returns the RFC 6749 section 5.1 body.';
-REVOKE ALL ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz, text) IS 'Internal: stores the digests of a new access token (opaque, or an RFC 9068 JWT when the client''s access_token_format is jwt) and of a refresh token when refresh_ttl is given (its scope is refresh_scope, default the same; it never outlives p_family_expires), and returns the RFC 6749 section 5.1 body.';
+REVOKE ALL ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz, text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION oauth._family_expires(p_tenant uuid) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
@@ -1355,343 +1393,47 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 COMMENT ON FUNCTION oauth._audience(text, text) IS 'Internal: NULL when a resource indicator is absent or names the tenant''s own API (its issuer), else the resource URI.';
 
-CREATE OR REPLACE FUNCTION oauth.token_endpoint(params jsonb, authorization text, client_addr text, issuer text DEFAULT NULL,
-                                     OUT status integer, OUT body jsonb)
+CREATE OR REPLACE FUNCTION oauth.token_endpoint(params jsonb, authorization text, client_addr text, issuer text DEFAULT NULL)
+RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  c record;
-  gt text;
-  g record;
-  sc text;
-  at text;
-  ttl integer;
-  bid text;
-  bsecret text;
-  u record;
-  k record;
-  tok record;
-  uid uuid;
-  wait integer;
-  fam uuid;
-  ceiling text[];
+  c oauth.client_authentication := oauth._form_client(params, token_endpoint.authorization);
+  gt text := params->>'grant_type';
   iss text;
   aud text;
 BEGIN
-  SELECT * INTO status, body FROM oauth._form_precheck(params);
-  IF status IS NOT NULL THEN RETURN; END IF;
-  iss := coalesce(token_endpoint.issuer, oauth._default_issuer(t));
-  -- Fast path: client credentials with HTTP Basic and the registered scope
-  -- (what services do, thousands of times a second). One statement checks
-  -- the client (method, grant, secret digest in constant time) and stores
-  -- the token. When it stores nothing, the general path below runs the
-  -- same checks one by one and answers precisely why.
-  IF params->>'grant_type' = 'client_credentials' AND params->>'scope' IS NULL AND params->>'client_secret' IS NULL
-     AND params->>'resource' IS NULL AND lower(left(token_endpoint.authorization, 6)) = 'basic ' THEN
-    -- Decoding may raise (malformed Basic): catch that in a block that
-    -- writes nothing, so the INSERT below needs no subtransaction.
-    BEGIN
-      SELECT x.client_id, x.client_secret INTO bid, bsecret FROM oauth.basic_credentials(token_endpoint.authorization) x;
-    EXCEPTION WHEN invalid_authorization_specification THEN
-      bid := NULL;
-    END;
-    IF bid IS NOT NULL AND coalesce(params->>'client_id', bid) = bid THEN
-      at := oauth.random_token('access');
-      INSERT INTO oauth.tokens (tenant_id, token_hash, kind, client_id, scope, expires_at)
-      SELECT t, oauth.token_digest(at), 'access', cl.client_id, cl.scope,
-             now() + make_interval(secs => coalesce(cl.access_token_ttl, (tn.settings->>'access_token_ttl')::integer, 3600))
-        FROM oauth.clients cl JOIN tenancy.tenants tn ON tn.id = cl.tenant_id
-       WHERE cl.tenant_id = t AND cl.client_id = bid
-         AND cl.token_endpoint_auth_method = 'client_secret_basic' AND 'client_credentials' = ANY (cl.grant_types)
-         AND cl.access_token_format = 'opaque'
-         AND oauth.ct_equal(oauth.token_digest(bsecret), cl.secret_hash)
-      RETURNING tokens.scope, extract(epoch FROM tokens.expires_at - tokens.created_at)::integer INTO sc, ttl;
-    END IF;
-    IF sc IS NOT NULL THEN
-      SET LOCAL synchronous_commit = off;  -- see the general path's comment
-      status := 200;
-      body := jsonb_build_object('access_token', at, 'token_type', 'Bearer', 'expires_in', ttl, 'scope', sc);
-      RETURN;
-    END IF;
+  IF c.error IS NOT NULL THEN
+    RETURN oauth._error(c.error, c.error_description);
   END IF;
-
-  SELECT * INTO c FROM oauth._client_auth(t, params, token_endpoint.authorization);
-  IF c.err IS NOT NULL THEN
-    SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
-    RETURN;
-  END IF;
-  gt := params->>'grant_type';
   IF gt IS NULL OR gt = '' THEN
-    SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'grant_type is missing');
-    RETURN;
+    RETURN oauth._error('invalid_request', 'grant_type is missing');
   END IF;
   IF gt NOT IN ('authorization_code', 'refresh_token', 'client_credentials', 'password') THEN
-    SELECT * INTO status, body FROM oauth._error(400, 'unsupported_grant_type',
-      'grant_type must be authorization_code, refresh_token, client_credentials or password');
-    RETURN;
+    RETURN oauth._error('unsupported_grant_type', 'grant_type must be authorization_code, refresh_token, client_credentials or password');
   END IF;
   IF NOT gt = ANY (c.grant_types) THEN
-    SELECT * INTO status, body FROM oauth._error(400, 'unauthorized_client',
-      format('this client is not allowed to use the %s grant', gt));
-    RETURN;
+    RETURN oauth._error('unauthorized_client', format('this client is not allowed to use the %s grant', gt));
   END IF;
+  iss := coalesce(token_endpoint.issuer, oauth._default_issuer(t));
   -- RFC 8707: a resource must be one of the tenant's.
   -- (Checked only when given: these helpers are not inlined, and most requests have none.)
   IF params ? 'resource' THEN
     IF NOT oauth._resource_known(t, iss, params->>'resource') THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_target', 'the resource is not known to this authorization server');
-      RETURN;
+      RETURN oauth._error('invalid_target', 'the resource is not known to this authorization server');
     END IF;
     aud := oauth._audience(iss, params->>'resource');
   END IF;
-
-  CASE gt
-  -- RFC 6749 section 4.4: confidential clients only, no refresh token, no user.
-  WHEN 'client_credentials' THEN
-    IF c.auth_method = 'none' THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'unauthorized_client', 'public clients cannot use the client_credentials grant');
-      RETURN;
-    END IF;
-    IF params->>'scope' IS NULL THEN
-      sc := c.scope;  -- the client's registered scope, stored canonical
-    ELSE
-      SELECT * INTO g FROM oauth._grant_scope(params->>'scope', oauth._scopes(c.scope));
-      IF g.err IS NOT NULL THEN
-        SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', g.err);
-        RETURN;
-      END IF;
-      sc := oauth._scope_text(g.scopes);
-    END IF;
-    -- Speed: this path writes one token row and nothing else that matters
-    -- (the HTTP layer's API call counter at most), so its commit does not
-    -- wait for the WAL flush. Trade-off: after a crash of PostgreSQL (not
-    -- of a client), tokens issued in the last few hundred milliseconds
-    -- (3 x wal_writer_delay at most) may be gone; their clients get 401 and
-    -- ask again. Nothing else is affected: never used for tenants, users,
-    -- clients, codes or refresh rotation.
-    SET LOCAL synchronous_commit = off;
-    status := 200;
-    body := oauth._issue(t, c.client_id, NULL, sc, NULL, c.access_ttl, NULL, NULL, iss, aud);
-
-  -- RFC 6749 section 4.3: only for clients registered with it; throttled.
-  WHEN 'password' THEN
-    -- Never for a public client (clients registered so before 0.2.0 included).
-    IF c.auth_method = 'none' THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'unauthorized_client', 'public clients cannot use the password grant');
-      RETURN;
-    END IF;
-    IF params->>'username' IS NULL OR params->>'password' IS NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'username and password are required');
-      RETURN;
-    END IF;
-    IF params->>'scope' IS NOT NULL AND oauth._scopes(params->>'scope') IS NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', 'unknown scope: the scopes are openid, email, profile, read, write and admin');
-      RETURN;
-    END IF;
-    SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'username', params->>'password', client_addr);
-    IF wait > 0 THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
-        format('Too many attempts, try again in %s', oauth._seconds(wait)));
-      RETURN;
-    END IF;
-    IF uid IS NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'invalid username or password');
-      RETURN;
-    END IF;
-    SELECT x.role INTO u FROM tenancy.users x WHERE x.tenant_id = t AND x.id = uid;
-    SELECT * INTO g FROM oauth._grant_scope(params->>'scope', oauth._scope_and(oauth._scopes(c.scope), oauth._role_scopes(u.role)));
-    IF g.err IS NOT NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', g.err);
-      RETURN;
-    END IF;
-    status := 200;
-    body := oauth._issue(t, c.client_id, uid, oauth._scope_text(g.scopes), gen_random_uuid(), c.access_ttl,
-                         CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END, NULL,
-                         iss, aud, now(), oauth._family_expires(t));
-
-  -- RFC 6749 section 4.1.3 with RFC 7636 section 4.6.
-  WHEN 'authorization_code' THEN
-    IF params->>'code' IS NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'code is missing');
-      RETURN;
-    END IF;
-    SELECT a.client_id, a.user_id, a.redirect_uri, a.redirect_uri_given, a.scope, a.code_challenge,
-           a.code_challenge_method, a.family_id, a.expires_at, a.used_at, x.role, x.status AS user_status,
-           a.nonce, a.auth_time, a.session_id, a.resource
-      INTO k
-      FROM oauth.authorization_codes a JOIN tenancy.users x ON x.tenant_id = a.tenant_id AND x.id = a.user_id
-     WHERE a.tenant_id = t AND a.code_hash = oauth.token_digest(params->>'code');
-    IF NOT FOUND OR k.client_id <> c.client_id THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'invalid authorization code');
-      RETURN;
-    END IF;
-    -- Mark it used first: of two concurrent redemptions exactly one wins.
-    UPDATE oauth.authorization_codes SET used_at = now()
-     WHERE tenant_id = t AND code_hash = oauth.token_digest(params->>'code') AND used_at IS NULL;
-    IF NOT FOUND THEN
-      PERFORM oauth._revoke_family(t, k.family_id);
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
-        'authorization code already used; the tokens issued for it have been revoked');
-      RETURN;
-    END IF;
-    IF k.expires_at <= now() THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'authorization code expired');
-      RETURN;
-    END IF;
-    IF k.redirect_uri_given AND params->>'redirect_uri' IS NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
-        'redirect_uri is required: it was part of the authorization request');
-      RETURN;
-    END IF;
-    IF params->>'redirect_uri' IS DISTINCT FROM k.redirect_uri AND params->>'redirect_uri' IS NOT NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
-        'redirect_uri does not match the one of the authorization request');
-      RETURN;
-    END IF;
-    IF k.code_challenge IS NOT NULL AND params->>'code_verifier' IS NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'code_verifier is required (PKCE)');
-      RETURN;
-    END IF;
-    IF k.code_challenge IS NULL AND params->>'code_verifier' IS NOT NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
-        'code_verifier sent, but the authorization request had no code_challenge');
-      RETURN;
-    END IF;
-    IF k.code_challenge IS NOT NULL AND NOT oauth.pkce_verify(params->>'code_verifier', k.code_challenge, k.code_challenge_method) THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'code_verifier does not match the code_challenge');
-      RETURN;
-    END IF;
-    IF k.user_status <> 'active' THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'the user is disabled');
-      RETURN;
-    END IF;
-    -- The user's role may have changed since: intersect again.
-    SELECT * INTO g FROM oauth._grant_scope(NULL, oauth._scope_and(oauth._scopes(k.scope), oauth._role_scopes(k.role)));
-    IF g.err IS NOT NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'the user may no longer be granted these scopes');
-      RETURN;
-    END IF;
-    -- RFC 8707 section 2.2: the token request may only narrow to the authorized resource.
-    IF params->>'resource' IS NOT NULL AND k.resource IS NOT NULL AND params->>'resource' <> k.resource THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_target', 'the resource differs from the one authorized');
-      RETURN;
-    END IF;
-    aud := coalesce(aud, oauth._audience(iss, k.resource));
-    status := 200;
-    body := oauth._issue(t, c.client_id, k.user_id, oauth._scope_text(g.scopes), k.family_id, c.access_ttl,
-                         CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN c.refresh_ttl END, NULL,
-                         iss, aud, k.auth_time, oauth._family_expires(t));
-    -- OpenID Connect: the id_token of this sign-in.
-    IF 'openid' = ANY (g.scopes) THEN
-      body := body || jsonb_build_object('id_token', oauth._id_token(t, iss, c.client_id, k.user_id, g.scopes, k.nonce,
-                                                                     coalesce(k.auth_time, now()), body->>'access_token', k.session_id));
-    END IF;
-
-  -- RFC 6749 section 6, rotated on every use (RFC 9700 section 4.14.2).
-  WHEN 'refresh_token' THEN
-    IF params->>'refresh_token' IS NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'refresh_token is missing');
-      RETURN;
-    END IF;
-    SELECT r.client_id, r.user_id, r.scope, r.family_id, r.expires_at, r.rotated_at, r.revoked_at, x.role,
-           x.status AS user_status, r.auth_time, r.audience, r.family_expires_at
-      INTO tok
-      FROM oauth.tokens r LEFT JOIN tenancy.users x ON x.tenant_id = r.tenant_id AND x.id = r.user_id
-     WHERE r.tenant_id = t AND r.token_hash = oauth.token_digest(params->>'refresh_token') AND r.kind = 'refresh';
-    IF NOT FOUND OR tok.client_id <> c.client_id THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'invalid refresh token');
-      RETURN;
-    END IF;
-    IF tok.revoked_at IS NOT NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'refresh token revoked');
-      RETURN;
-    END IF;
-    -- A rotated token used again has leaked (or its client lost track):
-    -- the whole grant ends (RFC 9700 section 4.14.2).
-    IF tok.rotated_at IS NOT NULL THEN
-      PERFORM oauth._revoke_family(t, tok.family_id);
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
-        'refresh token already used; all tokens of this grant have been revoked');
-      RETURN;
-    END IF;
-    IF tok.expires_at <= now() THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'refresh token expired');
-      RETURN;
-    END IF;
-    IF tok.user_id IS NOT NULL AND tok.user_status IS DISTINCT FROM 'active' THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant', 'the user is disabled');
-      RETURN;
-    END IF;
-    -- May only narrow (RFC 6749 section 6), within what client and role allow now.
-    ceiling := oauth._scope_and(oauth._scope_and(oauth._scopes(tok.scope), oauth._scopes(c.scope)),
-                                CASE WHEN tok.user_id IS NULL THEN '{admin,email,openid,profile,read,write}' ELSE oauth._role_scopes(tok.role) END);
-    IF params->>'scope' IS NOT NULL AND btrim(params->>'scope') <> ''
-       AND NOT coalesce(oauth._scopes(params->>'scope') <@ oauth._scopes(tok.scope), false) THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope',
-        'the requested scope exceeds the scope originally granted');
-      RETURN;
-    END IF;
-    SELECT * INTO g FROM oauth._grant_scope(params->>'scope', ceiling);
-    IF g.err IS NOT NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_scope', g.err);
-      RETURN;
-    END IF;
-    -- Rotate: of two concurrent uses exactly one wins; the other is a reuse.
-    UPDATE oauth.tokens SET rotated_at = now()
-     WHERE tenant_id = t AND token_hash = oauth.token_digest(params->>'refresh_token') AND rotated_at IS NULL
-       AND revoked_at IS NULL;
-    IF NOT FOUND THEN
-      PERFORM oauth._revoke_family(t, tok.family_id);
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_grant',
-        'refresh token already used; all tokens of this grant have been revoked');
-      RETURN;
-    END IF;
-    IF params->>'resource' IS NOT NULL AND aud IS DISTINCT FROM tok.audience THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_target', 'the resource differs from the one of this grant');
-      RETURN;
-    END IF;
-    status := 200;
-    -- The new refresh token ends with the grant (family_expires_at), however often it rotates.
-    body := oauth._issue(t, c.client_id, tok.user_id, oauth._scope_text(g.scopes), tok.family_id, c.access_ttl,
-                         c.refresh_ttl, oauth._scope_text(ceiling), iss, tok.audience, tok.auth_time,
-                         coalesce(tok.family_expires_at, oauth._family_expires(t)));
-    IF 'openid' = ANY (g.scopes) AND tok.user_id IS NOT NULL THEN
-      body := body || jsonb_build_object('id_token', oauth._id_token(t, iss, c.client_id, tok.user_id, g.scopes, NULL,
-                                                                     tok.auth_time, body->>'access_token', NULL));
-    END IF;
-  END CASE;
+  RETURN CASE gt
+    WHEN 'client_credentials' THEN oauth._token_client_credentials(t, c, params, iss, aud)
+    WHEN 'password' THEN oauth._token_password(t, c, params, token_endpoint.client_addr, iss, aud)
+    WHEN 'authorization_code' THEN oauth._token_authorization_code(t, c, params, iss, aud)
+    ELSE oauth._token_refresh_token(t, c, params, iss, aud)
+  END;
 END $$;
-COMMENT ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) IS 'POST /oauth/token of the current tenant (RFC 6749): params = the decoded form body, authorization = the Authorization header (or NULL), client_addr for throttling, issuer = the tenant''s issuer URL (default: by configuration). OpenID Connect: an id_token when the scope has openid (code and refresh grants); resource (RFC 8707) sets the audience, unknown: invalid_target; refresh families end after the tenant''s refresh_token_max_lifetime. Grants authorization_code (PKCE, RFC 7636), refresh_token (rotation, reuse revokes the family), client_credentials, password (throttled). Returns status 200 and the section 5.1 body, or 400/401 and the section 5.2 error body; never raises for a client error. The caller adds Cache-Control: no-store, and WWW-Authenticate: Basic on 401.';
+COMMENT ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) IS 'POST /oauth/token of the current tenant (RFC 6749), as a decision: params = the decoded form body, authorization = the Authorization header (or NULL), client_addr for throttling, issuer = the tenant''s issuer URL (default: by configuration). Authenticates the client (oauth.authenticate_client), checks the grant type and resource (RFC 8707: unknown is invalid_target), then decides with the grant''s function: oauth._token_authorization_code (PKCE, RFC 7636; id_token with openid), _token_refresh_token (rotation, reuse revokes the family, which ends after the tenant''s refresh_token_max_lifetime), _token_client_credentials, _token_password (throttled). Returns the RFC 6749 section 5.1 body, or the section 5.2 error {"error", "error_description"}; never raises for a client error (so a failed password count or a revoked family is committed). api.oauth_answer makes the HTTP answer (status from api.error_status, no-store, the Basic challenge).';
 REVOKE ALL ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) TO backend_gateway, backend_admin;
-
-CREATE OR REPLACE FUNCTION oauth._scope_words(scope text, tenant_name text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE scope
-    WHEN 'read' THEN 'Read your data'
-    WHEN 'write' THEN 'Create, change and delete your data'
-    WHEN 'profile' THEN 'See your name and email address'
-    WHEN 'email' THEN 'See your email address'
-    WHEN 'openid' THEN 'Sign you in with your ' || tenant_name || ' account'
-    -- Shown before anyone signed in too: only admins are ever granted it.
-    WHEN 'admin' THEN 'If you are an admin of ' || tenant_name || ': manage its users, applications and settings'
-    ELSE scope END
-$$;
-
-CREATE OR REPLACE FUNCTION oauth._hidden_fields(params jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT coalesce(string_agg('<input type="hidden" name="' || n || '" value="' || oauth.html_escape(params->>n) || '">', E'\n' ORDER BY i), '')
-    FROM unnest(ARRAY['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge',
-                      'code_challenge_method', 'nonce', 'max_age', 'response_mode', 'resource']) WITH ORDINALITY AS x(n, i)
-   WHERE params->>n IS NOT NULL
-$$;
-
-CREATE OR REPLACE FUNCTION oauth._scope_list(scopes text[], tenant_name text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT '<ul class="scopes">' || string_agg('<li>' || oauth.html_escape(oauth._scope_words(s, tenant_name)) || '</li>', ''
-           ORDER BY array_position(ARRAY['openid', 'profile', 'email', 'read', 'write', 'admin'], s)) || '</ul>'
-    FROM unnest(scopes) s
-$$;
 
 CREATE OR REPLACE FUNCTION oauth._match_redirect_uri(registered text[], given text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -1834,21 +1576,17 @@ END $$;
 COMMENT ON FUNCTION oauth._authorize_request(uuid, jsonb, text) IS 'Internal: validates an authorization request (client, redirect URI exact or loopback with any port, response_type, response_mode, PKCE, prompt, max_age, nonce, id_token_hint, resource, scope ∩ client''s).';
 REVOKE ALL ON FUNCTION oauth._authorize_request(uuid, jsonb, text) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION oauth.authorize_endpoint(method text, params jsonb, cookies jsonb, issuer text, client_addr text,
-                                         secure boolean, OUT status integer, OUT headers jsonb, OUT body text)
+CREATE OR REPLACE FUNCTION oauth.authorize_endpoint(method text, params jsonb, cookies jsonb, issuer text, client_addr text)
+RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  ten record;
+  ten jsonb;
   r record;
-  base text := oauth._issuer_path(issuer);
-  cpath text;
-  action_url text;
-  set_cookies text[] := '{}';
-  csrf text := cookies->>'bf_csrf';
-  csrf_field text;
-  sess text := cookies->>'bf_session';
-  s record;
+  b record;
+  set_cookies jsonb := '[]';
+  csrf text;
+  sess text;
   uid uuid;
   urole text;
   uemail text;
@@ -1857,33 +1595,18 @@ DECLARE
   prior text;
   code text;
   notice text;
-  page_status integer := 200;
-  content text;
   is_request boolean;
   auth_time timestamptz;
   sid uuid;
   sess_started timestamptz;
-  restart_keys text[] := ARRAY['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge',
-                               'code_challenge_method', 'nonce', 'max_age', 'response_mode', 'resource', 'login_hint'];
-  location text;
-  html_headers jsonb := '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}';
+  request jsonb;
 BEGIN
-  -- Cookies are scoped to the OAuth endpoints (authorize and logout).
-  cpath := base || '/oauth';
-  action_url := base || '/oauth/authorize';
-  IF jsonb_typeof(cookies) IS DISTINCT FROM 'object' THEN cookies := '{}'; csrf := NULL; sess := NULL; END IF;
-  SELECT x.name, x.settings->>'brand_color' AS brand INTO ten FROM tenancy.tenants x WHERE x.id = t;
+  SELECT jsonb_build_object('name', x.name, 'brand', x.settings->>'brand_color') INTO ten FROM tenancy.tenants x WHERE x.id = t;
   IF t IS NULL OR NOT FOUND THEN
-    status := 404; headers := html_headers;
-    body := oauth._page('Not found', 'Sign in', NULL,
-      '<h1>Not found</h1><p>There is no sign-in page at this address.</p>');
-    RETURN;
+    RETURN '{"error": "not_found"}';
   END IF;
   IF upper(method) NOT IN ('GET', 'POST') THEN
-    status := 405; headers := html_headers || '{"Allow": "GET, POST"}';
-    body := oauth._page('Method not allowed', ten.name, ten.brand,
-      '<h1>Method not allowed</h1><p>Use GET or POST.</p>');
-    RETURN;
+    RETURN jsonb_build_object('error', 'method_not_allowed', 'tenant', ten);
   END IF;
 
   SELECT * INTO r FROM oauth._authorize_request(t, params, issuer);
@@ -1892,32 +1615,18 @@ BEGIN
   is_request := upper(method) = 'GET'
                 OR NOT (params ? 'csrf' OR params ? 'action' OR params ? 'email' OR params ? 'password');
   IF r.fatal IS NOT NULL THEN
-    status := 400; headers := html_headers;
-    body := oauth._page('Cannot sign in', ten.name, ten.brand,
-      '<h1>This sign-in link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(r.fatal) || '</p>'
-      || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>'
-      || coalesce('<p><a class="button" href="' || oauth.html_escape(oauth._console_home()) || '">Open the '
-                  || oauth.html_escape(ten.name) || ' console instead</a></p>', ''));
-    RETURN;
+    RETURN jsonb_build_object('error', 'invalid_request', 'tenant', ten, 'message', r.fatal);
   END IF;
+  request := (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
+               WHERE key = ANY (ARRAY['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge',
+                                      'code_challenge_method', 'nonce', 'max_age', 'response_mode', 'resource', 'login_hint']));
 
   -- Cookies of another shape are ignored (a form page makes a new CSRF cookie).
-  IF csrf !~ '^bfcf_[A-Za-z0-9_-]{43}$' THEN csrf := NULL; END IF;
-  IF sess !~ '^bfss_[A-Za-z0-9_-]{43}$' THEN sess := NULL; END IF;
-
-  IF NOT is_request THEN
-    IF csrf IS NULL OR params->>'csrf' IS NULL
-       OR NOT oauth.ct_equal(convert_to(oauth.base64url_encode(oauth.token_digest(csrf)), 'UTF8'),
-                             convert_to(params->>'csrf', 'UTF8')) THEN
-      status := 403; headers := html_headers;
-      body := oauth._page('Form expired', ten.name, ten.brand,
-        '<h1>This form has expired</h1><p class="notice" role="alert">The form was not sent from this page, or it is too old, so it was not accepted (CSRF check).</p>'
-        || '<p><a class="button primary" href="' || oauth.html_escape(action_url || '?' || oauth.form_encode(
-             (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
-               WHERE key = ANY (restart_keys))))
-        || '">Start again</a></p>');
-      RETURN;
-    END IF;
+  SELECT * INTO b FROM oauth._browser_cookies(cookies);
+  csrf := b.csrf;
+  sess := b.session;
+  IF NOT is_request AND NOT oauth._csrf_ok(csrf, params->>'csrf') THEN
+    RETURN jsonb_build_object('error', 'forbidden', 'tenant', ten, 'request', request);
   END IF;
 
   IF r.err IS NULL AND NOT is_request AND params->>'action' = 'deny' THEN
@@ -1926,11 +1635,8 @@ BEGIN
     r.err := 'invalid_request'; r.err_description := 'the form was sent without a valid action';
   END IF;
   IF r.err IS NOT NULL THEN
-    status := 303;
-    headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
-      ARRAY['error', 'error_description', 'state', 'iss'], ARRAY[r.err, r.err_description, r.state, issuer]));
-    body := '';
-    RETURN;
+    RETURN jsonb_build_object('redirect', r.redirect_uri, 'params', jsonb_build_object('error', r.err,
+      'error_description', r.err_description, 'state', r.state, 'iss', issuer));
   END IF;
 
   -- Who is signing in: a password just sent, else the session cookie.
@@ -1941,8 +1647,6 @@ BEGIN
       SELECT * INTO uid, wait FROM oauth._check_password(t, params->>'email', params->>'password', client_addr);
       IF wait > 0 THEN
         notice := format('Too many attempts, try again in %s.', oauth._seconds(wait));
-        page_status := 429;
-        html_headers := html_headers || jsonb_build_object('Retry-After', wait::text);
       ELSIF uid IS NULL THEN
         notice := 'The email address or password is incorrect.';
       ELSE
@@ -1955,7 +1659,7 @@ BEGIN
         VALUES (t, oauth.token_digest(sess), uid, client_addr, now() + interval '8 hours')
         RETURNING id INTO sid;
         auth_time := now();
-        set_cookies := set_cookies || oauth._cookie('bf_session', sess, cpath, secure, 28800);
+        set_cookies := set_cookies || jsonb_build_array(jsonb_build_object('name', 'bf_session', 'value', sess, 'max_age', 28800));
       END IF;
     END IF;
   ELSIF sess IS NOT NULL AND NOT (is_request AND r.prompt_login) THEN
@@ -1981,57 +1685,28 @@ BEGIN
   END IF;
 
   IF uid IS NULL AND is_request AND r.prompt_none THEN
-    status := 303;
-    headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
-      ARRAY['error', 'error_description', 'state', 'iss'], ARRAY['login_required', 'the user is not signed in', r.state, issuer]));
-    body := '';
-    RETURN;
+    RETURN jsonb_build_object('redirect', r.redirect_uri, 'params', jsonb_build_object('error', 'login_required',
+      'error_description', 'the user is not signed in', 'state', r.state, 'iss', issuer), 'cookies', set_cookies);
   END IF;
 
   -- Not signed in: the sign-in page (with the scopes asked for).
   IF uid IS NULL THEN
     IF csrf IS NULL THEN
       csrf := oauth.random_token('csrf');
-      set_cookies := set_cookies || oauth._cookie('bf_csrf', csrf, cpath, secure);
+      set_cookies := set_cookies || jsonb_build_array(jsonb_build_object('name', 'bf_csrf', 'value', csrf));
     END IF;
-    csrf_field := oauth.base64url_encode(oauth.token_digest(csrf));
-    content := '<h1>Sign in</h1>
-<p><strong>' || oauth.html_escape(r.client_name) || '</strong> wants to access your ' || oauth.html_escape(ten.name) || ' account.</p>
-' || CASE WHEN notice IS NOT NULL THEN '<p class="notice" role="alert">' || oauth.html_escape(notice) || '</p>
-' ELSE '' END || '<h2>It will be able to</h2>
-' || oauth._scope_list(r.scopes, ten.name) || '
-<form method="post" action="' || oauth.html_escape(action_url) || '">
-' || oauth._hidden_fields(params) || '
-<input type="hidden" name="csrf" value="' || oauth.html_escape(csrf_field) || '">
-<label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="username" inputmode="email" required'
-      || CASE WHEN coalesce(params->>'email', params->>'login_hint', '') = '' THEN ' autofocus' ELSE '' END || ' value="'
-      || oauth.html_escape(coalesce(params->>'email', params->>'login_hint', '')) || '">
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required'
-      || CASE WHEN coalesce(params->>'email', params->>'login_hint', '') = '' THEN '' ELSE ' autofocus' END || '>
-<div class="actions">
-<button type="submit" name="action" value="allow" class="primary">Sign in and allow</button>
-<button type="submit" name="action" value="deny" formnovalidate>Cancel</button>
-</div>
-</form>';
-    status := page_status;
-    headers := html_headers;
-    headers := headers || oauth._set_cookie_header(set_cookies);
-    body := oauth._page('Sign in', ten.name, ten.brand, content);
-    RETURN;
+    RETURN jsonb_build_object('show', 'login', 'tenant', ten, 'client_name', r.client_name, 'scopes', to_jsonb(r.scopes),
+      'notice', notice, 'csrf', oauth._csrf_field(csrf), 'request', request,
+      'email', coalesce(params->>'email', params->>'login_hint', ''),
+      'retry_after', CASE WHEN wait > 0 THEN wait END, 'cookies', set_cookies);
   END IF;
 
   -- Signed in: what this user may be granted.
   granted := oauth._scope_and(r.scopes, oauth._role_scopes(urole));
   IF cardinality(granted) = 0 THEN
-    status := 303;
-    headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
-      ARRAY['error', 'error_description', 'state', 'iss'],
-      ARRAY['invalid_scope', 'none of the requested scopes can be granted to this user', r.state, issuer]));
-    headers := headers || oauth._set_cookie_header(set_cookies);
-    body := '';
-    RETURN;
+    RETURN jsonb_build_object('redirect', r.redirect_uri, 'params', jsonb_build_object('error', 'invalid_scope',
+      'error_description', 'none of the requested scopes can be granted to this user', 'state', r.state, 'iss', issuer),
+      'cookies', set_cookies);
   END IF;
   SELECT x.scope INTO prior FROM oauth.consents x WHERE x.tenant_id = t AND x.user_id = uid AND x.client_id = r.client_id;
 
@@ -2043,43 +1718,18 @@ BEGIN
           OR NOT ((r.builtin AND r.redirect_uri = ANY (oauth.console_redirect_uris()))
                   OR coalesce(granted <@ oauth._scopes(prior), false))) THEN
     IF r.prompt_none THEN
-      status := 303;
-      headers := jsonb_build_object('Cache-Control', 'no-store', 'Location', oauth._redirect_to(r.redirect_uri,
-        ARRAY['error', 'error_description', 'state', 'iss'], ARRAY['consent_required', 'the user has not allowed this application yet', r.state, issuer]));
-      body := '';
-      RETURN;
+      RETURN jsonb_build_object('redirect', r.redirect_uri, 'params', jsonb_build_object('error', 'consent_required',
+        'error_description', 'the user has not allowed this application yet', 'state', r.state, 'iss', issuer),
+        'cookies', set_cookies);
     END IF;
     IF csrf IS NULL THEN
       csrf := oauth.random_token('csrf');
-      set_cookies := set_cookies || oauth._cookie('bf_csrf', csrf, cpath, secure);
+      set_cookies := set_cookies || jsonb_build_array(jsonb_build_object('name', 'bf_csrf', 'value', csrf));
     END IF;
-    csrf_field := oauth.base64url_encode(oauth.token_digest(csrf));
-    content := '<h1>Allow access?</h1>
-<p><strong>' || oauth.html_escape(r.client_name) || '</strong> wants to access your ' || oauth.html_escape(ten.name) || ' account.</p>
-<h2>It will be able to</h2>
-' || oauth._scope_list(granted, ten.name) || '
-' || CASE WHEN r.registered_via <> 'admin' THEN '<p class="small">This application registered itself; it will return you to <strong>'
-             || oauth.html_escape(coalesce(substring(r.redirect_uri FROM '^[A-Za-z][A-Za-z0-9+.-]*:/*[^/?#]*'), r.redirect_uri))
-             || '</strong>.</p>
-' ELSE '' END || '<form method="post" action="' || oauth.html_escape(action_url) || '">
-' || oauth._hidden_fields(params) || '
-<input type="hidden" name="csrf" value="' || oauth.html_escape(csrf_field) || '">
-<div class="actions">
-<button type="submit" name="action" value="allow" class="primary">Allow</button>
-<button type="submit" name="action" value="deny">Deny</button>
-</div>
-</form>
-<p class="small">Signed in as <strong>' || oauth.html_escape(uemail) || '</strong>. <a href="'
-      || oauth.html_escape(action_url || '?' || oauth.form_encode(
-           (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
-             WHERE key = ANY (restart_keys))
-           || '{"prompt": "login"}'))
-      || '">Not you? Sign in as someone else</a></p>';
-    status := 200;
-    headers := html_headers;
-    headers := headers || oauth._set_cookie_header(set_cookies);
-    body := oauth._page('Allow access', ten.name, ten.brand, content);
-    RETURN;
+    -- A self-registered client: the page says where it returns to.
+    RETURN jsonb_build_object('show', 'consent', 'tenant', ten, 'client_name', r.client_name, 'scopes', to_jsonb(granted),
+      'returns_to', CASE WHEN r.registered_via <> 'admin' THEN r.redirect_uri END,
+      'csrf', oauth._csrf_field(csrf), 'request', request, 'user', uemail, 'cookies', set_cookies);
   END IF;
 
   -- Allowed (form) or allowed before: remember, issue the code, go back.
@@ -2095,97 +1745,18 @@ BEGIN
   VALUES (t, oauth.token_digest(code), r.client_id, uid, r.redirect_uri, r.redirect_uri_given, oauth._scope_text(granted),
           r.code_challenge, r.code_challenge_method, now() + make_interval(secs => r.code_ttl), r.nonce,
           coalesce(auth_time, now()), sid, r.resource);
-  status := 303;
-  headers := jsonb_build_object('Cache-Control', 'no-store', 'Location',
-    oauth._redirect_to(r.redirect_uri, ARRAY['code', 'state', 'iss'], ARRAY[code, r.state, issuer]));
-  headers := headers || oauth._set_cookie_header(set_cookies);
-  body := '';
+  RETURN jsonb_build_object('redirect', r.redirect_uri, 'params', jsonb_build_object('code', code, 'state', r.state, 'iss', issuer),
+                            'cookies', set_cookies);
 END $$;
-COMMENT ON FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text, boolean) IS 'GET/POST /oauth/authorize of the current tenant as a whole HTTP answer (status, headers, HTML body). params: the query (GET) or the form (POST: the request parameters, csrf, email, password, action=allow|deny); cookies: name → value. Sign-in page (200; wrong password: 200 with a notice; throttled: 429 with Retry-After), consent page, 303 to the redirect URI with code, state and iss (RFC 9207) or with error; unknown client or unregistered redirect URI: 400 error page, never a redirect; failed CSRF check: 403 page. prompt=none|login|consent, max_age, login_hint, id_token_hint, nonce, response_mode=query and resource honoured; an authorization request may also come by POST (no csrf/action fields); the console client needs no consent.';
+COMMENT ON FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text) IS 'GET/POST /oauth/authorize of the current tenant, as a decision (jsonb; api.authorize_answer renders it). params: the query (GET) or the form (POST: the request parameters, csrf, email, password, action=allow|deny); cookies: name → value. Decisions: the sign-in page (a wrong password: with a notice; throttled: with retry_after), the consent page, a redirect to the redirect URI with code, state and iss (RFC 9207) or with error; unknown client or unregistered redirect URI: invalid_request, never a redirect; failed CSRF check: forbidden. prompt=none|login|consent, max_age, login_hint, id_token_hint, nonce, response_mode=query and resource honoured; an authorization request may also come by POST (no csrf/action fields); the console client needs no consent.';
+REVOKE ALL ON FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.authorize_endpoint(text, jsonb, jsonb, text, text) TO backend_gateway, backend_admin;
 
-CREATE OR REPLACE FUNCTION oauth.introspect_endpoint(params jsonb, authorization text, issuer text,
-                                          OUT status integer, OUT body jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  t uuid := tenancy.current_tenant_id();
-  c record;
-  k record;
-  authed boolean;
-BEGIN
-  SELECT * INTO status, body FROM oauth._form_precheck(params);
-  IF status IS NOT NULL THEN RETURN; END IF;
-  -- Fast path (resource servers introspect all the time): HTTP Basic of a
-  -- client_secret_basic client checked and the token looked up in one
-  -- statement; anything else, or a failed check, takes the general path.
-  IF lower(left(introspect_endpoint.authorization, 6)) = 'basic ' AND params->>'client_secret' IS NULL
-     AND params->>'token' IS NOT NULL THEN
-    BEGIN
-      SELECT true AS authed, x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug, x.audience
-        INTO k
-        FROM oauth.basic_credentials(introspect_endpoint.authorization) b
-        JOIN oauth.clients cl ON cl.tenant_id = t AND cl.client_id = b.client_id
-        LEFT JOIN (oauth.tokens x
-                   JOIN tenancy.tenants n ON n.id = x.tenant_id AND n.status = 'active'
-                   LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id)
-               ON x.tenant_id = t AND x.token_hash = oauth.token_digest(params->>'token')
-              AND x.revoked_at IS NULL AND x.rotated_at IS NULL AND x.expires_at > now()
-              AND (x.user_id IS NULL OR u.status = 'active')
-              -- Only resource servers see other clients' tokens (issue 10 item 13).
-              AND (cl.resource_server OR x.client_id = cl.client_id)
-       WHERE cl.token_endpoint_auth_method = 'client_secret_basic'
-         AND oauth.ct_equal(oauth.token_digest(b.client_secret), cl.secret_hash)
-         AND coalesce(params->>'client_id', b.client_id) = b.client_id;
-      authed := k.authed;
-    EXCEPTION WHEN invalid_authorization_specification THEN
-      authed := NULL;
-    END;
-  END IF;
-  IF authed IS NULL THEN
-    SELECT * INTO c FROM oauth._client_auth(t, params, introspect_endpoint.authorization);
-    IF c.err IS NOT NULL THEN
-      SELECT * INTO status, body FROM oauth._error(CASE WHEN c.err = 'invalid_client' THEN 401 ELSE 400 END, c.err, c.err_description);
-      RETURN;
-    END IF;
-    IF c.auth_method = 'none' THEN
-      SELECT * INTO status, body FROM oauth._error(401, 'invalid_client',
-        'introspection needs an authenticated (confidential) client');
-      RETURN;
-    END IF;
-    IF params->>'token' IS NULL THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_request', 'token is missing');
-      RETURN;
-    END IF;
-    SELECT x.kind, x.client_id, x.user_id, x.scope, x.created_at, x.expires_at, u.email, n.slug, x.audience
-      INTO k
-      FROM oauth.tokens x
-      JOIN tenancy.tenants n ON n.id = x.tenant_id AND n.status = 'active'
-      LEFT JOIN tenancy.users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
-     WHERE x.tenant_id = t AND x.token_hash = oauth.token_digest(params->>'token')
-       AND x.revoked_at IS NULL AND x.rotated_at IS NULL AND x.expires_at > now()
-       AND (x.user_id IS NULL OR u.status = 'active')
-       AND (x.client_id = c.client_id
-            OR EXISTS (SELECT 1 FROM oauth.clients rs WHERE rs.tenant_id = t AND rs.client_id = c.client_id AND rs.resource_server));
-  END IF;
-  status := 200;
-  IF k.kind IS NULL THEN
-    body := '{"active": false}';
-    RETURN;
-  END IF;
-  body := jsonb_strip_nulls(jsonb_build_object(
-    'active', true,
-    'scope', k.scope,
-    'client_id', k.client_id,
-    'username', k.email,
-    'sub', k.user_id,
-    'token_type', CASE k.kind WHEN 'access' THEN 'Bearer' ELSE 'refresh_token' END,
-    'exp', floor(extract(epoch FROM k.expires_at))::bigint,
-    'iat', floor(extract(epoch FROM k.created_at))::bigint,
-    'iss', issuer,
-    'aud', k.audience,
-    'tenant', k.slug,
-    'tenant_id', t));
-END $$;
-COMMENT ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) IS 'POST /oauth/introspect of the current tenant (RFC 7662), for authenticated confidential clients: a resource server (oauth.clients.resource_server) learns about every token of the tenant, any other client only about its own. {"active": false} for unknown, expired, revoked, rotated or other tenants'' tokens, disabled users, and tokens of other clients when the caller is no resource server; else active, scope, client_id, username (email), sub (user id), token_type (Bearer, or refresh_token), exp, iat, iss (= issuer), tenant (slug), tenant_id.';
+CREATE OR REPLACE FUNCTION oauth.introspect_endpoint(params jsonb, authorization text, issuer text) RETURNS jsonb
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_introspect_endpoint';
+COMMENT ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) IS 'POST /oauth/introspect of the current tenant (RFC 7662), as a decision, for confidential clients (oauth.authenticate_client): a resource server (oauth.clients.resource_server) learns about every token of the tenant, any other client only about its own. {"active": false} for unknown, expired, revoked, rotated or other tenants'' tokens, disabled users, and tokens of other clients when the caller is no resource server; else active, scope, client_id, username (email), sub (user id), token_type (Bearer, or refresh_token), exp, iat, iss (= issuer), tenant (slug), tenant_id.';
+REVOKE ALL ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.introspect_endpoint(jsonb, text, text) TO backend_gateway, backend_admin;
 
 CREATE OR REPLACE FUNCTION oauth._client_row_of(p_tenant uuid, p_client_id text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -2197,8 +1768,8 @@ LANGUAGE sql STABLE AS $$
      WHERE c.tenant_id = p_tenant AND c.client_id = p_client_id) x
 $$;
 
-CREATE OR REPLACE FUNCTION oauth.register_endpoint(method text, client_id text, metadata jsonb, bearer text, base_url text,
-                                        OUT status integer, OUT body jsonb)
+CREATE OR REPLACE FUNCTION oauth.register_endpoint(method text, client_id text, metadata jsonb, bearer text, base_url text)
+RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
@@ -2214,16 +1785,15 @@ DECLARE
   uri text;
 BEGIN
   IF t IS NULL THEN
-    SELECT * INTO status, body FROM oauth._error(404, 'invalid_request', 'unknown tenant');
-    RETURN;
+    RAISE EXCEPTION 'unknown tenant' USING ERRCODE = 'P0002',
+      DETAIL = 'The OAuth endpoints answer for the tenant of the context (tenancy.resolve_tenant).';
   END IF;
   SELECT n.settings INTO settings FROM tenancy.tenants n WHERE n.id = t;
 
   -- RFC 7591: POST /oauth/register.
   IF client_id IS NULL THEN
     IF m IS DISTINCT FROM 'POST' THEN
-      SELECT * INTO status, body FROM oauth._error(405, 'invalid_request', 'register a client with POST');
-      RETURN;
+      RETURN oauth._error('method_not_allowed', 'register a client with POST');
     END IF;
     IF bearer IS NOT NULL THEN
       SELECT x.scope, x.user_id, u.role INTO k
@@ -2231,26 +1801,20 @@ BEGIN
        WHERE x.tenant_id = t AND x.token_hash = oauth.token_digest(bearer) AND x.kind = 'access'
          AND x.revoked_at IS NULL AND x.expires_at > now() AND (x.user_id IS NULL OR u.status = 'active');
       IF NOT FOUND THEN
-        SELECT * INTO status, body FROM oauth._error(401, 'invalid_token', 'the access token is invalid, expired or revoked');
-        RETURN;
+        RETURN oauth._error('invalid_token', 'the access token is invalid, expired or revoked');
       END IF;
-      IF NOT 'admin' = ANY (oauth._scopes(k.scope)) OR (k.user_id IS NOT NULL AND k.role NOT IN ('admin', 'owner')) THEN
-        SELECT * INTO status, body FROM oauth._error(403, 'insufficient_scope',
-          'registering clients needs an access token of an admin with the admin scope');
-        RETURN;
+      IF NOT 'admin' = ANY (oauth._scopes(k.scope)) OR (k.user_id IS NOT NULL AND NOT tenancy.is_admin_role(k.role)) THEN
+        RETURN oauth._error('insufficient_scope', 'registering clients needs an access token of an admin with the admin scope');
       END IF;
       mode := 'dynamic';
     ELSIF coalesce((settings->>'open_registration')::boolean, false) THEN
       mode := 'open';
     ELSE
-      SELECT * INTO status, body FROM oauth._error(401, 'invalid_token',
-        'registering clients needs an access token with the admin scope');
-      RETURN;
+      RETURN oauth._error('invalid_token', 'registering clients needs an access token with the admin scope');
     END IF;
     v := oauth._client_metadata(metadata, mode);
     IF v ? 'error' THEN
-      status := 400; body := v;
-      RETURN;
+      RETURN v;
     END IF;
     cid := oauth.random_token('client_id');
     reg := oauth.random_token('registration');
@@ -2268,40 +1832,38 @@ BEGIN
             coalesce(v->>'id_token_signed_response_alg', 'RS256'),
             ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
             coalesce(v->>'application_type', 'web'));
-    status := 201;
-    body := oauth._client_json(oauth._client_row_of(t, cid))
-            || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg,
-                 'registration_client_uri', coalesce(base_url, '') || '/oauth/register/' || cid));
-    RETURN;
+    RETURN oauth._client_json(oauth._client_row_of(t, cid))
+           || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', reg,
+                'registration_client_uri', coalesce(base_url, '') || '/oauth/register/' || cid));
   END IF;
 
   -- RFC 7592: GET/PUT/DELETE /oauth/register/{client_id} with the registration access token.
-  SELECT x.registration_token_hash, x.secret_hash, x.token_endpoint_auth_method, x.registered_via, x.builtin,
-         x.grant_types, x.scope
+  SELECT x.registration_token_hash, x.token_endpoint_auth_method, x.registered_via, x.builtin, x.grant_types, x.scope
     INTO c FROM oauth.clients x WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
   IF NOT FOUND OR bearer IS NULL OR c.registration_token_hash IS NULL
      OR NOT oauth.ct_equal(oauth.token_digest(bearer), c.registration_token_hash) THEN
-    SELECT * INTO status, body FROM oauth._error(401, 'invalid_token', 'invalid registration access token');
-    RETURN;
+    RETURN oauth._error('invalid_token', 'invalid registration access token');
   END IF;
   uri := coalesce(base_url, '') || '/oauth/register/' || register_endpoint.client_id;
   IF m = 'GET' THEN
-    status := 200;
-    body := oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
-            || jsonb_build_object('registration_access_token', bearer, 'registration_client_uri', uri);
+    RETURN oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
+           || jsonb_build_object('registration_access_token', bearer, 'registration_client_uri', uri);
   ELSIF m = 'PUT' THEN
     IF metadata IS NULL OR jsonb_typeof(metadata) <> 'object' THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client metadata must be a JSON object');
-      RETURN;
+      RETURN oauth._error('invalid_client_metadata', 'client metadata must be a JSON object');
     END IF;
     IF metadata ? 'client_id' AND metadata->>'client_id' IS DISTINCT FROM register_endpoint.client_id THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client_id does not match');
-      RETURN;
+      RETURN oauth._error('invalid_client_metadata', 'client_id does not match');
     END IF;
-    IF metadata ? 'client_secret' AND (c.secret_hash IS NULL
-       OR NOT oauth.ct_equal(oauth.token_digest(metadata->>'client_secret'), c.secret_hash)) THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata', 'client_secret does not match the current secret');
-      RETURN;
+    -- RFC 7592 section 2.2: a client_secret sent along must be the current
+    -- one; checked by the one client authentication, with the method the
+    -- client registered.
+    IF metadata ? 'client_secret' AND (oauth.authenticate_client(t,
+         CASE WHEN c.token_endpoint_auth_method = 'client_secret_basic' THEN '{}'::jsonb
+              ELSE jsonb_build_object('client_id', register_endpoint.client_id, 'client_secret', metadata->>'client_secret') END,
+         CASE WHEN c.token_endpoint_auth_method = 'client_secret_basic' THEN oauth._basic_authorization(
+              register_endpoint.client_id, metadata->>'client_secret') END)).error IS NOT NULL THEN
+      RETURN oauth._error('invalid_client_metadata', 'client_secret does not match the current secret');
     END IF;
     -- The whole metadata is replaced (RFC 7592 section 2.2: omitted fields
     -- are removed, i.e. take the server's default). A client may narrow but
@@ -2313,14 +1875,11 @@ BEGIN
                         - 'registration_client_uri' - 'client_secret_expires_at' - 'client_id_issued_at'),
            CASE WHEN c.registered_via = 'open' THEN 'open' ELSE 'dynamic' END);
     IF v ? 'error' THEN
-      status := 400; body := v;
-      RETURN;
+      RETURN v;
     END IF;
     IF NOT ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')) <@ c.grant_types
        OR NOT oauth._scopes(v->>'scope') <@ oauth._scopes(c.scope) THEN
-      SELECT * INTO status, body FROM oauth._error(400, 'invalid_client_metadata',
-        'a client cannot widen its own grant types or scope; an admin of the tenant can');
-      RETURN;
+      RETURN oauth._error('invalid_client_metadata', 'a client cannot widen its own grant types or scope; an admin of the tenant can');
     END IF;
     IF v->>'token_endpoint_auth_method' <> 'none' AND c.token_endpoint_auth_method = 'none' THEN
       secret := oauth.random_token('client_secret');
@@ -2339,19 +1898,19 @@ BEGIN
       post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
       application_type = coalesce(v->>'application_type', 'web')
     WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
-    status := 200;
-    body := oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
-            || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', bearer,
-                                                    'registration_client_uri', uri));
+    RETURN oauth._client_json(oauth._client_row_of(t, register_endpoint.client_id))
+           || jsonb_strip_nulls(jsonb_build_object('client_secret', secret, 'registration_access_token', bearer,
+                                                   'registration_client_uri', uri));
   ELSIF m = 'DELETE' THEN
     -- Its tokens, codes and consents go with it (foreign keys, cascade).
     DELETE FROM oauth.clients x WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
-    status := 204;
-    body := NULL;
-  ELSE
-    SELECT * INTO status, body FROM oauth._error(405, 'invalid_request', 'use GET, PUT or DELETE');
+    RETURN '{}';
   END IF;
+  RETURN oauth._error('method_not_allowed', 'use GET, PUT or DELETE');
 END $$;
+COMMENT ON FUNCTION oauth.register_endpoint(text, text, jsonb, text, text) IS 'Dynamic client registration of the current tenant, as a decision (api.register_answer makes the HTTP answer: 201 for a registration, 204 for a deletion, else 200). POST with client_id NULL (RFC 7591): bearer = an access token of an admin with scope admin, or none when the tenant setting open_registration is true (then only authorization_code/refresh_token, no admin scope); client_id, client_secret (confidential), client_id_issued_at, client_secret_expires_at 0, registration_access_token, registration_client_uri (base_url || /oauth/register/{id}) and the metadata. GET/PUT/DELETE with client_id (RFC 7592): bearer = the registration access token, else invalid_token; PUT replaces the metadata (a client_secret sent along must be the current one); DELETE {} (tokens revoked). Errors: invalid_redirect_uri / invalid_client_metadata (also for a client_name another client has), invalid_token, insufficient_scope, method_not_allowed.';
+REVOKE ALL ON FUNCTION oauth.register_endpoint(text, text, jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.register_endpoint(text, text, jsonb, text, text) TO backend_gateway, backend_admin;
 
 CREATE OR REPLACE FUNCTION oauth.userinfo() RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -2522,7 +2081,7 @@ DECLARE
   target_role text;
   rid uuid;
 BEGIN
-  IF t IS NULL OR NOT tenancy.is_tenant_admin() OR NOT tenancy.has_scope('admin') THEN
+  IF NOT tenancy.acts_as_admin() THEN
     RAISE EXCEPTION 'only admins and owners reset passwords' USING ERRCODE = '42501';
   END IF;
   SELECT u.role INTO target_role FROM tenancy.users u WHERE u.tenant_id = t AND u.id = p_user FOR UPDATE;
@@ -2847,111 +2406,85 @@ $$;
 COMMENT ON FUNCTION oauth._resource_known(uuid, text, text) IS 'Internal: whether a resource indicator (RFC 8707) names a resource of the tenant: its own API (the issuer URL) or one of the settings'' resource_indicators.';
 REVOKE ALL ON FUNCTION oauth._resource_known(uuid, text, text) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION oauth.end_session_endpoint(method text, params jsonb, cookies jsonb, issuer text, secure boolean,
-                                           OUT status integer, OUT headers jsonb, OUT body text)
+CREATE OR REPLACE FUNCTION oauth.end_session_endpoint(method text, params jsonb, cookies jsonb, issuer text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t uuid := tenancy.current_tenant_id();
-  ten record;
+  ten jsonb;
+  b record;
   hint jsonb;
   cid text;
   uris text[];
-  target text;
-  sess text := cookies->>'bf_session';
-  csrf text := cookies->>'bf_csrf';
-  cpath text := oauth._issuer_path(issuer) || '/oauth';
-  html_headers jsonb := '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}';
+  ended jsonb;
   confirmed boolean;
 BEGIN
-  SELECT x.name, x.settings->>'brand_color' AS brand INTO ten FROM tenancy.tenants x WHERE x.id = t;
+  SELECT jsonb_build_object('name', x.name, 'brand', x.settings->>'brand_color') INTO ten FROM tenancy.tenants x WHERE x.id = t;
   IF t IS NULL OR NOT FOUND THEN
-    status := 404; headers := html_headers;
-    body := oauth._page('Not found', 'Sign out', NULL, '<h1>Not found</h1><p>There is nothing here.</p>');
-    RETURN;
+    RETURN '{"error": "not_found"}';
   END IF;
   IF params IS NULL OR jsonb_typeof(params) <> 'object'
      OR EXISTS (SELECT 1 FROM jsonb_each(params) e WHERE jsonb_typeof(e.value) <> 'string') THEN
     params := '{}';
   END IF;
-  IF jsonb_typeof(cookies) IS DISTINCT FROM 'object' THEN sess := NULL; csrf := NULL; END IF;
-  IF sess !~ '^bfss_[A-Za-z0-9_-]{43}$' THEN sess := NULL; END IF;
-  IF csrf !~ '^bfcf_[A-Za-z0-9_-]{43}$' THEN csrf := NULL; END IF;
+  SELECT * INTO b FROM oauth._browser_cookies(cookies);
 
   -- Which client asks: the id_token_hint's audience (signed by us; it may
   -- have expired), else client_id; both must agree.
   IF params->>'id_token_hint' IS NOT NULL THEN
     hint := oauth._verify_jwt(t, params->>'id_token_hint');
     IF hint IS NULL OR hint->>'iss' IS DISTINCT FROM issuer THEN
-      status := 400; headers := html_headers;
-      body := oauth._page('Cannot sign out', ten.name, ten.brand,
-        '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">The id_token_hint is not an ID token of this issuer.</p>');
-      RETURN;
+      RETURN jsonb_build_object('error', 'invalid_request', 'tenant', ten,
+                                'message', 'The id_token_hint is not an ID token of this issuer.');
     END IF;
     cid := CASE jsonb_typeof(hint->'aud') WHEN 'array' THEN hint->'aud'->>0 ELSE hint->>'aud' END;
   END IF;
   IF params->>'client_id' IS NOT NULL THEN
     IF cid IS NOT NULL AND cid <> params->>'client_id' THEN
-      status := 400; headers := html_headers;
-      body := oauth._page('Cannot sign out', ten.name, ten.brand,
-        '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">client_id does not match the id_token_hint.</p>');
-      RETURN;
+      RETURN jsonb_build_object('error', 'invalid_request', 'tenant', ten,
+                                'message', 'client_id does not match the id_token_hint.');
     END IF;
     cid := params->>'client_id';
   END IF;
   IF params->>'post_logout_redirect_uri' IS NOT NULL THEN
     SELECT c.post_logout_redirect_uris INTO uris FROM oauth.clients c WHERE c.tenant_id = t AND c.client_id = cid;
     IF cid IS NULL OR NOT coalesce(params->>'post_logout_redirect_uri' = ANY (uris), false) THEN
-      status := 400; headers := html_headers;
-      body := oauth._page('Cannot sign out', ten.name, ten.brand,
-        '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">The address to return to (post_logout_redirect_uri) is not registered for this application.</p>');
-      RETURN;
+      RETURN jsonb_build_object('error', 'invalid_request', 'tenant', ten, 'message',
+        'The address to return to (post_logout_redirect_uri) is not registered for this application.');
     END IF;
-    target := oauth._redirect_to(params->>'post_logout_redirect_uri', ARRAY['state'], ARRAY[params->>'state']);
   END IF;
 
   -- Without a valid id_token_hint a third party could sign the user out:
   -- ask first (a form with the CSRF double submit).
   confirmed := hint IS NOT NULL
-    OR (upper(method) = 'POST' AND params->>'action' = 'logout' AND csrf IS NOT NULL AND params->>'csrf' IS NOT NULL
-        AND oauth.ct_equal(convert_to(oauth.base64url_encode(oauth.token_digest(csrf)), 'UTF8'), convert_to(params->>'csrf', 'UTF8')));
-  IF NOT confirmed AND sess IS NOT NULL THEN
-    IF csrf IS NULL THEN csrf := oauth.random_token('csrf'); END IF;
-    status := 200;
-    headers := html_headers || jsonb_build_object('Set-Cookie', oauth._cookie('bf_csrf', csrf, cpath, secure));
-    body := oauth._page('Sign out', ten.name, ten.brand, '<h1>Sign out?</h1><p>Do you want to sign out of '
-      || oauth.html_escape(ten.name) || '?</p><form method="post" action="' || oauth.html_escape(cpath || '/logout') || '">'
-      || coalesce((SELECT string_agg('<input type="hidden" name="' || n || '" value="' || oauth.html_escape(params->>n) || '">', '')
-                     FROM unnest(ARRAY['client_id', 'post_logout_redirect_uri', 'state']) n WHERE params->>n IS NOT NULL), '')
-      || '<input type="hidden" name="csrf" value="' || oauth.base64url_encode(oauth.token_digest(csrf)) || '">'
-      || '<div class="actions"><button type="submit" name="action" value="logout" class="primary">Sign out</button></div></form>');
-    RETURN;
+    OR (upper(method) = 'POST' AND params->>'action' = 'logout' AND oauth._csrf_ok(b.csrf, params->>'csrf'));
+  IF NOT confirmed AND b.session IS NOT NULL THEN
+    b.csrf := coalesce(b.csrf, oauth.random_token('csrf'));
+    RETURN jsonb_build_object('show', 'confirm', 'tenant', ten, 'csrf', oauth._csrf_field(b.csrf),
+      'request', (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(params)
+                   WHERE key IN ('client_id', 'post_logout_redirect_uri', 'state')),
+      'cookies', jsonb_build_array(jsonb_build_object('name', 'bf_csrf', 'value', b.csrf)));
   END IF;
 
   -- End the browser's session (and, with a hint, the session it names).
   IF confirmed THEN
-    IF sess IS NOT NULL THEN
-      DELETE FROM oauth.login_sessions l WHERE l.tenant_id = t AND l.session_hash = oauth.token_digest(sess);
+    IF b.session IS NOT NULL THEN
+      DELETE FROM oauth.login_sessions l WHERE l.tenant_id = t AND l.session_hash = oauth.token_digest(b.session);
     END IF;
     IF hint ? 'sid' AND hint ? 'sub' THEN
       DELETE FROM oauth.login_sessions l WHERE l.tenant_id = t AND l.id::text = hint->>'sid' AND l.user_id::text = hint->>'sub';
     END IF;
   END IF;
-  headers := jsonb_build_object('Cache-Control', 'no-store',
-    'Set-Cookie', to_jsonb(ARRAY[oauth._cookie('bf_session', '', cpath, secure, 0),
-                                 oauth._cookie('bf_session', '', cpath || '/authorize', secure, 0)]));
-  IF target IS NOT NULL THEN
-    status := 303;
-    headers := headers || jsonb_build_object('Location', target);
-    body := '';
-  ELSE
-    status := 200;
-    headers := html_headers || headers;
-    body := oauth._page('Signed out', ten.name, ten.brand, '<h1>You are signed out</h1><p>You can close this window.</p>');
+  -- The session cookie goes, also from the path 0.1.0 gave it (/oauth/authorize).
+  ended := '[{"name": "bf_session", "value": "", "max_age": 0}, {"name": "bf_session", "value": "", "max_age": 0, "path": "/authorize"}]';
+  IF params->>'post_logout_redirect_uri' IS NOT NULL THEN
+    RETURN jsonb_build_object('redirect', params->>'post_logout_redirect_uri',
+                              'params', jsonb_build_object('state', params->>'state'), 'cookies', ended);
   END IF;
+  RETURN jsonb_build_object('show', 'signed_out', 'tenant', ten, 'cookies', ended);
 END $$;
-COMMENT ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text, boolean) IS 'GET/POST /oauth/logout (OpenID Connect RP-Initiated Logout): with a valid id_token_hint (expired is fine) the sign-in session of the browser (cookie bf_session) and the one the hint names end at once; without one the user confirms on a page (CSRF-protected). post_logout_redirect_uri must be registered exactly for the client (of the hint, or client_id): 303 there with state; else a "signed out" page.';
-REVOKE ALL ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text, boolean) TO backend_gateway, backend_admin;
+COMMENT ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text) IS 'GET/POST /oauth/logout (OpenID Connect RP-Initiated Logout), as a decision (jsonb; api.logout_answer renders it): with a valid id_token_hint (expired is fine) the sign-in session of the browser (cookie bf_session) and the one the hint names end at once; without one the user confirms on a page (CSRF-protected). post_logout_redirect_uri must be registered exactly for the client (of the hint, or client_id): a redirect there with state; else the signed-out page. The session cookie is cleared.';
+REVOKE ALL ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.end_session_endpoint(text, jsonb, jsonb, text) TO backend_gateway, backend_admin;
 
 CREATE OR REPLACE FUNCTION oauth._require_user(OUT tenant_id uuid, OUT user_id uuid)
 LANGUAGE plpgsql STABLE AS $$
@@ -3031,34 +2564,32 @@ DECLARE
 BEGIN
   RETURN CASE
     WHEN p_state = '28000' OR p_state = '28P01' THEN
-      api.error(401, 'invalid_token', d, jsonb_build_object('WWW-Authenticate',
-        format('Bearer realm="backend_framework", error="invalid_token", error_description="%s"', replace(p_message, '"', ''''))))
+      api.error_answer('invalid_token', d, api.www_authenticate('Bearer', 'invalid_token', p_message))
     WHEN p_state = 'TB401' THEN
       -- RFC 6750 §3.1: no credentials at all → a challenge without an error code.
-      api.error(401, 'unauthorized', d, '{"WWW-Authenticate": "Bearer realm=\"backend_framework\""}')
-    WHEN p_state = '42501' THEN api.error(403, 'forbidden', d)
+      api.error_answer('unauthorized', d, api.www_authenticate('Bearer'))
+    WHEN p_state = '42501' THEN api.error_answer('forbidden', d)
     WHEN p_state = 'TB004' THEN
-      api.error(403, 'insufficient_scope', d, jsonb_build_object('WWW-Authenticate',
-        format('Bearer realm="backend_framework", error="insufficient_scope", scope="%s"', coalesce(p_hint, ''))))
-    WHEN p_state = 'TB001' THEN api.error(403, 'limit_exceeded', d)
+      api.error_answer('insufficient_scope', d, api.www_authenticate('Bearer', 'insufficient_scope', NULL, coalesce(p_hint, '')))
+    WHEN p_state = 'TB001' THEN api.error_answer('limit_exceeded', d)
     WHEN p_state = 'TB002' THEN
-      api.error(429, 'quota_exceeded', d, jsonb_build_object('Retry-After',
+      api.error_answer('quota_exceeded', d, jsonb_build_object('Retry-After',
         greatest(1, extract(epoch FROM date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month' - (now() AT TIME ZONE 'UTC'))::bigint)::text))
     WHEN p_state = 'TB429' THEN
-      api.error(429, 'too_many_requests', p_message || coalesce('. ' || nullif(p_detail, ''), ''),
-                jsonb_build_object('Retry-After', coalesce(substring(p_hint FROM '^[0-9]{1,9}$'), '60')))
-    WHEN p_state = 'TB003' THEN api.error(403, 'tenant_suspended', d)
-    WHEN p_state = 'TB415' THEN api.error(415, 'unsupported_media_type', d)
-    WHEN p_state = 'TB421' THEN api.error(421, 'misdirected_request', d)
-    WHEN p_state = 'P0002' THEN api.error(404, 'not_found', d)
-    WHEN p_state = '23505' THEN api.error(409, 'conflict', d)
+      api.error_answer('too_many_requests', p_message || coalesce('. ' || nullif(p_detail, ''), ''),
+                       jsonb_build_object('Retry-After', coalesce(substring(p_hint FROM '^[0-9]{1,9}$'), '60')))
+    WHEN p_state = 'TB003' THEN api.error_answer('tenant_suspended', d)
+    WHEN p_state = 'TB415' THEN api.error_answer('unsupported_media_type', d)
+    WHEN p_state = 'TB421' THEN api.error_answer('misdirected_request', d)
+    WHEN p_state = 'P0002' THEN api.error_answer('not_found', d)
+    WHEN p_state = '23505' THEN api.error_answer('conflict', d)
     WHEN p_state IN ('40001', '40P01', '55P03', '57014', '53300') THEN
-      api.error(503, 'temporarily_unavailable', 'The server is busy; try again.', '{"Retry-After": "1"}')
-    WHEN left(p_state, 2) IN ('22', '23') OR p_state IN ('54000', '42804') THEN api.error(400, 'invalid_request', d)
-    ELSE api.error(500, 'server_error', 'Internal error (' || p_state || ').')
+      api.error_answer('temporarily_unavailable', 'The server is busy; try again.', '{"Retry-After": "1"}')
+    WHEN left(p_state, 2) IN ('22', '23') OR p_state IN ('54000', '42804') THEN api.error_answer('invalid_request', d)
+    ELSE api.error_answer('server_error', 'Internal error (' || p_state || ').')
   END;
 END $$;
-COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer: 22xxx/23xxx → 400, 28000 → 401 invalid_token, TB401 → 401 without error code, 42501/TB001/TB003 → 403, TB004 → 403 insufficient_scope, P0002 → 404, TB415 → 415, TB421 → 421 misdirected_request, 23505 → 409, TB002 → 429 (monthly quota), TB429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500.';
+COMMENT ON FUNCTION api.error_from_sqlstate(text, text, text, text) IS 'Maps an SQLSTATE to an HTTP error answer (error code here, status from api.error_status, challenges from api.www_authenticate): 22xxx/23xxx → 400 invalid_request, 28000 → 401 invalid_token, TB401 → 401 without error code, 42501/TB001/TB003 → 403, TB004 → 403 insufficient_scope, P0002 → 404, TB415 → 415, TB421 → 421 misdirected_request, 23505 → 409, TB002 → 429 (monthly quota), TB429 → 429 (rate; HINT: seconds), 40001/57014 → 503, else 500 server_error.';
 
 CREATE OR REPLACE FUNCTION api.tenant_json(t tenancy.tenants) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -3203,38 +2734,36 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.h_tenant_create(api.request) IS 'POST /api/v1/tenants: sign-up (throttled per client address by api.handle_request; plan: the default; invitation when sign-up is by invitation); answers the tenant, its owner and the owner''s first access token.';
 
-CREATE OR REPLACE FUNCTION api.oauth_answer(p_status integer, p_body jsonb, r api.request) RETURNS api.response
+CREATE OR REPLACE FUNCTION api.oauth_answer(p_decision jsonb, p_authorization text, p_success integer DEFAULT 200,
+                                 p_scope text DEFAULT NULL) RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   h jsonb := '{"Cache-Control": "no-store", "Pragma": "no-cache"}';
-  realm text := 'realm="' || coalesce(r.issuer, 'backend_framework') || '"';
+  e text := p_decision->>'error';
 BEGIN
-  -- A challenge names the scheme the client used (RFC 6749 section 5.2):
-  -- Basic only after HTTP Basic; none after client_secret_post or none
-  -- (the JSON error says it). Registration is Bearer (RFC 6750 section
-  -- 3.1): without a token, a challenge without an error code.
-  IF p_status = 401 THEN
-    IF r.headers->>'authorization' ~* '^basic ' THEN
-      h := h || jsonb_build_object('WWW-Authenticate', 'Basic ' || realm);
-    ELSIF r.path LIKE '/oauth/register%' THEN
-      h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm
-                 || CASE WHEN r.headers->>'authorization' IS NOT NULL THEN ', error="invalid_token"' ELSE '' END);
-    ELSIF r.headers->>'authorization' IS NOT NULL THEN
-      h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm || ', error="invalid_token"');
-    END IF;
-  ELSIF p_status = 403 AND p_body->>'error' = 'insufficient_scope' THEN
-    h := h || jsonb_build_object('WWW-Authenticate', 'Bearer ' || realm || ', error="insufficient_scope", scope="admin"');
+  IF e IS NULL THEN
+    RETURN api.json(p_success, CASE WHEN p_success = 204 THEN NULL ELSE p_decision END, h);
   END IF;
-  RETURN api.json(p_status, CASE WHEN p_status = 204 THEN NULL ELSE p_body END, h);
+  IF api.error_status(e) = 401 THEN
+    IF p_authorization ~* '^basic ' THEN
+      h := h || api.www_authenticate('Basic');
+    ELSIF p_authorization IS NOT NULL THEN
+      h := h || api.www_authenticate('Bearer', 'invalid_token');
+    ELSIF e = 'invalid_token' THEN
+      h := h || api.www_authenticate('Bearer');
+    END IF;
+  ELSIF e = 'insufficient_scope' THEN
+    h := h || api.www_authenticate('Bearer', e, NULL, p_scope);
+  END IF;
+  RETURN api.error_answer(e, p_decision->>'error_description', h);
 END $$;
-COMMENT ON FUNCTION api.oauth_answer(integer, jsonb, api.request) IS 'An OAuth endpoint answer: no-store; on 401 a WWW-Authenticate challenge of the scheme the client used (Basic after HTTP Basic, none after client_secret_post/none; Bearer at registration, without error code when no token was sent); 403 insufficient_scope with its Bearer challenge.';
+COMMENT ON FUNCTION api.oauth_answer(jsonb, text, integer, text) IS 'The HTTP answer of an OAuth endpoint''s decision: no-store; an error decision with the status of api.error_status and on 401 a WWW-Authenticate challenge of the scheme the client used (Basic after HTTP Basic, none after client_secret_post/none, Bearer without error code when no token was sent), on 403 insufficient_scope the Bearer challenge with p_scope; otherwise the decision as the body of a p_success answer (204: no body).';
 
 CREATE OR REPLACE FUNCTION api.h_token(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
-DECLARE s integer; b jsonb;
 BEGIN
-  SELECT e.status, e.body INTO s, b FROM oauth.token_endpoint(api.form_body(r), r.headers->>'authorization', r.client_addr, r.issuer) e;
-  RETURN api.oauth_answer(s, b, r);
+  RETURN api.oauth_answer(oauth.token_endpoint(api.form_body(r), r.headers->>'authorization', r.client_addr, r.issuer),
+                          r.headers->>'authorization');
 END $$;
 
 COMMENT ON FUNCTION api.h_userinfo(api.request) IS 'GET/POST /oauth/userinfo (scope openid or profile).';
@@ -3653,11 +3182,9 @@ CREATE OR REPLACE FUNCTION api.h_logout(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   params jsonb := CASE WHEN r.method = 'POST' THEN api.form_body(r) ELSE r.query END;
-  a record;
 BEGIN
-  SELECT * INTO a FROM oauth.end_session_endpoint(r.method, params, api.parse_cookies(r.headers->>'cookie'),
-                                                  r.issuer, r.base_url LIKE 'https:%');
-  RETURN ROW(a.status, coalesce(a.headers, '{}'), a.body)::api.response;
+  RETURN api.logout_answer(oauth.end_session_endpoint(r.method, params, api.parse_cookies(r.headers->>'cookie'), r.issuer),
+                           r.issuer, r.base_url LIKE 'https:%');
 END $$;
 COMMENT ON FUNCTION api.h_logout(api.request) IS 'GET/POST /oauth/logout: OpenID Connect RP-initiated logout (end_session_endpoint).';
 
@@ -3700,11 +3227,698 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION oauth._seconds(integer) IS 'Internal: a number of seconds in words ("1 second", "2 seconds").';
 
-CREATE OR REPLACE FUNCTION oauth._console_home() RETURNS text
+CREATE OR REPLACE FUNCTION tenancy.is_admin_role(p_role text) RETURNS boolean
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_is_admin_role';
+COMMENT ON FUNCTION tenancy.is_admin_role(text) IS 'True for the roles that administer a tenant: admin and owner (false for user and NULL).';
+
+CREATE OR REPLACE FUNCTION tenancy.is_tenant_admin() RETURNS boolean
+LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_is_tenant_admin';
+COMMENT ON FUNCTION tenancy.is_tenant_admin() IS 'True when the current context is an admin or owner of its tenant.';
+
+CREATE OR REPLACE FUNCTION tenancy.acts_as_admin() RETURNS boolean
+LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_acts_as_admin';
+COMMENT ON FUNCTION tenancy.acts_as_admin() IS 'True when the current context administers its tenant: an admin or owner (tenancy.is_tenant_admin) granted the admin scope.';
+
+CREATE OR REPLACE FUNCTION oauth._require_client_admin() RETURNS uuid
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t uuid := tenancy.current_tenant_id();
+BEGIN
+  IF NOT tenancy.acts_as_admin() THEN
+    RAISE EXCEPTION 'only admins and owners of the tenant manage OAuth clients' USING ERRCODE = '42501',
+      DETAIL = 'Sign in as an admin or owner with the admin scope.';
+  END IF;
+  RETURN t;
+END $$;
+COMMENT ON FUNCTION oauth._require_client_admin() IS 'Internal: the current tenant, or 42501 unless the context is an admin or owner with scope admin.';
+
+CREATE OR REPLACE FUNCTION oauth._error(error text, description text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('error', error, 'error_description', description)
+$$;
+COMMENT ON FUNCTION oauth._error(text, text) IS 'Internal: an OAuth error decision {"error", "error_description"} (RFC 6749 section 5.2); api.error_status gives its HTTP status.';
+
+CREATE OR REPLACE FUNCTION oauth._token_client_credentials(p_tenant uuid, c oauth.client_authentication, params jsonb,
+                                                p_issuer text, p_audience text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  g record;
+  sc text;
+BEGIN
+  IF c.auth_method = 'none' THEN
+    RETURN oauth._error('unauthorized_client', 'public clients cannot use the client_credentials grant');
+  END IF;
+  IF params->>'scope' IS NULL THEN
+    sc := c.scope;  -- the client's registered scope, stored canonical
+  ELSE
+    SELECT * INTO g FROM oauth._grant_scope(params->>'scope', oauth._scopes(c.scope));
+    IF g.err IS NOT NULL THEN
+      RETURN oauth._error('invalid_scope', g.err);
+    END IF;
+    sc := oauth._scope_text(g.scopes);
+  END IF;
+  -- Speed: this path writes one token row and nothing else that matters
+  -- (the HTTP layer's API call counter at most), so its commit does not
+  -- wait for the WAL flush. Trade-off: after a crash of PostgreSQL (not
+  -- of a client), tokens issued in the last few hundred milliseconds
+  -- (3 x wal_writer_delay at most) may be gone; their clients get 401 and
+  -- ask again. Nothing else is affected: never used for tenants, users,
+  -- clients, codes or refresh rotation.
+  SET LOCAL synchronous_commit = off;
+  RETURN oauth._issue(p_tenant, c.client_id, NULL, sc, NULL, oauth._ttl('access_token', c.access_token_ttl, c.tenant_settings),
+                      NULL, NULL, p_issuer, p_audience, NULL, NULL, c.access_token_format);
+END $$;
+COMMENT ON FUNCTION oauth._token_client_credentials(uuid, oauth.client_authentication, jsonb, text, text) IS 'Internal: the client_credentials grant (RFC 6749 section 4.4) for an authenticated confidential client: an access token of the requested scope (default: the client''s), no refresh token; commits without waiting for the WAL flush.';
+REVOKE ALL ON FUNCTION oauth._token_client_credentials(uuid, oauth.client_authentication, jsonb, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._token_password(p_tenant uuid, c oauth.client_authentication, params jsonb, p_client_addr text,
+                                      p_issuer text, p_audience text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  g record;
+  uid uuid;
+  wait integer;
+  urole text;
+BEGIN
+  -- Never for a public client (clients registered so before 0.2.0 included).
+  IF c.auth_method = 'none' THEN
+    RETURN oauth._error('unauthorized_client', 'public clients cannot use the password grant');
+  END IF;
+  IF params->>'username' IS NULL OR params->>'password' IS NULL THEN
+    RETURN oauth._error('invalid_request', 'username and password are required');
+  END IF;
+  IF params->>'scope' IS NOT NULL AND oauth._scopes(params->>'scope') IS NULL THEN
+    RETURN oauth._error('invalid_scope', 'unknown scope: the scopes are openid, email, profile, read, write and admin');
+  END IF;
+  SELECT * INTO uid, wait FROM oauth._check_password(p_tenant, params->>'username', params->>'password', p_client_addr);
+  IF wait > 0 THEN
+    RETURN oauth._error('invalid_grant', format('Too many attempts, try again in %s', oauth._seconds(wait)));
+  END IF;
+  IF uid IS NULL THEN
+    RETURN oauth._error('invalid_grant', 'invalid username or password');
+  END IF;
+  SELECT x.role INTO urole FROM tenancy.users x WHERE x.tenant_id = p_tenant AND x.id = uid;
+  SELECT * INTO g FROM oauth._grant_scope(params->>'scope', oauth._scope_and(oauth._scopes(c.scope), oauth._role_scopes(urole)));
+  IF g.err IS NOT NULL THEN
+    RETURN oauth._error('invalid_scope', g.err);
+  END IF;
+  RETURN oauth._issue(p_tenant, c.client_id, uid, oauth._scope_text(g.scopes), gen_random_uuid(),
+                      oauth._ttl('access_token', c.access_token_ttl, c.tenant_settings),
+                      CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN oauth._ttl('refresh_token', c.refresh_token_ttl, c.tenant_settings) END, NULL,
+                      p_issuer, p_audience, now(), oauth._family_expires(p_tenant), c.access_token_format);
+END $$;
+COMMENT ON FUNCTION oauth._token_password(uuid, oauth.client_authentication, jsonb, text, text, text) IS 'Internal: the password grant (RFC 6749 section 4.3) for an authenticated confidential client: a throttled password check (per e-mail and client address), scope within the client''s and the user''s role; a refresh token when the client has that grant.';
+REVOKE ALL ON FUNCTION oauth._token_password(uuid, oauth.client_authentication, jsonb, text, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._token_authorization_code(p_tenant uuid, c oauth.client_authentication, params jsonb,
+                                                p_issuer text, p_audience text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  k record;
+  g record;
+  aud text := p_audience;
+  body jsonb;
+BEGIN
+  IF params->>'code' IS NULL THEN
+    RETURN oauth._error('invalid_request', 'code is missing');
+  END IF;
+  SELECT a.client_id, a.user_id, a.redirect_uri, a.redirect_uri_given, a.scope, a.code_challenge,
+         a.code_challenge_method, a.family_id, a.expires_at, a.used_at, x.role, x.status AS user_status,
+         a.nonce, a.auth_time, a.session_id, a.resource
+    INTO k
+    FROM oauth.authorization_codes a JOIN tenancy.users x ON x.tenant_id = a.tenant_id AND x.id = a.user_id
+   WHERE a.tenant_id = p_tenant AND a.code_hash = oauth.token_digest(params->>'code');
+  IF NOT FOUND OR k.client_id <> c.client_id THEN
+    RETURN oauth._error('invalid_grant', 'invalid authorization code');
+  END IF;
+  -- Mark it used first: of two concurrent redemptions exactly one wins.
+  UPDATE oauth.authorization_codes SET used_at = now()
+   WHERE tenant_id = p_tenant AND code_hash = oauth.token_digest(params->>'code') AND used_at IS NULL;
+  IF NOT FOUND THEN
+    PERFORM oauth._revoke_family(p_tenant, k.family_id);
+    RETURN oauth._error('invalid_grant', 'authorization code already used; the tokens issued for it have been revoked');
+  END IF;
+  IF k.expires_at <= now() THEN
+    RETURN oauth._error('invalid_grant', 'authorization code expired');
+  END IF;
+  IF k.redirect_uri_given AND params->>'redirect_uri' IS NULL THEN
+    RETURN oauth._error('invalid_grant', 'redirect_uri is required: it was part of the authorization request');
+  END IF;
+  IF params->>'redirect_uri' IS DISTINCT FROM k.redirect_uri AND params->>'redirect_uri' IS NOT NULL THEN
+    RETURN oauth._error('invalid_grant', 'redirect_uri does not match the one of the authorization request');
+  END IF;
+  IF k.code_challenge IS NOT NULL AND params->>'code_verifier' IS NULL THEN
+    RETURN oauth._error('invalid_grant', 'code_verifier is required (PKCE)');
+  END IF;
+  IF k.code_challenge IS NULL AND params->>'code_verifier' IS NOT NULL THEN
+    RETURN oauth._error('invalid_grant', 'code_verifier sent, but the authorization request had no code_challenge');
+  END IF;
+  IF k.code_challenge IS NOT NULL AND NOT oauth.pkce_verify(params->>'code_verifier', k.code_challenge, k.code_challenge_method) THEN
+    RETURN oauth._error('invalid_grant', 'code_verifier does not match the code_challenge');
+  END IF;
+  IF k.user_status <> 'active' THEN
+    RETURN oauth._error('invalid_grant', 'the user is disabled');
+  END IF;
+  -- The user's role may have changed since: intersect again.
+  SELECT * INTO g FROM oauth._grant_scope(NULL, oauth._scope_and(oauth._scopes(k.scope), oauth._role_scopes(k.role)));
+  IF g.err IS NOT NULL THEN
+    RETURN oauth._error('invalid_grant', 'the user may no longer be granted these scopes');
+  END IF;
+  -- RFC 8707 section 2.2: the token request may only narrow to the authorized resource.
+  IF params->>'resource' IS NOT NULL AND k.resource IS NOT NULL AND params->>'resource' <> k.resource THEN
+    RETURN oauth._error('invalid_target', 'the resource differs from the one authorized');
+  END IF;
+  aud := coalesce(aud, oauth._audience(p_issuer, k.resource));
+  body := oauth._issue(p_tenant, c.client_id, k.user_id, oauth._scope_text(g.scopes), k.family_id,
+                       oauth._ttl('access_token', c.access_token_ttl, c.tenant_settings),
+                       CASE WHEN 'refresh_token' = ANY (c.grant_types) THEN oauth._ttl('refresh_token', c.refresh_token_ttl, c.tenant_settings) END, NULL,
+                       p_issuer, aud, k.auth_time, oauth._family_expires(p_tenant), c.access_token_format);
+  -- OpenID Connect: the id_token of this sign-in.
+  IF 'openid' = ANY (g.scopes) THEN
+    body := body || jsonb_build_object('id_token', oauth._id_token(p_tenant, p_issuer, c.client_id, k.user_id, g.scopes, k.nonce,
+                                                                   coalesce(k.auth_time, now()), body->>'access_token', k.session_id));
+  END IF;
+  RETURN body;
+END $$;
+COMMENT ON FUNCTION oauth._token_authorization_code(uuid, oauth.client_authentication, jsonb, text, text) IS 'Internal: the authorization_code grant (RFC 6749 section 4.1.3, RFC 7636 section 4.6): the code is single use (a replay revokes what it gave), bound to its client, redirect URI, PKCE challenge and resource; scope within the user''s role now; an id_token with openid.';
+REVOKE ALL ON FUNCTION oauth._token_authorization_code(uuid, oauth.client_authentication, jsonb, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._token_refresh_token(p_tenant uuid, c oauth.client_authentication, params jsonb,
+                                           p_issuer text, p_audience text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  tok record;
+  g record;
+  ceiling text[];
+  body jsonb;
+BEGIN
+  IF params->>'refresh_token' IS NULL THEN
+    RETURN oauth._error('invalid_request', 'refresh_token is missing');
+  END IF;
+  SELECT r.client_id, r.user_id, r.scope, r.family_id, r.expires_at, r.rotated_at, r.revoked_at, x.role,
+         x.status AS user_status, r.auth_time, r.audience, r.family_expires_at
+    INTO tok
+    FROM oauth.tokens r LEFT JOIN tenancy.users x ON x.tenant_id = r.tenant_id AND x.id = r.user_id
+   WHERE r.tenant_id = p_tenant AND r.token_hash = oauth.token_digest(params->>'refresh_token') AND r.kind = 'refresh';
+  IF NOT FOUND OR tok.client_id <> c.client_id THEN
+    RETURN oauth._error('invalid_grant', 'invalid refresh token');
+  END IF;
+  IF tok.revoked_at IS NOT NULL THEN
+    RETURN oauth._error('invalid_grant', 'refresh token revoked');
+  END IF;
+  -- A rotated token used again has leaked (or its client lost track):
+  -- the whole grant ends (RFC 9700 section 4.14.2).
+  IF tok.rotated_at IS NOT NULL THEN
+    PERFORM oauth._revoke_family(p_tenant, tok.family_id);
+    RETURN oauth._error('invalid_grant', 'refresh token already used; all tokens of this grant have been revoked');
+  END IF;
+  IF tok.expires_at <= now() THEN
+    RETURN oauth._error('invalid_grant', 'refresh token expired');
+  END IF;
+  IF tok.user_id IS NOT NULL AND tok.user_status IS DISTINCT FROM 'active' THEN
+    RETURN oauth._error('invalid_grant', 'the user is disabled');
+  END IF;
+  -- May only narrow (RFC 6749 section 6), within what client and role allow now.
+  ceiling := oauth._scope_and(oauth._scope_and(oauth._scopes(tok.scope), oauth._scopes(c.scope)),
+                              CASE WHEN tok.user_id IS NULL THEN '{admin,email,openid,profile,read,write}' ELSE oauth._role_scopes(tok.role) END);
+  IF params->>'scope' IS NOT NULL AND btrim(params->>'scope') <> ''
+     AND NOT coalesce(oauth._scopes(params->>'scope') <@ oauth._scopes(tok.scope), false) THEN
+    RETURN oauth._error('invalid_scope', 'the requested scope exceeds the scope originally granted');
+  END IF;
+  SELECT * INTO g FROM oauth._grant_scope(params->>'scope', ceiling);
+  IF g.err IS NOT NULL THEN
+    RETURN oauth._error('invalid_scope', g.err);
+  END IF;
+  -- Rotate: of two concurrent uses exactly one wins; the other is a reuse.
+  UPDATE oauth.tokens SET rotated_at = now()
+   WHERE tenant_id = p_tenant AND token_hash = oauth.token_digest(params->>'refresh_token') AND rotated_at IS NULL
+     AND revoked_at IS NULL;
+  IF NOT FOUND THEN
+    PERFORM oauth._revoke_family(p_tenant, tok.family_id);
+    RETURN oauth._error('invalid_grant', 'refresh token already used; all tokens of this grant have been revoked');
+  END IF;
+  IF params->>'resource' IS NOT NULL AND p_audience IS DISTINCT FROM tok.audience THEN
+    RETURN oauth._error('invalid_target', 'the resource differs from the one of this grant');
+  END IF;
+  -- The new refresh token ends with the grant (family_expires_at), however often it rotates.
+  body := oauth._issue(p_tenant, c.client_id, tok.user_id, oauth._scope_text(g.scopes), tok.family_id,
+                       oauth._ttl('access_token', c.access_token_ttl, c.tenant_settings),
+                       oauth._ttl('refresh_token', c.refresh_token_ttl, c.tenant_settings), oauth._scope_text(ceiling), p_issuer, tok.audience, tok.auth_time,
+                       coalesce(tok.family_expires_at, oauth._family_expires(p_tenant)), c.access_token_format);
+  IF 'openid' = ANY (g.scopes) AND tok.user_id IS NOT NULL THEN
+    body := body || jsonb_build_object('id_token', oauth._id_token(p_tenant, p_issuer, c.client_id, tok.user_id, g.scopes, NULL,
+                                                                   tok.auth_time, body->>'access_token', NULL));
+  END IF;
+  RETURN body;
+END $$;
+COMMENT ON FUNCTION oauth._token_refresh_token(uuid, oauth.client_authentication, jsonb, text, text) IS 'Internal: the refresh_token grant (RFC 6749 section 6): rotation on every use, reuse of a rotated token revokes the family (RFC 9700 section 4.14.2); scope may only narrow, within client and role now; the family never outlives its absolute lifetime; an id_token with openid.';
+REVOKE ALL ON FUNCTION oauth._token_refresh_token(uuid, oauth.client_authentication, jsonb, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._browser_cookies(cookies jsonb, OUT csrf text, OUT session text)
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN c->>'bf_csrf' ~ '^bfcf_[A-Za-z0-9_-]{43}$' THEN c->>'bf_csrf' END,
+         CASE WHEN c->>'bf_session' ~ '^bfss_[A-Za-z0-9_-]{43}$' THEN c->>'bf_session' END
+    FROM (SELECT CASE WHEN jsonb_typeof(cookies) = 'object' THEN cookies END AS c) x
+$$;
+COMMENT ON FUNCTION oauth._browser_cookies(jsonb) IS 'Internal: the bf_csrf and bf_session cookies of a request (name → value), each NULL unless of its shape.';
+
+CREATE OR REPLACE FUNCTION oauth._csrf_field(csrf text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT oauth.base64url_encode(oauth.token_digest(csrf))
+$$;
+COMMENT ON FUNCTION oauth._csrf_field(text) IS 'Internal: the csrf form field of a CSRF cookie (base64url of its SHA-256).';
+
+CREATE OR REPLACE FUNCTION oauth._csrf_ok(csrf text, field text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT csrf IS NOT NULL AND field IS NOT NULL
+         AND oauth.ct_equal(convert_to(oauth._csrf_field(csrf), 'UTF8'), convert_to(field, 'UTF8'))
+$$;
+COMMENT ON FUNCTION oauth._csrf_ok(text, text) IS 'Internal: whether a form''s csrf field belongs to the CSRF cookie (constant-time comparison); false when either is missing.';
+
+CREATE OR REPLACE FUNCTION oauth.revoke_endpoint(params jsonb, authorization text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t uuid := tenancy.current_tenant_id();
+  c oauth.client_authentication := oauth._form_client(params, revoke_endpoint.authorization);
+  k record;
+  h bytea;
+BEGIN
+  IF c.error IS NOT NULL THEN
+    RETURN oauth._error(c.error, c.error_description);
+  END IF;
+  IF params->>'token' IS NULL THEN
+    RETURN oauth._error('invalid_request', 'token is missing');
+  END IF;
+  -- Access and refresh tokens share one table and one digest key, so the
+  -- hint (access_token, refresh_token, or anything) needs no second search;
+  -- what kind the token is comes from the row, never from the hint.
+  h := oauth.token_digest(params->>'token');
+  SELECT x.kind, x.client_id, x.family_id INTO k FROM oauth.tokens x WHERE x.tenant_id = t AND x.token_hash = h;
+  IF FOUND AND k.client_id = c.client_id THEN
+    IF k.kind = 'refresh' AND k.family_id IS NOT NULL THEN
+      -- The grant ends: its access tokens and refresh tokens go with it.
+      PERFORM oauth._revoke_family(t, k.family_id);
+    END IF;
+    UPDATE oauth.tokens SET revoked_at = now() WHERE tenant_id = t AND token_hash = h AND revoked_at IS NULL;
+  END IF;
+  -- RFC 7009 section 2.2: success also for unknown, invalid or other clients' tokens.
+  RETURN '{}';
+END $$;
+COMMENT ON FUNCTION oauth.revoke_endpoint(jsonb, text) IS 'POST /oauth/revoke of the current tenant (RFC 7009), as a decision: the client (oauth.authenticate_client) revokes one of its own tokens; a refresh token takes its whole family (all access and refresh tokens of the grant) with it. {} also for unknown tokens and tokens of other clients (then nothing happens); errors as at the token endpoint.';
+REVOKE ALL ON FUNCTION oauth.revoke_endpoint(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.revoke_endpoint(jsonb, text) TO backend_gateway, backend_admin;
+
+CREATE OR REPLACE FUNCTION api.error_status(p_error text) RETURNS integer
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN CASE p_error
+    WHEN 'invalid_request' THEN 400
+    WHEN 'invalid_grant' THEN 400
+    WHEN 'invalid_scope' THEN 400
+    WHEN 'invalid_target' THEN 400
+    WHEN 'unauthorized_client' THEN 400
+    WHEN 'unsupported_grant_type' THEN 400
+    WHEN 'invalid_client_metadata' THEN 400
+    WHEN 'invalid_redirect_uri' THEN 400
+    WHEN 'invalid_client' THEN 401
+    WHEN 'invalid_token' THEN 401
+    WHEN 'unauthorized' THEN 401
+    WHEN 'forbidden' THEN 403
+    WHEN 'insufficient_scope' THEN 403
+    WHEN 'limit_exceeded' THEN 403
+    WHEN 'tenant_suspended' THEN 403
+    WHEN 'not_found' THEN 404
+    WHEN 'method_not_allowed' THEN 405
+    WHEN 'conflict' THEN 409
+    WHEN 'unsupported_media_type' THEN 415
+    WHEN 'misdirected_request' THEN 421
+    WHEN 'quota_exceeded' THEN 429
+    WHEN 'too_many_requests' THEN 429
+    WHEN 'temporarily_unavailable' THEN 503
+    ELSE 500   -- server_error, and any code this table does not know (a bug)
+  END;
+END $$;
+COMMENT ON FUNCTION api.error_status(text) IS 'The one table of error codes and HTTP statuses: invalid_request, invalid_grant, invalid_scope, invalid_target, unauthorized_client, unsupported_grant_type, invalid_client_metadata, invalid_redirect_uri → 400; invalid_client, invalid_token, unauthorized → 401; forbidden, insufficient_scope, limit_exceeded, tenant_suspended → 403; not_found → 404; method_not_allowed → 405; conflict → 409; unsupported_media_type → 415; misdirected_request → 421; quota_exceeded, too_many_requests → 429; temporarily_unavailable → 503; anything else → 500.';
+
+CREATE OR REPLACE FUNCTION api.www_authenticate(p_scheme text, p_error text DEFAULT NULL, p_description text DEFAULT NULL,
+                                     p_scope text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN jsonb_build_object('WWW-Authenticate', p_scheme || ' realm="backend_framework"'
+    || coalesce(', error="' || p_error || '"', '')
+    || coalesce(', error_description="' || regexp_replace(replace(p_description, '"', ''''), '[^\x20-\x21\x23-\x5b\x5d-\x7e]', '', 'g') || '"', '')
+    || coalesce(', scope="' || regexp_replace(p_scope, '[^\x20-\x21\x23-\x5b\x5d-\x7e]', '', 'g') || '"', ''));
+END $$;
+COMMENT ON FUNCTION api.www_authenticate(text, text, text, text) IS 'The WWW-Authenticate header of a challenge, as {"WWW-Authenticate": ...}: scheme Bearer (RFC 6750 section 3; error, error_description and scope when given) or Basic (RFC 6749 section 5.2); realm "backend_framework" everywhere.';
+
+CREATE OR REPLACE FUNCTION api.error_answer(p_error text, p_description text, p_headers jsonb DEFAULT '{}')
+RETURNS api.response LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN api.error(api.error_status(p_error), p_error, p_description, p_headers);
+END $$;
+COMMENT ON FUNCTION api.error_answer(text, text, jsonb) IS 'A JSON error answer {"error", "error_description"} with the status api.error_status gives its error code.';
+
+CREATE OR REPLACE FUNCTION api.require_admin() RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF NOT tenancy.acts_as_admin() THEN
+    PERFORM api.require_scope('admin');
+    RAISE EXCEPTION 'only admins and owners may do this' USING ERRCODE = '42501';
+  END IF;
+END $$;
+COMMENT ON FUNCTION api.require_admin() IS 'Raises unless the context acts as an admin (tenancy.acts_as_admin): TB004 without the admin scope, else 42501.';
+
+CREATE OR REPLACE FUNCTION api.issuer_path(issuer text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN p ~ '^(/[A-Za-z0-9._~-]+)*$' THEN p ELSE '' END
+    FROM (SELECT rtrim(regexp_replace(coalesce(issuer, ''), '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*', ''), '/') AS p) x
+$$;
+COMMENT ON FUNCTION api.issuer_path(text) IS 'The path part of an issuer URL without trailing slash (/t/acme), or '''' — the prefix of the authorize endpoint''s path.';
+
+CREATE OR REPLACE FUNCTION api.cookie(name text, value text, path text, secure boolean, max_age integer DEFAULT NULL) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT name || '=' || value || '; Path=' || path
+         || CASE WHEN max_age IS NOT NULL THEN '; Max-Age=' || max_age ELSE '' END
+         || '; HttpOnly; SameSite=Lax' || CASE WHEN secure THEN '; Secure' ELSE '' END
+$$;
+COMMENT ON FUNCTION api.cookie(text, text, text, boolean, integer) IS 'A Set-Cookie value (HttpOnly, SameSite=Lax, Secure when secure).';
+
+CREATE OR REPLACE FUNCTION api.set_cookie_header(cookies text[]) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN cardinality(cookies) = 1 THEN jsonb_build_object('Set-Cookie', cookies[1])
+              WHEN cardinality(cookies) > 1 THEN jsonb_build_object('Set-Cookie', to_jsonb(cookies))
+              ELSE '{}' END
+$$;
+COMMENT ON FUNCTION api.set_cookie_header(text[]) IS '{"Set-Cookie": value} for one cookie, {"Set-Cookie": [values]} for several, {} for none.';
+
+CREATE OR REPLACE FUNCTION api.redirect_with(uri text, params jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT uri || coalesce(CASE WHEN strpos(uri, '?') > 0 THEN CASE WHEN uri ~ '[?&]$' THEN '' ELSE '&' END ELSE '?' END
+                         || string_agg(n || '=' || oauth.url_encode(params->>n), '&' ORDER BY i), '')
+    FROM unnest(ARRAY['code', 'error', 'error_description', 'state', 'iss']) WITH ORDINALITY AS x(n, i)
+   WHERE params->>n IS NOT NULL
+$$;
+COMMENT ON FUNCTION api.redirect_with(text, jsonb) IS 'The redirect URI with the decision''s code, error, error_description, state and iss (in that order, percent-encoded, NULLs left out) appended to its query.';
+
+CREATE OR REPLACE FUNCTION api.console_home() RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT regexp_replace(u, '[^/]*$', '') FROM unnest(oauth.console_redirect_uris()) u LIMIT 1
 $$;
-COMMENT ON FUNCTION oauth._console_home() IS 'Internal: the console''s address (first backend_framework.console_redirect_uris entry, without its file name), or NULL.';
+COMMENT ON FUNCTION api.console_home() IS 'The console''s address (first backend_framework.console_redirect_uris entry, without its file name), or NULL.';
+
+CREATE OR REPLACE FUNCTION api.scope_words(scope text, tenant_name text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE scope
+    WHEN 'read' THEN 'Read your data'
+    WHEN 'write' THEN 'Create, change and delete your data'
+    WHEN 'profile' THEN 'See your name and email address'
+    WHEN 'email' THEN 'See your email address'
+    WHEN 'openid' THEN 'Sign you in with your ' || tenant_name || ' account'
+    -- Shown before anyone signed in too: only admins are ever granted it.
+    WHEN 'admin' THEN 'If you are an admin of ' || tenant_name || ': manage its users, applications and settings'
+    ELSE scope END
+$$;
+COMMENT ON FUNCTION api.scope_words(text, text) IS 'What a scope allows, in words for the consent page.';
+
+CREATE OR REPLACE FUNCTION api.on_color(brand text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN 0.299 * ('x' || substr(brand, 2, 2))::bit(8)::int + 0.587 * ('x' || substr(brand, 4, 2))::bit(8)::int
+                 + 0.114 * ('x' || substr(brand, 6, 2))::bit(8)::int > 160 THEN '#111827' ELSE '#ffffff' END
+$$;
+COMMENT ON FUNCTION api.on_color(text) IS 'Black or white text, whichever reads better on a #rrggbb background.';
+
+CREATE OR REPLACE FUNCTION api.html_page(title text, tenant_name text, brand text, content text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT '<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="robots" content="noindex, nofollow">
+<title>' || oauth.html_escape(title) || ' · ' || oauth.html_escape(tenant_name) || '</title>
+<style>
+:root{--brand:' || oauth.html_escape(b) || ';--on-brand:' || api.on_color(b) || ';--bg:#f3f4f6;--card:#fff;--text:#111827;--muted:#4b5563;--line:#d1d5db;--danger:#b42318;--danger-bg:#fef3f2;--radius:14px;color-scheme:light dark}
+@media (prefers-color-scheme:dark){:root{--bg:#0b0d12;--card:#161a22;--text:#f3f4f6;--muted:#9ca3af;--line:#2d3440;--danger:#fda29b;--danger-bg:#3a1614}}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%}
+body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:24px 16px;background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{width:100%;max-width:420px;background:var(--card);border:1px solid var(--line);border-top:4px solid var(--brand);border-radius:var(--radius);padding:32px 28px;box-shadow:0 10px 30px rgba(17,24,39,.08)}
+.tenant{display:flex;align-items:center;gap:10px;margin:0 0 24px;font-weight:600;color:var(--muted)}
+.mark{flex:none;width:28px;height:28px;border-radius:8px;background:var(--brand)}
+h1{font-size:1.375rem;line-height:1.3;margin:0 0 8px}
+h2{font-size:1rem;margin:20px 0 8px}
+p{margin:0 0 16px;color:var(--muted)}
+strong{color:var(--text)}
+label{display:block;font-weight:600;margin:16px 0 6px}
+input[type=email],input[type=password]{display:block;width:100%;padding:10px 12px;font:inherit;color:inherit;background:transparent;border:1px solid var(--line);border-radius:8px}
+input:focus-visible,button:focus-visible,a:focus-visible{outline:2px solid var(--brand);outline-offset:2px}
+ul.scopes{list-style:none;margin:0 0 8px;padding:0;border:1px solid var(--line);border-radius:8px}
+ul.scopes li{padding:10px 12px 10px 36px;position:relative}
+ul.scopes li+li{border-top:1px solid var(--line)}
+ul.scopes li::before{content:"";position:absolute;left:14px;top:18px;width:8px;height:8px;border-radius:50%;background:var(--brand)}
+.notice{padding:10px 12px;border:1px solid var(--danger);border-radius:8px;background:var(--danger-bg);color:var(--danger)}
+.actions{display:flex;flex-direction:row-reverse;gap:12px;margin-top:24px}
+button,.button{flex:1 1 auto;white-space:nowrap;display:inline-block;text-align:center;text-decoration:none;padding:11px 16px;font:inherit;font-weight:600;border-radius:8px;border:1px solid var(--line);background:transparent;color:var(--text);cursor:pointer}
+button.primary,.button.primary{background:var(--brand);border-color:var(--brand);color:var(--on-brand)}
+button:hover{filter:brightness(1.05)}
+.small{font-size:.875rem;margin:20px 0 0}
+a{color:inherit}
+@media (max-width:480px){main{padding:24px 18px}.actions{flex-direction:column}}
+</style>
+</head>
+<body>
+<main>
+<div class="tenant"><span class="mark" aria-hidden="true"></span>' || oauth.html_escape(tenant_name) || '</div>
+' || content || '
+</main>
+</body>
+</html>
+'
+    FROM (SELECT CASE WHEN brand ~ '^#[0-9a-fA-F]{6}$' THEN brand ELSE '#3355ff' END AS b) x
+$$;
+COMMENT ON FUNCTION api.html_page(text, text, text, text) IS 'An HTML page of the sign-in and sign-out endpoints (tenant name and brand colour, centred card, responsive, light and dark; no JavaScript). content is HTML already escaped by the caller.';
+
+CREATE OR REPLACE FUNCTION api.hidden_fields(params jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(string_agg('<input type="hidden" name="' || n || '" value="' || oauth.html_escape(params->>n) || '">', E'\n' ORDER BY i), '')
+    FROM unnest(ARRAY['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge',
+                      'code_challenge_method', 'nonce', 'max_age', 'response_mode', 'resource']) WITH ORDINALITY AS x(n, i)
+   WHERE params->>n IS NOT NULL
+$$;
+COMMENT ON FUNCTION api.hidden_fields(jsonb) IS 'Hidden inputs for the authorization request parameters (HTML-escaped).';
+
+CREATE OR REPLACE FUNCTION api.scope_list(scopes text[], tenant_name text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT '<ul class="scopes">' || string_agg('<li>' || oauth.html_escape(api.scope_words(s, tenant_name)) || '</li>', ''
+           ORDER BY array_position(ARRAY['openid', 'profile', 'email', 'read', 'write', 'admin'], s)) || '</ul>'
+    FROM unnest(scopes) s
+$$;
+COMMENT ON FUNCTION api.scope_list(text[], text) IS 'The scopes asked for, in words, as an HTML list.';
+
+CREATE OR REPLACE FUNCTION api.decision_cookies(cookies jsonb, issuer text, secure boolean) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT api.set_cookie_header(ARRAY(
+    SELECT api.cookie(c->>'name', c->>'value', api.issuer_path(issuer) || '/oauth' || coalesce(c->>'path', ''), secure,
+                      (c->>'max_age')::integer)
+      FROM jsonb_array_elements(coalesce(cookies, '[]')) WITH ORDINALITY AS x(c, i) ORDER BY i))
+$$;
+COMMENT ON FUNCTION api.decision_cookies(jsonb, text, boolean) IS 'The Set-Cookie header(s) of a decision''s cookies (name, value, max_age, path below issuer path || /oauth): HttpOnly, SameSite=Lax, Secure when secure.';
+
+CREATE OR REPLACE FUNCTION api.decision_redirect(d jsonb, issuer text, secure boolean) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN ROW(303, jsonb_build_object('Cache-Control', 'no-store', 'Location', api.redirect_with(d->>'redirect', d->'params'))
+                  || api.decision_cookies(d->'cookies', issuer, secure), '')::api.response;
+END $$;
+COMMENT ON FUNCTION api.decision_redirect(jsonb, text, boolean) IS 'The 303 answer of a redirect decision {"redirect": uri, "params": {...}, "cookies": [...]}: Location = api.redirect_with, Cache-Control no-store, Set-Cookie.';
+
+CREATE OR REPLACE FUNCTION api.authorize_answer(d jsonb, issuer text, secure boolean) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  action_url text := api.issuer_path(issuer) || '/oauth/authorize';
+  ten jsonb := d->'tenant';
+  tname text := d->'tenant'->>'name';
+  cookies jsonb := api.decision_cookies(d->'cookies', issuer, secure);
+  scopes text[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'scopes', '[]')));
+  content text;
+BEGIN
+  IF d ? 'redirect' THEN
+    RETURN api.decision_redirect(d, issuer, secure);
+  END IF;
+  CASE coalesce(d->>'error', d->>'show')
+  WHEN 'not_found' THEN
+    RETURN api.html_answer(api.error_status('not_found'), '{"name": "Sign in"}', 'Not found',
+      '<h1>Not found</h1><p>There is no sign-in page at this address.</p>');
+  WHEN 'method_not_allowed' THEN
+    RETURN api.html_answer(api.error_status('method_not_allowed'), ten, 'Method not allowed',
+      '<h1>Method not allowed</h1><p>Use GET or POST.</p>', '{"Allow": "GET, POST"}');
+  WHEN 'invalid_request' THEN
+    RETURN api.html_answer(api.error_status('invalid_request'), ten, 'Cannot sign in',
+      '<h1>This sign-in link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(d->>'message') || '</p>'
+      || '<p>Go back to the application and try again. If it keeps happening, tell its developers.</p>'
+      || coalesce('<p><a class="button" href="' || oauth.html_escape(api.console_home()) || '">Open the '
+                  || oauth.html_escape(tname) || ' console instead</a></p>', ''));
+  WHEN 'forbidden' THEN
+    RETURN api.html_answer(api.error_status('forbidden'), ten, 'Form expired',
+      '<h1>This form has expired</h1><p class="notice" role="alert">The form was not sent from this page, or it is too old, so it was not accepted (CSRF check).</p>'
+      || '<p><a class="button primary" href="' || oauth.html_escape(action_url || '?' || oauth.form_encode(d->'request'))
+      || '">Start again</a></p>');
+  WHEN 'login' THEN
+    content := '<h1>Sign in</h1>
+<p><strong>' || oauth.html_escape(d->>'client_name') || '</strong> wants to access your ' || oauth.html_escape(tname) || ' account.</p>
+' || CASE WHEN d->>'notice' IS NOT NULL THEN '<p class="notice" role="alert">' || oauth.html_escape(d->>'notice') || '</p>
+' ELSE '' END || '<h2>It will be able to</h2>
+' || api.scope_list(scopes, tname) || '
+<form method="post" action="' || oauth.html_escape(action_url) || '">
+' || api.hidden_fields(d->'request') || '
+<input type="hidden" name="csrf" value="' || oauth.html_escape(d->>'csrf') || '">
+<label for="email">Email address</label>
+<input id="email" name="email" type="email" autocomplete="username" inputmode="email" required'
+      || CASE WHEN d->>'email' = '' THEN ' autofocus' ELSE '' END || ' value="'
+      || oauth.html_escape(d->>'email') || '">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required'
+      || CASE WHEN d->>'email' = '' THEN '' ELSE ' autofocus' END || '>
+<div class="actions">
+<button type="submit" name="action" value="allow" class="primary">Sign in and allow</button>
+<button type="submit" name="action" value="deny" formnovalidate>Cancel</button>
+</div>
+</form>';
+    -- Throttled: the page says how long to wait, with its status (429) and Retry-After.
+    RETURN api.html_answer(CASE WHEN d->>'retry_after' IS NOT NULL THEN api.error_status('too_many_requests') ELSE 200 END,
+                           ten, 'Sign in', content, jsonb_strip_nulls(jsonb_build_object('Retry-After', d->>'retry_after')) || cookies);
+  WHEN 'consent' THEN
+    content := '<h1>Allow access?</h1>
+<p><strong>' || oauth.html_escape(d->>'client_name') || '</strong> wants to access your ' || oauth.html_escape(tname) || ' account.</p>
+<h2>It will be able to</h2>
+' || api.scope_list(scopes, tname) || '
+' || CASE WHEN d->>'returns_to' IS NOT NULL THEN '<p class="small">This application registered itself; it will return you to <strong>'
+             || oauth.html_escape(coalesce(substring(d->>'returns_to' FROM '^[A-Za-z][A-Za-z0-9+.-]*:/*[^/?#]*'), d->>'returns_to'))
+             || '</strong>.</p>
+' ELSE '' END || '<form method="post" action="' || oauth.html_escape(action_url) || '">
+' || api.hidden_fields(d->'request') || '
+<input type="hidden" name="csrf" value="' || oauth.html_escape(d->>'csrf') || '">
+<div class="actions">
+<button type="submit" name="action" value="allow" class="primary">Allow</button>
+<button type="submit" name="action" value="deny">Deny</button>
+</div>
+</form>
+<p class="small">Signed in as <strong>' || oauth.html_escape(d->>'user') || '</strong>. <a href="'
+      || oauth.html_escape(action_url || '?' || oauth.form_encode((d->'request') || '{"prompt": "login"}'))
+      || '">Not you? Sign in as someone else</a></p>';
+    RETURN api.html_answer(200, ten, 'Allow access', content, cookies);
+  END CASE;
+END $$;
+COMMENT ON FUNCTION api.authorize_answer(jsonb, text, boolean) IS 'Renders a decision of oauth.authorize_endpoint for the tenant''s issuer URL (form actions and cookie paths below its path; secure: cookies Secure): the sign-in page (200, or 429 with Retry-After when throttled), the consent page (200), the error pages (404 unknown tenant, 405 with Allow, 400 invalid request, 403 failed CSRF check) or a 303 redirect; Set-Cookie for the decision''s cookies; HTML pages no-store.';
+
+CREATE OR REPLACE FUNCTION api.logout_answer(d jsonb, issuer text, secure boolean) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  ten jsonb := d->'tenant';
+  cookies jsonb := api.decision_cookies(d->'cookies', issuer, secure);
+BEGIN
+  IF d ? 'redirect' THEN
+    RETURN api.decision_redirect(d, issuer, secure);
+  END IF;
+  CASE coalesce(d->>'error', d->>'show')
+  WHEN 'not_found' THEN
+    RETURN api.html_answer(api.error_status('not_found'), '{"name": "Sign out"}', 'Not found',
+                           '<h1>Not found</h1><p>There is nothing here.</p>');
+  WHEN 'invalid_request' THEN
+    RETURN api.html_answer(api.error_status('invalid_request'), ten, 'Cannot sign out',
+      '<h1>This sign-out link is not valid</h1><p class="notice" role="alert">' || oauth.html_escape(d->>'message') || '</p>');
+  WHEN 'confirm' THEN
+    RETURN api.html_answer(200, ten, 'Sign out', '<h1>Sign out?</h1><p>Do you want to sign out of '
+        || oauth.html_escape(ten->>'name') || '?</p><form method="post" action="'
+        || oauth.html_escape(api.issuer_path(issuer) || '/oauth/logout') || '">'
+        || coalesce((SELECT string_agg('<input type="hidden" name="' || n || '" value="' || oauth.html_escape(d->'request'->>n) || '">', '' ORDER BY i)
+                       FROM unnest(ARRAY['client_id', 'post_logout_redirect_uri', 'state']) WITH ORDINALITY AS x(n, i)
+                      WHERE d->'request'->>n IS NOT NULL), '')
+        || '<input type="hidden" name="csrf" value="' || oauth.html_escape(d->>'csrf') || '">'
+        || '<div class="actions"><button type="submit" name="action" value="logout" class="primary">Sign out</button></div></form>',
+      cookies);
+  WHEN 'signed_out' THEN
+    RETURN api.html_answer(200, ten, 'Signed out', '<h1>You are signed out</h1><p>You can close this window.</p>', cookies);
+  END CASE;
+END $$;
+COMMENT ON FUNCTION api.logout_answer(jsonb, text, boolean) IS 'Renders a decision of oauth.end_session_endpoint: the confirmation page (200, with the bf_csrf cookie), the signed-out page (200), the error pages (404 unknown tenant, 400 invalid link) or a 303 to the post-logout redirect URI; Set-Cookie for the decision''s cookies (the cleared session).';
+
+CREATE OR REPLACE FUNCTION api.h_revoke(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  RETURN api.oauth_answer(oauth.revoke_endpoint(api.form_body(r), r.headers->>'authorization'), r.headers->>'authorization');
+END $$;
+COMMENT ON FUNCTION api.h_revoke(api.request) IS 'POST /oauth/revoke (RFC 7009).';
+
+CREATE OR REPLACE FUNCTION api.h_introspect(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  RETURN api.oauth_answer(oauth.introspect_endpoint(api.form_body(r), r.headers->>'authorization', r.issuer),
+                          r.headers->>'authorization');
+END $$;
+COMMENT ON FUNCTION api.h_introspect(api.request) IS 'POST /oauth/introspect (RFC 7662).';
+
+CREATE OR REPLACE FUNCTION api.register_answer(p_method text, p_decision jsonb, p_authorization text) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+DECLARE resp api.response;
+BEGIN
+  resp := api.oauth_answer(p_decision, p_authorization,
+                           CASE upper(p_method) WHEN 'POST' THEN 201 WHEN 'DELETE' THEN 204 ELSE 200 END, 'admin');
+  IF resp.status = 201 THEN
+    resp.headers := resp.headers || jsonb_build_object('Location', p_decision->>'registration_client_uri');
+  END IF;
+  RETURN resp;
+END $$;
+COMMENT ON FUNCTION api.register_answer(text, jsonb, text) IS 'The HTTP answer of a registration decision (oauth.register_endpoint): 201 with Location for POST, 204 for DELETE, 200 otherwise; errors as api.oauth_answer (insufficient_scope names scope admin).';
+
+CREATE OR REPLACE FUNCTION api.h_register(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  RETURN api.register_answer(r.method,
+    oauth.register_endpoint(r.method, r.id, CASE WHEN r.method IN ('POST', 'PUT') THEN api.json_body(r) END,
+                            api.bearer_token(r), r.issuer),
+    r.headers->>'authorization');
+END $$;
+COMMENT ON FUNCTION api.h_register(api.request) IS 'POST /oauth/register (RFC 7591) and GET/PUT/DELETE /oauth/register/{id} (RFC 7592).';
+
+CREATE OR REPLACE FUNCTION api.h_authorize(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  params jsonb := CASE WHEN r.method = 'POST' THEN api.form_body(r) ELSE r.query END;
+  a api.response;
+BEGIN
+  a := api.authorize_answer(oauth.authorize_endpoint(r.method, params, api.parse_cookies(r.headers->>'cookie'), r.issuer, r.client_addr),
+                            r.issuer, r.base_url LIKE 'https:%');
+  a.headers := jsonb_build_object('Content-Security-Policy', api.html_csp(params->>'redirect_uri')) || a.headers;
+  RETURN a;
+END $$;
+COMMENT ON FUNCTION api.h_authorize(api.request) IS 'GET/POST /oauth/authorize: HTML sign-in and consent, 303 to the redirect URI.';
+
+CREATE OR REPLACE FUNCTION oauth.authenticate_client(p_tenant uuid, params jsonb, authorization text)
+RETURNS oauth.client_authentication
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_authenticate_client_sql';
+COMMENT ON FUNCTION oauth.authenticate_client(uuid, jsonb, text) IS 'The one client authentication (RFC 6749 section 2.3.1) of the tenant p_tenant: params = the form (client_id, client_secret), authorization = the Authorization header or NULL. client_secret_basic, client_secret_post or none, as the client registered; the secret compared as SHA-256 digests in constant time. Returns error invalid_client (HTTP 401; with a Basic challenge when Basic was tried) or invalid_request and error_description, else the client (lifetimes as registered: the grants apply oauth._ttl when they issue). Reads only.';
+REVOKE ALL ON FUNCTION oauth.authenticate_client(uuid, jsonb, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._form_client(params jsonb, authorization text) RETURNS oauth.client_authentication
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_form_client_sql';
+COMMENT ON FUNCTION oauth._form_client(jsonb, text) IS 'Internal: the client of a form request to the current tenant (oauth.authenticate_client), or the error invalid_request when the parameters are no form; P0002 without a tenant in the context.';
+REVOKE ALL ON FUNCTION oauth._form_client(jsonb, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._basic_authorization(p_client_id text, p_secret text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT 'Basic ' || translate(encode(convert_to(oauth.url_encode(p_client_id) || ':' || oauth.url_encode(p_secret), 'UTF8'),
+                                      'base64'), E'\n', '')
+$$;
+COMMENT ON FUNCTION oauth._basic_authorization(text, text) IS 'Internal: the Authorization header value of HTTP Basic client credentials (RFC 6749 section 2.3.1).';
+
+CREATE OR REPLACE FUNCTION api.html_answer(p_status integer, p_tenant jsonb, p_title text, p_content text, p_headers jsonb DEFAULT '{}')
+RETURNS api.response LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN ROW(p_status, '{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}'::jsonb || p_headers,
+             api.html_page(p_title, p_tenant->>'name', p_tenant->>'brand', p_content))::api.response;
+END $$;
+COMMENT ON FUNCTION api.html_answer(integer, jsonb, text, text, jsonb) IS 'An HTML answer: api.html_page of the tenant ({"name", "brand"}) with Content-Type text/html, Cache-Control no-store and p_headers.';
 
 CREATE OR REPLACE FUNCTION api.bearer_token(r api.request) RETURNS text
 LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'bf_api_bearer_token';
