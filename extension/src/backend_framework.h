@@ -36,6 +36,7 @@ text	   *bf_utf8_text(const char *s, size_t len);
 /* context.c, crypto.c: called directly by the request path. */
 extern Datum bf_has_scope(PG_FUNCTION_ARGS);
 bool		bf_role_is_admin(const char *role);
+const char *bf_setting(const char *name);
 extern Datum oauth_form_decode_text(PG_FUNCTION_ARGS);
 
 /* router.c: the cached route table. */

@@ -215,9 +215,9 @@ is_form(Jsonb *params)
 bool
 bf_form_client(Jsonb *params, const char *authorization, Datum *tenant, bf_client_auth *a)
 {
-	const char *t = GetConfigOption("backend_framework.tenant_id", true, false);
+	const char *t = bf_setting("backend_framework.tenant_id");
 
-	if (t == NULL || t[0] == '\0')
+	if (t == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("unknown tenant"),

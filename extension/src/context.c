@@ -17,8 +17,9 @@
 #include "utils/guc.h"
 #include "utils/uuid.h"
 
-static const char *
-setting(const char *name)
+/* A context setting's value, NULL when unset or empty. */
+const char *
+bf_setting(const char *name)
 {
 	const char *v = GetConfigOption(name, true, false);
 
@@ -28,7 +29,7 @@ setting(const char *name)
 static Datum
 uuid_setting(FunctionCallInfo fcinfo, const char *name)
 {
-	const char *v = setting(name);
+	const char *v = bf_setting(name);
 
 	if (v == NULL)
 		PG_RETURN_NULL();
@@ -38,7 +39,7 @@ uuid_setting(FunctionCallInfo fcinfo, const char *name)
 static Datum
 text_setting(FunctionCallInfo fcinfo, const char *name)
 {
-	const char *v = setting(name);
+	const char *v = bf_setting(name);
 
 	if (v == NULL)
 		PG_RETURN_NULL();
@@ -78,7 +79,7 @@ PG_FUNCTION_INFO_V1(bf_has_scope);
 Datum
 bf_has_scope(PG_FUNCTION_ARGS)
 {
-	const char *granted = setting("backend_framework.scopes");
+	const char *granted = bf_setting("backend_framework.scopes");
 	text	   *want_t;
 	const char *want;
 	size_t		wlen;
@@ -123,7 +124,7 @@ PG_FUNCTION_INFO_V1(bf_is_tenant_admin);
 Datum
 bf_is_tenant_admin(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(bf_role_is_admin(setting("backend_framework.user_role")));
+	PG_RETURN_BOOL(bf_role_is_admin(bf_setting("backend_framework.user_role")));
 }
 
 /* A tenant, an admin or owner, and a grant of the admin scope. */
@@ -131,8 +132,8 @@ PG_FUNCTION_INFO_V1(bf_acts_as_admin);
 Datum
 bf_acts_as_admin(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(setting("backend_framework.tenant_id") != NULL &&
-				   bf_role_is_admin(setting("backend_framework.user_role")) &&
+	PG_RETURN_BOOL(bf_setting("backend_framework.tenant_id") != NULL &&
+				   bf_role_is_admin(bf_setting("backend_framework.user_role")) &&
 				   DatumGetBool(DirectFunctionCall1(bf_has_scope, CStringGetTextDatum("admin"))));
 }
 

@@ -249,13 +249,6 @@ bf_h_health(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(json_response(200, v));
 }
 
-static const char *
-setting(const char *name)
-{
-	const char *v = GetConfigOption(name, true, false);
-
-	return (v == NULL || v[0] == '\0') ? NULL : v;
-}
 
 /* A JSON null as the value of the member whose key was just pushed. */
 static void
@@ -276,8 +269,8 @@ PG_FUNCTION_INFO_V1(bf_h_me);
 Datum
 bf_h_me(PG_FUNCTION_ARGS)
 {
-	const char *tenant = setting("backend_framework.tenant_id");
-	const char *user = setting("backend_framework.user_id");
+	const char *tenant = bf_setting("backend_framework.tenant_id");
+	const char *user = bf_setting("backend_framework.user_id");
 	const char *scope = GetConfigOption("backend_framework.scopes", true, false);
 	JsonbParseState *st = NULL;
 	Snapshot	snap;
@@ -324,8 +317,8 @@ bf_h_me(PG_FUNCTION_ARGS)
 	else
 		push_null(&st);
 	UnregisterSnapshot(snap);
-	push_string(&st, "role", setting("backend_framework.user_role"));
+	push_string(&st, "role", bf_setting("backend_framework.user_role"));
 	push_string(&st, "scope", scope ? scope : "");
-	push_string(&st, "client_id", setting("backend_framework.client_id"));
+	push_string(&st, "client_id", bf_setting("backend_framework.client_id"));
 	PG_RETURN_DATUM(json_response(200, pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }

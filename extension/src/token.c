@@ -134,7 +134,7 @@ drop_admin(const char *scope)
 void
 bf_authenticate_token(const char *token)
 {
-	const char *ctx = GetConfigOption("backend_framework.tenant_id", true, false);
+	const char *ctx = bf_setting("backend_framework.tenant_id");
 	Datum		digest;
 	Snapshot	snap;
 	bf_scan		s;
@@ -155,8 +155,6 @@ bf_authenticate_token(const char *token)
 	if (token == NULL || !token_form_ok(token))
 		refuse("invalid access token",
 			   "An access token looks like bfat_ followed by 43 characters, or is a JWT; get one from the token endpoint.");
-	if (ctx != NULL && ctx[0] == '\0')
-		ctx = NULL;
 	bf_relations_load();
 	digest = DirectFunctionCall1(oauth_token_digest, CStringGetTextDatum(token));
 	snap = RegisterSnapshot(GetTransactionSnapshot());
