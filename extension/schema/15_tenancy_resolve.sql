@@ -116,7 +116,7 @@ BEGIN
   IF t IS NULL THEN
     RAISE EXCEPTION 'tenant not found' USING ERRCODE = 'P0002';
   END IF;
-  PERFORM tenancy._set_context(t, NULL, 'owner', 'admin profile read write', NULL);
+  PERFORM tenancy._set_context(t, NULL, 'owner', oauth._scope_text(oauth.api_scopes()), NULL);
   RETURN t;
 END $$;
 COMMENT ON FUNCTION tenancy.enter_tenant(text) IS 'backend_admin only: act as an owner of the tenant (slug or id) for the rest of the transaction.';

@@ -143,7 +143,7 @@ COMMENT ON FUNCTION oauth._hidden_fields(jsonb) IS 'Internal: hidden inputs for 
 CREATE FUNCTION oauth._scope_list(scopes text[], tenant_name text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT '<ul class="scopes">' || string_agg('<li>' || oauth.html_escape(oauth._scope_words(s, tenant_name)) || '</li>', ''
-           ORDER BY array_position(ARRAY['openid', 'profile', 'email', 'read', 'write', 'admin'], s)) || '</ul>'
+           ORDER BY array_position(oauth.scopes_supported(), s)) || '</ul>'
     FROM unnest(scopes) s
 $$;
 COMMENT ON FUNCTION oauth._scope_list(text[], text) IS 'Internal: the scopes asked for, in words, as an HTML list.';
@@ -242,8 +242,8 @@ BEGIN
     err := 'invalid_request'; err_description := 'prompt=none cannot be combined with other values';
   ELSIF params->>'max_age' IS NOT NULL AND params->>'max_age' !~ '^[0-9]{1,9}$' THEN
     err := 'invalid_request'; err_description := 'max_age must be a number of seconds';
-  ELSIF length(params->>'nonce') > 512 THEN
-    err := 'invalid_request'; err_description := 'nonce is too long (at most 512 characters)';
+  ELSIF length(params->>'nonce') > (tenancy.bounds()).nonce_max THEN
+    err := 'invalid_request'; err_description := format('nonce is too long (at most %s characters)', (tenancy.bounds()).nonce_max);
   ELSIF params->>'request' IS NOT NULL THEN
     err := 'request_not_supported'; err_description := 'request objects are not supported';
   ELSIF params->>'request_uri' IS NOT NULL THEN
@@ -287,7 +287,7 @@ BEGIN
   ELSE
     req := oauth._scopes(params->>'scope');
     IF req IS NULL THEN
-      err := 'invalid_scope'; err_description := 'unknown scope: the scopes are openid, email, profile, read, write and admin';
+      err := 'invalid_scope'; err_description := oauth._unknown_scope();
       RETURN;
     END IF;
     scopes := oauth._scope_and(req, oauth._scopes(c.scope));
@@ -417,10 +417,10 @@ BEGIN
         END IF;
         sess := oauth.random_token('session');
         INSERT INTO oauth.login_sessions (tenant_id, session_hash, user_id, client_addr, expires_at)
-        VALUES (t, oauth.token_digest(sess), uid, client_addr, now() + interval '8 hours')
+        VALUES (t, oauth.token_digest(sess), uid, client_addr, now() + make_interval(secs => (oauth.lifetimes()).session))
         RETURNING id INTO sid;
         auth_time := now();
-        set_cookies := set_cookies || oauth._cookie('bf_session', sess, cpath, secure, 28800);
+        set_cookies := set_cookies || oauth._cookie('bf_session', sess, cpath, secure, (oauth.lifetimes()).session);
       END IF;
     END IF;
   ELSIF sess IS NOT NULL AND NOT (is_request AND r.prompt_login) THEN

@@ -384,7 +384,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     'token_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
     'revocation_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
     'introspection_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post"]'::jsonb,
-    'scopes_supported', '["openid", "email", "profile", "read", "write", "admin"]'::jsonb,
+    'scopes_supported', to_jsonb(oauth.scopes_supported()),
     'subject_types_supported', '["public"]'::jsonb,
     'id_token_signing_alg_values_supported', '["RS256", "ES256"]'::jsonb,
     'claims_supported', '["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "name", "updated_at", "email", "email_verified"]'::jsonb,
@@ -409,7 +409,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     'resource', issuer,
     'authorization_servers', jsonb_build_array(issuer),
     'jwks_uri', issuer || '/oauth/jwks',
-    'scopes_supported', '["openid", "email", "profile", "read", "write", "admin"]'::jsonb,
+    'scopes_supported', to_jsonb(oauth.scopes_supported()),
     'bearer_methods_supported', '["header"]'::jsonb,
     'resource_documentation', issuer || '/api/v1/openapi.json')
 $$;

@@ -12,10 +12,11 @@ BEGIN
                SELECT ctid FROM oauth.tokens WHERE expires_at < now() ORDER BY expires_at LIMIT b)) RETURNING 1)
   SELECT count(*) INTO n FROM d;
   total := total + n;
-  -- Codes a day after expiry: until then a replay is still recognised and
-  -- revokes what the code issued.
+  -- Codes a while after expiry (code_kept): until then a replay is still
+  -- recognised and revokes what the code issued.
   WITH d AS (DELETE FROM oauth.authorization_codes WHERE ctid = ANY (ARRAY(
-               SELECT ctid FROM oauth.authorization_codes WHERE expires_at < now() - interval '1 day'
+               SELECT ctid FROM oauth.authorization_codes
+                WHERE expires_at < now() - make_interval(secs => (oauth.lifetimes()).code_kept)
                 ORDER BY expires_at LIMIT b)) RETURNING 1)
   SELECT count(*) INTO n FROM d;
   total := total + n;
@@ -23,13 +24,14 @@ BEGIN
                SELECT ctid FROM oauth.login_sessions WHERE expires_at < now() ORDER BY expires_at LIMIT b)) RETURNING 1)
   SELECT count(*) INTO n FROM d;
   total := total + n;
-  -- Failure counters are forgotten a day after the last failure.
+  -- Failure counters are forgotten after the last failure (oauth._throttle_wait).
   WITH d AS (DELETE FROM oauth.login_attempts WHERE ctid = ANY (ARRAY(
-               SELECT ctid FROM oauth.login_attempts WHERE last_failure_at < now() - interval '1 day'
+               SELECT ctid FROM oauth.login_attempts
+                WHERE last_failure_at < now() - make_interval(secs => (tenancy.throttling()).login_memory)
                 ORDER BY last_failure_at LIMIT b)) RETURNING 1)
   SELECT count(*) INTO n FROM d;
   RETURN total + n;
 END $$;
-COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes a day after expiry (replays are still detected until then), login sessions past expiry, failed-login counters a day after the last failure. Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (default 600, 0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
+COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes oauth.lifetimes().code_kept after expiry (replays are still detected until then), login sessions past expiry, failed-login counters when forgotten (tenancy.throttling().login_memory after the last failure). Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
 REVOKE ALL ON FUNCTION oauth.purge_expired(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.purge_expired(integer) TO backend_admin;

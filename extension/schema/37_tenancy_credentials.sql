@@ -181,16 +181,18 @@ BEGIN
   LOOP
     tok := oauth.random_token('reset');
     UPDATE tenancy.password_resets x
-       SET token_hash = oauth.token_digest(tok), delivered_at = now(), expires_at = now() + interval '1 day'
-     WHERE x.tenant_id = r.tid AND x.id = r.rid;
+       SET token_hash = oauth.token_digest(tok), delivered_at = now(),
+           expires_at = now() + make_interval(secs => (oauth.lifetimes()).password_reset)
+     WHERE x.tenant_id = r.tid AND x.id = r.rid
+    RETURNING x.expires_at INTO expires_at;
     tenant_id := r.tid; tenant_slug := r.slug; user_id := r.uid; email := r.mail;
-    reset_token := tok; expires_at := now() + interval '1 day';
+    reset_token := tok;
     RETURN NEXT;
   END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION tenancy.take_password_reset_mail(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.take_password_reset_mail(integer) TO backend_admin;
-COMMENT ON FUNCTION tenancy.take_password_reset_mail(integer) IS 'backend_admin only (the platform''s mail sender): takes up to p_limit pending password resets of all tenants and returns, once, each user''s e-mail and a new one-time secret (valid one day) to send them; only its digest is kept. The user redeems it with POST /api/v1/password-reset (tenancy.redeem_password_reset).';
+COMMENT ON FUNCTION tenancy.take_password_reset_mail(integer) IS 'backend_admin only (the platform''s mail sender): takes up to p_limit pending password resets of all tenants and returns, once, each user''s e-mail and a new one-time secret (valid for oauth.lifetimes().password_reset seconds) to send them; only its digest is kept. The user redeems it with POST /api/v1/password-reset (tenancy.redeem_password_reset).';
 
 -- Anonymous (the tenant comes from the request): sets a new password with a
 -- reset secret. The policy is checked first, so a weak password does not

@@ -58,11 +58,6 @@ CREATE FUNCTION oauth._jws_verify(token text, public_der bytea, alg text) RETURN
 COMMENT ON FUNCTION oauth._jws_verify(text, bytea, text) IS 'Internal: whether a compact JWS carries a valid alg signature of this public key (DER SubjectPublicKeyInfo).';
 REVOKE ALL ON FUNCTION oauth._jws_verify(text, bytea, text) FROM PUBLIC;
 
--- Lifetime of an id_token (seconds).
-CREATE FUNCTION oauth._id_token_ttl() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 3600 $$;
-COMMENT ON FUNCTION oauth._id_token_ttl() IS 'Internal: lifetime of an id_token in seconds (3600).';
-
 CREATE FUNCTION oauth._new_signing_key(p_tenant uuid, p_alg text, p_state text) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE k record;
@@ -167,11 +162,11 @@ COMMENT ON FUNCTION oauth._verify_jwt(uuid, text) IS 'Internal: claims of a JWT 
 REVOKE ALL ON FUNCTION oauth._verify_jwt(uuid, text) FROM PUBLIC;
 
 -- How long a retired key must stay published: until the last token it
--- signed expires (id_tokens live oauth._id_token_ttl(); JWT access tokens
+-- signed expires (id_tokens live oauth.lifetimes().id_token; JWT access tokens
 -- carry their kid in oauth.tokens).
 CREATE FUNCTION oauth._key_publish_until(p_tenant uuid, p_kid text) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
-  SELECT greatest(now() + make_interval(secs => oauth._id_token_ttl()),
+  SELECT greatest(now() + make_interval(secs => (oauth.lifetimes()).id_token),
                   (SELECT max(t.expires_at) FROM oauth.tokens t WHERE t.tenant_id = p_tenant AND t.kid = p_kid))
 $$;
 COMMENT ON FUNCTION oauth._key_publish_until(uuid, text) IS 'Internal: when a key retired now may leave JWKS: the expiry of the last token it signed.';
@@ -284,7 +279,7 @@ BEGIN
     'aud', p_client,
     'azp', p_client,
     'iat', floor(extract(epoch FROM now()))::bigint,
-    'exp', floor(extract(epoch FROM now()))::bigint + oauth._id_token_ttl(),
+    'exp', floor(extract(epoch FROM now()))::bigint + (oauth.lifetimes()).id_token,
     'auth_time', floor(extract(epoch FROM p_auth_time))::bigint,
     'nonce', p_nonce,
     'at_hash', CASE WHEN p_access_token IS NOT NULL THEN oauth._at_hash(p_access_token) END,

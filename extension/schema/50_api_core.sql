@@ -260,12 +260,14 @@ COMMENT ON FUNCTION api.page(text, jsonb[], text[], integer) IS 'A page answer {
 
 CREATE FUNCTION api.page_limit(r api.request) RETURNS integer
 LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE v text := r.query->>'limit';
+DECLARE
+  v text := r.query->>'limit';
+  b record := tenancy.bounds();
 BEGIN
-  IF v IS NULL THEN RETURN 50; END IF;
-  IF v !~ '^[0-9]{1,4}$' OR v::int NOT BETWEEN 1 AND 200 THEN
-    RAISE EXCEPTION 'limit must be a number from 1 to 200' USING ERRCODE = '22023';
+  IF v IS NULL THEN RETURN b.page_size; END IF;
+  IF v !~ '^[0-9]{1,4}$' OR v::int NOT BETWEEN 1 AND b.page_max THEN
+    RAISE EXCEPTION 'limit must be a number from 1 to %', b.page_max USING ERRCODE = '22023';
   END IF;
   RETURN v::int;
 END $$;
-COMMENT ON FUNCTION api.page_limit(api.request) IS 'The limit query parameter (1-200, default 50).';
+COMMENT ON FUNCTION api.page_limit(api.request) IS 'The limit query parameter (1 to tenancy.bounds().page_max, default its page_size).';

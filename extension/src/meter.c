@@ -46,6 +46,8 @@
 #include "backend_framework.h"
 
 #define BF_METER_ENTRIES 16384
+/* Rows per tenant and month of a direct write: the backend's pid picks one. */
+#define BF_USAGE_SHARDS 16
 
 typedef struct MeterKey
 {
@@ -341,7 +343,7 @@ bf_meter_charge(Datum tenant)
 					 errhint("Upgrade the plan or wait for next month.")));
 		if (e == NULL)
 			bf_meter_write(one_array(tenant, UUIDOID), one_array(Int32GetDatum(month), INT4OID),
-						   one_array(Int64GetDatum(1), INT8OID), MyProcPid % 16);
+						   one_array(Int64GetDatum(1), INT8OID), MyProcPid % BF_USAGE_SHARDS);
 		SPI_finish();
 	}
 	PG_CATCH();
