@@ -29,6 +29,22 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.json(integer, jsonb, jsonb) IS 'A JSON answer.';
 
+-- 204 No Content (a DELETE, or a POST that answers nothing).
+CREATE FUNCTION api.no_content(p_headers jsonb DEFAULT '{}') RETURNS api.response
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW(204, coalesce(p_headers, '{}'), NULL)::api.response
+$$;
+COMMENT ON FUNCTION api.no_content(jsonb) IS 'A 204 answer without body.';
+
+-- Headers of the public documents (discovery, JWKS, OpenAPI): shared
+-- caches may keep them a few minutes, keyed on what names the tenant
+-- (p_vary), and any origin may read them.
+CREATE FUNCTION api.public_headers(p_vary text DEFAULT 'Host, X-Tenant') RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('Cache-Control', 'public, max-age=300', 'Access-Control-Allow-Origin', '*', 'Vary', p_vary)
+$$;
+COMMENT ON FUNCTION api.public_headers(text) IS 'Cache-Control (public, a few minutes), Access-Control-Allow-Origin * and Vary of the public documents.';
+
 CREATE FUNCTION api.error(p_status integer, p_error text, p_description text, p_headers jsonb DEFAULT '{}')
 RETURNS api.response LANGUAGE plpgsql STABLE AS $$
 BEGIN

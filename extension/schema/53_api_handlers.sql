@@ -103,7 +103,7 @@ BEGIN
     RAISE EXCEPTION 'only owners delete a tenant' USING ERRCODE = '42501';
   END IF;
   PERFORM tenancy.delete_tenant(r.id::uuid);
-  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+  RETURN api.no_content();
 END $$;
 COMMENT ON FUNCTION api.h_tenant_delete(api.request) IS 'DELETE /api/v1/tenants/{id} (owners).';
 
@@ -197,7 +197,7 @@ CREATE FUNCTION api.h_user_delete(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM tenancy.delete_user(api.uuid_param(r, 'user'));
-  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+  RETURN api.no_content();
 END $$;
 COMMENT ON FUNCTION api.h_user_delete(api.request) IS 'DELETE /api/v1/users/{id} (admins).';
 

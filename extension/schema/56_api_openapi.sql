@@ -159,6 +159,6 @@ COMMENT ON FUNCTION api.openapi(text) IS 'The OpenAPI 3.1 document of every rout
 
 CREATE FUNCTION api.h_openapi(r api.request) RETURNS api.response
 LANGUAGE sql STABLE AS $$
-  SELECT api.json(200, api.openapi(r.base_url), '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host"}')
+  SELECT api.json(200, api.openapi(r.base_url), api.public_headers('Host'))
 $$;
 COMMENT ON FUNCTION api.h_openapi(api.request) IS 'GET /api/v1/openapi.json.';

@@ -154,6 +154,19 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION oauth._client_id_ok(text) IS 'Internal: whether a text is a valid client_id (letters, digits, . _ ~ -; tenancy.bounds().client_id_min to client_id_max characters).';
 
+-- HTTP answers the handlers below share.
+CREATE OR REPLACE FUNCTION api.no_content(p_headers jsonb DEFAULT '{}') RETURNS api.response
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW(204, coalesce(p_headers, '{}'), NULL)::api.response
+$$;
+COMMENT ON FUNCTION api.no_content(jsonb) IS 'A 204 answer without body.';
+
+CREATE OR REPLACE FUNCTION api.public_headers(p_vary text DEFAULT 'Host, X-Tenant') RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('Cache-Control', 'public, max-age=300', 'Access-Control-Allow-Origin', '*', 'Vary', p_vary)
+$$;
+COMMENT ON FUNCTION api.public_headers(text) IS 'Cache-Control (public, a few minutes), Access-Control-Allow-Origin * and Vary of the public documents.';
+
 -- New tables --------------------------------------------------------------------
 CREATE TABLE tenancy.invitations (
   code_hash  bytea PRIMARY KEY CHECK (octet_length(code_hash) = 32),
@@ -3433,12 +3446,9 @@ END $$;
 COMMENT ON FUNCTION api.h_userinfo(api.request) IS 'GET/POST /oauth/userinfo (scope openid or profile).';
 
 CREATE OR REPLACE FUNCTION api.h_metadata(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  -- The issuer depends on the Host and on X-Tenant: shared caches must key on both.
-  RETURN api.json(200, oauth.metadata_document(r.issuer),
-                  '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host, X-Tenant"}');
-END $$;
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, oauth.metadata_document(r.issuer), api.public_headers())
+$$;
 COMMENT ON FUNCTION api.h_metadata(api.request) IS 'GET /.well-known/oauth-authorization-server (RFC 8414) and /.well-known/openid-configuration (OpenID Connect Discovery): one document.';
 
 CREATE OR REPLACE FUNCTION api.h_client_update(r api.request) RETURNS api.response
@@ -3557,7 +3567,7 @@ COMMENT ON FUNCTION api.openapi_schemas() IS 'Component schemas of the OpenAPI d
 
 CREATE OR REPLACE FUNCTION api.h_openapi(r api.request) RETURNS api.response
 LANGUAGE sql STABLE AS $$
-  SELECT api.json(200, api.openapi(r.base_url), '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host"}')
+  SELECT api.json(200, api.openapi(r.base_url), api.public_headers('Host'))
 $$;
 
 CREATE OR REPLACE FUNCTION api.h_me_update(r api.request) RETURNS api.response
@@ -3609,7 +3619,7 @@ DECLARE doc jsonb := api.json_body(r);
 BEGIN
   PERFORM api.only_fields(doc, '{token,password}');
   PERFORM tenancy.redeem_password_reset(api.text_field(doc, 'token', true), api.text_field(doc, 'password', true));
-  RETURN ROW(204, '{"Cache-Control": "no-store"}'::jsonb, NULL)::api.response;
+  RETURN api.no_content('{"Cache-Control": "no-store"}');
 END $$;
 COMMENT ON FUNCTION api.h_password_reset(api.request) IS 'POST /api/v1/password-reset (anonymous): {"token", "password"} sets a new password with a reset secret; 204, or 400.';
 
@@ -3923,18 +3933,15 @@ LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   -- Short cache: a key published at a rotation reaches relying parties
   -- before it signs (they refetch on an unknown kid anyway).
-  RETURN ROW(200, jsonb_build_object('Content-Type', 'application/jwk-set+json', 'Cache-Control', 'public, max-age=300',
-                                     'Access-Control-Allow-Origin', '*', 'Vary', 'Host, X-Tenant'),
+  RETURN ROW(200, api.public_headers() || '{"Content-Type": "application/jwk-set+json"}',
              oauth.jwks_document(r.tenant_id)::text)::api.response;
 END $$;
 COMMENT ON FUNCTION api.h_jwks(api.request) IS 'GET /oauth/jwks: the tenant''s public signing keys (RFC 7517).';
 
 CREATE OR REPLACE FUNCTION api.h_protected_resource(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  RETURN api.json(200, oauth.protected_resource_document(r.issuer),
-                  '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host, X-Tenant"}');
-END $$;
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, oauth.protected_resource_document(r.issuer), api.public_headers())
+$$;
 COMMENT ON FUNCTION api.h_protected_resource(api.request) IS 'GET /.well-known/oauth-protected-resource (RFC 9728).';
 
 CREATE OR REPLACE FUNCTION api.h_logout(r api.request) RETURNS api.response
@@ -3950,35 +3957,30 @@ END $$;
 COMMENT ON FUNCTION api.h_logout(api.request) IS 'GET/POST /oauth/logout: OpenID Connect RP-initiated logout (end_session_endpoint).';
 
 CREATE OR REPLACE FUNCTION api.h_my_sessions(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  RETURN api.json(200, jsonb_build_object('sessions', oauth.my_sessions()));
-END $$;
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, jsonb_build_object('sessions', oauth.my_sessions()))
+$$;
 COMMENT ON FUNCTION api.h_my_sessions(api.request) IS 'GET /api/v1/me/sessions: your browser sign-in sessions.';
 
 CREATE OR REPLACE FUNCTION api.h_my_session_delete(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-  IF r.id !~ '^[0-9a-fA-F-]{36}$' THEN
-    RAISE EXCEPTION 'session not found' USING ERRCODE = 'P0002';
-  END IF;
-  PERFORM oauth.revoke_my_session(r.id::uuid);
-  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+  PERFORM oauth.revoke_my_session(api.uuid_param(r, 'session'));
+  RETURN api.no_content();
 END $$;
-COMMENT ON FUNCTION api.h_my_session_delete(api.request) IS 'DELETE /api/v1/me/sessions/{id}: sign one of your browser sessions out.';
+COMMENT ON FUNCTION api.h_my_session_delete(api.request) IS 'DELETE /api/v1/me/sessions/{id}: sign one of your browser sessions out (404 unless it is one).';
 
 CREATE OR REPLACE FUNCTION api.h_my_consents(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  RETURN api.json(200, jsonb_build_object('consents', oauth.my_consents()));
-END $$;
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, jsonb_build_object('consents', oauth.my_consents()))
+$$;
 COMMENT ON FUNCTION api.h_my_consents(api.request) IS 'GET /api/v1/me/consents: the applications you allowed.';
 
 CREATE OR REPLACE FUNCTION api.h_my_consent_delete(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM oauth.revoke_my_consent(r.id);
-  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+  RETURN api.no_content();
 END $$;
 COMMENT ON FUNCTION api.h_my_consent_delete(api.request) IS 'DELETE /api/v1/me/consents/{client_id}: withdraw consent; the client''s tokens for you are revoked.';
 
@@ -4244,6 +4246,35 @@ BEGIN
   RETURN v::int;
 END $$;
 COMMENT ON FUNCTION api.page_limit(api.request) IS 'The limit query parameter (1 to tenancy.bounds().page_max, default its page_size).';
+
+CREATE OR REPLACE FUNCTION api.h_tenant_delete(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM api.own_tenant(r);
+  IF tenancy.current_user_role() IS DISTINCT FROM 'owner' THEN
+    RAISE EXCEPTION 'only owners delete a tenant' USING ERRCODE = '42501';
+  END IF;
+  PERFORM tenancy.delete_tenant(r.id::uuid);
+  RETURN api.no_content();
+END $$;
+COMMENT ON FUNCTION api.h_tenant_delete(api.request) IS 'DELETE /api/v1/tenants/{id} (owners).';
+
+CREATE OR REPLACE FUNCTION api.h_user_delete(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM tenancy.delete_user(api.uuid_param(r, 'user'));
+  RETURN api.no_content();
+END $$;
+COMMENT ON FUNCTION api.h_user_delete(api.request) IS 'DELETE /api/v1/users/{id} (admins).';
+
+CREATE OR REPLACE FUNCTION api.h_client_delete(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM api.require_admin();
+  PERFORM oauth.delete_client(r.id);
+  RETURN api.no_content();
+END $$;
+COMMENT ON FUNCTION api.h_client_delete(api.request) IS 'DELETE /api/v1/clients/{id} (admins; not the console client).';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
