@@ -1049,6 +1049,7 @@ DECLARE
   k text;
   v jsonb;
   ttl text;
+  words text[];
   private_ok boolean;
   b record := tenancy.bounds();
   l record := oauth.lifetimes();
@@ -1133,26 +1134,17 @@ BEGIN
     uris := ARRAY(SELECT x.u FROM jsonb_array_elements_text(m->'redirect_uris') WITH ORDINALITY x(u, i)
                    GROUP BY x.u ORDER BY min(x.i));
   END IF;
-  -- OpenID Connect: application_type, id_token_signed_response_alg,
-  -- post_logout_redirect_uris; RFC 9068: access_token_format.
-  IF m ? 'application_type' AND jsonb_typeof(m->'application_type') <> 'null' THEN
-    IF m->>'application_type' NOT IN ('web', 'native') OR jsonb_typeof(m->'application_type') <> 'string' THEN
-      RETURN oauth._metadata_error('application_type must be web or native');
+  -- OpenID Connect: application_type, id_token_signed_response_alg (and
+  -- post_logout_redirect_uris below); RFC 9068: access_token_format. Each
+  -- is one of a few words, kept when given.
+  FOR k, words IN VALUES ('application_type', '{web,native}'::text[]), ('id_token_signed_response_alg', '{RS256,ES256}'),
+                         ('access_token_format', '{opaque,jwt}') LOOP
+    CONTINUE WHEN NOT m ? k OR jsonb_typeof(m->k) = 'null';
+    IF jsonb_typeof(m->k) <> 'string' OR NOT m->>k = ANY (words) THEN
+      RETURN oauth._metadata_error(format('%s must be %s', k, tenancy._words(words, 'or')));
     END IF;
-    r := r || jsonb_build_object('application_type', m->'application_type');
-  END IF;
-  IF m ? 'id_token_signed_response_alg' AND jsonb_typeof(m->'id_token_signed_response_alg') <> 'null' THEN
-    IF jsonb_typeof(m->'id_token_signed_response_alg') <> 'string' OR m->>'id_token_signed_response_alg' NOT IN ('RS256', 'ES256') THEN
-      RETURN oauth._metadata_error('id_token_signed_response_alg must be RS256 or ES256');
-    END IF;
-    r := r || jsonb_build_object('id_token_signed_response_alg', m->'id_token_signed_response_alg');
-  END IF;
-  IF m ? 'access_token_format' AND jsonb_typeof(m->'access_token_format') <> 'null' THEN
-    IF jsonb_typeof(m->'access_token_format') <> 'string' OR m->>'access_token_format' NOT IN ('opaque', 'jwt') THEN
-      RETURN oauth._metadata_error('access_token_format must be opaque or jwt');
-    END IF;
-    r := r || jsonb_build_object('access_token_format', m->'access_token_format');
-  END IF;
+    r := r || jsonb_build_object(k, m->k);
+  END LOOP;
   IF m ? 'post_logout_redirect_uris' AND jsonb_typeof(m->'post_logout_redirect_uris') <> 'null' THEN
     IF NOT oauth._string_array(m->'post_logout_redirect_uris') OR jsonb_array_length(m->'post_logout_redirect_uris') > b.uris_max THEN
       RETURN oauth._metadata_error(format('post_logout_redirect_uris must be an array of at most %s URIs', b.uris_max));
