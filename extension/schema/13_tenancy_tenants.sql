@@ -309,13 +309,11 @@ GRANT EXECUTE ON FUNCTION tenancy.set_limit_overrides(uuid, jsonb) TO backend_ad
 -- one, else the message saying what k must be. Tenant settings and client
 -- metadata (oauth._client_metadata) hold lifetimes to it.
 CREATE FUNCTION tenancy._seconds_problem(k text, v jsonb, lo integer, hi integer) RETURNS text
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  IF jsonb_typeof(v) IS DISTINCT FROM 'number' OR v::text !~ '^[0-9]{1,9}$' OR v::text::integer NOT BETWEEN lo AND hi THEN
-    RETURN format('%s must be a number of seconds between %s and %s', k, lo, hi);
-  END IF;
-  RETURN NULL;
-END $$;
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN NOT x.ok THEN format('%s must be a number of seconds between %s and %s', k, lo, hi) END
+    FROM (SELECT CASE WHEN jsonb_typeof(v) = 'number' AND v::text ~ '^[0-9]{1,9}$'
+                      THEN v::text::integer BETWEEN lo AND hi ELSE false END AS ok) x
+$$;
 COMMENT ON FUNCTION tenancy._seconds_problem(text, jsonb, integer, integer) IS 'Internal: NULL when a JSON value is a whole number of seconds from lo to hi, else the message saying what k must be.';
 
 -- Settings: validated keys only, so a typo does not silently do nothing.
@@ -325,8 +323,6 @@ DECLARE
   k text;
   v jsonb;
   problem text;
-  l record := oauth.lifetimes();
-  b record := tenancy.bounds();
 BEGIN
   IF jsonb_typeof(p) IS DISTINCT FROM 'object' THEN
     RAISE EXCEPTION 'settings must be a JSON object' USING ERRCODE = '22023';
@@ -348,14 +344,17 @@ BEGIN
         RAISE EXCEPTION '% must be true or false', k USING ERRCODE = '22023';
       END IF;
     WHEN 'access_token_ttl', 'refresh_token_ttl', 'code_ttl', 'refresh_token_max_lifetime' THEN
-      problem := CASE WHEN k = 'refresh_token_max_lifetime' THEN tenancy._seconds_problem(k, v, l.family_min, l.family_max)
-                      ELSE tenancy._seconds_problem(k, v, l.ttl_min, l.ttl_max) END;
+      SELECT CASE WHEN k = 'refresh_token_max_lifetime' THEN tenancy._seconds_problem(k, v, l.family_min, l.family_max)
+                  ELSE tenancy._seconds_problem(k, v, l.ttl_min, l.ttl_max) END
+        INTO problem FROM oauth.lifetimes() l;
       IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem USING ERRCODE = '22023';
       END IF;
     WHEN 'resource_indicators' THEN
-      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > b.resources_max OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) o
-           WHERE jsonb_typeof(o) <> 'string' OR o #>> '{}' !~ '^https?://[^[:space:]#]+$' OR length(o #>> '{}') > b.uri_max) THEN
+      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > (tenancy.bounds()).resources_max
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) o
+                     WHERE jsonb_typeof(o) <> 'string' OR o #>> '{}' !~ '^https?://[^[:space:]#]+$'
+                        OR length(o #>> '{}') > (tenancy.bounds()).uri_max) THEN
         RAISE EXCEPTION 'resource_indicators must be a list of absolute http(s) URIs without fragment' USING ERRCODE = '22023';
       END IF;
     ELSE
