@@ -11,7 +11,8 @@
 -- publish the one list, in its order.
 SELECT oauth.metadata_document('https://x.example')->'scopes_supported' = to_jsonb(oauth.scopes_supported()) AS metadata,
        oauth.protected_resource_document('https://x.example')->'scopes_supported' = to_jsonb(oauth.scopes_supported()) AS resource,
-       oauth.scopes_supported();
+       oauth.scopes_supported(),
+       oauth.metadata_document('https://x.example')->'id_token_signing_alg_values_supported' = to_jsonb(oauth.signing_algs()) AS algs;
 -- Stored scopes are sorted and distinct; the API scopes are scopes.
 SELECT oauth._scopes('write openid  read write'), oauth._scopes('read bogus') IS NULL AS unknown_is_null,
        oauth.api_scopes() <@ oauth.scopes_supported() AS api_scopes_known;
@@ -57,10 +58,11 @@ SELECT api.openapi_schemas()#>>'{TenantRegistration,properties,owner_password,mi
 -- Nothing but the owners in 02_constants.sql spells the scope list (three
 -- scope names in a row: an array, an IN list, a regular expression), a
 -- lifetime of oauth.lifetimes() or tenancy.throttling() (as seconds or as an
--- interval of hours or days) or a distinctive bound of tenancy.bounds():
--- no function of the extension and no CHECK constraint of its tables.
-WITH owners(f) AS (VALUES ('oauth.scopes_supported()'::regprocedure), ('oauth.api_scopes()'), ('oauth.lifetimes()'),
-                          ('tenancy.bounds()'), ('tenancy.throttling()')),
+-- interval of hours or days), a distinctive bound of tenancy.bounds() or a
+-- signing algorithm: no function of the extension and no CHECK constraint
+-- of its tables.
+WITH owners(f) AS (VALUES ('oauth.scopes_supported()'::regprocedure), ('oauth.api_scopes()'), ('oauth.signing_algs()'),
+                          ('oauth.lifetimes()'), ('tenancy.bounds()'), ('tenancy.throttling()')),
 src(what, src) AS (
   SELECT p.oid::regprocedure::text, p.prosrc
     FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
@@ -74,13 +76,16 @@ src(what, src) AS (
          ('control 2', 'SELECT ''{admin,email,openid,profile,read,write}''::text[]'),
          ('control 3', 'VALUES (t, uid, now() + interval ''8 hours'')'),
          ('control 4', 'coalesce(cl.access_token_ttl, 3600)'),
-         ('control 5', 'WHEN length(u) > 2000 THEN')
+         ('control 5', 'WHEN length(u) > 2000 THEN'),
+         ('control 6', 'FOREACH a IN ARRAY ARRAY[''RS256'', ''ES256''] LOOP'),
+         ('control 7', 'coalesce(alg, ''RS256'')')
 )
 SELECT what, kind FROM src, (VALUES
   ('scope list', '(openid|email|profile|read|write|admin)[^A-Za-z]{1,6}(openid|email|profile|read|write|admin)[^A-Za-z]{1,6}(openid|email|profile|read|write|admin)'),
   ('lifetime', '\m(900|3600|28800|86400|2592000|7776000|31536000|315360000)\M'),
   ('interval', '(?i)interval ''[0-9]+ (hour|day)s?'''),
-  ('bound', '\m(254|512|2000)\M')) k(kind, pat)
+  ('bound', '\m(254|512|2000)\M'),
+  ('signing algorithm', '(?i)''(RS256|ES256)''|(RS256|ES256)[^A-Za-z0-9]{1,6}(RS256|ES256)')) k(kind, pat)
  WHERE src ~ pat ORDER BY 1, 2;
 
 -- Honest volatility: the route map and the error mapping are no IMMUTABLE

@@ -13,7 +13,7 @@
 -- Each function is an IMMUTABLE constant: the planner folds it into the
 -- plans that call it, so reading it costs nothing per row or request.
 
--- Scopes -----------------------------------------------------------------------
+-- Scopes and algorithms ------------------------------------------------------------
 
 -- Every scope, in the order the discovery documents and pages list them.
 -- Stored scope strings and arrays are sorted (oauth._scopes).
@@ -32,6 +32,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT '{admin,profile,read,write}'::text[]
 $$;
 COMMENT ON FUNCTION oauth.api_scopes() IS 'The scopes of the tenant''s API (admin, profile, read, write): what routes may require, the console client''s scope and an owner''s context without a token.';
+
+-- The algorithms of the tenants' signing keys (extension/src/keys.c makes
+-- a key of each); the first is the default of id_tokens and signs JWT
+-- access tokens.
+CREATE FUNCTION oauth.signing_algs() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT '{RS256,ES256}'::text[]
+$$;
+COMMENT ON FUNCTION oauth.signing_algs() IS 'The JWS algorithms of the signing keys (RS256, ES256): every tenant has keys of each; the first is the default of id_tokens and signs JWT access tokens.';
 
 -- "a, b and c": a set named in a message.
 CREATE FUNCTION tenancy._words(items text[], conjunction text) RETURNS text

@@ -43,7 +43,8 @@ CREATE TABLE oauth.clients (
   updated_at                 timestamptz NOT NULL DEFAULT now(),
   resource_server            boolean NOT NULL DEFAULT false,
   access_token_format        text NOT NULL DEFAULT 'opaque' CHECK (access_token_format IN ('opaque', 'jwt')),
-  id_token_signed_response_alg text NOT NULL DEFAULT 'RS256' CHECK (id_token_signed_response_alg IN ('RS256', 'ES256')),
+  id_token_signed_response_alg text NOT NULL DEFAULT (oauth.signing_algs())[1]
+                             CHECK (id_token_signed_response_alg = ANY (oauth.signing_algs())),
   post_logout_redirect_uris  text[] NOT NULL DEFAULT '{}',
   application_type           text NOT NULL DEFAULT 'web' CHECK (application_type IN ('web', 'native')),
   PRIMARY KEY (tenant_id, client_id),
@@ -64,7 +65,7 @@ COMMENT ON COLUMN oauth.clients.refresh_token_ttl IS 'Refresh token lifetime in 
 COMMENT ON COLUMN oauth.clients.builtin IS 'True for the tenant''s console client (public, created with the tenant, cannot be deleted).';
 COMMENT ON COLUMN oauth.clients.resource_server IS 'True for a resource server (API): it may introspect every token of its tenant. Other clients introspect only their own tokens. Set only by admins (create_client, update_client), never by dynamic registration.';
 COMMENT ON COLUMN oauth.clients.access_token_format IS 'opaque (bfat_..., default) or jwt (RFC 9068, signed with the tenant''s keys); both are stored as digests and revocable.';
-COMMENT ON COLUMN oauth.clients.id_token_signed_response_alg IS 'Algorithm of this client''s id_tokens: RS256 (default) or ES256.';
+COMMENT ON COLUMN oauth.clients.id_token_signed_response_alg IS 'Algorithm of this client''s id_tokens: one of oauth.signing_algs(), the first by default (RS256).';
 COMMENT ON COLUMN oauth.clients.post_logout_redirect_uris IS 'Where RP-initiated logout may return to (exact match).';
 COMMENT ON COLUMN oauth.clients.application_type IS 'web or native (OpenID Connect Registration); native public clients may use private-use URI scheme redirects (RFC 8252).';
 COMMENT ON COLUMN oauth.clients.registered_via IS 'admin: created by an admin (create_client, or the console client); dynamic: RFC 7591 with an admin''s access token; open: RFC 7591 without one (open_registration), which limits what RFC 7592 updates may ask for.';

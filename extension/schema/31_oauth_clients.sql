@@ -232,7 +232,7 @@ BEGIN
   -- OpenID Connect: application_type, id_token_signed_response_alg (and
   -- post_logout_redirect_uris below); RFC 9068: access_token_format. Each
   -- is one of a few words, kept when given.
-  FOR k, words IN VALUES ('application_type', '{web,native}'::text[]), ('id_token_signed_response_alg', '{RS256,ES256}'),
+  FOR k, words IN VALUES ('application_type', '{web,native}'::text[]), ('id_token_signed_response_alg', oauth.signing_algs()),
                          ('access_token_format', '{opaque,jwt}') LOOP
     CONTINUE WHEN NOT m ? k OR jsonb_typeof(m->k) = 'null';
     IF jsonb_typeof(m->k) <> 'string' OR NOT m->>k = ANY (words) THEN
@@ -342,7 +342,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
            'refresh_token_ttl', c->'refresh_token_ttl',
            -- OpenID Connect and RFC 9068 metadata, when not the default.
            'application_type', CASE WHEN c->>'application_type' = 'native' THEN c->'application_type' END,
-           'id_token_signed_response_alg', CASE WHEN c->>'id_token_signed_response_alg' = 'ES256' THEN c->'id_token_signed_response_alg' END,
+           'id_token_signed_response_alg', CASE WHEN c->>'id_token_signed_response_alg' <> (oauth.signing_algs())[1]
+                                                THEN c->'id_token_signed_response_alg' END,
            'access_token_format', CASE WHEN c->>'access_token_format' = 'jwt' THEN c->'access_token_format' END,
            'post_logout_redirect_uris', CASE WHEN jsonb_array_length(coalesce(c->'post_logout_redirect_uris', '[]')) > 0
                                              THEN c->'post_logout_redirect_uris' END))
@@ -412,7 +413,7 @@ BEGIN
           ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
           v->>'scope', v->'extra', (v->>'access_token_ttl')::integer, (v->>'refresh_token_ttl')::integer,
           coalesce((v->>'resource_server')::boolean, false), coalesce(v->>'access_token_format', 'opaque'),
-          coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+          coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
           ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
           coalesce(v->>'application_type', 'web'));
   RETURN oauth._client_json(oauth._client_row(cid))
@@ -496,7 +497,7 @@ BEGIN
     access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer,
     resource_server = coalesce((v->>'resource_server')::boolean, false),
     access_token_format = coalesce(v->>'access_token_format', 'opaque'),
-    id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+    id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
     post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
     application_type = coalesce(v->>'application_type', 'web')
   WHERE c.tenant_id = t AND c.client_id = update_client.client_id;

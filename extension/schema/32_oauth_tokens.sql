@@ -259,7 +259,7 @@ DECLARE
 BEGIN
   IF (SELECT c.access_token_format FROM oauth.clients c WHERE c.tenant_id = p_tenant AND c.client_id = p_client) = 'jwt' THEN
     iss := coalesce(p_issuer, oauth._default_issuer(p_tenant));
-    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, 'RS256', 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
+    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, (oauth.signing_algs())[1], 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
       'iss', iss,
       'sub', coalesce(p_user::text, p_client),
       'aud', coalesce(p_audience, iss),

@@ -20,7 +20,7 @@
 CREATE TABLE oauth.signing_keys (
   tenant_id       uuid NOT NULL REFERENCES tenancy.tenants(id) ON DELETE CASCADE,
   kid             text NOT NULL CHECK (kid ~ '^[A-Za-z0-9_-]{43}$'),
-  alg             text NOT NULL CHECK (alg IN ('RS256', 'ES256')),
+  alg             text NOT NULL CHECK (alg = ANY (oauth.signing_algs())),
   state           text NOT NULL CHECK (state IN ('next', 'active', 'retired')),
   public_jwk      jsonb NOT NULL,
   public_der      bytea NOT NULL,
@@ -77,11 +77,12 @@ CREATE FUNCTION oauth._ensure_signing_keys(p_tenant uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE a text;
 BEGIN
-  IF (SELECT count(*) FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.state IN ('active', 'next')) = 4 THEN
+  IF (SELECT count(*) FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.state IN ('active', 'next'))
+     = 2 * cardinality(oauth.signing_algs()) THEN
     RETURN;
   END IF;
   PERFORM pg_advisory_xact_lock(hashtextextended('backend_framework.signing_keys:' || p_tenant::text, 0));
-  FOREACH a IN ARRAY ARRAY['RS256', 'ES256'] LOOP
+  FOREACH a IN ARRAY oauth.signing_algs() LOOP
     IF NOT EXISTS (SELECT 1 FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.alg = a AND k.state = 'active') THEN
       PERFORM oauth._new_signing_key(p_tenant, a, 'active');
     END IF;
@@ -146,7 +147,7 @@ BEGIN
   EXCEPTION WHEN OTHERS THEN
     RETURN NULL;
   END;
-  IF jsonb_typeof(h) <> 'object' OR h ? 'crit' OR h->>'alg' NOT IN ('RS256', 'ES256') THEN RETURN NULL; END IF;
+  IF jsonb_typeof(h) <> 'object' OR h ? 'crit' OR NOT h->>'alg' = ANY (oauth.signing_algs()) THEN RETURN NULL; END IF;
   SELECT s.public_der, s.alg INTO k FROM oauth.signing_keys s
    WHERE s.tenant_id = p_tenant AND s.kid = h->>'kid' AND s.alg = h->>'alg'
      AND (s.state <> 'retired' OR s.published_until > now());
@@ -284,7 +285,7 @@ BEGIN
     'nonce', p_nonce,
     'at_hash', CASE WHEN p_access_token IS NOT NULL THEN oauth._at_hash(p_access_token) END,
     'sid', p_sid));
-  RETURN (oauth._sign_jwt(p_tenant, coalesce(alg, 'RS256'), 'JWT', claims)).jwt;
+  RETURN (oauth._sign_jwt(p_tenant, coalesce(alg, (oauth.signing_algs())[1]), 'JWT', claims)).jwt;
 END $$;
 COMMENT ON FUNCTION oauth._id_token(uuid, text, text, uuid, text[], text, timestamptz, text, uuid) IS 'Internal: a signed id_token (iss, sub, aud, azp, iat, exp, auth_time, nonce, at_hash, sid, and the claims the scopes allow) with the client''s id_token_signed_response_alg.';
 REVOKE ALL ON FUNCTION oauth._id_token(uuid, text, text, uuid, text[], text, timestamptz, text, uuid) FROM PUBLIC;

@@ -59,6 +59,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 COMMENT ON FUNCTION oauth.api_scopes() IS 'The scopes of the tenant''s API (admin, profile, read, write): what routes may require, the console client''s scope and an owner''s context without a token.';
 
+CREATE OR REPLACE FUNCTION oauth.signing_algs() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT '{RS256,ES256}'::text[]
+$$;
+COMMENT ON FUNCTION oauth.signing_algs() IS 'The JWS algorithms of the signing keys (RS256, ES256): every tenant has keys of each; the first is the default of id_tokens and signs JWT access tokens.';
+
 CREATE OR REPLACE FUNCTION tenancy._words(items text[], conjunction text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE WHEN cardinality(items) > 1
@@ -258,11 +264,12 @@ SELECT pg_catalog.pg_extension_config_dump('api.routes', 'WHERE NOT builtin');
 -- below); OpenID Connect and RFC 9068 client metadata.
 ALTER TABLE oauth.clients
   ADD COLUMN access_token_format text NOT NULL DEFAULT 'opaque' CHECK (access_token_format IN ('opaque', 'jwt')),
-  ADD COLUMN id_token_signed_response_alg text NOT NULL DEFAULT 'RS256' CHECK (id_token_signed_response_alg IN ('RS256', 'ES256')),
+  ADD COLUMN id_token_signed_response_alg text NOT NULL DEFAULT (oauth.signing_algs())[1]
+    CHECK (id_token_signed_response_alg = ANY (oauth.signing_algs())),
   ADD COLUMN post_logout_redirect_uris text[] NOT NULL DEFAULT '{}',
   ADD COLUMN application_type text NOT NULL DEFAULT 'web' CHECK (application_type IN ('web', 'native'));
 COMMENT ON COLUMN oauth.clients.access_token_format IS 'opaque (bfat_..., default) or jwt (RFC 9068, signed with the tenant''s keys); both are stored as digests and revocable.';
-COMMENT ON COLUMN oauth.clients.id_token_signed_response_alg IS 'Algorithm of this client''s id_tokens: RS256 (default) or ES256.';
+COMMENT ON COLUMN oauth.clients.id_token_signed_response_alg IS 'Algorithm of this client''s id_tokens: one of oauth.signing_algs(), the first by default (RS256).';
 COMMENT ON COLUMN oauth.clients.post_logout_redirect_uris IS 'Where RP-initiated logout may return to (exact match).';
 COMMENT ON COLUMN oauth.clients.application_type IS 'web or native (OpenID Connect Registration); native public clients may use private-use URI scheme redirects (RFC 8252).';
 GRANT SELECT (access_token_format, id_token_signed_response_alg, post_logout_redirect_uris, application_type),
@@ -291,7 +298,7 @@ GRANT SELECT (id) ON oauth.login_sessions TO backend_gateway, backend_app, backe
 CREATE TABLE oauth.signing_keys (
   tenant_id       uuid NOT NULL REFERENCES tenancy.tenants(id) ON DELETE CASCADE,
   kid             text NOT NULL CHECK (kid ~ '^[A-Za-z0-9_-]{43}$'),
-  alg             text NOT NULL CHECK (alg IN ('RS256', 'ES256')),
+  alg             text NOT NULL CHECK (alg = ANY (oauth.signing_algs())),
   state           text NOT NULL CHECK (state IN ('next', 'active', 'retired')),
   public_jwk      jsonb NOT NULL,
   public_der      bytea NOT NULL,
@@ -1138,7 +1145,7 @@ BEGIN
   -- OpenID Connect: application_type, id_token_signed_response_alg (and
   -- post_logout_redirect_uris below); RFC 9068: access_token_format. Each
   -- is one of a few words, kept when given.
-  FOR k, words IN VALUES ('application_type', '{web,native}'::text[]), ('id_token_signed_response_alg', '{RS256,ES256}'),
+  FOR k, words IN VALUES ('application_type', '{web,native}'::text[]), ('id_token_signed_response_alg', oauth.signing_algs()),
                          ('access_token_format', '{opaque,jwt}') LOOP
     CONTINUE WHEN NOT m ? k OR jsonb_typeof(m->k) = 'null';
     IF jsonb_typeof(m->k) <> 'string' OR NOT m->>k = ANY (words) THEN
@@ -1242,7 +1249,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
            'refresh_token_ttl', c->'refresh_token_ttl',
            -- OpenID Connect and RFC 9068 metadata, when not the default.
            'application_type', CASE WHEN c->>'application_type' = 'native' THEN c->'application_type' END,
-           'id_token_signed_response_alg', CASE WHEN c->>'id_token_signed_response_alg' = 'ES256' THEN c->'id_token_signed_response_alg' END,
+           'id_token_signed_response_alg', CASE WHEN c->>'id_token_signed_response_alg' <> (oauth.signing_algs())[1]
+                                                THEN c->'id_token_signed_response_alg' END,
            'access_token_format', CASE WHEN c->>'access_token_format' = 'jwt' THEN c->'access_token_format' END,
            'post_logout_redirect_uris', CASE WHEN jsonb_array_length(coalesce(c->'post_logout_redirect_uris', '[]')) > 0
                                              THEN c->'post_logout_redirect_uris' END))
@@ -1286,7 +1294,7 @@ BEGIN
           ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
           v->>'scope', v->'extra', (v->>'access_token_ttl')::integer, (v->>'refresh_token_ttl')::integer,
           coalesce((v->>'resource_server')::boolean, false), coalesce(v->>'access_token_format', 'opaque'),
-          coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+          coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
           ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
           coalesce(v->>'application_type', 'web'));
   RETURN oauth._client_json(oauth._client_row(cid))
@@ -1352,7 +1360,7 @@ BEGIN
     access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer,
     resource_server = coalesce((v->>'resource_server')::boolean, false),
     access_token_format = coalesce(v->>'access_token_format', 'opaque'),
-    id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+    id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
     post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
     application_type = coalesce(v->>'application_type', 'web')
   WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
@@ -1447,7 +1455,7 @@ DECLARE
 BEGIN
   IF (SELECT c.access_token_format FROM oauth.clients c WHERE c.tenant_id = p_tenant AND c.client_id = p_client) = 'jwt' THEN
     iss := coalesce(p_issuer, oauth._default_issuer(p_tenant));
-    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, 'RS256', 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
+    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, (oauth.signing_algs())[1], 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
       'iss', iss,
       'sub', coalesce(p_user::text, p_client),
       'aud', coalesce(p_audience, iss),
@@ -2400,7 +2408,7 @@ BEGIN
             ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
             ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
             v->>'scope', v->'extra', mode, coalesce(v->>'access_token_format', 'opaque'),
-            coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+            coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
             ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
             coalesce(v->>'application_type', 'web'));
     status := 201;
@@ -2470,7 +2478,7 @@ BEGIN
       response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
       scope = v->>'scope', extra = v->'extra',
       access_token_format = coalesce(v->>'access_token_format', 'opaque'),
-      id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+      id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
       post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
       application_type = coalesce(v->>'application_type', 'web')
     WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
@@ -2545,7 +2553,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     'introspection_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post"]'::jsonb,
     'scopes_supported', to_jsonb(oauth.scopes_supported()),
     'subject_types_supported', '["public"]'::jsonb,
-    'id_token_signing_alg_values_supported', '["RS256", "ES256"]'::jsonb,
+    'id_token_signing_alg_values_supported', to_jsonb(oauth.signing_algs()),
     'claims_supported', '["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "name", "updated_at", "email", "email_verified"]'::jsonb,
     'prompt_values_supported', '["none", "login", "consent", "select_account"]'::jsonb,
     'claims_parameter_supported', false,
@@ -2837,11 +2845,12 @@ CREATE OR REPLACE FUNCTION oauth._ensure_signing_keys(p_tenant uuid) RETURNS voi
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE a text;
 BEGIN
-  IF (SELECT count(*) FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.state IN ('active', 'next')) = 4 THEN
+  IF (SELECT count(*) FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.state IN ('active', 'next'))
+     = 2 * cardinality(oauth.signing_algs()) THEN
     RETURN;
   END IF;
   PERFORM pg_advisory_xact_lock(hashtextextended('backend_framework.signing_keys:' || p_tenant::text, 0));
-  FOREACH a IN ARRAY ARRAY['RS256', 'ES256'] LOOP
+  FOREACH a IN ARRAY oauth.signing_algs() LOOP
     IF NOT EXISTS (SELECT 1 FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.alg = a AND k.state = 'active') THEN
       PERFORM oauth._new_signing_key(p_tenant, a, 'active');
     END IF;
@@ -2901,7 +2910,7 @@ BEGIN
   EXCEPTION WHEN OTHERS THEN
     RETURN NULL;
   END;
-  IF jsonb_typeof(h) <> 'object' OR h ? 'crit' OR h->>'alg' NOT IN ('RS256', 'ES256') THEN RETURN NULL; END IF;
+  IF jsonb_typeof(h) <> 'object' OR h ? 'crit' OR NOT h->>'alg' = ANY (oauth.signing_algs()) THEN RETURN NULL; END IF;
   SELECT s.public_der, s.alg INTO k FROM oauth.signing_keys s
    WHERE s.tenant_id = p_tenant AND s.kid = h->>'kid' AND s.alg = h->>'alg'
      AND (s.state <> 'retired' OR s.published_until > now());
@@ -3024,7 +3033,7 @@ BEGIN
     'nonce', p_nonce,
     'at_hash', CASE WHEN p_access_token IS NOT NULL THEN oauth._at_hash(p_access_token) END,
     'sid', p_sid));
-  RETURN (oauth._sign_jwt(p_tenant, coalesce(alg, 'RS256'), 'JWT', claims)).jwt;
+  RETURN (oauth._sign_jwt(p_tenant, coalesce(alg, (oauth.signing_algs())[1]), 'JWT', claims)).jwt;
 END $$;
 COMMENT ON FUNCTION oauth._id_token(uuid, text, text, uuid, text[], text, timestamptz, text, uuid) IS 'Internal: a signed id_token (iss, sub, aud, azp, iat, exp, auth_time, nonce, at_hash, sid, and the claims the scopes allow) with the client''s id_token_signed_response_alg.';
 REVOKE ALL ON FUNCTION oauth._id_token(uuid, text, text, uuid, text[], text, timestamptz, text, uuid) FROM PUBLIC;
