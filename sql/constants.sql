@@ -64,7 +64,7 @@ SELECT api.openapi_schemas()#>>'{TenantRegistration,properties,owner_password,mi
 WITH owners(f) AS (VALUES ('oauth.scopes_supported()'::regprocedure), ('oauth.api_scopes()'), ('oauth.signing_algs()'),
                           ('oauth.lifetimes()'), ('tenancy.bounds()'), ('tenancy.throttling()')),
 src(what, src) AS (
-  SELECT p.oid::regprocedure::text, p.prosrc
+  SELECT p.oid::regprocedure::text, regexp_replace(p.prosrc, '--[^\n]*', '', 'g')  -- code, not comments
     FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
    WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'backend_framework')
      AND p.oid NOT IN (SELECT f FROM owners)
@@ -84,7 +84,7 @@ SELECT what, kind FROM src, (VALUES
   ('scope list', '(openid|email|profile|read|write|admin)[^A-Za-z]{1,6}(openid|email|profile|read|write|admin)[^A-Za-z]{1,6}(openid|email|profile|read|write|admin)'),
   ('lifetime', '\m(900|3600|28800|86400|2592000|7776000|31536000|315360000)\M'),
   ('interval', '(?i)interval ''[0-9]+ (hour|day)s?'''),
-  ('bound', '\m(254|512|2000)\M'),
+  ('bound', '\m(254|512|2000|10000|1000000)\M'),
   ('signing algorithm', '(?i)''(RS256|ES256)''|(RS256|ES256)[^A-Za-z0-9]{1,6}(RS256|ES256)')) k(kind, pat)
  WHERE src ~ pat ORDER BY 1, 2;
 
@@ -99,7 +99,7 @@ SELECT oid::regprocedure, provolatile FROM pg_proc
 -- TimeZone and DateStyle settings), or calls a function of the extension
 -- that is not IMMUTABLE.
 WITH f(fn, src) AS (
-  SELECT p.oid::regprocedure::text, p.prosrc
+  SELECT p.oid::regprocedure::text, regexp_replace(p.prosrc, '--[^\n]*', '', 'g')  -- code, not comments
     FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
     JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
    WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'backend_framework')

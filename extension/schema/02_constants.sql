@@ -87,7 +87,8 @@ CREATE FUNCTION tenancy.bounds(
   OUT name_max integer, OUT email_max integer, OUT password_max_bytes integer,
   OUT page_size integer, OUT page_max integer,
   OUT uri_max integer, OUT uris_max integer, OUT contacts_max integer, OUT resources_max integer,
-  OUT client_id_min integer, OUT client_id_max integer, OUT nonce_max integer)
+  OUT client_id_min integer, OUT client_id_max integer, OUT nonce_max integer,
+  OUT purge_batch integer, OUT purge_batch_max integer, OUT mail_batch integer, OUT mail_batch_max integer)
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
   name_max := 200;                -- tenant names, display names, client names, invitation notes
@@ -102,8 +103,12 @@ BEGIN
   client_id_min := 3;             -- a client_id an admin chooses
   client_id_max := 100;
   nonce_max := 512;               -- OpenID Connect nonce of an authorization request
+  purge_batch := 10000;           -- rows per table one oauth.purge_expired() call deletes by default
+  purge_batch_max := 1000000;
+  mail_batch := 100;              -- resets one tenancy.take_password_reset_mail() call takes by default
+  mail_batch_max := 1000;
 END $$;
-COMMENT ON FUNCTION tenancy.bounds() IS 'Lengths and counts inputs are held to: names (tenant, display, client, invitation note), e-mail addresses, passwords (bytes), list pages (default and largest), URIs and how many a client registers, contacts, resource indicators, chosen client_ids, nonces.';
+COMMENT ON FUNCTION tenancy.bounds() IS 'Lengths and counts inputs are held to: names (tenant, display, client, invitation note), e-mail addresses, passwords (bytes), list pages (default and largest), URIs and how many a client registers, contacts, resource indicators, chosen client_ids, nonces; rows per call of oauth.purge_expired and tenancy.take_password_reset_mail (default and largest).';
 
 -- Patterns -------------------------------------------------------------------------
 

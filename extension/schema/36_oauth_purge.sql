@@ -1,9 +1,9 @@
 -- 36_oauth_purge.sql — removal of expired OAuth rows in bounded batches.
 
-CREATE FUNCTION oauth.purge_expired(batch integer DEFAULT 10000) RETURNS bigint
+CREATE FUNCTION oauth.purge_expired(batch integer DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  b integer := greatest(1, least(coalesce(batch, 10000), 1000000));
+  b integer := greatest(1, least(coalesce(batch, (tenancy.bounds()).purge_batch), (tenancy.bounds()).purge_batch_max));
   t record;
   n bigint;
   total bigint := 0;
@@ -26,6 +26,6 @@ BEGIN
   END LOOP;
   RETURN total;
 END $$;
-COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes oauth.lifetimes().code_kept after expiry (replays are still detected until then), login sessions past expiry, failed-login counters when forgotten (tenancy.throttling().login_memory after the last failure). Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
+COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (default and largest: tenancy.bounds().purge_batch, purge_batch_max) (each lookup uses the expiry index): tokens past expires_at, authorization codes oauth.lifetimes().code_kept after expiry (replays are still detected until then), login sessions past expiry, failed-login counters when forgotten (tenancy.throttling().login_memory after the last failure). Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
 REVOKE ALL ON FUNCTION oauth.purge_expired(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.purge_expired(integer) TO backend_admin;

@@ -99,7 +99,8 @@ CREATE OR REPLACE FUNCTION tenancy.bounds(
   OUT name_max integer, OUT email_max integer, OUT password_max_bytes integer,
   OUT page_size integer, OUT page_max integer,
   OUT uri_max integer, OUT uris_max integer, OUT contacts_max integer, OUT resources_max integer,
-  OUT client_id_min integer, OUT client_id_max integer, OUT nonce_max integer)
+  OUT client_id_min integer, OUT client_id_max integer, OUT nonce_max integer,
+  OUT purge_batch integer, OUT purge_batch_max integer, OUT mail_batch integer, OUT mail_batch_max integer)
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
   name_max := 200;                -- tenant names, display names, client names, invitation notes
@@ -114,8 +115,12 @@ BEGIN
   client_id_min := 3;             -- a client_id an admin chooses
   client_id_max := 100;
   nonce_max := 512;               -- OpenID Connect nonce of an authorization request
+  purge_batch := 10000;           -- rows per table one oauth.purge_expired() call deletes by default
+  purge_batch_max := 1000000;
+  mail_batch := 100;              -- resets one tenancy.take_password_reset_mail() call takes by default
+  mail_batch_max := 1000;
 END $$;
-COMMENT ON FUNCTION tenancy.bounds() IS 'Lengths and counts inputs are held to: names (tenant, display, client, invitation note), e-mail addresses, passwords (bytes), list pages (default and largest), URIs and how many a client registers, contacts, resource indicators, chosen client_ids, nonces.';
+COMMENT ON FUNCTION tenancy.bounds() IS 'Lengths and counts inputs are held to: names (tenant, display, client, invitation note), e-mail addresses, passwords (bytes), list pages (default and largest), URIs and how many a client registers, contacts, resource indicators, chosen client_ids, nonces; rows per call of oauth.purge_expired and tenancy.take_password_reset_mail (default and largest).';
 
 CREATE OR REPLACE FUNCTION tenancy.slug_pattern() RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -439,7 +444,7 @@ REVOKE ALL ON FUNCTION tenancy.tenant_stats(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.tenant_stats(uuid) TO backend_gateway, backend_app, backend_admin;
 COMMENT ON FUNCTION tenancy.tenant_stats(uuid) IS 'Usage of a tenant against its limits: users, API calls this month, storage bytes (admins and owners of the tenant, or backend_admin). Limit null = unlimited.';
 -- The extension's worker runs the purge (backend_framework.purge_interval).
-COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes oauth.lifetimes().code_kept after expiry (replays are still detected until then), login sessions past expiry, failed-login counters when forgotten (tenancy.throttling().login_memory after the last failure). Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
+COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (default and largest: tenancy.bounds().purge_batch, purge_batch_max) (each lookup uses the expiry index): tokens past expires_at, authorization codes oauth.lifetimes().code_kept after expiry (replays are still detected until then), login sessions past expiry, failed-login counters when forgotten (tenancy.throttling().login_memory after the last failure). Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
 -- The tenant cache of the C request path (tenant.c) and its invalidation.
 CREATE FUNCTION tenancy._tenants_changed() RETURNS trigger
   LANGUAGE c AS 'MODULE_PATHNAME', 'bf_tenants_changed';
@@ -2751,7 +2756,7 @@ COMMENT ON FUNCTION tenancy.reset_password(uuid) IS 'Admins and owners (scope ad
 REVOKE ALL ON FUNCTION tenancy.reset_password(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.reset_password(uuid) TO backend_gateway, backend_app, backend_admin;
 
-CREATE OR REPLACE FUNCTION tenancy.take_password_reset_mail(p_limit integer DEFAULT 100)
+CREATE OR REPLACE FUNCTION tenancy.take_password_reset_mail(p_limit integer DEFAULT NULL)
 RETURNS TABLE (tenant_id uuid, tenant_slug text, user_id uuid, email text, reset_token text, expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
@@ -2765,7 +2770,7 @@ BEGIN
              JOIN tenancy.tenants n ON n.id = p.tenant_id
             WHERE p.delivered_at IS NULL AND p.closed_at IS NULL AND u.status = 'active'
             ORDER BY p.requested_at
-            LIMIT greatest(1, least(coalesce(p_limit, 100), 1000))
+            LIMIT greatest(1, least(coalesce(p_limit, (tenancy.bounds()).mail_batch), (tenancy.bounds()).mail_batch_max))
               FOR UPDATE OF p SKIP LOCKED
   LOOP
     tok := oauth.random_token('reset');
@@ -2779,7 +2784,7 @@ BEGIN
     RETURN NEXT;
   END LOOP;
 END $$;
-COMMENT ON FUNCTION tenancy.take_password_reset_mail(integer) IS 'backend_admin only (the platform''s mail sender): takes up to p_limit pending password resets of all tenants and returns, once, each user''s e-mail and a new one-time secret (valid for oauth.lifetimes().password_reset seconds) to send them; only its digest is kept. The user redeems it with POST /api/v1/password-reset (tenancy.redeem_password_reset).';
+COMMENT ON FUNCTION tenancy.take_password_reset_mail(integer) IS 'backend_admin only (the platform''s mail sender): takes up to p_limit (default and largest: tenancy.bounds().mail_batch, mail_batch_max) pending password resets of all tenants and returns, once, each user''s e-mail and a new one-time secret (valid for oauth.lifetimes().password_reset seconds) to send them; only its digest is kept. The user redeems it with POST /api/v1/password-reset (tenancy.redeem_password_reset).';
 REVOKE ALL ON FUNCTION tenancy.take_password_reset_mail(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.take_password_reset_mail(integer) TO backend_admin;
 
@@ -4197,10 +4202,10 @@ END $$;
 COMMENT ON FUNCTION oauth._record_login(uuid, text, text, boolean) IS 'Internal: counts a failed password check for the e-mail and the client address, or clears both counters after a success.';
 REVOKE ALL ON FUNCTION oauth._record_login(uuid, text, text, boolean) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION oauth.purge_expired(batch integer DEFAULT 10000) RETURNS bigint
+CREATE OR REPLACE FUNCTION oauth.purge_expired(batch integer DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  b integer := greatest(1, least(coalesce(batch, 10000), 1000000));
+  b integer := greatest(1, least(coalesce(batch, (tenancy.bounds()).purge_batch), (tenancy.bounds()).purge_batch_max));
   t record;
   n bigint;
   total bigint := 0;
@@ -4223,7 +4228,7 @@ BEGIN
   END LOOP;
   RETURN total;
 END $$;
-COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes oauth.lifetimes().code_kept after expiry (replays are still detected until then), login sessions past expiry, failed-login counters when forgotten (tenancy.throttling().login_memory after the last failure). Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
+COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (default and largest: tenancy.bounds().purge_batch, purge_batch_max) (each lookup uses the expiry index): tokens past expires_at, authorization codes oauth.lifetimes().code_kept after expiry (replays are still detected until then), login sessions past expiry, failed-login counters when forgotten (tenancy.throttling().login_memory after the last failure). Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
 REVOKE ALL ON FUNCTION oauth.purge_expired(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.purge_expired(integer) TO backend_admin;
 
