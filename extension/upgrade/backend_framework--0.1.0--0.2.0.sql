@@ -682,15 +682,25 @@ BEGIN
   END LOOP;
 END $$;
 
+CREATE OR REPLACE FUNCTION tenancy._default_port(scheme text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE scheme WHEN 'https' THEN 443 ELSE 80 END
+$$;
+COMMENT ON FUNCTION tenancy._default_port(text) IS 'Internal: 443 for https, else 80.';
+
+CREATE OR REPLACE FUNCTION tenancy._origin(scheme text, host text, port integer) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT scheme || '://' || host || CASE WHEN port IS NULL OR port = tenancy._default_port(scheme) THEN '' ELSE ':' || port END
+$$;
+COMMENT ON FUNCTION tenancy._origin(text, text, integer) IS 'Internal: scheme://host[:port] without the scheme''s default port.';
+
 CREATE OR REPLACE FUNCTION tenancy.public_urls(OUT ord integer, OUT url text, OUT scheme text, OUT host text, OUT port integer)
 RETURNS SETOF record
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT e.ord::integer,
-         m[1] || '://' || m[2] || CASE WHEN m[3] IS NULL OR m[3]::integer = CASE m[1] WHEN 'https' THEN 443 ELSE 80 END
-                                       THEN '' ELSE ':' || m[3]::integer END,
-         m[1], m[2], coalesce(m[3]::integer, CASE m[1] WHEN 'https' THEN 443 ELSE 80 END)
+  SELECT e.ord::integer, tenancy._origin(m[1], m[2], p.port), m[1], m[2], p.port
     FROM unnest(string_to_array(current_setting('backend_framework.public_urls'), ',')) WITH ORDINALITY e(v, ord),
-         LATERAL regexp_match(lower(btrim(e.v)), '^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?/?$') m
+         LATERAL regexp_match(lower(btrim(e.v)), '^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?/?$') m,
+         LATERAL (SELECT coalesce(m[3]::integer, tenancy._default_port(m[1])) AS port) p
    WHERE m IS NOT NULL
    ORDER BY e.ord
 $$;
@@ -3315,14 +3325,13 @@ BEGIN
     RETURN u.url;
   END IF;
   SELECT pu.url INTO u FROM tenancy.public_urls() pu WHERE pu.host = p_host
-   ORDER BY pu.port IS DISTINCT FROM coalesce(p_port, CASE pu.scheme WHEN 'https' THEN 443 ELSE 80 END), pu.ord LIMIT 1;
+   ORDER BY pu.port IS DISTINCT FROM coalesce(p_port, tenancy._default_port(pu.scheme)), pu.ord LIMIT 1;
   IF FOUND THEN RETURN u.url; END IF;
   IF p_tenant_host THEN
     SELECT pu.scheme, pu.port INTO u FROM tenancy.public_urls() pu
      ORDER BY pu.host IS DISTINCT FROM base,
-              pu.port IS DISTINCT FROM coalesce(p_port, CASE pu.scheme WHEN 'https' THEN 443 ELSE 80 END), pu.ord LIMIT 1;
-    RETURN u.scheme || '://' || p_host
-           || CASE WHEN u.port = CASE u.scheme WHEN 'https' THEN 443 ELSE 80 END THEN '' ELSE ':' || u.port END;
+              pu.port IS DISTINCT FROM coalesce(p_port, tenancy._default_port(pu.scheme)), pu.ord LIMIT 1;
+    RETURN tenancy._origin(u.scheme, p_host, u.port);
   END IF;
   IF p_any_host THEN RETURN NULL; END IF;
   RAISE EXCEPTION 'this server does not serve the host named in the request' USING ERRCODE = 'TB421',
