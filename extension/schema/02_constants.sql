@@ -127,6 +127,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 COMMENT ON FUNCTION tenancy.domain_pattern() IS 'The regular expression a custom domain matches (lower-case DNS labels and a top-level domain).';
 
+-- A uuid as text (a tenant named by id rather than by slug, an {id} of a
+-- route); compared case-insensitively (~*).
+CREATE FUNCTION tenancy.uuid_pattern() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+$$;
+COMMENT ON FUNCTION tenancy.uuid_pattern() IS 'The regular expression (case-insensitive, ~*) of a uuid in its usual text form.';
+
 -- Throttling -----------------------------------------------------------------------
 
 -- Password checks: a key (an e-mail address, or a client address) with n

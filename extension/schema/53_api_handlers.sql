@@ -6,7 +6,7 @@
 CREATE FUNCTION api.uuid_param(r api.request, what text) RETURNS uuid
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-  IF r.id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+  IF r.id ~* tenancy.uuid_pattern() THEN
     RETURN r.id::uuid;
   END IF;
   RAISE EXCEPTION '% not found', what USING ERRCODE = 'P0002';

@@ -134,6 +134,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 COMMENT ON FUNCTION tenancy.domain_pattern() IS 'The regular expression a custom domain matches (lower-case DNS labels and a top-level domain).';
 
+CREATE OR REPLACE FUNCTION tenancy.uuid_pattern() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+$$;
+COMMENT ON FUNCTION tenancy.uuid_pattern() IS 'The regular expression (case-insensitive, ~*) of a uuid in its usual text form.';
+
 CREATE OR REPLACE FUNCTION tenancy.throttling(
   OUT login_per_address integer, OUT login_per_email integer, OUT login_max_wait integer, OUT login_memory integer,
   OUT signup_window integer)
@@ -738,7 +744,7 @@ DECLARE
   t tenancy.tenants;
   dom text := lower(btrim(p_domain));
 BEGIN
-  IF p_tenant ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+  IF p_tenant ~* tenancy.uuid_pattern() THEN
     SELECT * INTO t FROM tenancy.tenants WHERE id = p_tenant::uuid FOR UPDATE;
   ELSE
     SELECT * INTO t FROM tenancy.tenants WHERE slug = lower(p_tenant) FOR UPDATE;
@@ -3787,7 +3793,7 @@ CREATE OR REPLACE FUNCTION tenancy._find_tenant(p_key text, p_by_id_too boolean,
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE st text;
 BEGIN
-  IF p_by_id_too AND p_key ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+  IF p_by_id_too AND p_key ~* tenancy.uuid_pattern() THEN
     SELECT t.id, t.slug, t.status INTO id, slug, st FROM tenancy.tenants t WHERE t.id = p_key::uuid;
   ELSE
     SELECT t.id, t.slug, t.status INTO id, slug, st FROM tenancy.tenants t WHERE t.slug = lower(p_key);
@@ -4108,7 +4114,7 @@ CREATE OR REPLACE FUNCTION tenancy.enter_tenant(slug_or_id text) RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE t uuid;
 BEGIN
-  IF slug_or_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+  IF slug_or_id ~* tenancy.uuid_pattern() THEN
     SELECT id INTO t FROM tenancy.tenants WHERE id = slug_or_id::uuid;
   ELSE
     SELECT id INTO t FROM tenancy.tenants WHERE slug = lower(slug_or_id);
@@ -4283,6 +4289,16 @@ BEGIN
   RETURN api.no_content();
 END $$;
 COMMENT ON FUNCTION api.h_client_delete(api.request) IS 'DELETE /api/v1/clients/{id} (admins; not the console client).';
+
+CREATE OR REPLACE FUNCTION api.uuid_param(r api.request, what text) RETURNS uuid
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF r.id ~* tenancy.uuid_pattern() THEN
+    RETURN r.id::uuid;
+  END IF;
+  RAISE EXCEPTION '% not found', what USING ERRCODE = 'P0002';
+END $$;
+COMMENT ON FUNCTION api.uuid_param(api.request, text) IS 'The {id} path parameter as a uuid; 404 when it is not one.';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
