@@ -112,28 +112,19 @@ COMMENT ON FUNCTION tenancy.bounds() IS 'Lengths and counts inputs are held to: 
 
 -- Patterns -------------------------------------------------------------------------
 
--- A tenant's slug: 3 to 63 lower-case letters, digits and hyphens, starting
--- and ending with a letter or digit (a DNS label: subdomains name tenants).
-CREATE FUNCTION tenancy.slug_pattern() RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT '^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$'
-$$;
-COMMENT ON FUNCTION tenancy.slug_pattern() IS 'The regular expression a tenant slug matches (3 to 63 lower-case letters, digits and hyphens, a letter or digit at both ends).';
-
--- A custom domain: a lower-case host name of DNS labels with a top-level domain.
-CREATE FUNCTION tenancy.domain_pattern() RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$'
-$$;
-COMMENT ON FUNCTION tenancy.domain_pattern() IS 'The regular expression a custom domain matches (lower-case DNS labels and a top-level domain).';
-
--- A uuid as text (a tenant named by id rather than by slug, an {id} of a
--- route); compared case-insensitively (~*).
-CREATE FUNCTION tenancy.uuid_pattern() RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-$$;
-COMMENT ON FUNCTION tenancy.uuid_pattern() IS 'The regular expression (case-insensitive, ~*) of a uuid in its usual text form.';
+-- Regular expressions: a tenant's slug (3 to 63 lower-case letters, digits
+-- and hyphens, a letter or digit at both ends: a DNS label, since
+-- subdomains name tenants); a custom domain (lower-case DNS labels and a
+-- top-level domain); a uuid as text (a tenant named by id rather than by
+-- slug, an {id} of a route; compare it with ~*, case-insensitively).
+CREATE FUNCTION tenancy.patterns(OUT slug text, OUT domain text, OUT uuid text)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  slug := '^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$';
+  domain := '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$';
+  uuid := '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+END $$;
+COMMENT ON FUNCTION tenancy.patterns() IS 'Regular expressions: slug (a tenant slug: 3 to 63 lower-case letters, digits and hyphens, a letter or digit at both ends), domain (a custom domain: lower-case DNS labels and a top-level domain), uuid (a uuid as text; match it with ~*).';
 
 -- Throttling -----------------------------------------------------------------------
 

@@ -32,10 +32,10 @@ COMMENT ON FUNCTION tenancy.is_reserved_slug(text) IS 'True for slugs the platfo
 CREATE TABLE tenancy.tenants (
   id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   slug            text NOT NULL UNIQUE
-                  CHECK (slug ~ tenancy.slug_pattern())
+                  CHECK (slug ~ (tenancy.patterns()).slug)
                   CHECK (NOT tenancy.is_reserved_slug(slug)),
   name            text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND (tenancy.bounds()).name_max),
-  custom_domain   text CHECK (custom_domain ~ tenancy.domain_pattern()),
+  custom_domain   text CHECK (custom_domain ~ (tenancy.patterns()).domain),
   plan            text NOT NULL DEFAULT 'free' REFERENCES tenancy.plans(name),
   status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
   settings        jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),

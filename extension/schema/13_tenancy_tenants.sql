@@ -42,7 +42,7 @@ CREATE FUNCTION tenancy._check_slug(p_slug text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE s text := lower(btrim(p_slug));
 BEGIN
-  IF s IS NULL OR s !~ tenancy.slug_pattern() THEN
+  IF s IS NULL OR s !~ (tenancy.patterns()).slug THEN
     RAISE EXCEPTION 'invalid slug' USING ERRCODE = '22023',
       DETAIL = 'A slug has 3 to 63 lower-case letters, digits or hyphens, and starts and ends with a letter or digit.';
   END IF;
@@ -229,7 +229,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE dom text := lower(btrim(p_custom_domain));
 BEGIN
   IF p_name IS NOT NULL THEN PERFORM tenancy._check_name(p_name); END IF;
-  IF dom <> '' AND dom !~ tenancy.domain_pattern() THEN
+  IF dom <> '' AND dom !~ (tenancy.patterns()).domain THEN
     RAISE EXCEPTION 'invalid custom domain' USING ERRCODE = '22023', DETAIL = 'Give a host name such as app.example.com.';
   END IF;
   IF p_plan IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tenancy.plans WHERE name = p_plan) THEN

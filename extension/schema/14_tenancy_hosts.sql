@@ -74,7 +74,7 @@ DECLARE
   t tenancy.tenants;
   dom text := lower(btrim(p_domain));
 BEGIN
-  IF p_tenant ~* tenancy.uuid_pattern() THEN
+  IF p_tenant ~* (tenancy.patterns()).uuid THEN
     SELECT * INTO t FROM tenancy.tenants WHERE id = p_tenant::uuid FOR UPDATE;
   ELSE
     SELECT * INTO t FROM tenancy.tenants WHERE slug = lower(p_tenant) FOR UPDATE;

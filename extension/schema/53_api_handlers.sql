@@ -6,7 +6,7 @@
 CREATE FUNCTION api.uuid_param(r api.request, what text) RETURNS uuid
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-  IF r.id ~* tenancy.uuid_pattern() THEN
+  IF r.id ~* (tenancy.patterns()).uuid THEN
     RETURN r.id::uuid;
   END IF;
   RAISE EXCEPTION '% not found', what USING ERRCODE = 'P0002';

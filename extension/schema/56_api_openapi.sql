@@ -4,7 +4,7 @@
 -- The numbers in it come from their one place: %1$s the setting
 -- backend_framework.password_min_length, %2$s..%8$s tenancy.bounds() and
 -- oauth.lifetimes(), %9$s the scopes (oauth.scopes_supported()), %10$s the
--- slug rule (tenancy.slug_pattern()).
+-- slug rule (tenancy.patterns()).
 CREATE FUNCTION api.openapi_schemas() RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 SELECT format($json${
@@ -106,7 +106,7 @@ SELECT format($json${
         "properties": {"issuer": {"type": "string"}, "authorization_endpoint": {"type": "string"}, "token_endpoint": {"type": "string"}}}
 }$json$, current_setting('backend_framework.password_min_length'), b.name_max, l.ttl_min, l.ttl_max, l.family_min, l.family_max,
   b.resources_max, b.uri_max,
-  to_jsonb(format('^(%1$s)( (%1$s))*$', array_to_string(oauth.scopes_supported(), '|'))), to_jsonb(tenancy.slug_pattern()))::jsonb
+  to_jsonb(format('^(%1$s)( (%1$s))*$', array_to_string(oauth.scopes_supported(), '|'))), to_jsonb((tenancy.patterns()).slug))::jsonb
   FROM tenancy.bounds() b, oauth.lifetimes() l
 $$;
 COMMENT ON FUNCTION api.openapi_schemas() IS 'Component schemas of the OpenAPI document (with the password setting, bounds, lifetimes and scopes of the deployment).';

@@ -122,23 +122,14 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION tenancy.bounds() IS 'Lengths and counts inputs are held to: names (tenant, display, client, invitation note), e-mail addresses, passwords (bytes), list pages (default and largest), URIs and how many a client registers, contacts, resource indicators, chosen client_ids, nonces; rows per call of oauth.purge_expired and tenancy.take_password_reset_mail (default and largest).';
 
-CREATE OR REPLACE FUNCTION tenancy.slug_pattern() RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT '^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$'
-$$;
-COMMENT ON FUNCTION tenancy.slug_pattern() IS 'The regular expression a tenant slug matches (3 to 63 lower-case letters, digits and hyphens, a letter or digit at both ends).';
-
-CREATE OR REPLACE FUNCTION tenancy.domain_pattern() RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$'
-$$;
-COMMENT ON FUNCTION tenancy.domain_pattern() IS 'The regular expression a custom domain matches (lower-case DNS labels and a top-level domain).';
-
-CREATE OR REPLACE FUNCTION tenancy.uuid_pattern() RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-$$;
-COMMENT ON FUNCTION tenancy.uuid_pattern() IS 'The regular expression (case-insensitive, ~*) of a uuid in its usual text form.';
+CREATE OR REPLACE FUNCTION tenancy.patterns(OUT slug text, OUT domain text, OUT uuid text)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  slug := '^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$';
+  domain := '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$';
+  uuid := '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+END $$;
+COMMENT ON FUNCTION tenancy.patterns() IS 'Regular expressions: slug (a tenant slug: 3 to 63 lower-case letters, digits and hyphens, a letter or digit at both ends), domain (a custom domain: lower-case DNS labels and a top-level domain), uuid (a uuid as text; match it with ~*).';
 
 CREATE OR REPLACE FUNCTION tenancy.throttling(
   OUT login_per_address integer, OUT login_per_email integer, OUT login_max_wait integer, OUT login_memory integer,
@@ -335,11 +326,11 @@ SELECT pg_catalog.pg_extension_config_dump('oauth.signing_keys', '');
 
 -- Constraints read their numbers, patterns and scopes from one place (issue 14).
 ALTER TABLE tenancy.tenants
-  DROP CONSTRAINT tenants_slug_check, ADD CONSTRAINT tenants_slug_check CHECK (slug ~ tenancy.slug_pattern()),
+  DROP CONSTRAINT tenants_slug_check, ADD CONSTRAINT tenants_slug_check CHECK (slug ~ (tenancy.patterns()).slug),
   DROP CONSTRAINT tenants_name_check,
   ADD CONSTRAINT tenants_name_check CHECK (length(btrim(name)) BETWEEN 1 AND (tenancy.bounds()).name_max),
   DROP CONSTRAINT tenants_custom_domain_check,
-  ADD CONSTRAINT tenants_custom_domain_check CHECK (custom_domain ~ tenancy.domain_pattern());
+  ADD CONSTRAINT tenants_custom_domain_check CHECK (custom_domain ~ (tenancy.patterns()).domain);
 ALTER TABLE tenancy.users
   DROP CONSTRAINT users_email_check,
   ADD CONSTRAINT users_email_check
@@ -619,7 +610,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE dom text := lower(btrim(p_custom_domain));
 BEGIN
   IF p_name IS NOT NULL THEN PERFORM tenancy._check_name(p_name); END IF;
-  IF dom <> '' AND dom !~ tenancy.domain_pattern() THEN
+  IF dom <> '' AND dom !~ (tenancy.patterns()).domain THEN
     RAISE EXCEPTION 'invalid custom domain' USING ERRCODE = '22023', DETAIL = 'Give a host name such as app.example.com.';
   END IF;
   IF p_plan IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tenancy.plans WHERE name = p_plan) THEN
@@ -744,7 +735,7 @@ DECLARE
   t tenancy.tenants;
   dom text := lower(btrim(p_domain));
 BEGIN
-  IF p_tenant ~* tenancy.uuid_pattern() THEN
+  IF p_tenant ~* (tenancy.patterns()).uuid THEN
     SELECT * INTO t FROM tenancy.tenants WHERE id = p_tenant::uuid FOR UPDATE;
   ELSE
     SELECT * INTO t FROM tenancy.tenants WHERE slug = lower(p_tenant) FOR UPDATE;
@@ -3582,7 +3573,7 @@ SELECT format($json${
         "properties": {"issuer": {"type": "string"}, "authorization_endpoint": {"type": "string"}, "token_endpoint": {"type": "string"}}}
 }$json$, current_setting('backend_framework.password_min_length'), b.name_max, l.ttl_min, l.ttl_max, l.family_min, l.family_max,
   b.resources_max, b.uri_max,
-  to_jsonb(format('^(%1$s)( (%1$s))*$', array_to_string(oauth.scopes_supported(), '|'))), to_jsonb(tenancy.slug_pattern()))::jsonb
+  to_jsonb(format('^(%1$s)( (%1$s))*$', array_to_string(oauth.scopes_supported(), '|'))), to_jsonb((tenancy.patterns()).slug))::jsonb
   FROM tenancy.bounds() b, oauth.lifetimes() l
 $$;
 COMMENT ON FUNCTION api.openapi_schemas() IS 'Component schemas of the OpenAPI document (with the password setting, bounds, lifetimes and scopes of the deployment).';
@@ -3793,7 +3784,7 @@ CREATE OR REPLACE FUNCTION tenancy._find_tenant(p_key text, p_by_id_too boolean,
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE st text;
 BEGIN
-  IF p_by_id_too AND p_key ~* tenancy.uuid_pattern() THEN
+  IF p_by_id_too AND p_key ~* (tenancy.patterns()).uuid THEN
     SELECT t.id, t.slug, t.status INTO id, slug, st FROM tenancy.tenants t WHERE t.id = p_key::uuid;
   ELSE
     SELECT t.id, t.slug, t.status INTO id, slug, st FROM tenancy.tenants t WHERE t.slug = lower(p_key);
@@ -4055,7 +4046,7 @@ CREATE OR REPLACE FUNCTION tenancy._check_slug(p_slug text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE s text := lower(btrim(p_slug));
 BEGIN
-  IF s IS NULL OR s !~ tenancy.slug_pattern() THEN
+  IF s IS NULL OR s !~ (tenancy.patterns()).slug THEN
     RAISE EXCEPTION 'invalid slug' USING ERRCODE = '22023',
       DETAIL = 'A slug has 3 to 63 lower-case letters, digits or hyphens, and starts and ends with a letter or digit.';
   END IF;
@@ -4114,7 +4105,7 @@ CREATE OR REPLACE FUNCTION tenancy.enter_tenant(slug_or_id text) RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE t uuid;
 BEGIN
-  IF slug_or_id ~* tenancy.uuid_pattern() THEN
+  IF slug_or_id ~* (tenancy.patterns()).uuid THEN
     SELECT id INTO t FROM tenancy.tenants WHERE id = slug_or_id::uuid;
   ELSE
     SELECT id INTO t FROM tenancy.tenants WHERE slug = lower(slug_or_id);
@@ -4293,7 +4284,7 @@ COMMENT ON FUNCTION api.h_client_delete(api.request) IS 'DELETE /api/v1/clients/
 CREATE OR REPLACE FUNCTION api.uuid_param(r api.request, what text) RETURNS uuid
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-  IF r.id ~* tenancy.uuid_pattern() THEN
+  IF r.id ~* (tenancy.patterns()).uuid THEN
     RETURN r.id::uuid;
   END IF;
   RAISE EXCEPTION '% not found', what USING ERRCODE = 'P0002';
