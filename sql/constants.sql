@@ -26,6 +26,13 @@ SELECT (oauth._client_metadata('{"grant_types": ["client_credentials"], "scope":
 SELECT s, s ~ (api.openapi_schemas()#>>'{ClientMetadata,properties,scope,pattern}') AS matches
   FROM unnest(ARRAY[array_to_string(oauth.scopes_supported(), ' '), 'openid', 'openid bogus', 'read  write', '']) s;
 
+-- The constants fold into the plans that read them (no call per row or
+-- request): they return named composite types, which the planner evaluates
+-- at plan time (a function returning a record it would call every time).
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT (oauth.lifetimes()).code, (tenancy.bounds()).name_max, (tenancy.throttling()).signup_window,
+       (tenancy.patterns()).uuid, oauth.api_scopes(), oauth._ttl('code', NULL, '{}');
+
 -- Lifetimes: the defaults when neither client nor tenant chose one, and the
 -- bounds the settings are held to, come from oauth.lifetimes().
 SELECT oauth._ttl('access_token', NULL, '{}') = l.access_token AS access,
@@ -117,7 +124,8 @@ SELECT fn, why FROM f, LATERAL (
   UNION ALL
   SELECT 'reads a date or time from text' WHERE src ~* '::\s*(timestamptz|timestamp|date|time|timetz)\M|\mto_(char|date|timestamp)\s*\('
   UNION ALL
-  SELECT 'reads ' || m[1] FROM regexp_matches(src, '\m(?:from|join)\s+([a-z_]+\.[a-z_0-9]+)', 'gi') m WHERE to_regclass(m[1]) IS NOT NULL
+  SELECT 'reads ' || m[1] FROM regexp_matches(src, '\m(?:from|join)\s+([a-z_]+\.[a-z_0-9]+)', 'gi') m
+    JOIN pg_class c ON c.oid = to_regclass(m[1]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
   UNION ALL
   SELECT 'calls ' || q.oid::regprocedure FROM regexp_matches(src, '\m(tenancy|oauth|api)\.([a-z_0-9]+)\s*\(', 'gi') m
     JOIN pg_proc q ON q.pronamespace = m[1]::regnamespace AND q.proname = m[2]

@@ -11,7 +11,9 @@
 -- current_setting(), never repeated; numbers a tenant tunes are tenant
 -- settings (tenancy.set_settings), whose defaults and bounds are here.
 -- Each function is an IMMUTABLE constant: the planner folds it into the
--- plans that call it, so reading it costs nothing per row or request.
+-- plans that call it, so reading it costs nothing per row or request. The
+-- groups of numbers return named composite types, not records (OUT
+-- parameters): the planner folds no function that returns a record.
 
 -- Scopes and algorithms ------------------------------------------------------------
 
@@ -58,55 +60,62 @@ COMMENT ON FUNCTION tenancy._words(text[], text) IS 'Internal: a list in words f
 -- code_ttl and refresh_token_max_lifetime (a client's own access_token_ttl
 -- and refresh_token_ttl come first); ttl_min..ttl_max bound the *_ttl
 -- settings and a client's own, family_min..family_max the grant's lifetime.
-CREATE FUNCTION oauth.lifetimes(
-  OUT access_token integer, OUT refresh_token integer, OUT code integer, OUT refresh_family integer,
-  OUT id_token integer, OUT session integer, OUT password_reset integer, OUT invitation_max integer, OUT code_kept integer,
-  OUT ttl_min integer, OUT ttl_max integer, OUT family_min integer, OUT family_max integer)
+CREATE TYPE oauth.lifetimes AS (
+  access_token integer, refresh_token integer, code integer, refresh_family integer,
+  id_token integer, session integer, password_reset integer, invitation_max integer,
+  code_kept integer, ttl_min integer, ttl_max integer, family_min integer, family_max integer);
+COMMENT ON TYPE oauth.lifetimes IS 'What oauth.lifetimes() returns.';
+CREATE FUNCTION oauth.lifetimes() RETURNS oauth.lifetimes
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE l oauth.lifetimes;
 BEGIN
-  access_token := 3600;           -- an hour
-  refresh_token := 2592000;       -- 30 days
-  code := 60;                     -- a minute
-  refresh_family := 7776000;      -- 90 days: how long one sign-in may be refreshed, however often
-  id_token := 3600;
-  session := 28800;               -- 8 hours: a sign-in on the authorize page (cookie bf_session)
-  password_reset := 86400;        -- a day: a reset secret from the time the mail sender took it
-  invitation_max := 7776000;      -- 90 days: the longest a sign-up invitation may be valid
-  code_kept := 86400;             -- a day: an expired code stays so long, so that its replay is still recognised
-  ttl_min := 10;
-  ttl_max := 31536000;            -- a year
-  family_min := 60;
-  family_max := 315360000;        -- ten years
+  l.access_token := 3600;           -- an hour
+  l.refresh_token := 2592000;       -- 30 days
+  l.code := 60;                     -- a minute
+  l.refresh_family := 7776000;      -- 90 days: how long one sign-in may be refreshed, however often
+  l.id_token := 3600;
+  l.session := 28800;               -- 8 hours: a sign-in on the authorize page (cookie bf_session)
+  l.password_reset := 86400;        -- a day: a reset secret from the time the mail sender took it
+  l.invitation_max := 7776000;      -- 90 days: the longest a sign-up invitation may be valid
+  l.code_kept := 86400;             -- a day: an expired code stays so long, so that its replay is still recognised
+  l.ttl_min := 10;
+  l.ttl_max := 31536000;            -- a year
+  l.family_min := 60;
+  l.family_max := 315360000;        -- ten years
+  RETURN l;
 END $$;
 COMMENT ON FUNCTION oauth.lifetimes() IS 'Lifetimes in seconds: the defaults of the tenant settings access_token_ttl (access_token), refresh_token_ttl (refresh_token), code_ttl (code) and refresh_token_max_lifetime (refresh_family); id_token; session (sign-in on the authorize page); password_reset (reset secret); invitation_max (longest sign-up invitation); code_kept (how long after expiry a code is kept, so that its replay is recognised); the bounds of the *_ttl settings (ttl_min, ttl_max) and of refresh_token_max_lifetime (family_min, family_max).';
 
 -- Bounds -------------------------------------------------------------------------
 
 -- Lengths (characters, unless said) and counts that inputs are held to.
-CREATE FUNCTION tenancy.bounds(
-  OUT name_max integer, OUT email_max integer, OUT password_max_bytes integer,
-  OUT page_size integer, OUT page_max integer,
-  OUT uri_max integer, OUT uris_max integer, OUT contacts_max integer, OUT resources_max integer,
-  OUT client_id_min integer, OUT client_id_max integer, OUT nonce_max integer,
-  OUT purge_batch integer, OUT purge_batch_max integer, OUT mail_batch integer, OUT mail_batch_max integer)
+CREATE TYPE tenancy.bounds AS (
+  name_max integer, email_max integer, password_max_bytes integer, page_size integer,
+  page_max integer, uri_max integer, uris_max integer, contacts_max integer, resources_max integer,
+  client_id_min integer, client_id_max integer, nonce_max integer, purge_batch integer,
+  purge_batch_max integer, mail_batch integer, mail_batch_max integer);
+COMMENT ON TYPE tenancy.bounds IS 'What tenancy.bounds() returns.';
+CREATE FUNCTION tenancy.bounds() RETURNS tenancy.bounds
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE b tenancy.bounds;
 BEGIN
-  name_max := 200;                -- tenant names, display names, client names, invitation notes
-  email_max := 254;               -- RFC 5321's longest path
-  password_max_bytes := 72;       -- all bcrypt reads: longer is refused, never truncated
-  page_size := 50;                -- a page of a list when the caller names no limit
-  page_max := 200;
-  uri_max := 2000;                -- redirect URIs, metadata URLs, resource indicators
-  uris_max := 20;                 -- redirect_uris and post_logout_redirect_uris of a client
-  contacts_max := 10;
-  resources_max := 50;            -- the tenant setting resource_indicators
-  client_id_min := 3;             -- a client_id an admin chooses
-  client_id_max := 100;
-  nonce_max := 512;               -- OpenID Connect nonce of an authorization request
-  purge_batch := 10000;           -- rows per table one oauth.purge_expired() call deletes by default
-  purge_batch_max := 1000000;
-  mail_batch := 100;              -- resets one tenancy.take_password_reset_mail() call takes by default
-  mail_batch_max := 1000;
+  b.name_max := 200;                -- tenant names, display names, client names, invitation notes
+  b.email_max := 254;               -- RFC 5321's longest path
+  b.password_max_bytes := 72;       -- all bcrypt reads: longer is refused, never truncated
+  b.page_size := 50;                -- a page of a list when the caller names no limit
+  b.page_max := 200;
+  b.uri_max := 2000;                -- redirect URIs, metadata URLs, resource indicators
+  b.uris_max := 20;                 -- redirect_uris and post_logout_redirect_uris of a client
+  b.contacts_max := 10;
+  b.resources_max := 50;            -- the tenant setting resource_indicators
+  b.client_id_min := 3;             -- a client_id an admin chooses
+  b.client_id_max := 100;
+  b.nonce_max := 512;               -- OpenID Connect nonce of an authorization request
+  b.purge_batch := 10000;           -- rows per table one oauth.purge_expired() call deletes by default
+  b.purge_batch_max := 1000000;
+  b.mail_batch := 100;              -- resets one tenancy.take_password_reset_mail() call takes by default
+  b.mail_batch_max := 1000;
+  RETURN b;
 END $$;
 COMMENT ON FUNCTION tenancy.bounds() IS 'Lengths and counts inputs are held to: names (tenant, display, client, invitation note), e-mail addresses, passwords (bytes), list pages (default and largest), URIs and how many a client registers, contacts, resource indicators, chosen client_ids, nonces; rows per call of oauth.purge_expired and tenancy.take_password_reset_mail (default and largest).';
 
@@ -117,12 +126,17 @@ COMMENT ON FUNCTION tenancy.bounds() IS 'Lengths and counts inputs are held to: 
 -- subdomains name tenants); a custom domain (lower-case DNS labels and a
 -- top-level domain); a uuid as text (a tenant named by id rather than by
 -- slug, an {id} of a route; compare it with ~*, case-insensitively).
-CREATE FUNCTION tenancy.patterns(OUT slug text, OUT domain text, OUT uuid text)
+CREATE TYPE tenancy.patterns AS (
+  slug text, domain text, uuid text);
+COMMENT ON TYPE tenancy.patterns IS 'What tenancy.patterns() returns.';
+CREATE FUNCTION tenancy.patterns() RETURNS tenancy.patterns
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE p tenancy.patterns;
 BEGIN
-  slug := '^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$';
-  domain := '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$';
-  uuid := '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+  p.slug := '^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$';
+  p.domain := '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$';
+  p.uuid := '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+  RETURN p;
 END $$;
 COMMENT ON FUNCTION tenancy.patterns() IS 'Regular expressions: slug (a tenant slug: 3 to 63 lower-case letters, digits and hyphens, a letter or digit at both ends), domain (a custom domain: lower-case DNS labels and a top-level domain), uuid (a uuid as text; match it with ~*).';
 
@@ -133,15 +147,19 @@ COMMENT ON FUNCTION tenancy.patterns() IS 'Regular expressions: slug (a tenant s
 -- its last failure, at most login_max_wait; counters are forgotten
 -- login_memory after the last failure. Sign-ups: at most the setting
 -- backend_framework.signup_per_hour per client address and signup_window.
-CREATE FUNCTION tenancy.throttling(
-  OUT login_per_address integer, OUT login_per_email integer, OUT login_max_wait integer, OUT login_memory integer,
-  OUT signup_window integer)
+CREATE TYPE tenancy.throttling AS (
+  login_per_address integer, login_per_email integer, login_max_wait integer, login_memory integer,
+  signup_window integer);
+COMMENT ON TYPE tenancy.throttling IS 'What tenancy.throttling() returns.';
+CREATE FUNCTION tenancy.throttling() RETURNS tenancy.throttling
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE t tenancy.throttling;
 BEGIN
-  login_per_address := 5;
-  login_per_email := 20;
-  login_max_wait := 900;          -- 15 minutes; never a lock-out
-  login_memory := 86400;          -- a day
-  signup_window := 3600;          -- an hour
+  t.login_per_address := 5;
+  t.login_per_email := 20;
+  t.login_max_wait := 900;          -- 15 minutes; never a lock-out
+  t.login_memory := 86400;          -- a day
+  t.signup_window := 3600;          -- an hour
+  RETURN t;
 END $$;
 COMMENT ON FUNCTION tenancy.throttling() IS 'Throttling in failures and seconds: password checks back off 2^(n - threshold) s from login_per_address failures per client address and login_per_email per e-mail address, at most login_max_wait, counters forgotten login_memory after the last failure; sign-ups per client address are counted over signup_window (limit: backend_framework.signup_per_hour).';

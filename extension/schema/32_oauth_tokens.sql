@@ -20,9 +20,9 @@
 CREATE FUNCTION oauth._ttl(kind text, client_ttl integer, settings jsonb) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT coalesce(client_ttl, (settings->>(kind || '_ttl'))::integer,
-                  CASE kind WHEN 'access_token' THEN l.access_token WHEN 'refresh_token' THEN l.refresh_token
-                            WHEN 'code' THEN l.code END)
-    FROM oauth.lifetimes() l
+                  CASE kind WHEN 'access_token' THEN (oauth.lifetimes()).access_token
+                            WHEN 'refresh_token' THEN (oauth.lifetimes()).refresh_token
+                            WHEN 'code' THEN (oauth.lifetimes()).code END)
 $$;
 COMMENT ON FUNCTION oauth._ttl(text, integer, jsonb) IS 'Internal: lifetime in seconds of an access_token, refresh_token or code: the client''s, else the tenant setting <kind>_ttl, else the default of oauth.lifetimes().';
 
