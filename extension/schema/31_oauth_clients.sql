@@ -7,6 +7,13 @@
 -- Scope arrays are always sorted and distinct, and so are the strings
 -- stored (oauth.clients.scope, tokens, codes, consents).
 
+-- Every scope, sorted (the planner folds it into a constant).
+CREATE FUNCTION oauth._all_scopes() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ARRAY(SELECT s FROM unnest(oauth.scopes_supported()) s ORDER BY s COLLATE "C")
+$$;
+COMMENT ON FUNCTION oauth._all_scopes() IS 'Internal: every scope as a sorted array.';
+
 -- The scopes of a space-separated string as a sorted, distinct array; NULL
 -- when a value is not a known scope (tabs, control characters and the like
 -- make a value unknown). A blank string gives '{}'.
@@ -17,7 +24,7 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp A
 DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
 BEGIN
   IF NOT given <@ oauth.scopes_supported() THEN RETURN NULL; END IF;
-  RETURN ARRAY(SELECT DISTINCT k COLLATE "C" FROM unnest(given) k ORDER BY 1);
+  RETURN ARRAY(SELECT k FROM unnest(oauth._all_scopes()) k WHERE k = ANY (given));
 END $$;
 COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes (oauth.scopes_supported()); NULL when any value is unknown or malformed.';
 
@@ -26,13 +33,6 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT array_to_string(a, ' ')
 $$;
 COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: a sorted scope array as a space-separated string.';
-
--- Every scope, sorted.
-CREATE FUNCTION oauth._all_scopes() RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT oauth._scopes(oauth._scope_text(oauth.scopes_supported()))
-$$;
-COMMENT ON FUNCTION oauth._all_scopes() IS 'Internal: every scope as a sorted array.';
 
 -- The message for a scope that is not one of ours.
 CREATE FUNCTION oauth._unknown_scope() RETURNS text

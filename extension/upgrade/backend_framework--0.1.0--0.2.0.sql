@@ -162,7 +162,7 @@ COMMENT ON FUNCTION tenancy.throttling() IS 'Throttling in failures and seconds:
 
 CREATE OR REPLACE FUNCTION oauth._all_scopes() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT oauth._scopes(oauth._scope_text(oauth.scopes_supported()))
+  SELECT ARRAY(SELECT s FROM unnest(oauth.scopes_supported()) s ORDER BY s COLLATE "C")
 $$;
 COMMENT ON FUNCTION oauth._all_scopes() IS 'Internal: every scope as a sorted array.';
 
@@ -1050,7 +1050,7 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp A
 DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
 BEGIN
   IF NOT given <@ oauth.scopes_supported() THEN RETURN NULL; END IF;
-  RETURN ARRAY(SELECT DISTINCT k COLLATE "C" FROM unnest(given) k ORDER BY 1);
+  RETURN ARRAY(SELECT k FROM unnest(oauth._all_scopes()) k WHERE k = ANY (given));
 END $$;
 COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes (oauth.scopes_supported()); NULL when any value is unknown or malformed.';
 
