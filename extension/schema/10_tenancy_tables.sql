@@ -32,10 +32,10 @@ COMMENT ON FUNCTION tenancy.is_reserved_slug(text) IS 'True for slugs the platfo
 CREATE TABLE tenancy.tenants (
   id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   slug            text NOT NULL UNIQUE
-                  CHECK (slug ~ '^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$')
+                  CHECK (slug ~ (tenancy.patterns()).slug)
                   CHECK (NOT tenancy.is_reserved_slug(slug)),
-  name            text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
-  custom_domain   text CHECK (custom_domain ~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$'),
+  name            text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND (tenancy.bounds()).name_max),
+  custom_domain   text CHECK (custom_domain ~ (tenancy.patterns()).domain),
   plan            text NOT NULL DEFAULT 'free' REFERENCES tenancy.plans(name),
   status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
   settings        jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
@@ -58,9 +58,9 @@ COMMENT ON COLUMN tenancy.tenants.limit_overrides IS 'Per-tenant limits replacin
 CREATE TABLE tenancy.users (
   tenant_id     uuid NOT NULL REFERENCES tenancy.tenants(id) ON DELETE CASCADE,
   id            uuid NOT NULL DEFAULT gen_random_uuid(),
-  email         text NOT NULL CHECK (length(email) <= 254 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
+  email         text NOT NULL CHECK (length(email) <= (tenancy.bounds()).email_max AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
   password_hash text NOT NULL CHECK (password_hash ~ '^\$2[abxy]\$[0-9]{2}\$.{53}$'),
-  display_name  text CHECK (length(display_name) <= 200),
+  display_name  text CHECK (length(display_name) <= (tenancy.bounds()).name_max),
   role          text NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin', 'owner')),
   status        text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
   created_at    timestamptz NOT NULL DEFAULT now(),

@@ -23,22 +23,24 @@ COMMENT ON FUNCTION tenancy._bcrypt_salt(integer) IS 'Internal: pgcrypto gen_sal
 
 CREATE FUNCTION tenancy.check_password_policy(password text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE min_len integer := current_setting('backend_framework.password_min_length')::integer;
+DECLARE
+  min_len integer := current_setting('backend_framework.password_min_length')::integer;
+  max_bytes integer := (tenancy.bounds()).password_max_bytes;
 BEGIN
   IF password IS NULL OR char_length(password) < min_len THEN
     RAISE EXCEPTION 'password is too short' USING ERRCODE = '22023',
       DETAIL = format('A password needs at least %s characters.', min_len);
   END IF;
-  IF octet_length(password) > 72 THEN
-    -- bcrypt reads only 72 bytes; refuse rather than silently truncate.
+  IF octet_length(password) > max_bytes THEN
+    -- bcrypt reads only so many bytes; refuse rather than silently truncate.
     RAISE EXCEPTION 'password is too long' USING ERRCODE = '22023',
-      DETAIL = 'A password may have at most 72 bytes (bcrypt''s limit).';
+      DETAIL = format('A password may have at most %s bytes (bcrypt''s limit).', max_bytes);
   END IF;
   IF password ~ '[[:cntrl:]]' THEN
     RAISE EXCEPTION 'password contains control characters' USING ERRCODE = '22023';
   END IF;
 END $$;
-COMMENT ON FUNCTION tenancy.check_password_policy(text) IS 'Raises 22023 unless the password has backend_framework.password_min_length characters and at most 72 bytes.';
+COMMENT ON FUNCTION tenancy.check_password_policy(text) IS 'Raises 22023 unless the password has backend_framework.password_min_length characters and at most tenancy.bounds().password_max_bytes bytes (bcrypt''s limit), and no control characters.';
 
 CREATE FUNCTION tenancy.hash_password(password text) RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -52,7 +54,7 @@ COMMENT ON FUNCTION tenancy.hash_password(text) IS 'bcrypt hash of a password th
 CREATE FUNCTION tenancy._password_matches(password text, hash text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  IF password IS NULL OR hash IS NULL OR octet_length(password) > 72 THEN
+  IF password IS NULL OR hash IS NULL OR octet_length(password) > (tenancy.bounds()).password_max_bytes THEN
     PERFORM tenancy._bcrypt('x', tenancy._bcrypt_salt(current_setting('backend_framework.bcrypt_cost')::integer));
     RETURN false;
   END IF;

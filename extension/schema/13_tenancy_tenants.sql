@@ -42,7 +42,7 @@ CREATE FUNCTION tenancy._check_slug(p_slug text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE s text := lower(btrim(p_slug));
 BEGIN
-  IF s IS NULL OR s !~ '^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$' THEN
+  IF s IS NULL OR s !~ (tenancy.patterns()).slug THEN
     RAISE EXCEPTION 'invalid slug' USING ERRCODE = '22023',
       DETAIL = 'A slug has 3 to 63 lower-case letters, digits or hyphens, and starts and ends with a letter or digit.';
   END IF;
@@ -53,11 +53,24 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION tenancy._check_slug(text) IS 'Internal: normalises a slug (trim, lower case) and raises 22023 with a clear message when invalid or reserved.';
 
+CREATE FUNCTION tenancy._check_name(p_name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  n text := btrim(p_name);
+  lim integer := (tenancy.bounds()).name_max;
+BEGIN
+  IF n IS NULL OR length(n) NOT BETWEEN 1 AND lim THEN
+    RAISE EXCEPTION 'invalid tenant name' USING ERRCODE = '22023', DETAIL = format('A name has 1 to %s characters.', lim);
+  END IF;
+  RETURN n;
+END $$;
+COMMENT ON FUNCTION tenancy._check_name(text) IS 'Internal: a tenant name trimmed; 22023 unless it has 1 to tenancy.bounds().name_max characters.';
+
 -- Sign-up invitations (backend_framework.signup = invite): made by platform
 -- operators, shown once, stored as SHA-256 digests, used once.
 CREATE TABLE tenancy.invitations (
   code_hash  bytea PRIMARY KEY CHECK (octet_length(code_hash) = 32),
-  note       text CHECK (length(note) <= 200),
+  note       text CHECK (length(note) <= (tenancy.bounds()).name_max),
   created_at timestamptz NOT NULL DEFAULT now(),
   expires_at timestamptz NOT NULL,
   used_at    timestamptz,
@@ -69,19 +82,21 @@ ALTER TABLE tenancy.invitations FORCE ROW LEVEL SECURITY;
 
 CREATE FUNCTION tenancy.create_invitation(note text DEFAULT NULL, valid_for interval DEFAULT '7 days') RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE code text := oauth.random_token('invitation');
+DECLARE
+  code text := oauth.random_token('invitation');
+  longest interval := justify_hours(make_interval(secs => (oauth.lifetimes()).invitation_max));
 BEGIN
   IF NOT tenancy.is_platform_admin() THEN
     RAISE EXCEPTION 'only a platform operator invites' USING ERRCODE = '42501';
   END IF;
-  IF valid_for IS NULL OR valid_for <= interval '0' OR valid_for > interval '90 days' THEN
-    RAISE EXCEPTION 'an invitation is valid for up to 90 days' USING ERRCODE = '22023';
+  IF valid_for IS NULL OR valid_for <= interval '0' OR valid_for > longest THEN
+    RAISE EXCEPTION 'an invitation is valid for up to %', longest USING ERRCODE = '22023';
   END IF;
   INSERT INTO tenancy.invitations (code_hash, note, expires_at)
     VALUES (oauth.token_digest(code), create_invitation.note, now() + valid_for);
   RETURN code;
 END $$;
-COMMENT ON FUNCTION tenancy.create_invitation(text, interval) IS 'backend_admin: a one-time sign-up invitation code (bfiv_…), shown only here; valid for up to 90 days.';
+COMMENT ON FUNCTION tenancy.create_invitation(text, interval) IS 'backend_admin: a one-time sign-up invitation code (bfiv_…), shown only here; valid for up to oauth.lifetimes().invitation_max.';
 REVOKE ALL ON FUNCTION tenancy.create_invitation(text, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.create_invitation(text, interval) TO backend_admin;
 
@@ -102,24 +117,25 @@ CREATE FUNCTION tenancy.signup_throttle(p_addr text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   lim integer := current_setting('backend_framework.signup_per_hour')::integer;
+  win interval := make_interval(secs => (tenancy.throttling()).signup_window);
   a tenancy.signup_attempts;
 BEGIN
   INSERT INTO tenancy.signup_attempts AS s (client_addr, attempts) VALUES (coalesce(p_addr, 'unknown'), 1)
   ON CONFLICT (client_addr) DO UPDATE
-    SET attempts = CASE WHEN s.window_start < now() - interval '1 hour' THEN 1 ELSE s.attempts + 1 END,
-        window_start = CASE WHEN s.window_start < now() - interval '1 hour' THEN now() ELSE s.window_start END
+    SET attempts = CASE WHEN s.window_start < now() - win THEN 1 ELSE s.attempts + 1 END,
+        window_start = CASE WHEN s.window_start < now() - win THEN now() ELSE s.window_start END
   RETURNING s.* INTO a;
   IF a.attempts > lim THEN
     RAISE EXCEPTION 'too many sign-ups from this address' USING ERRCODE = 'TB429',
-      HINT = greatest(1, ceil(extract(epoch FROM a.window_start + interval '1 hour' - now())))::bigint::text;
+      HINT = greatest(1, ceil(extract(epoch FROM a.window_start + win - now())))::bigint::text;
   END IF;
 END $$;
-COMMENT ON FUNCTION tenancy.signup_throttle(text) IS 'Counts a sign-up attempt of a client address; TB429 (HTTP 429) past backend_framework.signup_per_hour in the hour.';
+COMMENT ON FUNCTION tenancy.signup_throttle(text) IS 'Counts a sign-up attempt of a client address; TB429 (HTTP 429) past backend_framework.signup_per_hour in the window (tenancy.throttling().signup_window).';
 REVOKE ALL ON FUNCTION tenancy.signup_throttle(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.signup_throttle(text) TO backend_gateway;
 
 -- Registers a tenant and its first owner atomically, then sets the context
--- to that owner (tenant, user, role owner, all scopes) for the rest of the
+-- to that owner (tenant, user, role owner, the API scopes) for the rest of the
 -- transaction, so the caller can go on (e.g. issue the owner's first token).
 -- Platform operators register any tenant on any plan. Anyone else gets the
 -- deployment's default plan, and only while backend_framework.signup allows:
@@ -134,10 +150,9 @@ DECLARE
   default_plan text := current_setting('backend_framework.default_plan');
   p text := coalesce(register_tenant.plan, default_plan);
   mode text := current_setting('backend_framework.signup');
+  n text;
 BEGIN
-  IF name IS NULL OR length(btrim(name)) NOT BETWEEN 1 AND 200 THEN
-    RAISE EXCEPTION 'invalid tenant name' USING ERRCODE = '22023', DETAIL = 'A name has 1 to 200 characters.';
-  END IF;
+  n := tenancy._check_name(name);
   IF NOT EXISTS (SELECT 1 FROM tenancy.plans x WHERE x.name = p) THEN
     RAISE EXCEPTION 'unknown plan "%"', p USING ERRCODE = '22023',
       DETAIL = 'Plans: free, basic, premium, enterprise.';
@@ -155,7 +170,7 @@ BEGIN
   IF EXISTS (SELECT 1 FROM tenancy.tenants t WHERE t.slug = s) THEN
     RAISE EXCEPTION 'a tenant with slug "%" already exists', s USING ERRCODE = '23505';
   END IF;
-  INSERT INTO tenancy.tenants (slug, name, plan) VALUES (s, btrim(name), p)
+  INSERT INTO tenancy.tenants (slug, name, plan) VALUES (s, n, p)
     RETURNING id INTO tenant_id;
   IF mode = 'invite' AND NOT tenancy.is_platform_admin() THEN
     UPDATE tenancy.invitations i SET used_at = now(), used_by = register_tenant.tenant_id
@@ -166,7 +181,7 @@ BEGIN
     END IF;
   END IF;
   owner_id := gen_random_uuid();
-  PERFORM tenancy._set_context(tenant_id, owner_id, 'owner', 'admin profile read write', NULL);
+  PERFORM tenancy._set_context(tenant_id, owner_id, 'owner', oauth._scope_text(oauth.api_scopes()), NULL);
   INSERT INTO tenancy.users (tenant_id, id, email, password_hash, role)
     VALUES (tenant_id, owner_id, e, tenancy.hash_password(owner_password), 'owner');
 EXCEPTION WHEN unique_violation THEN
@@ -213,10 +228,8 @@ RETURNS SETOF tenancy.tenants
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE dom text := lower(btrim(p_custom_domain));
 BEGIN
-  IF p_name IS NOT NULL AND length(btrim(p_name)) NOT BETWEEN 1 AND 200 THEN
-    RAISE EXCEPTION 'invalid tenant name' USING ERRCODE = '22023', DETAIL = 'A name has 1 to 200 characters.';
-  END IF;
-  IF dom <> '' AND dom !~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$' THEN
+  IF p_name IS NOT NULL THEN PERFORM tenancy._check_name(p_name); END IF;
+  IF dom <> '' AND dom !~ (tenancy.patterns()).domain THEN
     RAISE EXCEPTION 'invalid custom domain' USING ERRCODE = '22023', DETAIL = 'Give a host name such as app.example.com.';
   END IF;
   IF p_plan IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tenancy.plans WHERE name = p_plan) THEN
@@ -292,10 +305,24 @@ COMMENT ON FUNCTION tenancy.set_limit_overrides(uuid, jsonb) IS 'Replaces a tena
 REVOKE ALL ON FUNCTION tenancy.set_limit_overrides(uuid, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.set_limit_overrides(uuid, jsonb) TO backend_admin;
 
+-- A number of seconds between lo and hi, as a JSON value: NULL when it is
+-- one, else the message saying what k must be. Tenant settings and client
+-- metadata (oauth._client_metadata) hold lifetimes to it.
+CREATE FUNCTION tenancy._seconds_problem(k text, v jsonb, lo integer, hi integer) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN NOT x.ok THEN format('%s must be a number of seconds between %s and %s', k, lo, hi) END
+    FROM (SELECT CASE WHEN jsonb_typeof(v) = 'number' AND v::text ~ '^[0-9]{1,9}$'
+                      THEN v::text::integer BETWEEN lo AND hi ELSE false END AS ok) x
+$$;
+COMMENT ON FUNCTION tenancy._seconds_problem(text, jsonb, integer, integer) IS 'Internal: NULL when a JSON value is a whole number of seconds from lo to hi, else the message saying what k must be.';
+
 -- Settings: validated keys only, so a typo does not silently do nothing.
 CREATE FUNCTION tenancy.validate_settings(p jsonb) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE k text; v jsonb;
+DECLARE
+  k text;
+  v jsonb;
+  problem text;
 BEGIN
   IF jsonb_typeof(p) IS DISTINCT FROM 'object' THEN
     RAISE EXCEPTION 'settings must be a JSON object' USING ERRCODE = '22023';
@@ -316,17 +343,18 @@ BEGIN
       IF jsonb_typeof(v) <> 'boolean' THEN
         RAISE EXCEPTION '% must be true or false', k USING ERRCODE = '22023';
       END IF;
-    WHEN 'access_token_ttl', 'refresh_token_ttl', 'code_ttl' THEN
-      IF jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$' OR v::text::bigint NOT BETWEEN 10 AND 31536000 THEN
-        RAISE EXCEPTION '% must be a number of seconds between 10 and 31536000', k USING ERRCODE = '22023';
-      END IF;
-    WHEN 'refresh_token_max_lifetime' THEN
-      IF jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$' OR v::text::bigint NOT BETWEEN 60 AND 315360000 THEN
-        RAISE EXCEPTION '% must be a number of seconds between 60 and 315360000', k USING ERRCODE = '22023';
+    WHEN 'access_token_ttl', 'refresh_token_ttl', 'code_ttl', 'refresh_token_max_lifetime' THEN
+      SELECT CASE WHEN k = 'refresh_token_max_lifetime' THEN tenancy._seconds_problem(k, v, l.family_min, l.family_max)
+                  ELSE tenancy._seconds_problem(k, v, l.ttl_min, l.ttl_max) END
+        INTO problem FROM oauth.lifetimes() l;
+      IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = '22023';
       END IF;
     WHEN 'resource_indicators' THEN
-      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > 50 OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) o
-           WHERE jsonb_typeof(o) <> 'string' OR o #>> '{}' !~ '^https?://[^[:space:]#]+$' OR length(o #>> '{}') > 2000) THEN
+      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > (tenancy.bounds()).resources_max
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) o
+                     WHERE jsonb_typeof(o) <> 'string' OR o #>> '{}' !~ '^https?://[^[:space:]#]+$'
+                        OR length(o #>> '{}') > (tenancy.bounds()).uri_max) THEN
         RAISE EXCEPTION 'resource_indicators must be a list of absolute http(s) URIs without fragment' USING ERRCODE = '22023';
       END IF;
     ELSE

@@ -4,17 +4,29 @@
 -- effect only once a platform operator approved them. The platform's own
 -- hosts can never be a tenant's custom domain.
 
+-- The port of an http or https URL that names none.
+CREATE FUNCTION tenancy._default_port(scheme text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE scheme WHEN 'https' THEN 443 ELSE 80 END
+$$;
+COMMENT ON FUNCTION tenancy._default_port(text) IS 'Internal: 443 for https, else 80.';
+
+-- scheme://host[:port], the port left out when it is the scheme's default.
+CREATE FUNCTION tenancy._origin(scheme text, host text, port integer) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT scheme || '://' || host || CASE WHEN port IS NULL OR port = tenancy._default_port(scheme) THEN '' ELSE ':' || port END
+$$;
+COMMENT ON FUNCTION tenancy._origin(text, text, integer) IS 'Internal: scheme://host[:port] without the scheme''s default port.';
+
 -- The configured public base URLs, in order (the first is the canonical one).
 -- The setting's check hook already refused malformed entries.
 CREATE FUNCTION tenancy.public_urls(OUT ord integer, OUT url text, OUT scheme text, OUT host text, OUT port integer)
 RETURNS SETOF record
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT e.ord::integer,
-         m[1] || '://' || m[2] || CASE WHEN m[3] IS NULL OR m[3]::integer = CASE m[1] WHEN 'https' THEN 443 ELSE 80 END
-                                       THEN '' ELSE ':' || m[3]::integer END,
-         m[1], m[2], coalesce(m[3]::integer, CASE m[1] WHEN 'https' THEN 443 ELSE 80 END)
+  SELECT e.ord::integer, tenancy._origin(m[1], m[2], p.port), m[1], m[2], p.port
     FROM unnest(string_to_array(current_setting('backend_framework.public_urls'), ',')) WITH ORDINALITY e(v, ord),
-         LATERAL regexp_match(lower(btrim(e.v)), '^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?/?$') m
+         LATERAL regexp_match(lower(btrim(e.v)), '^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?/?$') m,
+         LATERAL (SELECT coalesce(m[3]::integer, tenancy._default_port(m[1])) AS port) p
    WHERE m IS NOT NULL
    ORDER BY e.ord
 $$;
@@ -62,7 +74,7 @@ DECLARE
   t tenancy.tenants;
   dom text := lower(btrim(p_domain));
 BEGIN
-  IF p_tenant ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+  IF p_tenant ~* (tenancy.patterns()).uuid THEN
     SELECT * INTO t FROM tenancy.tenants WHERE id = p_tenant::uuid FOR UPDATE;
   ELSE
     SELECT * INTO t FROM tenancy.tenants WHERE slug = lower(p_tenant) FOR UPDATE;

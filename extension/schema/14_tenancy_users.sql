@@ -83,7 +83,7 @@ CREATE FUNCTION tenancy._check_email(p_email text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE e text := btrim(p_email);
 BEGIN
-  IF e IS NULL OR length(e) > 254 OR e !~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+\.[^@[:space:][:cntrl:]]+$' THEN
+  IF e IS NULL OR length(e) > (tenancy.bounds()).email_max OR e !~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+\.[^@[:space:][:cntrl:]]+$' THEN
     RAISE EXCEPTION 'invalid email address' USING ERRCODE = '22023', DETAIL = 'Give an address such as ada@example.com.';
   END IF;
   RETURN e;
@@ -133,8 +133,9 @@ BEGIN
   IF p_status IS NOT NULL AND p_status NOT IN ('active', 'disabled') THEN
     RAISE EXCEPTION 'invalid status "%"', p_status USING ERRCODE = '22023', DETAIL = 'Status is active or disabled.';
   END IF;
-  IF p_display_name IS NOT NULL AND length(p_display_name) > 200 THEN
-    RAISE EXCEPTION 'display name is too long' USING ERRCODE = '22023', DETAIL = 'At most 200 characters.';
+  IF p_display_name IS NOT NULL AND length(p_display_name) > (tenancy.bounds()).name_max THEN
+    RAISE EXCEPTION 'display name is too long' USING ERRCODE = '22023',
+      DETAIL = format('At most %s characters.', (tenancy.bounds()).name_max);
   END IF;
   RETURN QUERY
   UPDATE tenancy.users u SET
@@ -163,7 +164,7 @@ END $$;
 COMMENT ON FUNCTION tenancy.delete_user(uuid) IS 'Deletes a user of the current tenant (admins and owners; owners: owners, never the last one).';
 
 -- Keyset paging in email order: pass the last email of a page as p_after.
-CREATE FUNCTION tenancy.list_users(p_limit integer DEFAULT 50, p_after text DEFAULT NULL)
+CREATE FUNCTION tenancy.list_users(p_limit integer DEFAULT NULL, p_after text DEFAULT NULL)
 RETURNS SETOF tenancy.user_info
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT u.tenant_id, u.id, u.email, u.display_name, u.role, u.status, u.created_at, u.updated_at
@@ -171,6 +172,6 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
    WHERE u.tenant_id = tenancy.current_tenant_id()
      AND (p_after IS NULL OR lower(u.email) > lower(p_after))
    ORDER BY lower(u.email)
-   LIMIT greatest(1, least(coalesce(p_limit, 50), 200))
+   LIMIT greatest(1, least(coalesce(p_limit, (tenancy.bounds()).page_size), (tenancy.bounds()).page_max))
 $$;
-COMMENT ON FUNCTION tenancy.list_users(integer, text) IS 'Users of the current tenant visible to the caller, in email order; p_after = last email of the previous page; at most 200 per page.';
+COMMENT ON FUNCTION tenancy.list_users(integer, text) IS 'Users of the current tenant visible to the caller, in email order; p_after = last email of the previous page; p_limit per page (default and largest: tenancy.bounds().page_size, page_max).';

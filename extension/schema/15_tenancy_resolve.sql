@@ -16,7 +16,7 @@ CREATE FUNCTION tenancy._find_tenant(p_key text, p_by_id_too boolean, OUT id uui
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE st text;
 BEGIN
-  IF p_by_id_too AND p_key ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+  IF p_by_id_too AND p_key ~* (tenancy.patterns()).uuid THEN
     SELECT t.id, t.slug, t.status INTO id, slug, st FROM tenancy.tenants t WHERE t.id = p_key::uuid;
   ELSE
     SELECT t.id, t.slug, t.status INTO id, slug, st FROM tenancy.tenants t WHERE t.slug = lower(p_key);
@@ -108,7 +108,7 @@ CREATE FUNCTION tenancy.enter_tenant(slug_or_id text) RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE t uuid;
 BEGIN
-  IF slug_or_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+  IF slug_or_id ~* (tenancy.patterns()).uuid THEN
     SELECT id INTO t FROM tenancy.tenants WHERE id = slug_or_id::uuid;
   ELSE
     SELECT id INTO t FROM tenancy.tenants WHERE slug = lower(slug_or_id);
@@ -116,7 +116,7 @@ BEGIN
   IF t IS NULL THEN
     RAISE EXCEPTION 'tenant not found' USING ERRCODE = 'P0002';
   END IF;
-  PERFORM tenancy._set_context(t, NULL, 'owner', 'admin profile read write', NULL);
+  PERFORM tenancy._set_context(t, NULL, 'owner', oauth._scope_text(oauth.api_scopes()), NULL);
   RETURN t;
 END $$;
 COMMENT ON FUNCTION tenancy.enter_tenant(text) IS 'backend_admin only: act as an owner of the tenant (slug or id) for the rest of the transaction.';

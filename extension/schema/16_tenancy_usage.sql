@@ -10,7 +10,8 @@
 -- (concurrent calls cannot pass the limit together); a rolled-back call is
 -- not counted. A crash loses at most the last second's counts and never
 -- counts one twice. Until the worker runs (the first calls of a database)
--- the count is written at once, on the backend's shard (pid mod 16).
+-- the count is written at once, on the backend's shard (its pid picks one
+-- of BF_USAGE_SHARDS, meter.c).
 -- The lookups run as backend_definer; EXECUTE is the caller's privilege.
 CREATE FUNCTION tenancy.count_api_call(p_tenant uuid) RETURNS bigint
   LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_count_api_call';

@@ -12,10 +12,18 @@
 -- directly (admins see their tenant's clients, users their own tokens,
 -- sessions and consents).
 
+-- A client_id: what oauth.random_token('client_id') makes, or what an admin
+-- chooses within tenancy.bounds().
+CREATE FUNCTION oauth._client_id_ok(id text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT id ~ '^[A-Za-z0-9._~-]+$' AND length(id) BETWEEN (tenancy.bounds()).client_id_min AND (tenancy.bounds()).client_id_max
+$$;
+COMMENT ON FUNCTION oauth._client_id_ok(text) IS 'Internal: whether a text is a valid client_id (letters, digits, . _ ~ -; tenancy.bounds().client_id_min to client_id_max characters).';
+
 CREATE TABLE oauth.clients (
   tenant_id                  uuid NOT NULL REFERENCES tenancy.tenants(id) ON DELETE CASCADE,
-  client_id                  text NOT NULL CHECK (client_id ~ '^[A-Za-z0-9._~-]{3,100}$'),
-  client_name                text NOT NULL CHECK (length(client_name) BETWEEN 1 AND 200),
+  client_id                  text NOT NULL CHECK (oauth._client_id_ok(client_id)),
+  client_name                text NOT NULL CHECK (length(client_name) BETWEEN 1 AND (tenancy.bounds()).name_max),
   secret_hash                bytea CHECK (octet_length(secret_hash) = 32),
   registration_token_hash    bytea CHECK (octet_length(registration_token_hash) = 32),
   token_endpoint_auth_method text NOT NULL DEFAULT 'client_secret_basic'
@@ -25,17 +33,18 @@ CREATE TABLE oauth.clients (
                              CHECK (grant_types <@ '{authorization_code,refresh_token,client_credentials,password}'
                                     AND cardinality(grant_types) > 0),
   response_types             text[] NOT NULL DEFAULT '{code}' CHECK (response_types <@ '{code}'),
-  scope                      text NOT NULL CHECK (scope ~ '^(admin|email|openid|profile|read|write)( (admin|email|openid|profile|read|write))*$'),
+  scope                      text NOT NULL CHECK (scope <> '' AND string_to_array(scope, ' ') <@ oauth.scopes_supported()),
   extra                      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(extra) = 'object'),
-  access_token_ttl           integer CHECK (access_token_ttl BETWEEN 10 AND 31536000),
-  refresh_token_ttl          integer CHECK (refresh_token_ttl BETWEEN 10 AND 31536000),
+  access_token_ttl           integer CHECK (access_token_ttl BETWEEN (oauth.lifetimes()).ttl_min AND (oauth.lifetimes()).ttl_max),
+  refresh_token_ttl          integer CHECK (refresh_token_ttl BETWEEN (oauth.lifetimes()).ttl_min AND (oauth.lifetimes()).ttl_max),
   builtin                    boolean NOT NULL DEFAULT false,
   registered_via             text NOT NULL DEFAULT 'admin' CHECK (registered_via IN ('admin', 'dynamic', 'open')),
   created_at                 timestamptz NOT NULL DEFAULT now(),
   updated_at                 timestamptz NOT NULL DEFAULT now(),
   resource_server            boolean NOT NULL DEFAULT false,
   access_token_format        text NOT NULL DEFAULT 'opaque' CHECK (access_token_format IN ('opaque', 'jwt')),
-  id_token_signed_response_alg text NOT NULL DEFAULT 'RS256' CHECK (id_token_signed_response_alg IN ('RS256', 'ES256')),
+  id_token_signed_response_alg text NOT NULL DEFAULT (oauth.signing_algs())[1]
+                             CHECK (id_token_signed_response_alg = ANY (oauth.signing_algs())),
   post_logout_redirect_uris  text[] NOT NULL DEFAULT '{}',
   application_type           text NOT NULL DEFAULT 'web' CHECK (application_type IN ('web', 'native')),
   PRIMARY KEY (tenant_id, client_id),
@@ -51,12 +60,12 @@ COMMENT ON COLUMN oauth.clients.registration_token_hash IS 'SHA-256 of the RFC 7
 COMMENT ON COLUMN oauth.clients.redirect_uris IS 'Registered redirect URIs, compared as exact strings (https, or http on loopback hosts; no fragment).';
 COMMENT ON COLUMN oauth.clients.scope IS 'Space-separated scopes the client may be granted (alphabetical).';
 COMMENT ON COLUMN oauth.clients.extra IS 'Other RFC 7591 metadata kept and returned as given: client_uri, logo_uri, tos_uri, policy_uri, contacts, software_id, software_version.';
-COMMENT ON COLUMN oauth.clients.access_token_ttl IS 'Access token lifetime in seconds for this client (NULL: the tenant''s access_token_ttl setting, else 3600).';
-COMMENT ON COLUMN oauth.clients.refresh_token_ttl IS 'Refresh token lifetime in seconds for this client (NULL: the tenant''s refresh_token_ttl setting, else 30 days).';
+COMMENT ON COLUMN oauth.clients.access_token_ttl IS 'Access token lifetime in seconds for this client (NULL: the tenant''s access_token_ttl setting, else oauth.lifetimes().access_token).';
+COMMENT ON COLUMN oauth.clients.refresh_token_ttl IS 'Refresh token lifetime in seconds for this client (NULL: the tenant''s refresh_token_ttl setting, else oauth.lifetimes().refresh_token).';
 COMMENT ON COLUMN oauth.clients.builtin IS 'True for the tenant''s console client (public, created with the tenant, cannot be deleted).';
 COMMENT ON COLUMN oauth.clients.resource_server IS 'True for a resource server (API): it may introspect every token of its tenant. Other clients introspect only their own tokens. Set only by admins (create_client, update_client), never by dynamic registration.';
 COMMENT ON COLUMN oauth.clients.access_token_format IS 'opaque (bfat_..., default) or jwt (RFC 9068, signed with the tenant''s keys); both are stored as digests and revocable.';
-COMMENT ON COLUMN oauth.clients.id_token_signed_response_alg IS 'Algorithm of this client''s id_tokens: RS256 (default) or ES256.';
+COMMENT ON COLUMN oauth.clients.id_token_signed_response_alg IS 'Algorithm of this client''s id_tokens: one of oauth.signing_algs(), the first by default (RS256).';
 COMMENT ON COLUMN oauth.clients.post_logout_redirect_uris IS 'Where RP-initiated logout may return to (exact match).';
 COMMENT ON COLUMN oauth.clients.application_type IS 'web or native (OpenID Connect Registration); native public clients may use private-use URI scheme redirects (RFC 8252).';
 COMMENT ON COLUMN oauth.clients.registered_via IS 'admin: created by an admin (create_client, or the console client); dynamic: RFC 7591 with an admin''s access token; open: RFC 7591 without one (open_registration), which limits what RFC 7592 updates may ask for.';

@@ -3,24 +3,30 @@
 -- decides), and the built-in console client of every tenant.
 
 -- Scopes ----------------------------------------------------------------
--- These helpers are on every token request's path: plain SQL expressions
--- without a SET clause, so the planner inlines them into the caller (whose
--- own search_path is pinned) and folds them for constants. Scope arrays
--- are always sorted and distinct (the order of the known list below).
+-- The scopes themselves are oauth.scopes_supported() (02_constants.sql).
+-- Scope arrays are always sorted and distinct, and so are the strings
+-- stored (oauth.clients.scope, tokens, codes, consents).
+
+-- Every scope, sorted (the planner folds it into a constant).
+CREATE FUNCTION oauth._all_scopes() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ARRAY(SELECT s FROM unnest(oauth.scopes_supported()) s ORDER BY s COLLATE "C")
+$$;
+COMMENT ON FUNCTION oauth._all_scopes() IS 'Internal: every scope as a sorted array.';
 
 -- The scopes of a space-separated string as a sorted, distinct array; NULL
--- when a value is not one of admin, email, openid, profile, read, write (tabs, control
--- characters and the like make a value unknown). A blank string gives '{}'.
+-- when a value is not a known scope (tabs, control characters and the like
+-- make a value unknown). A blank string gives '{}'.
 -- PL/pgSQL, not SQL: a sub-select keeps a SQL function from being inlined,
 -- and a SQL function that is not inlined is planned again on every call.
 CREATE FUNCTION oauth._scopes(s text) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
 BEGIN
-  IF NOT given <@ '{admin,email,openid,profile,read,write}'::text[] THEN RETURN NULL; END IF;
-  RETURN ARRAY(SELECT k FROM unnest('{admin,email,openid,profile,read,write}'::text[]) k WHERE k = ANY (given));
+  IF NOT given <@ oauth.scopes_supported() THEN RETURN NULL; END IF;
+  RETURN ARRAY(SELECT k FROM unnest(oauth._all_scopes()) k WHERE k = ANY (given));
 END $$;
-COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes; NULL when any value is unknown or malformed.';
+COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes (oauth.scopes_supported()); NULL when any value is unknown or malformed.';
 
 CREATE FUNCTION oauth._scope_text(a text[]) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -28,11 +34,18 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: a sorted scope array as a space-separated string.';
 
+-- The message for a scope that is not one of ours.
+CREATE FUNCTION oauth._unknown_scope() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT 'unknown scope: the scopes are ' || tenancy._words(oauth.scopes_supported(), 'and')
+$$;
+COMMENT ON FUNCTION oauth._unknown_scope() IS 'Internal: the error description of an unknown scope, naming the scopes.';
+
 -- Scopes a user's role allows: admin only for admins and owners.
 CREATE FUNCTION oauth._role_scopes(role text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN tenancy.is_admin_role(role) THEN '{admin,email,openid,profile,read,write}'::text[]
-              WHEN role = 'user' THEN '{email,openid,profile,read,write}'::text[]
+  SELECT CASE WHEN tenancy.is_admin_role(role) THEN oauth._all_scopes()
+              WHEN role = 'user' THEN array_remove(oauth._all_scopes(), 'admin')
               ELSE '{}'::text[] END
 $$;
 COMMENT ON FUNCTION oauth._role_scopes(text) IS 'Internal: scopes a role may be granted (admin only for admin and owner).';
@@ -54,7 +67,7 @@ CREATE FUNCTION oauth._redirect_uri_problem(u text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE
     WHEN u IS NULL OR u = '' THEN 'a redirect URI is empty'
-    WHEN length(u) > 2000 THEN 'a redirect URI is longer than 2000 characters'
+    WHEN length(u) > b.uri_max THEN format('a redirect URI is longer than %s characters', b.uri_max)
     WHEN u ~ '[[:space:][:cntrl:]]' THEN 'a redirect URI contains white space or control characters'
     WHEN strpos(u, '#') > 0 THEN format('redirect URI %s has a fragment (#), which is not allowed', u)
     WHEN u !~* '^[a-z][a-z0-9+.-]*://' THEN format('redirect URI %s is not an absolute URI', u)
@@ -65,19 +78,49 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
       CASE WHEN u ~* '^https://([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?([/?].*)?$' THEN NULL
            ELSE format('redirect URI %s has an invalid host', u) END
     ELSE format('redirect URI %s must use https (or http on a loopback host)', u) END
+    FROM tenancy.bounds() b
 $$;
 -- RFC 8252 section 7.1: a private-use URI scheme redirect of a native app,
 -- a reverse domain name of at least two labels (com.example.app:/callback).
 -- Never a scheme a browser or the system would act on by itself.
 CREATE FUNCTION oauth._private_use_redirect_ok(u text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT u IS NOT NULL AND length(u) <= 2000 AND u !~ '[[:space:][:cntrl:]#]'
+  SELECT u IS NOT NULL AND length(u) <= (tenancy.bounds()).uri_max AND u !~ '[[:space:][:cntrl:]#]'
      AND u ~* '^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+:/*[^/].*$'
      AND lower(split_part(u, ':', 1)) NOT IN ('http', 'https', 'javascript', 'data', 'file', 'vbscript', 'blob', 'about')
 $$;
 COMMENT ON FUNCTION oauth._private_use_redirect_ok(text) IS 'Internal: whether a redirect URI uses a private-use URI scheme of reverse-domain form (RFC 8252 section 7.1), accepted for native and public clients.';
 
 COMMENT ON FUNCTION oauth._redirect_uri_problem(text) IS 'Internal: why a redirect URI cannot be registered (https; http only on localhost, 127.0.0.1, [::1]; no fragment), or NULL when it can.';
+
+-- The first URI of a list a client registers (redirect_uris,
+-- post_logout_redirect_uris) that it cannot register, and why; NULL when
+-- it can register them all. private_use_ok: native and public clients may
+-- use private-use URI schemes too.
+CREATE FUNCTION oauth._uris_problem(uris jsonb, private_use_ok boolean) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT y.p FROM jsonb_array_elements_text(uris) WITH ORDINALITY x(u, i),
+         LATERAL (SELECT CASE WHEN private_use_ok AND oauth._private_use_redirect_ok(x.u) THEN NULL
+                              ELSE oauth._redirect_uri_problem(x.u) END AS p) y
+   WHERE y.p IS NOT NULL
+   ORDER BY x.i LIMIT 1
+$$;
+COMMENT ON FUNCTION oauth._uris_problem(jsonb, boolean) IS 'Internal: why the first URI of a list a client cannot register (oauth._redirect_uri_problem; private-use schemes too when private_use_ok), or NULL.';
+
+-- Whether a metadata value is an array of strings.
+CREATE FUNCTION oauth._string_array(v jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN jsonb_typeof(v) = 'array'
+              THEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v) g WHERE jsonb_typeof(g) <> 'string') ELSE false END
+$$;
+COMMENT ON FUNCTION oauth._string_array(jsonb) IS 'Internal: true when a JSON value is an array of strings.';
+
+-- An RFC 7591 error object of client metadata.
+CREATE FUNCTION oauth._metadata_error(description text, error text DEFAULT 'invalid_client_metadata') RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_build_object('error', error, 'error_description', description)
+$$;
+COMMENT ON FUNCTION oauth._metadata_error(text, text) IS 'Internal: {"error", "error_description"} of invalid client metadata (RFC 7591 section 3.2.2).';
 
 -- Validates and normalises client metadata. mode: 'admin' (create_client,
 -- update_client), 'dynamic' (RFC 7591 with an admin's access token) or
@@ -101,164 +144,143 @@ DECLARE
   k text;
   v jsonb;
   ttl text;
+  words text[];
+  private_ok boolean;
+  b record := tenancy.bounds();
+  l record := oauth.lifetimes();
 BEGIN
   IF m IS NULL OR jsonb_typeof(m) <> 'object' THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'client metadata must be a JSON object');
+    RETURN oauth._metadata_error('client metadata must be a JSON object');
   END IF;
   -- client_name
   IF m ? 'client_name' AND jsonb_typeof(m->'client_name') <> 'null' THEN
     name := btrim(m->>'client_name');
-    IF jsonb_typeof(m->'client_name') <> 'string' OR length(name) NOT BETWEEN 1 AND 200 OR name ~ '[[:cntrl:]]' THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata',
-        'error_description', 'client_name must be a text of 1 to 200 characters without control characters');
+    IF jsonb_typeof(m->'client_name') <> 'string' OR length(name) NOT BETWEEN 1 AND b.name_max OR name ~ '[[:cntrl:]]' THEN
+      RETURN oauth._metadata_error(
+        format('client_name must be a text of 1 to %s characters without control characters', b.name_max));
     END IF;
   END IF;
   -- token_endpoint_auth_method
   method := coalesce(m->>'token_endpoint_auth_method', 'client_secret_basic');
   IF jsonb_typeof(m->'token_endpoint_auth_method') NOT IN ('string', 'null')
      OR method NOT IN ('client_secret_basic', 'client_secret_post', 'none') THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata',
-      'error_description', 'token_endpoint_auth_method must be client_secret_basic, client_secret_post or none');
+    RETURN oauth._metadata_error('token_endpoint_auth_method must be client_secret_basic, client_secret_post or none');
   END IF;
   -- grant_types
   IF m ? 'grant_types' AND jsonb_typeof(m->'grant_types') <> 'null' THEN
-    IF jsonb_typeof(m->'grant_types') <> 'array'
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'grant_types') g WHERE jsonb_typeof(g) <> 'string') THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'grant_types must be an array of strings');
+    IF NOT oauth._string_array(m->'grant_types') THEN
+      RETURN oauth._metadata_error('grant_types must be an array of strings');
     END IF;
     SELECT array_agg(DISTINCT g ORDER BY g) INTO grants FROM jsonb_array_elements_text(m->'grant_types') g;
     SELECT g INTO u FROM unnest(grants) g
      WHERE g NOT IN ('authorization_code', 'refresh_token', 'client_credentials', 'password') LIMIT 1;
     IF u IS NOT NULL THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      RETURN oauth._metadata_error(
         format('unsupported grant type "%s" (supported: authorization_code, refresh_token, client_credentials, password)', u));
     END IF;
     IF grants IS NULL THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'grant_types must not be empty');
+      RETURN oauth._metadata_error('grant_types must not be empty');
     END IF;
   ELSE
     grants := '{authorization_code}';
   END IF;
   IF method = 'none' AND 'client_credentials' = ANY (grants) THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-      'a public client (token_endpoint_auth_method none) cannot use the client_credentials grant');
+    RETURN oauth._metadata_error('a public client (token_endpoint_auth_method none) cannot use the client_credentials grant');
   END IF;
   -- The password grant hands a user's password to the client: only to one
   -- that authenticates (RFC 9700 section 2.4 deprecates it altogether).
   IF method = 'none' AND 'password' = ANY (grants) THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-      'a public client (token_endpoint_auth_method none) cannot use the password grant');
+    RETURN oauth._metadata_error('a public client (token_endpoint_auth_method none) cannot use the password grant');
   END IF;
   IF mode = 'open' AND NOT grants <@ '{authorization_code,refresh_token}' THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+    RETURN oauth._metadata_error(
       'clients registered without an access token may only use the authorization_code and refresh_token grants');
   END IF;
   -- response_types: code exactly when the authorization_code grant is registered.
   IF m ? 'response_types' AND jsonb_typeof(m->'response_types') <> 'null' THEN
-    IF jsonb_typeof(m->'response_types') <> 'array'
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'response_types') g WHERE jsonb_typeof(g) <> 'string') THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'response_types must be an array of strings');
+    IF NOT oauth._string_array(m->'response_types') THEN
+      RETURN oauth._metadata_error('response_types must be an array of strings');
     END IF;
     SELECT coalesce(array_agg(DISTINCT g ORDER BY g), '{}') INTO rtypes FROM jsonb_array_elements_text(m->'response_types') g;
     IF NOT rtypes <@ '{code}' THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'the only supported response type is "code"');
+      RETURN oauth._metadata_error('the only supported response type is "code"');
     END IF;
     IF ('code' = ANY (rtypes)) <> ('authorization_code' = ANY (grants)) THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-        'response type "code" goes with the authorization_code grant type, and only with it');
+      RETURN oauth._metadata_error('response type "code" goes with the authorization_code grant type, and only with it');
     END IF;
   ELSE
     rtypes := CASE WHEN 'authorization_code' = ANY (grants) THEN '{code}' ELSE '{}' END;
   END IF;
-  -- redirect_uris
+  -- redirect_uris (and post_logout_redirect_uris below): native apps and
+  -- public clients may use private-use schemes.
+  private_ok := coalesce(method = 'none' OR m->>'application_type' = 'native', false);
   IF m ? 'redirect_uris' AND jsonb_typeof(m->'redirect_uris') <> 'null' THEN
-    IF jsonb_typeof(m->'redirect_uris') <> 'array'
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'redirect_uris') g WHERE jsonb_typeof(g) <> 'string') THEN
-      RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', 'redirect_uris must be an array of strings');
+    IF NOT oauth._string_array(m->'redirect_uris') THEN
+      RETURN oauth._metadata_error('redirect_uris must be an array of strings', 'invalid_redirect_uri');
     END IF;
-    IF jsonb_array_length(m->'redirect_uris') > 20 THEN
-      RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', 'at most 20 redirect URIs');
+    IF jsonb_array_length(m->'redirect_uris') > b.uris_max THEN
+      RETURN oauth._metadata_error(format('at most %s redirect URIs', b.uris_max), 'invalid_redirect_uri');
     END IF;
-    FOR u IN SELECT jsonb_array_elements_text(m->'redirect_uris') LOOP
-      p := oauth._redirect_uri_problem(u);
-      -- Native apps (and public clients) may use private-use schemes.
-      IF p IS NOT NULL AND (method = 'none' OR m->>'application_type' = 'native') AND oauth._private_use_redirect_ok(u) THEN
-        p := NULL;
-      END IF;
-      IF p IS NOT NULL THEN
-        RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', p);
-      END IF;
-      IF NOT u = ANY (uris) THEN uris := uris || u; END IF;
-    END LOOP;
+    p := oauth._uris_problem(m->'redirect_uris', private_ok);
+    IF p IS NOT NULL THEN
+      RETURN oauth._metadata_error(p, 'invalid_redirect_uri');
+    END IF;
+    -- In the order given, each once.
+    uris := ARRAY(SELECT x.u FROM jsonb_array_elements_text(m->'redirect_uris') WITH ORDINALITY x(u, i)
+                   GROUP BY x.u ORDER BY min(x.i));
   END IF;
-  -- OpenID Connect: application_type, id_token_signed_response_alg,
-  -- post_logout_redirect_uris; RFC 9068: access_token_format.
-  IF m ? 'application_type' AND jsonb_typeof(m->'application_type') <> 'null' THEN
-    IF m->>'application_type' NOT IN ('web', 'native') OR jsonb_typeof(m->'application_type') <> 'string' THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'application_type must be web or native');
+  -- OpenID Connect: application_type, id_token_signed_response_alg (and
+  -- post_logout_redirect_uris below); RFC 9068: access_token_format. Each
+  -- is one of a few words, kept when given.
+  FOR k, words IN VALUES ('application_type', '{web,native}'::text[]), ('id_token_signed_response_alg', oauth.signing_algs()),
+                         ('access_token_format', '{opaque,jwt}') LOOP
+    CONTINUE WHEN NOT m ? k OR jsonb_typeof(m->k) = 'null';
+    IF jsonb_typeof(m->k) <> 'string' OR NOT m->>k = ANY (words) THEN
+      RETURN oauth._metadata_error(format('%s must be %s', k, tenancy._words(words, 'or')));
     END IF;
-    r := r || jsonb_build_object('application_type', m->'application_type');
-  END IF;
-  IF m ? 'id_token_signed_response_alg' AND jsonb_typeof(m->'id_token_signed_response_alg') <> 'null' THEN
-    IF jsonb_typeof(m->'id_token_signed_response_alg') <> 'string' OR m->>'id_token_signed_response_alg' NOT IN ('RS256', 'ES256') THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'id_token_signed_response_alg must be RS256 or ES256');
-    END IF;
-    r := r || jsonb_build_object('id_token_signed_response_alg', m->'id_token_signed_response_alg');
-  END IF;
-  IF m ? 'access_token_format' AND jsonb_typeof(m->'access_token_format') <> 'null' THEN
-    IF jsonb_typeof(m->'access_token_format') <> 'string' OR m->>'access_token_format' NOT IN ('opaque', 'jwt') THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'access_token_format must be opaque or jwt');
-    END IF;
-    r := r || jsonb_build_object('access_token_format', m->'access_token_format');
-  END IF;
+    r := r || jsonb_build_object(k, m->k);
+  END LOOP;
   IF m ? 'post_logout_redirect_uris' AND jsonb_typeof(m->'post_logout_redirect_uris') <> 'null' THEN
-    IF jsonb_typeof(m->'post_logout_redirect_uris') <> 'array' OR jsonb_array_length(m->'post_logout_redirect_uris') > 20
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'post_logout_redirect_uris') g WHERE jsonb_typeof(g) <> 'string') THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'post_logout_redirect_uris must be an array of at most 20 URIs');
+    IF NOT oauth._string_array(m->'post_logout_redirect_uris') OR jsonb_array_length(m->'post_logout_redirect_uris') > b.uris_max THEN
+      RETURN oauth._metadata_error(format('post_logout_redirect_uris must be an array of at most %s URIs', b.uris_max));
     END IF;
-    FOR u IN SELECT jsonb_array_elements_text(m->'post_logout_redirect_uris') LOOP
-      p := oauth._redirect_uri_problem(u);
-      IF p IS NOT NULL AND (method = 'none' OR m->>'application_type' = 'native') AND oauth._private_use_redirect_ok(u) THEN
-        p := NULL;
-      END IF;
-      IF p IS NOT NULL THEN
-        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'post_logout_redirect_uris: ' || p);
-      END IF;
-    END LOOP;
+    p := oauth._uris_problem(m->'post_logout_redirect_uris', private_ok);
+    IF p IS NOT NULL THEN
+      RETURN oauth._metadata_error('post_logout_redirect_uris: ' || p);
+    END IF;
     r := r || jsonb_build_object('post_logout_redirect_uris',
                                  (SELECT coalesce(jsonb_agg(DISTINCT x), '[]') FROM jsonb_array_elements_text(m->'post_logout_redirect_uris') x));
   END IF;
   IF 'authorization_code' = ANY (grants) AND cardinality(uris) = 0 THEN
-    RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description',
-      'the authorization_code grant needs at least one redirect URI in redirect_uris');
+    RETURN oauth._metadata_error('the authorization_code grant needs at least one redirect URI in redirect_uris',
+                                 'invalid_redirect_uri');
   END IF;
   -- scope
   IF m ? 'scope' AND jsonb_typeof(m->'scope') <> 'null' THEN
     scopes := CASE WHEN jsonb_typeof(m->'scope') = 'string' THEN oauth._scopes(m->>'scope') END;
     IF scopes IS NULL OR cardinality(scopes) = 0 THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-        'scope must list one or more of openid, email, profile, read, write, admin, separated by spaces');
+      RETURN oauth._metadata_error(
+        'scope must list one or more of ' || array_to_string(oauth.scopes_supported(), ', ') || ', separated by spaces');
     END IF;
   ELSE
-    scopes := '{email,openid,profile,read,write}';
+    scopes := array_remove(oauth._all_scopes(), 'admin');  -- every scope a plain user may have
   END IF;
   IF mode = 'open' AND 'admin' = ANY (scopes) THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-      'clients registered without an access token cannot have the admin scope');
+    RETURN oauth._metadata_error('clients registered without an access token cannot have the admin scope');
   END IF;
   -- Informational metadata, kept as given.
   FOR k, v IN SELECT * FROM jsonb_each(m) WHERE key IN ('client_uri', 'logo_uri', 'tos_uri', 'policy_uri',
                                                          'software_id', 'software_version', 'contacts') LOOP
     CONTINUE WHEN jsonb_typeof(v) = 'null';
     IF k = 'contacts' THEN
-      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > 10
-         OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) c WHERE jsonb_typeof(c) <> 'string' OR length(c #>> '{}') > 254) THEN
-        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'contacts must be an array of at most 10 e-mail addresses');
+      IF NOT oauth._string_array(v) OR jsonb_array_length(v) > b.contacts_max
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(v) c WHERE length(c) > b.email_max) THEN
+        RETURN oauth._metadata_error(format('contacts must be an array of at most %s e-mail addresses', b.contacts_max));
       END IF;
-    ELSIF jsonb_typeof(v) <> 'string' OR length(v #>> '{}') > 2000 OR (v #>> '{}') ~ '[[:cntrl:]]' THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', format('%s must be a text', k));
+    ELSIF jsonb_typeof(v) <> 'string' OR length(v #>> '{}') > b.uri_max OR (v #>> '{}') ~ '[[:cntrl:]]' THEN
+      RETURN oauth._metadata_error(format('%s must be a text', k));
     ELSIF k LIKE '%\_uri' AND (v #>> '{}') !~* '^https?://[^[:space:]]+$' THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', format('%s must be an http or https URL', k));
+      RETURN oauth._metadata_error(format('%s must be an http or https URL', k));
     END IF;
     extra := extra || jsonb_build_object(k, v);
   END LOOP;
@@ -270,32 +292,30 @@ BEGIN
   IF mode = 'admin' THEN
     IF m ? 'resource_server' AND jsonb_typeof(m->'resource_server') <> 'null' THEN
       IF jsonb_typeof(m->'resource_server') <> 'boolean' THEN
-        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'resource_server must be true or false');
+        RETURN oauth._metadata_error('resource_server must be true or false');
       END IF;
       r := r || jsonb_build_object('resource_server', m->'resource_server');
     END IF;
     IF m ? 'client_id' AND jsonb_typeof(m->'client_id') <> 'null' THEN
-      IF jsonb_typeof(m->'client_id') <> 'string' OR (m->>'client_id') !~ '^[A-Za-z0-9._~-]{3,100}$' THEN
-        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-          'client_id must have 3 to 100 letters, digits or . _ ~ -');
+      IF jsonb_typeof(m->'client_id') <> 'string' OR NOT oauth._client_id_ok(m->>'client_id') THEN
+        RETURN oauth._metadata_error(format('client_id must have %s to %s letters, digits or . _ ~ -',
+                                            b.client_id_min, b.client_id_max));
       END IF;
       r := r || jsonb_build_object('client_id', m->'client_id');
     END IF;
     FOREACH ttl IN ARRAY ARRAY['access_token_ttl', 'refresh_token_ttl'] LOOP
       IF m ? ttl AND jsonb_typeof(m->ttl) <> 'null' THEN
-        IF jsonb_typeof(m->ttl) <> 'number' OR (m->>ttl) !~ '^[0-9]{1,9}$' OR (m->>ttl)::integer NOT BETWEEN 10 AND 31536000 THEN
-          RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-            format('%s must be a number of seconds between 10 and 31536000', ttl));
+        p := tenancy._seconds_problem(ttl, m->ttl, l.ttl_min, l.ttl_max);
+        IF p IS NOT NULL THEN
+          RETURN oauth._metadata_error(p);
         END IF;
         r := r || jsonb_build_object(ttl, m->ttl);
       END IF;
     END LOOP;
   ELSIF m ? 'client_id' THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-      'client_id is assigned by the server and cannot be chosen');
+    RETURN oauth._metadata_error('client_id is assigned by the server and cannot be chosen');
   ELSIF coalesce(m->'resource_server', 'false') NOT IN ('false', 'null') THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-      'only an admin can make a client a resource server (POST or PATCH /api/v1/clients)');
+    RETURN oauth._metadata_error('only an admin can make a client a resource server (POST or PATCH /api/v1/clients)');
   END IF;
   RETURN r;
 END $$;
@@ -304,8 +324,10 @@ COMMENT ON FUNCTION oauth._client_metadata(jsonb, text) IS 'Internal: validates 
 -- The public view of a client row (given as jsonb of its non-secret
 -- columns): the RFC 7591 metadata plus client_id_issued_at and, for
 -- confidential clients, client_secret_expires_at 0 (secrets do not expire).
+-- STABLE, not IMMUTABLE: reading created_at as a timestamptz depends on the
+-- TimeZone setting (the text has its offset, but the cast is the setting's).
 CREATE FUNCTION oauth._client_json(c jsonb, with_admin_fields boolean DEFAULT false) RETURNS jsonb
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object(
            'client_id', c->'client_id',
            'client_name', c->'client_name',
@@ -320,7 +342,8 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
            'refresh_token_ttl', c->'refresh_token_ttl',
            -- OpenID Connect and RFC 9068 metadata, when not the default.
            'application_type', CASE WHEN c->>'application_type' = 'native' THEN c->'application_type' END,
-           'id_token_signed_response_alg', CASE WHEN c->>'id_token_signed_response_alg' = 'ES256' THEN c->'id_token_signed_response_alg' END,
+           'id_token_signed_response_alg', CASE WHEN c->>'id_token_signed_response_alg' <> (oauth.signing_algs())[1]
+                                                THEN c->'id_token_signed_response_alg' END,
            'access_token_format', CASE WHEN c->>'access_token_format' = 'jwt' THEN c->'access_token_format' END,
            'post_logout_redirect_uris', CASE WHEN jsonb_array_length(coalesce(c->'post_logout_redirect_uris', '[]')) > 0
                                              THEN c->'post_logout_redirect_uris' END))
@@ -390,7 +413,7 @@ BEGIN
           ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
           v->>'scope', v->'extra', (v->>'access_token_ttl')::integer, (v->>'refresh_token_ttl')::integer,
           coalesce((v->>'resource_server')::boolean, false), coalesce(v->>'access_token_format', 'opaque'),
-          coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+          coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
           ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
           coalesce(v->>'application_type', 'web'));
   RETURN oauth._client_json(oauth._client_row(cid))
@@ -474,7 +497,7 @@ BEGIN
     access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer,
     resource_server = coalesce((v->>'resource_server')::boolean, false),
     access_token_format = coalesce(v->>'access_token_format', 'opaque'),
-    id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+    id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
     post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
     application_type = coalesce(v->>'application_type', 'web')
   WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
@@ -548,19 +571,20 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   v jsonb := CASE WHEN jsonb_array_length(p_redirect_uris) > 0 THEN oauth._client_metadata(jsonb_build_object(
                'client_name', 'Console', 'redirect_uris', p_redirect_uris, 'token_endpoint_auth_method', 'none',
-               'grant_types', '["authorization_code", "refresh_token"]'::jsonb, 'scope', 'read write profile admin'), 'admin') END;
+               'grant_types', '["authorization_code", "refresh_token"]'::jsonb, 'scope', oauth._scope_text(oauth.api_scopes())),
+               'admin') END;
   cid text;
 BEGIN
   IF v IS NOT NULL THEN PERFORM oauth._raise_metadata(v); END IF;
   INSERT INTO oauth.clients AS c (tenant_id, client_id, client_name, token_endpoint_auth_method, redirect_uris,
                                   grant_types, response_types, scope, builtin)
   VALUES (p_tenant, 'console', 'Console', 'none', ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'redirect_uris', '[]'))),
-          '{authorization_code,refresh_token}', '{code}', 'admin profile read write', true)
+          '{authorization_code,refresh_token}', '{code}', oauth._scope_text(oauth.api_scopes()), true)
   ON CONFLICT (tenant_id) WHERE builtin DO UPDATE SET redirect_uris = excluded.redirect_uris
   RETURNING c.client_id INTO cid;
   RETURN cid;
 END $$;
-COMMENT ON FUNCTION oauth._console_client(uuid, jsonb) IS 'Internal: creates or updates the console client (client_id console, public, code + refresh, all scopes) of a tenant with its own redirect URIs (may be none).';
+COMMENT ON FUNCTION oauth._console_client(uuid, jsonb) IS 'Internal: creates or updates the console client (client_id console, public, code + refresh, the API scopes) of a tenant with its own redirect URIs (may be none).';
 REVOKE ALL ON FUNCTION oauth._console_client(uuid, jsonb) FROM PUBLIC;
 
 -- A tenant may serve the console from an address of its own as well: only

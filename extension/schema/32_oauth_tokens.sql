@@ -19,13 +19,15 @@
 -- which the token path, run thousands of times a second, cannot afford.
 
 -- Lifetimes: the client's, else the tenant's setting, else the default
--- (access 1 h, refresh 30 days, code 60 s).
+-- (oauth.lifetimes()).
 CREATE FUNCTION oauth._ttl(kind text, client_ttl integer, settings jsonb) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT coalesce(client_ttl, (settings->>(kind || '_ttl'))::integer,
-                  CASE kind WHEN 'access_token' THEN 3600 WHEN 'refresh_token' THEN 2592000 WHEN 'code' THEN 60 END)
+                  CASE kind WHEN 'access_token' THEN (oauth.lifetimes()).access_token
+                            WHEN 'refresh_token' THEN (oauth.lifetimes()).refresh_token
+                            WHEN 'code' THEN (oauth.lifetimes()).code END)
 $$;
-COMMENT ON FUNCTION oauth._ttl(text, integer, jsonb) IS 'Internal: lifetime in seconds of an access_token, refresh_token or code: the client''s, else the tenant setting <kind>_ttl, else 3600 / 2592000 / 60.';
+COMMENT ON FUNCTION oauth._ttl(text, integer, jsonb) IS 'Internal: lifetime in seconds of an access_token, refresh_token or code: the client''s, else the tenant setting <kind>_ttl, else the default of oauth.lifetimes().';
 
 -- A decision of an OAuth endpoint that refuses: the RFC 6749 section 5.2
 -- error body. Its HTTP status is api.error_status's (the one table).
@@ -99,7 +101,7 @@ BEGIN
   ELSE
     r := oauth._scopes(requested);
     IF r IS NULL THEN
-      err := 'unknown scope: the scopes are openid, email, profile, read, write and admin';
+      err := oauth._unknown_scope();
       RETURN;
     END IF;
     scopes := oauth._scope_and(r, ceiling);
@@ -117,26 +119,32 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION oauth._seconds(integer) IS 'Internal: a number of seconds in words ("1 second", "2 seconds").';
 
--- Throttling of password checks. Failures are counted per (tenant, e-mail)
--- and per (tenant, client address). A key with n failures at or above its
--- threshold waits 2^(n - threshold) seconds after its last failure, at most
--- 15 minutes; never a lock-out. Thresholds: 5 per address, 20 per e-mail —
--- so one address guessing at an account is held by its own back-off long
--- before the account's counter matters, and the real user signs in from
--- elsewhere; the e-mail counter slows attacks spread over many addresses
--- (then the real user waits too, at most 15 minutes: the price of that
--- protection). Throttled attempts are not checked, so they do not count;
--- counters are cleared by a success and forgotten a day after the last failure.
+-- Throttling of password checks (the numbers: tenancy.throttling()).
+-- Failures are counted per (tenant, e-mail) and per (tenant, client
+-- address). A key with n failures at or above its threshold waits
+-- 2^(n - threshold) seconds after its last failure, at most login_max_wait
+-- (15 minutes); never a lock-out. The threshold per address (5) is far below
+-- the one per e-mail (20), so one address guessing at an account is held by
+-- its own back-off long before the account's counter matters, and the real
+-- user signs in from elsewhere; the e-mail counter slows attacks spread over
+-- many addresses (then the real user waits too, at most login_max_wait: the
+-- price of that protection). Throttled attempts are not checked, so they do
+-- not count; counters are cleared by a success and forgotten login_memory
+-- (a day) after the last failure.
 CREATE FUNCTION oauth._throttle_wait(p_tenant uuid, p_email text, p_addr text) RETURNS integer
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  -- The exponent stops at 30: 2^30 s is past any cap, and the power stays in range.
   SELECT coalesce(max(greatest(0, ceil(extract(epoch FROM
-           a.last_failure_at + make_interval(secs => least(900, 2 ^ least(a.failures - th.n, 10))) - now())))), 0)::integer
-    FROM oauth.login_attempts a
-    JOIN (VALUES ('email', lower(btrim(p_email)), 20), ('addr', p_addr, 5)) th(kind, key, n)
-      ON a.kind = th.kind AND a.key = th.key
-   WHERE a.tenant_id = p_tenant AND a.failures >= th.n AND a.last_failure_at > now() - interval '1 day'
+           a.last_failure_at + make_interval(secs => least(w.login_max_wait, 2 ^ least(a.failures - th.n, 30))) - now())))),
+           0)::integer
+    FROM tenancy.throttling() w
+    CROSS JOIN LATERAL (VALUES ('email', lower(btrim(p_email)), w.login_per_email),
+                               ('addr', p_addr, w.login_per_address)) th(kind, key, n)
+    JOIN oauth.login_attempts a ON a.kind = th.kind AND a.key = th.key
+   WHERE a.tenant_id = p_tenant AND a.failures >= th.n
+     AND a.last_failure_at > now() - make_interval(secs => w.login_memory)
 $$;
-COMMENT ON FUNCTION oauth._throttle_wait(uuid, text, text) IS 'Internal: seconds to wait before the next password check for this e-mail or client address (0: go ahead). Back-off 2^(n-threshold) s capped at 900 s; thresholds 5 failures per address, 20 per e-mail.';
+COMMENT ON FUNCTION oauth._throttle_wait(uuid, text, text) IS 'Internal: seconds to wait before the next password check for this e-mail or client address (0: go ahead). Back-off 2^(n-threshold) s from the thresholds of tenancy.throttling(), at most its login_max_wait.';
 REVOKE ALL ON FUNCTION oauth._throttle_wait(uuid, text, text) FROM PUBLIC;
 
 CREATE FUNCTION oauth._record_login(p_tenant uuid, p_email text, p_addr text, p_success boolean) RETURNS void
@@ -151,8 +159,10 @@ BEGIN
   SELECT p_tenant, k.kind, k.key, 1
     FROM (VALUES ('email', lower(btrim(p_email))), ('addr', p_addr)) k(kind, key) WHERE k.key IS NOT NULL
   ON CONFLICT (tenant_id, kind, key) DO UPDATE
-    SET failures = CASE WHEN a.last_failure_at < now() - interval '1 day' THEN 1 ELSE a.failures + 1 END,
-        first_failure_at = CASE WHEN a.last_failure_at < now() - interval '1 day' THEN now() ELSE a.first_failure_at END,
+    SET failures = CASE WHEN a.last_failure_at < now() - make_interval(secs => (tenancy.throttling()).login_memory)
+                        THEN 1 ELSE a.failures + 1 END,
+        first_failure_at = CASE WHEN a.last_failure_at < now() - make_interval(secs => (tenancy.throttling()).login_memory)
+                                THEN now() ELSE a.first_failure_at END,
         last_failure_at = now();
 END $$;
 COMMENT ON FUNCTION oauth._record_login(uuid, text, text, boolean) IS 'Internal: counts a failed password check for the e-mail and the client address, or clears both counters after a success.';
@@ -195,7 +205,7 @@ DECLARE
 BEGIN
   IF coalesce(p_format, (SELECT c.access_token_format FROM oauth.clients c WHERE c.tenant_id = p_tenant AND c.client_id = p_client)) = 'jwt' THEN
     iss := coalesce(p_issuer, oauth._default_issuer(p_tenant));
-    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, 'RS256', 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
+    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, (oauth.signing_algs())[1], 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
       'iss', iss,
       'sub', coalesce(p_user::text, p_client),
       'aud', coalesce(p_audience, iss),
@@ -223,13 +233,14 @@ COMMENT ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer,
 REVOKE ALL ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz, text) FROM PUBLIC;
 
 -- Absolute end of a new grant (refresh token family): the tenant setting
--- refresh_token_max_lifetime, default 90 days.
+-- refresh_token_max_lifetime, default oauth.lifetimes().refresh_family.
 CREATE FUNCTION oauth._family_expires(p_tenant uuid) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
   SELECT now() + make_interval(secs => coalesce((SELECT (n.settings->>'refresh_token_max_lifetime')::integer
-                                                   FROM tenancy.tenants n WHERE n.id = p_tenant), 7776000))
+                                                   FROM tenancy.tenants n WHERE n.id = p_tenant),
+                                                (oauth.lifetimes()).refresh_family))
 $$;
-COMMENT ON FUNCTION oauth._family_expires(uuid) IS 'Internal: when a grant started now ends at the latest (tenant setting refresh_token_max_lifetime, default 7776000 s = 90 days); refresh rotation never goes beyond.';
+COMMENT ON FUNCTION oauth._family_expires(uuid) IS 'Internal: when a grant started now ends at the latest (tenant setting refresh_token_max_lifetime, default oauth.lifetimes().refresh_family); refresh rotation never goes beyond.';
 REVOKE ALL ON FUNCTION oauth._family_expires(uuid) FROM PUBLIC;
 
 -- The audience a resource indicator names (RFC 8707): NULL for the
@@ -309,7 +320,7 @@ BEGIN
     RETURN oauth._error('invalid_request', 'username and password are required');
   END IF;
   IF params->>'scope' IS NOT NULL AND oauth._scopes(params->>'scope') IS NULL THEN
-    RETURN oauth._error('invalid_scope', 'unknown scope: the scopes are openid, email, profile, read, write and admin');
+    RETURN oauth._error('invalid_scope', oauth._unknown_scope());
   END IF;
   SELECT * INTO uid, wait FROM oauth._check_password(p_tenant, params->>'username', params->>'password', p_client_addr);
   IF wait > 0 THEN
@@ -443,7 +454,7 @@ BEGIN
   END IF;
   -- May only narrow (RFC 6749 section 6), within what client and role allow now.
   ceiling := oauth._scope_and(oauth._scope_and(oauth._scopes(tok.scope), oauth._scopes(c.scope)),
-                              CASE WHEN tok.user_id IS NULL THEN '{admin,email,openid,profile,read,write}' ELSE oauth._role_scopes(tok.role) END);
+                              CASE WHEN tok.user_id IS NULL THEN oauth._all_scopes() ELSE oauth._role_scopes(tok.role) END);
   IF params->>'scope' IS NOT NULL AND btrim(params->>'scope') <> ''
      AND NOT coalesce(oauth._scopes(params->>'scope') <@ oauth._scopes(tok.scope), false) THEN
     RETURN oauth._error('invalid_scope', 'the requested scope exceeds the scope originally granted');

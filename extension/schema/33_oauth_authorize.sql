@@ -99,8 +99,8 @@ BEGIN
     err := 'invalid_request'; err_description := 'prompt=none cannot be combined with other values';
   ELSIF params->>'max_age' IS NOT NULL AND params->>'max_age' !~ '^[0-9]{1,9}$' THEN
     err := 'invalid_request'; err_description := 'max_age must be a number of seconds';
-  ELSIF length(params->>'nonce') > 512 THEN
-    err := 'invalid_request'; err_description := 'nonce is too long (at most 512 characters)';
+  ELSIF length(params->>'nonce') > (tenancy.bounds()).nonce_max THEN
+    err := 'invalid_request'; err_description := format('nonce is too long (at most %s characters)', (tenancy.bounds()).nonce_max);
   ELSIF params->>'request' IS NOT NULL THEN
     err := 'request_not_supported'; err_description := 'request objects are not supported';
   ELSIF params->>'request_uri' IS NOT NULL THEN
@@ -144,7 +144,7 @@ BEGIN
   ELSE
     req := oauth._scopes(params->>'scope');
     IF req IS NULL THEN
-      err := 'invalid_scope'; err_description := 'unknown scope: the scopes are openid, email, profile, read, write and admin';
+      err := 'invalid_scope'; err_description := oauth._unknown_scope();
       RETURN;
     END IF;
     scopes := oauth._scope_and(req, oauth._scopes(c.scope));
@@ -277,10 +277,10 @@ BEGIN
         END IF;
         sess := oauth.random_token('session');
         INSERT INTO oauth.login_sessions (tenant_id, session_hash, user_id, client_addr, expires_at)
-        VALUES (t, oauth.token_digest(sess), uid, client_addr, now() + interval '8 hours')
+        VALUES (t, oauth.token_digest(sess), uid, client_addr, now() + make_interval(secs => (oauth.lifetimes()).session))
         RETURNING id INTO sid;
         auth_time := now();
-        set_cookies := set_cookies || jsonb_build_array(jsonb_build_object('name', 'bf_session', 'value', sess, 'max_age', 28800));
+        set_cookies := set_cookies || jsonb_build_array(jsonb_build_object('name', 'bf_session', 'value', sess, 'max_age', (oauth.lifetimes()).session));
       END IF;
     END IF;
   ELSIF sess IS NOT NULL AND NOT (is_request AND r.prompt_login) THEN

@@ -143,7 +143,7 @@ BEGIN
             ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
             ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
             v->>'scope', v->'extra', mode, coalesce(v->>'access_token_format', 'opaque'),
-            coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+            coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
             ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
             coalesce(v->>'application_type', 'web'));
     RETURN oauth._client_json(oauth._client_row_of(t, cid))
@@ -208,7 +208,7 @@ BEGIN
       response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
       scope = v->>'scope', extra = v->'extra',
       access_token_format = coalesce(v->>'access_token_format', 'opaque'),
-      id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+      id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
       post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
       application_type = coalesce(v->>'application_type', 'web')
     WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
@@ -285,9 +285,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     'token_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
     'revocation_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
     'introspection_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post"]'::jsonb,
-    'scopes_supported', '["openid", "email", "profile", "read", "write", "admin"]'::jsonb,
+    'scopes_supported', to_jsonb(oauth.scopes_supported()),
     'subject_types_supported', '["public"]'::jsonb,
-    'id_token_signing_alg_values_supported', '["RS256", "ES256"]'::jsonb,
+    'id_token_signing_alg_values_supported', to_jsonb(oauth.signing_algs()),
     'claims_supported', '["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "name", "updated_at", "email", "email_verified"]'::jsonb,
     'prompt_values_supported', '["none", "login", "consent", "select_account"]'::jsonb,
     'claims_parameter_supported', false,
@@ -310,7 +310,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     'resource', issuer,
     'authorization_servers', jsonb_build_array(issuer),
     'jwks_uri', issuer || '/oauth/jwks',
-    'scopes_supported', '["openid", "email", "profile", "read", "write", "admin"]'::jsonb,
+    'scopes_supported', to_jsonb(oauth.scopes_supported()),
     'bearer_methods_supported', '["header"]'::jsonb,
     'resource_documentation', issuer || '/api/v1/openapi.json')
 $$;

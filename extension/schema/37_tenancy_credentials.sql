@@ -162,7 +162,7 @@ COMMENT ON FUNCTION tenancy.reset_password(uuid) IS 'Admins and owners (scope ad
 
 -- The platform's mail sender (a platform operator login) takes pending
 -- resets: each secret is made now, returned once, and stored as a digest.
-CREATE FUNCTION tenancy.take_password_reset_mail(p_limit integer DEFAULT 100)
+CREATE FUNCTION tenancy.take_password_reset_mail(p_limit integer DEFAULT NULL)
 RETURNS TABLE (tenant_id uuid, tenant_slug text, user_id uuid, email text, reset_token text, expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
@@ -176,21 +176,23 @@ BEGIN
              JOIN tenancy.tenants n ON n.id = p.tenant_id
             WHERE p.delivered_at IS NULL AND p.closed_at IS NULL AND u.status = 'active'
             ORDER BY p.requested_at
-            LIMIT greatest(1, least(coalesce(p_limit, 100), 1000))
+            LIMIT greatest(1, least(coalesce(p_limit, (tenancy.bounds()).mail_batch), (tenancy.bounds()).mail_batch_max))
               FOR UPDATE OF p SKIP LOCKED
   LOOP
     tok := oauth.random_token('reset');
     UPDATE tenancy.password_resets x
-       SET token_hash = oauth.token_digest(tok), delivered_at = now(), expires_at = now() + interval '1 day'
-     WHERE x.tenant_id = r.tid AND x.id = r.rid;
+       SET token_hash = oauth.token_digest(tok), delivered_at = now(),
+           expires_at = now() + make_interval(secs => (oauth.lifetimes()).password_reset)
+     WHERE x.tenant_id = r.tid AND x.id = r.rid
+    RETURNING x.expires_at INTO expires_at;
     tenant_id := r.tid; tenant_slug := r.slug; user_id := r.uid; email := r.mail;
-    reset_token := tok; expires_at := now() + interval '1 day';
+    reset_token := tok;
     RETURN NEXT;
   END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION tenancy.take_password_reset_mail(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.take_password_reset_mail(integer) TO backend_admin;
-COMMENT ON FUNCTION tenancy.take_password_reset_mail(integer) IS 'backend_admin only (the platform''s mail sender): takes up to p_limit pending password resets of all tenants and returns, once, each user''s e-mail and a new one-time secret (valid one day) to send them; only its digest is kept. The user redeems it with POST /api/v1/password-reset (tenancy.redeem_password_reset).';
+COMMENT ON FUNCTION tenancy.take_password_reset_mail(integer) IS 'backend_admin only (the platform''s mail sender): takes up to p_limit (default and largest: tenancy.bounds().mail_batch, mail_batch_max) pending password resets of all tenants and returns, once, each user''s e-mail and a new one-time secret (valid for oauth.lifetimes().password_reset seconds) to send them; only its digest is kept. The user redeems it with POST /api/v1/password-reset (tenancy.redeem_password_reset).';
 
 -- Anonymous (the tenant comes from the request): sets a new password with a
 -- reset secret. The policy is checked first, so a weak password does not

@@ -20,7 +20,7 @@
 CREATE TABLE oauth.signing_keys (
   tenant_id       uuid NOT NULL REFERENCES tenancy.tenants(id) ON DELETE CASCADE,
   kid             text NOT NULL CHECK (kid ~ '^[A-Za-z0-9_-]{43}$'),
-  alg             text NOT NULL CHECK (alg IN ('RS256', 'ES256')),
+  alg             text NOT NULL CHECK (alg = ANY (oauth.signing_algs())),
   state           text NOT NULL CHECK (state IN ('next', 'active', 'retired')),
   public_jwk      jsonb NOT NULL,
   public_der      bytea NOT NULL,
@@ -58,11 +58,6 @@ CREATE FUNCTION oauth._jws_verify(token text, public_der bytea, alg text) RETURN
 COMMENT ON FUNCTION oauth._jws_verify(text, bytea, text) IS 'Internal: whether a compact JWS carries a valid alg signature of this public key (DER SubjectPublicKeyInfo).';
 REVOKE ALL ON FUNCTION oauth._jws_verify(text, bytea, text) FROM PUBLIC;
 
--- Lifetime of an id_token (seconds).
-CREATE FUNCTION oauth._id_token_ttl() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 3600 $$;
-COMMENT ON FUNCTION oauth._id_token_ttl() IS 'Internal: lifetime of an id_token in seconds (3600).';
-
 CREATE FUNCTION oauth._new_signing_key(p_tenant uuid, p_alg text, p_state text) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE k record;
@@ -82,11 +77,12 @@ CREATE FUNCTION oauth._ensure_signing_keys(p_tenant uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE a text;
 BEGIN
-  IF (SELECT count(*) FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.state IN ('active', 'next')) = 4 THEN
+  IF (SELECT count(*) FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.state IN ('active', 'next'))
+     = 2 * cardinality(oauth.signing_algs()) THEN
     RETURN;
   END IF;
   PERFORM pg_advisory_xact_lock(hashtextextended('backend_framework.signing_keys:' || p_tenant::text, 0));
-  FOREACH a IN ARRAY ARRAY['RS256', 'ES256'] LOOP
+  FOREACH a IN ARRAY oauth.signing_algs() LOOP
     IF NOT EXISTS (SELECT 1 FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.alg = a AND k.state = 'active') THEN
       PERFORM oauth._new_signing_key(p_tenant, a, 'active');
     END IF;
@@ -151,7 +147,7 @@ BEGIN
   EXCEPTION WHEN OTHERS THEN
     RETURN NULL;
   END;
-  IF jsonb_typeof(h) <> 'object' OR h ? 'crit' OR h->>'alg' NOT IN ('RS256', 'ES256') THEN RETURN NULL; END IF;
+  IF jsonb_typeof(h) <> 'object' OR h ? 'crit' OR NOT h->>'alg' = ANY (oauth.signing_algs()) THEN RETURN NULL; END IF;
   SELECT s.public_der, s.alg INTO k FROM oauth.signing_keys s
    WHERE s.tenant_id = p_tenant AND s.kid = h->>'kid' AND s.alg = h->>'alg'
      AND (s.state <> 'retired' OR s.published_until > now());
@@ -167,11 +163,11 @@ COMMENT ON FUNCTION oauth._verify_jwt(uuid, text) IS 'Internal: claims of a JWT 
 REVOKE ALL ON FUNCTION oauth._verify_jwt(uuid, text) FROM PUBLIC;
 
 -- How long a retired key must stay published: until the last token it
--- signed expires (id_tokens live oauth._id_token_ttl(); JWT access tokens
+-- signed expires (id_tokens live oauth.lifetimes().id_token; JWT access tokens
 -- carry their kid in oauth.tokens).
 CREATE FUNCTION oauth._key_publish_until(p_tenant uuid, p_kid text) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
-  SELECT greatest(now() + make_interval(secs => oauth._id_token_ttl()),
+  SELECT greatest(now() + make_interval(secs => (oauth.lifetimes()).id_token),
                   (SELECT max(t.expires_at) FROM oauth.tokens t WHERE t.tenant_id = p_tenant AND t.kid = p_kid))
 $$;
 COMMENT ON FUNCTION oauth._key_publish_until(uuid, text) IS 'Internal: when a key retired now may leave JWKS: the expiry of the last token it signed.';
@@ -284,12 +280,12 @@ BEGIN
     'aud', p_client,
     'azp', p_client,
     'iat', floor(extract(epoch FROM now()))::bigint,
-    'exp', floor(extract(epoch FROM now()))::bigint + oauth._id_token_ttl(),
+    'exp', floor(extract(epoch FROM now()))::bigint + (oauth.lifetimes()).id_token,
     'auth_time', floor(extract(epoch FROM p_auth_time))::bigint,
     'nonce', p_nonce,
     'at_hash', CASE WHEN p_access_token IS NOT NULL THEN oauth._at_hash(p_access_token) END,
     'sid', p_sid));
-  RETURN (oauth._sign_jwt(p_tenant, coalesce(alg, 'RS256'), 'JWT', claims)).jwt;
+  RETURN (oauth._sign_jwt(p_tenant, coalesce(alg, (oauth.signing_algs())[1]), 'JWT', claims)).jwt;
 END $$;
 COMMENT ON FUNCTION oauth._id_token(uuid, text, text, uuid, text[], text, timestamptz, text, uuid) IS 'Internal: a signed id_token (iss, sub, aud, azp, iat, exp, auth_time, nonce, at_hash, sid, and the claims the scopes allow) with the client''s id_token_signed_response_alg.';
 REVOKE ALL ON FUNCTION oauth._id_token(uuid, text, text, uuid, text[], text, timestamptz, text, uuid) FROM PUBLIC;

@@ -29,6 +29,22 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.json(integer, jsonb, jsonb) IS 'A JSON answer.';
 
+-- 204 No Content (a DELETE, or a POST that answers nothing).
+CREATE FUNCTION api.no_content(p_headers jsonb DEFAULT '{}') RETURNS api.response
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW(204, coalesce(p_headers, '{}'), NULL)::api.response
+$$;
+COMMENT ON FUNCTION api.no_content(jsonb) IS 'A 204 answer without body.';
+
+-- Headers of the public documents (discovery, JWKS, OpenAPI): shared
+-- caches may keep them a few minutes, keyed on what names the tenant
+-- (p_vary), and any origin may read them.
+CREATE FUNCTION api.public_headers(p_vary text DEFAULT 'Host, X-Tenant') RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('Cache-Control', 'public, max-age=300', 'Access-Control-Allow-Origin', '*', 'Vary', p_vary)
+$$;
+COMMENT ON FUNCTION api.public_headers(text) IS 'Cache-Control (public, a few minutes), Access-Control-Allow-Origin * and Vary of the public documents.';
+
 CREATE FUNCTION api.error(p_status integer, p_error text, p_description text, p_headers jsonb DEFAULT '{}')
 RETURNS api.response LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -303,12 +319,14 @@ COMMENT ON FUNCTION api.page(text, jsonb[], text[], integer) IS 'A page answer {
 
 CREATE FUNCTION api.page_limit(r api.request) RETURNS integer
 LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE v text := r.query->>'limit';
+DECLARE
+  v text := r.query->>'limit';
+  b record := tenancy.bounds();
 BEGIN
-  IF v IS NULL THEN RETURN 50; END IF;
-  IF v !~ '^[0-9]{1,4}$' OR v::int NOT BETWEEN 1 AND 200 THEN
-    RAISE EXCEPTION 'limit must be a number from 1 to 200' USING ERRCODE = '22023';
+  IF v IS NULL THEN RETURN b.page_size; END IF;
+  IF v !~ '^[0-9]{1,4}$' OR v::int NOT BETWEEN 1 AND b.page_max THEN
+    RAISE EXCEPTION 'limit must be a number from 1 to %', b.page_max USING ERRCODE = '22023';
   END IF;
   RETURN v::int;
 END $$;
-COMMENT ON FUNCTION api.page_limit(api.request) IS 'The limit query parameter (1-200, default 50).';
+COMMENT ON FUNCTION api.page_limit(api.request) IS 'The limit query parameter (1 to tenancy.bounds().page_max, default its page_size).';

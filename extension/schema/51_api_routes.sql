@@ -64,8 +64,8 @@ BEGIN
   IF auth IS NULL OR auth NOT IN ('bearer', 'optional', 'none') THEN
     RAISE EXCEPTION 'auth must be bearer, optional or none' USING ERRCODE = '22023';
   END IF;
-  IF scope IS NOT NULL AND scope NOT IN ('read', 'write', 'profile', 'admin') THEN
-    RAISE EXCEPTION 'scope must be read, write, profile or admin' USING ERRCODE = '22023';
+  IF scope IS NOT NULL AND NOT scope = ANY (oauth.api_scopes()) THEN
+    RAISE EXCEPTION 'scope must be %', tenancy._words(oauth.api_scopes(), 'or') USING ERRCODE = '22023';
   END IF;
   IF scope IS NOT NULL AND auth <> 'bearer' THEN
     RAISE EXCEPTION 'a scope needs auth bearer' USING ERRCODE = '22023';

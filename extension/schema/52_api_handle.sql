@@ -47,14 +47,13 @@ BEGIN
     RETURN u.url;
   END IF;
   SELECT pu.url INTO u FROM tenancy.public_urls() pu WHERE pu.host = p_host
-   ORDER BY pu.port IS DISTINCT FROM coalesce(p_port, CASE pu.scheme WHEN 'https' THEN 443 ELSE 80 END), pu.ord LIMIT 1;
+   ORDER BY pu.port IS DISTINCT FROM coalesce(p_port, tenancy._default_port(pu.scheme)), pu.ord LIMIT 1;
   IF FOUND THEN RETURN u.url; END IF;
   IF p_tenant_host THEN
     SELECT pu.scheme, pu.port INTO u FROM tenancy.public_urls() pu
      ORDER BY pu.host IS DISTINCT FROM base,
-              pu.port IS DISTINCT FROM coalesce(p_port, CASE pu.scheme WHEN 'https' THEN 443 ELSE 80 END), pu.ord LIMIT 1;
-    RETURN u.scheme || '://' || p_host
-           || CASE WHEN u.port = CASE u.scheme WHEN 'https' THEN 443 ELSE 80 END THEN '' ELSE ':' || u.port END;
+              pu.port IS DISTINCT FROM coalesce(p_port, tenancy._default_port(pu.scheme)), pu.ord LIMIT 1;
+    RETURN tenancy._origin(u.scheme, p_host, u.port);
   END IF;
   IF p_any_host THEN RETURN NULL; END IF;
   RAISE EXCEPTION 'this server does not serve the host named in the request' USING ERRCODE = 'TB421',

@@ -6,7 +6,7 @@
 CREATE FUNCTION api.uuid_param(r api.request, what text) RETURNS uuid
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-  IF r.id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+  IF r.id ~* (tenancy.patterns()).uuid THEN
     RETURN r.id::uuid;
   END IF;
   RAISE EXCEPTION '% not found', what USING ERRCODE = 'P0002';
@@ -96,7 +96,7 @@ BEGIN
     RAISE EXCEPTION 'only owners delete a tenant' USING ERRCODE = '42501';
   END IF;
   PERFORM tenancy.delete_tenant(r.id::uuid);
-  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+  RETURN api.no_content();
 END $$;
 COMMENT ON FUNCTION api.h_tenant_delete(api.request) IS 'DELETE /api/v1/tenants/{id} (owners).';
 
@@ -190,7 +190,7 @@ CREATE FUNCTION api.h_user_delete(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM tenancy.delete_user(api.uuid_param(r, 'user'));
-  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+  RETURN api.no_content();
 END $$;
 COMMENT ON FUNCTION api.h_user_delete(api.request) IS 'DELETE /api/v1/users/{id} (admins).';
 

@@ -148,7 +148,7 @@ COMMENT ON FUNCTION api.hidden_fields(jsonb) IS 'Hidden inputs for the authoriza
 CREATE FUNCTION api.scope_list(scopes text[], tenant_name text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT '<ul class="scopes">' || string_agg('<li>' || oauth.html_escape(api.scope_words(s, tenant_name)) || '</li>', ''
-           ORDER BY array_position(ARRAY['openid', 'profile', 'email', 'read', 'write', 'admin'], s)) || '</ul>'
+           ORDER BY array_position(oauth.scopes_supported(), s)) || '</ul>'
     FROM unnest(scopes) s
 $$;
 COMMENT ON FUNCTION api.scope_list(text[], text) IS 'The scopes asked for, in words, as an HTML list.';

@@ -94,13 +94,11 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.h_userinfo(api.request) IS 'GET/POST /oauth/userinfo (scope openid or profile).';
 
+-- The issuer depends on the Host and on X-Tenant: shared caches key on both.
 CREATE FUNCTION api.h_metadata(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  -- The issuer depends on the Host and on X-Tenant: shared caches must key on both.
-  RETURN api.json(200, oauth.metadata_document(r.issuer),
-                  '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host, X-Tenant"}');
-END $$;
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, oauth.metadata_document(r.issuer), api.public_headers())
+$$;
 COMMENT ON FUNCTION api.h_metadata(api.request) IS 'GET /.well-known/oauth-authorization-server (RFC 8414) and /.well-known/openid-configuration (OpenID Connect Discovery): one document.';
 
 CREATE FUNCTION api.parse_cookies(h text) RETURNS jsonb
@@ -173,6 +171,6 @@ LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM api.require_admin();
   PERFORM oauth.delete_client(r.id);
-  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+  RETURN api.no_content();
 END $$;
 COMMENT ON FUNCTION api.h_client_delete(api.request) IS 'DELETE /api/v1/clients/{id} (admins; not the console client).';

@@ -1,9 +1,13 @@
 -- 56_api_openapi.sql — /api/v1/openapi.json: OpenAPI 3.1, generated from
 -- api.routes (so no route goes undocumented) plus the schemas below.
 
+-- The numbers in it come from their one place: %1$s the setting
+-- backend_framework.password_min_length, %2$s..%8$s tenancy.bounds() and
+-- oauth.lifetimes(), %9$s the scopes (oauth.scopes_supported()), %10$s the
+-- slug rule (tenancy.patterns()).
 CREATE FUNCTION api.openapi_schemas() RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-SELECT $json${
+LANGUAGE sql STABLE AS $$
+SELECT format($json${
   "Error": {"type": "object", "required": ["error", "error_description"],
             "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}},
   "Health": {"type": "object", "required": ["status", "database"],
@@ -23,8 +27,8 @@ SELECT $json${
                             "limits": {"$ref": "#/components/schemas/Limits"},
                             "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
   "TenantRegistration": {"type": "object", "required": ["slug", "name", "owner_email", "owner_password"], "additionalProperties": false,
-             "properties": {"slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"}, "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                            "owner_email": {"type": "string", "format": "email"}, "owner_password": {"type": "string", "minLength": 8},
+             "properties": {"slug": {"type": "string", "pattern": %10$s}, "name": {"type": "string", "minLength": 1, "maxLength": %2$s},
+                            "owner_email": {"type": "string", "format": "email"}, "owner_password": {"type": "string", "minLength": %1$s},
                             "plan": {"type": "string", "description": "Only the deployment's default plan is accepted (platform operators choose others in SQL)."},
                             "invitation": {"type": "string", "description": "A platform operator's invitation code, when sign-up is by invitation."}}},
   "TenantRegistered": {"type": "object", "required": ["tenant", "owner", "access_token", "token_type", "expires_in", "scope"],
@@ -41,7 +45,12 @@ SELECT $json${
   "Settings": {"type": "object", "additionalProperties": false,
              "properties": {"allowed_origins": {"type": "array", "items": {"type": "string"}}, "brand_color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
                             "open_registration": {"type": "boolean"}, "allow_plain_pkce": {"type": "boolean"},
-                            "access_token_ttl": {"type": "integer"}, "refresh_token_ttl": {"type": "integer"}, "code_ttl": {"type": "integer"}}},
+                            "password_grant": {"type": "boolean"}, "pkce_optional_for_confidential_clients": {"type": "boolean"},
+                            "access_token_ttl": {"type": "integer", "minimum": %3$s, "maximum": %4$s},
+                            "refresh_token_ttl": {"type": "integer", "minimum": %3$s, "maximum": %4$s},
+                            "code_ttl": {"type": "integer", "minimum": %3$s, "maximum": %4$s},
+                            "refresh_token_max_lifetime": {"type": "integer", "minimum": %5$s, "maximum": %6$s},
+                            "resource_indicators": {"type": "array", "maxItems": %7$s, "items": {"type": "string", "maxLength": %8$s}}}},
   "User": {"type": "object", "required": ["id", "email", "role", "status"],
            "properties": {"id": {"type": "string", "format": "uuid"}, "email": {"type": "string"}, "display_name": {"type": ["string", "null"]},
                           "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "status": {"type": "string", "enum": ["active", "disabled"]},
@@ -54,19 +63,19 @@ SELECT $json${
                  "properties": {"display_name": {"type": ["string", "null"]}, "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "status": {"type": "string", "enum": ["active", "disabled"]}}},
   "MeUpdate": {"type": "object", "additionalProperties": false,
                "description": "email and password need current_password; a wrong one answers 403 invalid_password (and counts toward throttling: 429 with Retry-After).",
-               "properties": {"display_name": {"type": ["string", "null"]}, "email": {"type": "string", "format": "email"}, "password": {"type": "string", "minLength": 8},
+               "properties": {"display_name": {"type": ["string", "null"]}, "email": {"type": "string", "format": "email"}, "password": {"type": "string", "minLength": %1$s},
                               "current_password": {"type": "string"}}},
   "PasswordResetQueued": {"type": "object", "required": ["id", "password_reset"],
                "properties": {"id": {"type": "string", "format": "uuid"}, "password_reset": {"type": "string", "const": "pending_delivery"}, "reset_id": {"type": "string", "format": "uuid"}}},
   "PasswordReset": {"type": "object", "required": ["token", "password"], "additionalProperties": false,
-               "properties": {"token": {"type": "string", "description": "The one-time secret (bfpr_...) the user received."}, "password": {"type": "string", "minLength": 8}}},
+               "properties": {"token": {"type": "string", "description": "The one-time secret (bfpr_...) the user received."}, "password": {"type": "string", "minLength": %1$s}}},
   "Me": {"type": "object", "required": ["user", "tenant", "scope"],
          "properties": {"user": {"oneOf": [{"$ref": "#/components/schemas/User"}, {"type": "null"}]}, "tenant": {"type": "object"},
                         "role": {"type": ["string", "null"]}, "scope": {"type": "string"}, "client_id": {"type": ["string", "null"]}}},
   "ClientMetadata": {"type": "object",
         "properties": {"client_name": {"type": "string"}, "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
                        "grant_types": {"type": "array", "items": {"type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials", "password"]}},
-                       "response_types": {"type": "array", "items": {"type": "string", "enum": ["code"]}}, "scope": {"type": "string"},
+                       "response_types": {"type": "array", "items": {"type": "string", "enum": ["code"]}}, "scope": {"type": "string", "pattern": %9$s},
                        "token_endpoint_auth_method": {"type": "string", "enum": ["client_secret_basic", "client_secret_post", "none"]},
                        "resource_server": {"type": "boolean", "description": "Admins only (/api/v1/clients): the client may introspect every token of the tenant; other clients only their own. Refused in dynamic registration."}}},
   "Client": {"allOf": [{"$ref": "#/components/schemas/ClientMetadata"}, {"type": "object", "required": ["client_id"], "properties": {"client_id": {"type": "string"}}}]},
@@ -95,9 +104,12 @@ SELECT $json${
         "properties": {"sub": {"type": "string"}, "email": {"type": "string"}, "name": {"type": ["string", "null"]}, "tenant": {"type": "string"}, "tenant_id": {"type": "string"}, "role": {"type": "string"}}},
   "ServerMetadata": {"type": "object", "required": ["issuer", "token_endpoint"], "additionalProperties": true,
         "properties": {"issuer": {"type": "string"}, "authorization_endpoint": {"type": "string"}, "token_endpoint": {"type": "string"}}}
-}$json$::jsonb
+}$json$, current_setting('backend_framework.password_min_length'), b.name_max, l.ttl_min, l.ttl_max, l.family_min, l.family_max,
+  b.resources_max, b.uri_max,
+  to_jsonb(format('^(%1$s)( (%1$s))*$', array_to_string(oauth.scopes_supported(), '|'))), to_jsonb((tenancy.patterns()).slug))::jsonb
+  FROM tenancy.bounds() b, oauth.lifetimes() l
 $$;
-COMMENT ON FUNCTION api.openapi_schemas() IS 'Component schemas of the OpenAPI document.';
+COMMENT ON FUNCTION api.openapi_schemas() IS 'Component schemas of the OpenAPI document (with the password setting, bounds, lifetimes and scopes of the deployment).';
 
 CREATE FUNCTION api.openapi(p_base_url text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -147,6 +159,6 @@ COMMENT ON FUNCTION api.openapi(text) IS 'The OpenAPI 3.1 document of every rout
 
 CREATE FUNCTION api.h_openapi(r api.request) RETURNS api.response
 LANGUAGE sql STABLE AS $$
-  SELECT api.json(200, api.openapi(r.base_url), '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host"}')
+  SELECT api.json(200, api.openapi(r.base_url), api.public_headers('Host'))
 $$;
 COMMENT ON FUNCTION api.h_openapi(api.request) IS 'GET /api/v1/openapi.json.';

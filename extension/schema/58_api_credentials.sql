@@ -53,6 +53,6 @@ DECLARE doc jsonb := api.json_body(r);
 BEGIN
   PERFORM api.only_fields(doc, '{token,password}');
   PERFORM tenancy.redeem_password_reset(api.text_field(doc, 'token', true), api.text_field(doc, 'password', true));
-  RETURN ROW(204, '{"Cache-Control": "no-store"}'::jsonb, NULL)::api.response;
+  RETURN api.no_content('{"Cache-Control": "no-store"}');
 END $$;
 COMMENT ON FUNCTION api.h_password_reset(api.request) IS 'POST /api/v1/password-reset (anonymous): {"token", "password"} sets a new password with a reset secret; 204, or 400.';

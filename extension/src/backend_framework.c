@@ -37,11 +37,12 @@ static char *cfg_console_redirect_uris;
 static char *cfg_default_plan;
 static int	cfg_signup_mode;
 static int	cfg_signup_per_hour;
-int			bf_password_min_length = 8;
-int			bf_bcrypt_cost = 10;
+/* The settings' defaults are those of the DefineCustom*Variable calls below. */
+int			bf_password_min_length;
+int			bf_bcrypt_cost;
 char	   *bf_kek;
 char	   *bf_kek_file;
-int			bf_key_rotation_days = 90;
+int			bf_key_rotation_days;
 
 /* Who may register a tenant without being a platform operator. */
 static const struct config_enum_entry signup_modes[] = {

@@ -48,6 +48,8 @@
 #include "backend_framework.h"
 
 #define BF_METER_ENTRIES 16384
+/* Rows per tenant and month of a direct write: the backend's pid picks one. */
+#define BF_USAGE_SHARDS 16
 
 typedef struct MeterKey
 {
@@ -414,7 +416,7 @@ bf_meter_charge(Datum tenant)
 			limit_reached(lim);
 		if (e == NULL)
 			bf_meter_write(one_array(tenant, UUIDOID), one_array(Int32GetDatum(month), INT4OID),
-						   one_array(Int64GetDatum(1), INT8OID), MyProcPid % 16);
+						   one_array(Int64GetDatum(1), INT8OID), MyProcPid % BF_USAGE_SHARDS);
 		SPI_finish();
 	}
 	PG_CATCH();

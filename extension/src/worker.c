@@ -42,7 +42,7 @@
 /* A worker asked for but not connected after this long is asked for again. */
 #define START_TIMEOUT_MS 10000
 
-int			bf_purge_interval = 600;
+int			bf_purge_interval;	/* backend_framework.purge_interval (default: _PG_init) */
 
 static volatile sig_atomic_t got_sigterm = false;
 

@@ -45,10 +45,156 @@ GRANT USAGE ON SCHEMA tenancy, oauth, api, app TO backend_definer;
 REVOKE INSERT, DELETE ON tenancy.tenant_tables FROM backend_admin;
 REVOKE UPDATE (plan) ON tenancy.tenants FROM backend_gateway, backend_app;
 
+-- Constants (02_constants.sql, issue 14) ---------------------------------------
+-- One place per number and fixed set; tables and functions below read them.
+CREATE OR REPLACE FUNCTION oauth.scopes_supported() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT '{openid,email,profile,read,write,admin}'::text[]
+$$;
+COMMENT ON FUNCTION oauth.scopes_supported() IS 'Every OAuth scope, in the order the metadata documents (scopes_supported) and the consent page list them: openid, email, profile, read, write, admin.';
+
+CREATE OR REPLACE FUNCTION oauth.api_scopes() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT '{admin,profile,read,write}'::text[]
+$$;
+COMMENT ON FUNCTION oauth.api_scopes() IS 'The scopes of the tenant''s API (admin, profile, read, write): what routes may require, the console client''s scope and an owner''s context without a token.';
+
+CREATE OR REPLACE FUNCTION oauth.signing_algs() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT '{RS256,ES256}'::text[]
+$$;
+COMMENT ON FUNCTION oauth.signing_algs() IS 'The JWS algorithms of the signing keys (RS256, ES256): every tenant has keys of each; the first is the default of id_tokens and signs JWT access tokens.';
+
+CREATE OR REPLACE FUNCTION tenancy._words(items text[], conjunction text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN cardinality(items) > 1
+              THEN array_to_string(items[1:cardinality(items) - 1], ', ') || ' ' || conjunction || ' ' || items[cardinality(items)]
+              ELSE items[1] END
+$$;
+COMMENT ON FUNCTION tenancy._words(text[], text) IS 'Internal: a list in words for a message ("a, b and c" with conjunction and).';
+
+CREATE TYPE oauth.lifetimes AS (
+  access_token integer, refresh_token integer, code integer, refresh_family integer,
+  id_token integer, session integer, password_reset integer, invitation_max integer,
+  code_kept integer, ttl_min integer, ttl_max integer, family_min integer, family_max integer);
+COMMENT ON TYPE oauth.lifetimes IS 'What oauth.lifetimes() returns.';
+CREATE OR REPLACE FUNCTION oauth.lifetimes() RETURNS oauth.lifetimes
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE l oauth.lifetimes;
+BEGIN
+  l.access_token := 3600;           -- an hour
+  l.refresh_token := 2592000;       -- 30 days
+  l.code := 60;                     -- a minute
+  l.refresh_family := 7776000;      -- 90 days: how long one sign-in may be refreshed, however often
+  l.id_token := 3600;
+  l.session := 28800;               -- 8 hours: a sign-in on the authorize page (cookie bf_session)
+  l.password_reset := 86400;        -- a day: a reset secret from the time the mail sender took it
+  l.invitation_max := 7776000;      -- 90 days: the longest a sign-up invitation may be valid
+  l.code_kept := 86400;             -- a day: an expired code stays so long, so that its replay is still recognised
+  l.ttl_min := 10;
+  l.ttl_max := 31536000;            -- a year
+  l.family_min := 60;
+  l.family_max := 315360000;        -- ten years
+  RETURN l;
+END $$;
+COMMENT ON FUNCTION oauth.lifetimes() IS 'Lifetimes in seconds: the defaults of the tenant settings access_token_ttl (access_token), refresh_token_ttl (refresh_token), code_ttl (code) and refresh_token_max_lifetime (refresh_family); id_token; session (sign-in on the authorize page); password_reset (reset secret); invitation_max (longest sign-up invitation); code_kept (how long after expiry a code is kept, so that its replay is recognised); the bounds of the *_ttl settings (ttl_min, ttl_max) and of refresh_token_max_lifetime (family_min, family_max).';
+
+CREATE TYPE tenancy.bounds AS (
+  name_max integer, email_max integer, password_max_bytes integer, page_size integer,
+  page_max integer, uri_max integer, uris_max integer, contacts_max integer, resources_max integer,
+  client_id_min integer, client_id_max integer, nonce_max integer, purge_batch integer,
+  purge_batch_max integer, mail_batch integer, mail_batch_max integer);
+COMMENT ON TYPE tenancy.bounds IS 'What tenancy.bounds() returns.';
+CREATE OR REPLACE FUNCTION tenancy.bounds() RETURNS tenancy.bounds
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE b tenancy.bounds;
+BEGIN
+  b.name_max := 200;                -- tenant names, display names, client names, invitation notes
+  b.email_max := 254;               -- RFC 5321's longest path
+  b.password_max_bytes := 72;       -- all bcrypt reads: longer is refused, never truncated
+  b.page_size := 50;                -- a page of a list when the caller names no limit
+  b.page_max := 200;
+  b.uri_max := 2000;                -- redirect URIs, metadata URLs, resource indicators
+  b.uris_max := 20;                 -- redirect_uris and post_logout_redirect_uris of a client
+  b.contacts_max := 10;
+  b.resources_max := 50;            -- the tenant setting resource_indicators
+  b.client_id_min := 3;             -- a client_id an admin chooses
+  b.client_id_max := 100;
+  b.nonce_max := 512;               -- OpenID Connect nonce of an authorization request
+  b.purge_batch := 10000;           -- rows per table one oauth.purge_expired() call deletes by default
+  b.purge_batch_max := 1000000;
+  b.mail_batch := 100;              -- resets one tenancy.take_password_reset_mail() call takes by default
+  b.mail_batch_max := 1000;
+  RETURN b;
+END $$;
+COMMENT ON FUNCTION tenancy.bounds() IS 'Lengths and counts inputs are held to: names (tenant, display, client, invitation note), e-mail addresses, passwords (bytes), list pages (default and largest), URIs and how many a client registers, contacts, resource indicators, chosen client_ids, nonces; rows per call of oauth.purge_expired and tenancy.take_password_reset_mail (default and largest).';
+
+CREATE TYPE tenancy.patterns AS (
+  slug text, domain text, uuid text);
+COMMENT ON TYPE tenancy.patterns IS 'What tenancy.patterns() returns.';
+CREATE OR REPLACE FUNCTION tenancy.patterns() RETURNS tenancy.patterns
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE p tenancy.patterns;
+BEGIN
+  p.slug := '^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$';
+  p.domain := '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$';
+  p.uuid := '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+  RETURN p;
+END $$;
+COMMENT ON FUNCTION tenancy.patterns() IS 'Regular expressions: slug (a tenant slug: 3 to 63 lower-case letters, digits and hyphens, a letter or digit at both ends), domain (a custom domain: lower-case DNS labels and a top-level domain), uuid (a uuid as text; match it with ~*).';
+
+CREATE TYPE tenancy.throttling AS (
+  login_per_address integer, login_per_email integer, login_max_wait integer, login_memory integer,
+  signup_window integer);
+COMMENT ON TYPE tenancy.throttling IS 'What tenancy.throttling() returns.';
+CREATE OR REPLACE FUNCTION tenancy.throttling() RETURNS tenancy.throttling
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE t tenancy.throttling;
+BEGIN
+  t.login_per_address := 5;
+  t.login_per_email := 20;
+  t.login_max_wait := 900;          -- 15 minutes; never a lock-out
+  t.login_memory := 86400;          -- a day
+  t.signup_window := 3600;          -- an hour
+  RETURN t;
+END $$;
+COMMENT ON FUNCTION tenancy.throttling() IS 'Throttling in failures and seconds: password checks back off 2^(n - threshold) s from login_per_address failures per client address and login_per_email per e-mail address, at most login_max_wait, counters forgotten login_memory after the last failure; sign-ups per client address are counted over signup_window (limit: backend_framework.signup_per_hour).';
+
+CREATE OR REPLACE FUNCTION oauth._all_scopes() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ARRAY(SELECT s FROM unnest(oauth.scopes_supported()) s ORDER BY s COLLATE "C")
+$$;
+COMMENT ON FUNCTION oauth._all_scopes() IS 'Internal: every scope as a sorted array.';
+
+CREATE OR REPLACE FUNCTION oauth._unknown_scope() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT 'unknown scope: the scopes are ' || tenancy._words(oauth.scopes_supported(), 'and')
+$$;
+COMMENT ON FUNCTION oauth._unknown_scope() IS 'Internal: the error description of an unknown scope, naming the scopes.';
+
+CREATE OR REPLACE FUNCTION oauth._client_id_ok(id text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT id ~ '^[A-Za-z0-9._~-]+$' AND length(id) BETWEEN (tenancy.bounds()).client_id_min AND (tenancy.bounds()).client_id_max
+$$;
+COMMENT ON FUNCTION oauth._client_id_ok(text) IS 'Internal: whether a text is a valid client_id (letters, digits, . _ ~ -; tenancy.bounds().client_id_min to client_id_max characters).';
+
+-- HTTP answers the handlers below share.
+CREATE OR REPLACE FUNCTION api.no_content(p_headers jsonb DEFAULT '{}') RETURNS api.response
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW(204, coalesce(p_headers, '{}'), NULL)::api.response
+$$;
+COMMENT ON FUNCTION api.no_content(jsonb) IS 'A 204 answer without body.';
+
+CREATE OR REPLACE FUNCTION api.public_headers(p_vary text DEFAULT 'Host, X-Tenant') RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('Cache-Control', 'public, max-age=300', 'Access-Control-Allow-Origin', '*', 'Vary', p_vary)
+$$;
+COMMENT ON FUNCTION api.public_headers(text) IS 'Cache-Control (public, a few minutes), Access-Control-Allow-Origin * and Vary of the public documents.';
+
 -- New tables --------------------------------------------------------------------
 CREATE TABLE tenancy.invitations (
   code_hash  bytea PRIMARY KEY CHECK (octet_length(code_hash) = 32),
-  note       text CHECK (length(note) <= 200),
+  note       text CHECK (length(note) <= (tenancy.bounds()).name_max),
   created_at timestamptz NOT NULL DEFAULT now(),
   expires_at timestamptz NOT NULL,
   used_at    timestamptz,
@@ -132,17 +278,16 @@ COMMENT ON TABLE api.routes IS 'HTTP routes: pattern, method, handler function, 
 SELECT pg_catalog.pg_extension_config_dump('api.routes', 'WHERE NOT builtin');
 
 -- OpenID Connect (issue 12) -----------------------------------------------------------
--- Scopes openid and email; OpenID Connect and RFC 9068 client metadata.
-ALTER TABLE oauth.clients DROP CONSTRAINT clients_scope_check;
-ALTER TABLE oauth.clients ADD CONSTRAINT clients_scope_check
-  CHECK (scope ~ '^(admin|email|openid|profile|read|write)( (admin|email|openid|profile|read|write))*$');
+-- Scopes openid and email (oauth.scopes_supported(), see the constraints
+-- below); OpenID Connect and RFC 9068 client metadata.
 ALTER TABLE oauth.clients
   ADD COLUMN access_token_format text NOT NULL DEFAULT 'opaque' CHECK (access_token_format IN ('opaque', 'jwt')),
-  ADD COLUMN id_token_signed_response_alg text NOT NULL DEFAULT 'RS256' CHECK (id_token_signed_response_alg IN ('RS256', 'ES256')),
+  ADD COLUMN id_token_signed_response_alg text NOT NULL DEFAULT (oauth.signing_algs())[1]
+    CHECK (id_token_signed_response_alg = ANY (oauth.signing_algs())),
   ADD COLUMN post_logout_redirect_uris text[] NOT NULL DEFAULT '{}',
   ADD COLUMN application_type text NOT NULL DEFAULT 'web' CHECK (application_type IN ('web', 'native'));
 COMMENT ON COLUMN oauth.clients.access_token_format IS 'opaque (bfat_..., default) or jwt (RFC 9068, signed with the tenant''s keys); both are stored as digests and revocable.';
-COMMENT ON COLUMN oauth.clients.id_token_signed_response_alg IS 'Algorithm of this client''s id_tokens: RS256 (default) or ES256.';
+COMMENT ON COLUMN oauth.clients.id_token_signed_response_alg IS 'Algorithm of this client''s id_tokens: one of oauth.signing_algs(), the first by default (RS256).';
 COMMENT ON COLUMN oauth.clients.post_logout_redirect_uris IS 'Where RP-initiated logout may return to (exact match).';
 COMMENT ON COLUMN oauth.clients.application_type IS 'web or native (OpenID Connect Registration); native public clients may use private-use URI scheme redirects (RFC 8252).';
 GRANT SELECT (access_token_format, id_token_signed_response_alg, post_logout_redirect_uris, application_type),
@@ -171,7 +316,7 @@ GRANT SELECT (id) ON oauth.login_sessions TO backend_gateway, backend_app, backe
 CREATE TABLE oauth.signing_keys (
   tenant_id       uuid NOT NULL REFERENCES tenancy.tenants(id) ON DELETE CASCADE,
   kid             text NOT NULL CHECK (kid ~ '^[A-Za-z0-9_-]{43}$'),
-  alg             text NOT NULL CHECK (alg IN ('RS256', 'ES256')),
+  alg             text NOT NULL CHECK (alg = ANY (oauth.signing_algs())),
   state           text NOT NULL CHECK (state IN ('next', 'active', 'retired')),
   public_jwk      jsonb NOT NULL,
   public_der      bytea NOT NULL,
@@ -210,6 +355,34 @@ CREATE TYPE oauth.client_authentication AS (
   tenant_settings     jsonb      -- the tenant's settings (lifetimes: oauth._ttl)
 );
 COMMENT ON TYPE oauth.client_authentication IS 'The decision of oauth.authenticate_client: error and error_description (RFC 6749 section 5.2) when refused, else the authenticated client''s id, method, grant types, scope, own token lifetimes, resource_server, access_token_format, and its tenant''s settings.';
+
+-- Constraints read their numbers, patterns and scopes from one place (issue 14).
+ALTER TABLE tenancy.tenants
+  DROP CONSTRAINT tenants_slug_check, ADD CONSTRAINT tenants_slug_check CHECK (slug ~ (tenancy.patterns()).slug),
+  DROP CONSTRAINT tenants_name_check,
+  ADD CONSTRAINT tenants_name_check CHECK (length(btrim(name)) BETWEEN 1 AND (tenancy.bounds()).name_max),
+  DROP CONSTRAINT tenants_custom_domain_check,
+  ADD CONSTRAINT tenants_custom_domain_check CHECK (custom_domain ~ (tenancy.patterns()).domain);
+ALTER TABLE tenancy.users
+  DROP CONSTRAINT users_email_check,
+  ADD CONSTRAINT users_email_check
+    CHECK (length(email) <= (tenancy.bounds()).email_max AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
+  DROP CONSTRAINT users_display_name_check,
+  ADD CONSTRAINT users_display_name_check CHECK (length(display_name) <= (tenancy.bounds()).name_max);
+ALTER TABLE oauth.clients
+  DROP CONSTRAINT clients_client_id_check, ADD CONSTRAINT clients_client_id_check CHECK (oauth._client_id_ok(client_id)),
+  DROP CONSTRAINT clients_client_name_check,
+  ADD CONSTRAINT clients_client_name_check CHECK (length(client_name) BETWEEN 1 AND (tenancy.bounds()).name_max),
+  DROP CONSTRAINT clients_scope_check,
+  ADD CONSTRAINT clients_scope_check CHECK (scope <> '' AND string_to_array(scope, ' ') <@ oauth.scopes_supported()),
+  DROP CONSTRAINT clients_access_token_ttl_check,
+  ADD CONSTRAINT clients_access_token_ttl_check
+    CHECK (access_token_ttl BETWEEN (oauth.lifetimes()).ttl_min AND (oauth.lifetimes()).ttl_max),
+  DROP CONSTRAINT clients_refresh_token_ttl_check,
+  ADD CONSTRAINT clients_refresh_token_ttl_check
+    CHECK (refresh_token_ttl BETWEEN (oauth.lifetimes()).ttl_min AND (oauth.lifetimes()).ttl_max);
+COMMENT ON COLUMN oauth.clients.access_token_ttl IS 'Access token lifetime in seconds for this client (NULL: the tenant''s access_token_ttl setting, else oauth.lifetimes().access_token).';
+COMMENT ON COLUMN oauth.clients.refresh_token_ttl IS 'Refresh token lifetime in seconds for this client (NULL: the tenant''s refresh_token_ttl setting, else oauth.lifetimes().refresh_token).';
 
 -- Data ----------------------------------------------------------------------------
 -- Console clients kept 0.1.0's hard-coded localhost callbacks as their own
@@ -257,7 +430,8 @@ DROP FUNCTION tenancy.count_api_call(uuid);
 -- (concurrent calls cannot pass the limit together); a rolled-back call is
 -- not counted. A crash loses at most the last second's counts and never
 -- counts one twice. Until the worker runs (the first calls of a database)
--- the count is written at once, on the backend's shard (pid mod 16).
+-- the count is written at once, on the backend's shard (its pid picks one
+-- of BF_USAGE_SHARDS, meter.c).
 -- The lookups run as backend_definer; EXECUTE is the caller's privilege.
 CREATE FUNCTION tenancy.count_api_call(p_tenant uuid) RETURNS bigint
   LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_count_api_call';
@@ -299,7 +473,7 @@ REVOKE ALL ON FUNCTION tenancy.tenant_stats(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.tenant_stats(uuid) TO backend_gateway, backend_app, backend_admin;
 COMMENT ON FUNCTION tenancy.tenant_stats(uuid) IS 'Usage of a tenant against its limits: users, API calls this month, storage bytes (admins and owners of the tenant, or backend_admin). Limit null = unlimited.';
 -- The extension's worker runs the purge (backend_framework.purge_interval).
-COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (each lookup uses the expiry index): tokens past expires_at, authorization codes a day after expiry (replays are still detected until then), login sessions past expiry, failed-login counters a day after the last failure. Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (default 600, 0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
+COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (default and largest: tenancy.bounds().purge_batch, purge_batch_max) (each lookup uses the expiry index): tokens past expires_at, authorization codes oauth.lifetimes().code_kept after expiry (replays are still detected until then), login sessions past expiry, failed-login counters when forgotten (tenancy.throttling().login_memory after the last failure). Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
 -- The tenant cache of the C request path (tenant.c) and its invalidation.
 CREATE FUNCTION tenancy._tenants_changed() RETURNS trigger
   LANGUAGE c AS 'MODULE_PATHNAME', 'bf_tenants_changed';
@@ -374,19 +548,21 @@ END $$;
 
 CREATE OR REPLACE FUNCTION tenancy.create_invitation(note text DEFAULT NULL, valid_for interval DEFAULT '7 days') RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE code text := oauth.random_token('invitation');
+DECLARE
+  code text := oauth.random_token('invitation');
+  longest interval := justify_hours(make_interval(secs => (oauth.lifetimes()).invitation_max));
 BEGIN
   IF NOT tenancy.is_platform_admin() THEN
     RAISE EXCEPTION 'only a platform operator invites' USING ERRCODE = '42501';
   END IF;
-  IF valid_for IS NULL OR valid_for <= interval '0' OR valid_for > interval '90 days' THEN
-    RAISE EXCEPTION 'an invitation is valid for up to 90 days' USING ERRCODE = '22023';
+  IF valid_for IS NULL OR valid_for <= interval '0' OR valid_for > longest THEN
+    RAISE EXCEPTION 'an invitation is valid for up to %', longest USING ERRCODE = '22023';
   END IF;
   INSERT INTO tenancy.invitations (code_hash, note, expires_at)
     VALUES (oauth.token_digest(code), create_invitation.note, now() + valid_for);
   RETURN code;
 END $$;
-COMMENT ON FUNCTION tenancy.create_invitation(text, interval) IS 'backend_admin: a one-time sign-up invitation code (bfiv_…), shown only here; valid for up to 90 days.';
+COMMENT ON FUNCTION tenancy.create_invitation(text, interval) IS 'backend_admin: a one-time sign-up invitation code (bfiv_…), shown only here; valid for up to oauth.lifetimes().invitation_max.';
 REVOKE ALL ON FUNCTION tenancy.create_invitation(text, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.create_invitation(text, interval) TO backend_admin;
 
@@ -394,19 +570,20 @@ CREATE OR REPLACE FUNCTION tenancy.signup_throttle(p_addr text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   lim integer := current_setting('backend_framework.signup_per_hour')::integer;
+  win interval := make_interval(secs => (tenancy.throttling()).signup_window);
   a tenancy.signup_attempts;
 BEGIN
   INSERT INTO tenancy.signup_attempts AS s (client_addr, attempts) VALUES (coalesce(p_addr, 'unknown'), 1)
   ON CONFLICT (client_addr) DO UPDATE
-    SET attempts = CASE WHEN s.window_start < now() - interval '1 hour' THEN 1 ELSE s.attempts + 1 END,
-        window_start = CASE WHEN s.window_start < now() - interval '1 hour' THEN now() ELSE s.window_start END
+    SET attempts = CASE WHEN s.window_start < now() - win THEN 1 ELSE s.attempts + 1 END,
+        window_start = CASE WHEN s.window_start < now() - win THEN now() ELSE s.window_start END
   RETURNING s.* INTO a;
   IF a.attempts > lim THEN
     RAISE EXCEPTION 'too many sign-ups from this address' USING ERRCODE = 'TB429',
-      HINT = greatest(1, ceil(extract(epoch FROM a.window_start + interval '1 hour' - now())))::bigint::text;
+      HINT = greatest(1, ceil(extract(epoch FROM a.window_start + win - now())))::bigint::text;
   END IF;
 END $$;
-COMMENT ON FUNCTION tenancy.signup_throttle(text) IS 'Counts a sign-up attempt of a client address; TB429 (HTTP 429) past backend_framework.signup_per_hour in the hour.';
+COMMENT ON FUNCTION tenancy.signup_throttle(text) IS 'Counts a sign-up attempt of a client address; TB429 (HTTP 429) past backend_framework.signup_per_hour in the window (tenancy.throttling().signup_window).';
 REVOKE ALL ON FUNCTION tenancy.signup_throttle(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.signup_throttle(text) TO backend_gateway;
 
@@ -420,10 +597,9 @@ DECLARE
   default_plan text := current_setting('backend_framework.default_plan');
   p text := coalesce(register_tenant.plan, default_plan);
   mode text := current_setting('backend_framework.signup');
+  n text;
 BEGIN
-  IF name IS NULL OR length(btrim(name)) NOT BETWEEN 1 AND 200 THEN
-    RAISE EXCEPTION 'invalid tenant name' USING ERRCODE = '22023', DETAIL = 'A name has 1 to 200 characters.';
-  END IF;
+  n := tenancy._check_name(name);
   IF NOT EXISTS (SELECT 1 FROM tenancy.plans x WHERE x.name = p) THEN
     RAISE EXCEPTION 'unknown plan "%"', p USING ERRCODE = '22023',
       DETAIL = 'Plans: free, basic, premium, enterprise.';
@@ -441,7 +617,7 @@ BEGIN
   IF EXISTS (SELECT 1 FROM tenancy.tenants t WHERE t.slug = s) THEN
     RAISE EXCEPTION 'a tenant with slug "%" already exists', s USING ERRCODE = '23505';
   END IF;
-  INSERT INTO tenancy.tenants (slug, name, plan) VALUES (s, btrim(name), p)
+  INSERT INTO tenancy.tenants (slug, name, plan) VALUES (s, n, p)
     RETURNING id INTO tenant_id;
   IF mode = 'invite' AND NOT tenancy.is_platform_admin() THEN
     UPDATE tenancy.invitations i SET used_at = now(), used_by = register_tenant.tenant_id
@@ -452,7 +628,7 @@ BEGIN
     END IF;
   END IF;
   owner_id := gen_random_uuid();
-  PERFORM tenancy._set_context(tenant_id, owner_id, 'owner', 'admin profile read write', NULL);
+  PERFORM tenancy._set_context(tenant_id, owner_id, 'owner', oauth._scope_text(oauth.api_scopes()), NULL);
   INSERT INTO tenancy.users (tenant_id, id, email, password_hash, role)
     VALUES (tenant_id, owner_id, e, tenancy.hash_password(owner_password), 'owner');
 EXCEPTION WHEN unique_violation THEN
@@ -486,10 +662,8 @@ RETURNS SETOF tenancy.tenants
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE dom text := lower(btrim(p_custom_domain));
 BEGIN
-  IF p_name IS NOT NULL AND length(btrim(p_name)) NOT BETWEEN 1 AND 200 THEN
-    RAISE EXCEPTION 'invalid tenant name' USING ERRCODE = '22023', DETAIL = 'A name has 1 to 200 characters.';
-  END IF;
-  IF dom <> '' AND dom !~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$' THEN
+  IF p_name IS NOT NULL THEN PERFORM tenancy._check_name(p_name); END IF;
+  IF dom <> '' AND dom !~ (tenancy.patterns()).domain THEN
     RAISE EXCEPTION 'invalid custom domain' USING ERRCODE = '22023', DETAIL = 'Give a host name such as app.example.com.';
   END IF;
   IF p_plan IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tenancy.plans WHERE name = p_plan) THEN
@@ -513,7 +687,10 @@ COMMENT ON FUNCTION tenancy.update_tenant(uuid, text, text, text) IS 'Updates a 
 
 CREATE OR REPLACE FUNCTION tenancy.validate_settings(p jsonb) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE k text; v jsonb;
+DECLARE
+  k text;
+  v jsonb;
+  problem text;
 BEGIN
   IF jsonb_typeof(p) IS DISTINCT FROM 'object' THEN
     RAISE EXCEPTION 'settings must be a JSON object' USING ERRCODE = '22023';
@@ -534,17 +711,18 @@ BEGIN
       IF jsonb_typeof(v) <> 'boolean' THEN
         RAISE EXCEPTION '% must be true or false', k USING ERRCODE = '22023';
       END IF;
-    WHEN 'access_token_ttl', 'refresh_token_ttl', 'code_ttl' THEN
-      IF jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$' OR v::text::bigint NOT BETWEEN 10 AND 31536000 THEN
-        RAISE EXCEPTION '% must be a number of seconds between 10 and 31536000', k USING ERRCODE = '22023';
-      END IF;
-    WHEN 'refresh_token_max_lifetime' THEN
-      IF jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$' OR v::text::bigint NOT BETWEEN 60 AND 315360000 THEN
-        RAISE EXCEPTION '% must be a number of seconds between 60 and 315360000', k USING ERRCODE = '22023';
+    WHEN 'access_token_ttl', 'refresh_token_ttl', 'code_ttl', 'refresh_token_max_lifetime' THEN
+      SELECT CASE WHEN k = 'refresh_token_max_lifetime' THEN tenancy._seconds_problem(k, v, l.family_min, l.family_max)
+                  ELSE tenancy._seconds_problem(k, v, l.ttl_min, l.ttl_max) END
+        INTO problem FROM oauth.lifetimes() l;
+      IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = '22023';
       END IF;
     WHEN 'resource_indicators' THEN
-      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > 50 OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) o
-           WHERE jsonb_typeof(o) <> 'string' OR o #>> '{}' !~ '^https?://[^[:space:]#]+$' OR length(o #>> '{}') > 2000) THEN
+      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > (tenancy.bounds()).resources_max
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) o
+                     WHERE jsonb_typeof(o) <> 'string' OR o #>> '{}' !~ '^https?://[^[:space:]#]+$'
+                        OR length(o #>> '{}') > (tenancy.bounds()).uri_max) THEN
         RAISE EXCEPTION 'resource_indicators must be a list of absolute http(s) URIs without fragment' USING ERRCODE = '22023';
       END IF;
     ELSE
@@ -554,15 +732,25 @@ BEGIN
   END LOOP;
 END $$;
 
+CREATE OR REPLACE FUNCTION tenancy._default_port(scheme text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE scheme WHEN 'https' THEN 443 ELSE 80 END
+$$;
+COMMENT ON FUNCTION tenancy._default_port(text) IS 'Internal: 443 for https, else 80.';
+
+CREATE OR REPLACE FUNCTION tenancy._origin(scheme text, host text, port integer) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT scheme || '://' || host || CASE WHEN port IS NULL OR port = tenancy._default_port(scheme) THEN '' ELSE ':' || port END
+$$;
+COMMENT ON FUNCTION tenancy._origin(text, text, integer) IS 'Internal: scheme://host[:port] without the scheme''s default port.';
+
 CREATE OR REPLACE FUNCTION tenancy.public_urls(OUT ord integer, OUT url text, OUT scheme text, OUT host text, OUT port integer)
 RETURNS SETOF record
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT e.ord::integer,
-         m[1] || '://' || m[2] || CASE WHEN m[3] IS NULL OR m[3]::integer = CASE m[1] WHEN 'https' THEN 443 ELSE 80 END
-                                       THEN '' ELSE ':' || m[3]::integer END,
-         m[1], m[2], coalesce(m[3]::integer, CASE m[1] WHEN 'https' THEN 443 ELSE 80 END)
+  SELECT e.ord::integer, tenancy._origin(m[1], m[2], p.port), m[1], m[2], p.port
     FROM unnest(string_to_array(current_setting('backend_framework.public_urls'), ',')) WITH ORDINALITY e(v, ord),
-         LATERAL regexp_match(lower(btrim(e.v)), '^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?/?$') m
+         LATERAL regexp_match(lower(btrim(e.v)), '^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?/?$') m,
+         LATERAL (SELECT coalesce(m[3]::integer, tenancy._default_port(m[1])) AS port) p
    WHERE m IS NOT NULL
    ORDER BY e.ord
 $$;
@@ -600,7 +788,7 @@ DECLARE
   t tenancy.tenants;
   dom text := lower(btrim(p_domain));
 BEGIN
-  IF p_tenant ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+  IF p_tenant ~* (tenancy.patterns()).uuid THEN
     SELECT * INTO t FROM tenancy.tenants WHERE id = p_tenant::uuid FOR UPDATE;
   ELSE
     SELECT * INTO t FROM tenancy.tenants WHERE slug = lower(p_tenant) FOR UPDATE;
@@ -710,8 +898,9 @@ BEGIN
   IF p_status IS NOT NULL AND p_status NOT IN ('active', 'disabled') THEN
     RAISE EXCEPTION 'invalid status "%"', p_status USING ERRCODE = '22023', DETAIL = 'Status is active or disabled.';
   END IF;
-  IF p_display_name IS NOT NULL AND length(p_display_name) > 200 THEN
-    RAISE EXCEPTION 'display name is too long' USING ERRCODE = '22023', DETAIL = 'At most 200 characters.';
+  IF p_display_name IS NOT NULL AND length(p_display_name) > (tenancy.bounds()).name_max THEN
+    RAISE EXCEPTION 'display name is too long' USING ERRCODE = '22023',
+      DETAIL = format('At most %s characters.', (tenancy.bounds()).name_max);
   END IF;
   RETURN QUERY
   UPDATE tenancy.users u SET
@@ -897,20 +1086,21 @@ CREATE OR REPLACE FUNCTION oauth._scopes(s text) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
 BEGIN
-  IF NOT given <@ '{admin,email,openid,profile,read,write}'::text[] THEN RETURN NULL; END IF;
-  RETURN ARRAY(SELECT k FROM unnest('{admin,email,openid,profile,read,write}'::text[]) k WHERE k = ANY (given));
+  IF NOT given <@ oauth.scopes_supported() THEN RETURN NULL; END IF;
+  RETURN ARRAY(SELECT k FROM unnest(oauth._all_scopes()) k WHERE k = ANY (given));
 END $$;
+COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes (oauth.scopes_supported()); NULL when any value is unknown or malformed.';
 
 CREATE OR REPLACE FUNCTION oauth._role_scopes(role text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN tenancy.is_admin_role(role) THEN '{admin,email,openid,profile,read,write}'::text[]
-              WHEN role = 'user' THEN '{email,openid,profile,read,write}'::text[]
+  SELECT CASE WHEN tenancy.is_admin_role(role) THEN oauth._all_scopes()
+              WHEN role = 'user' THEN array_remove(oauth._all_scopes(), 'admin')
               ELSE '{}'::text[] END
 $$;
 
 CREATE OR REPLACE FUNCTION oauth._private_use_redirect_ok(u text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT u IS NOT NULL AND length(u) <= 2000 AND u !~ '[[:space:][:cntrl:]#]'
+  SELECT u IS NOT NULL AND length(u) <= (tenancy.bounds()).uri_max AND u !~ '[[:space:][:cntrl:]#]'
      AND u ~* '^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+:/*[^/].*$'
      AND lower(split_part(u, ':', 1)) NOT IN ('http', 'https', 'javascript', 'data', 'file', 'vbscript', 'blob', 'about')
 $$;
@@ -932,164 +1122,143 @@ DECLARE
   k text;
   v jsonb;
   ttl text;
+  words text[];
+  private_ok boolean;
+  b record := tenancy.bounds();
+  l record := oauth.lifetimes();
 BEGIN
   IF m IS NULL OR jsonb_typeof(m) <> 'object' THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'client metadata must be a JSON object');
+    RETURN oauth._metadata_error('client metadata must be a JSON object');
   END IF;
   -- client_name
   IF m ? 'client_name' AND jsonb_typeof(m->'client_name') <> 'null' THEN
     name := btrim(m->>'client_name');
-    IF jsonb_typeof(m->'client_name') <> 'string' OR length(name) NOT BETWEEN 1 AND 200 OR name ~ '[[:cntrl:]]' THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata',
-        'error_description', 'client_name must be a text of 1 to 200 characters without control characters');
+    IF jsonb_typeof(m->'client_name') <> 'string' OR length(name) NOT BETWEEN 1 AND b.name_max OR name ~ '[[:cntrl:]]' THEN
+      RETURN oauth._metadata_error(
+        format('client_name must be a text of 1 to %s characters without control characters', b.name_max));
     END IF;
   END IF;
   -- token_endpoint_auth_method
   method := coalesce(m->>'token_endpoint_auth_method', 'client_secret_basic');
   IF jsonb_typeof(m->'token_endpoint_auth_method') NOT IN ('string', 'null')
      OR method NOT IN ('client_secret_basic', 'client_secret_post', 'none') THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata',
-      'error_description', 'token_endpoint_auth_method must be client_secret_basic, client_secret_post or none');
+    RETURN oauth._metadata_error('token_endpoint_auth_method must be client_secret_basic, client_secret_post or none');
   END IF;
   -- grant_types
   IF m ? 'grant_types' AND jsonb_typeof(m->'grant_types') <> 'null' THEN
-    IF jsonb_typeof(m->'grant_types') <> 'array'
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'grant_types') g WHERE jsonb_typeof(g) <> 'string') THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'grant_types must be an array of strings');
+    IF NOT oauth._string_array(m->'grant_types') THEN
+      RETURN oauth._metadata_error('grant_types must be an array of strings');
     END IF;
     SELECT array_agg(DISTINCT g ORDER BY g) INTO grants FROM jsonb_array_elements_text(m->'grant_types') g;
     SELECT g INTO u FROM unnest(grants) g
      WHERE g NOT IN ('authorization_code', 'refresh_token', 'client_credentials', 'password') LIMIT 1;
     IF u IS NOT NULL THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+      RETURN oauth._metadata_error(
         format('unsupported grant type "%s" (supported: authorization_code, refresh_token, client_credentials, password)', u));
     END IF;
     IF grants IS NULL THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'grant_types must not be empty');
+      RETURN oauth._metadata_error('grant_types must not be empty');
     END IF;
   ELSE
     grants := '{authorization_code}';
   END IF;
   IF method = 'none' AND 'client_credentials' = ANY (grants) THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-      'a public client (token_endpoint_auth_method none) cannot use the client_credentials grant');
+    RETURN oauth._metadata_error('a public client (token_endpoint_auth_method none) cannot use the client_credentials grant');
   END IF;
   -- The password grant hands a user's password to the client: only to one
   -- that authenticates (RFC 9700 section 2.4 deprecates it altogether).
   IF method = 'none' AND 'password' = ANY (grants) THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-      'a public client (token_endpoint_auth_method none) cannot use the password grant');
+    RETURN oauth._metadata_error('a public client (token_endpoint_auth_method none) cannot use the password grant');
   END IF;
   IF mode = 'open' AND NOT grants <@ '{authorization_code,refresh_token}' THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
+    RETURN oauth._metadata_error(
       'clients registered without an access token may only use the authorization_code and refresh_token grants');
   END IF;
   -- response_types: code exactly when the authorization_code grant is registered.
   IF m ? 'response_types' AND jsonb_typeof(m->'response_types') <> 'null' THEN
-    IF jsonb_typeof(m->'response_types') <> 'array'
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'response_types') g WHERE jsonb_typeof(g) <> 'string') THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'response_types must be an array of strings');
+    IF NOT oauth._string_array(m->'response_types') THEN
+      RETURN oauth._metadata_error('response_types must be an array of strings');
     END IF;
     SELECT coalesce(array_agg(DISTINCT g ORDER BY g), '{}') INTO rtypes FROM jsonb_array_elements_text(m->'response_types') g;
     IF NOT rtypes <@ '{code}' THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'the only supported response type is "code"');
+      RETURN oauth._metadata_error('the only supported response type is "code"');
     END IF;
     IF ('code' = ANY (rtypes)) <> ('authorization_code' = ANY (grants)) THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-        'response type "code" goes with the authorization_code grant type, and only with it');
+      RETURN oauth._metadata_error('response type "code" goes with the authorization_code grant type, and only with it');
     END IF;
   ELSE
     rtypes := CASE WHEN 'authorization_code' = ANY (grants) THEN '{code}' ELSE '{}' END;
   END IF;
-  -- redirect_uris
+  -- redirect_uris (and post_logout_redirect_uris below): native apps and
+  -- public clients may use private-use schemes.
+  private_ok := coalesce(method = 'none' OR m->>'application_type' = 'native', false);
   IF m ? 'redirect_uris' AND jsonb_typeof(m->'redirect_uris') <> 'null' THEN
-    IF jsonb_typeof(m->'redirect_uris') <> 'array'
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'redirect_uris') g WHERE jsonb_typeof(g) <> 'string') THEN
-      RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', 'redirect_uris must be an array of strings');
+    IF NOT oauth._string_array(m->'redirect_uris') THEN
+      RETURN oauth._metadata_error('redirect_uris must be an array of strings', 'invalid_redirect_uri');
     END IF;
-    IF jsonb_array_length(m->'redirect_uris') > 20 THEN
-      RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', 'at most 20 redirect URIs');
+    IF jsonb_array_length(m->'redirect_uris') > b.uris_max THEN
+      RETURN oauth._metadata_error(format('at most %s redirect URIs', b.uris_max), 'invalid_redirect_uri');
     END IF;
-    FOR u IN SELECT jsonb_array_elements_text(m->'redirect_uris') LOOP
-      p := oauth._redirect_uri_problem(u);
-      -- Native apps (and public clients) may use private-use schemes.
-      IF p IS NOT NULL AND (method = 'none' OR m->>'application_type' = 'native') AND oauth._private_use_redirect_ok(u) THEN
-        p := NULL;
-      END IF;
-      IF p IS NOT NULL THEN
-        RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description', p);
-      END IF;
-      IF NOT u = ANY (uris) THEN uris := uris || u; END IF;
-    END LOOP;
+    p := oauth._uris_problem(m->'redirect_uris', private_ok);
+    IF p IS NOT NULL THEN
+      RETURN oauth._metadata_error(p, 'invalid_redirect_uri');
+    END IF;
+    -- In the order given, each once.
+    uris := ARRAY(SELECT x.u FROM jsonb_array_elements_text(m->'redirect_uris') WITH ORDINALITY x(u, i)
+                   GROUP BY x.u ORDER BY min(x.i));
   END IF;
-  -- OpenID Connect: application_type, id_token_signed_response_alg,
-  -- post_logout_redirect_uris; RFC 9068: access_token_format.
-  IF m ? 'application_type' AND jsonb_typeof(m->'application_type') <> 'null' THEN
-    IF m->>'application_type' NOT IN ('web', 'native') OR jsonb_typeof(m->'application_type') <> 'string' THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'application_type must be web or native');
+  -- OpenID Connect: application_type, id_token_signed_response_alg (and
+  -- post_logout_redirect_uris below); RFC 9068: access_token_format. Each
+  -- is one of a few words, kept when given.
+  FOR k, words IN VALUES ('application_type', '{web,native}'::text[]), ('id_token_signed_response_alg', oauth.signing_algs()),
+                         ('access_token_format', '{opaque,jwt}') LOOP
+    CONTINUE WHEN NOT m ? k OR jsonb_typeof(m->k) = 'null';
+    IF jsonb_typeof(m->k) <> 'string' OR NOT m->>k = ANY (words) THEN
+      RETURN oauth._metadata_error(format('%s must be %s', k, tenancy._words(words, 'or')));
     END IF;
-    r := r || jsonb_build_object('application_type', m->'application_type');
-  END IF;
-  IF m ? 'id_token_signed_response_alg' AND jsonb_typeof(m->'id_token_signed_response_alg') <> 'null' THEN
-    IF jsonb_typeof(m->'id_token_signed_response_alg') <> 'string' OR m->>'id_token_signed_response_alg' NOT IN ('RS256', 'ES256') THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'id_token_signed_response_alg must be RS256 or ES256');
-    END IF;
-    r := r || jsonb_build_object('id_token_signed_response_alg', m->'id_token_signed_response_alg');
-  END IF;
-  IF m ? 'access_token_format' AND jsonb_typeof(m->'access_token_format') <> 'null' THEN
-    IF jsonb_typeof(m->'access_token_format') <> 'string' OR m->>'access_token_format' NOT IN ('opaque', 'jwt') THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'access_token_format must be opaque or jwt');
-    END IF;
-    r := r || jsonb_build_object('access_token_format', m->'access_token_format');
-  END IF;
+    r := r || jsonb_build_object(k, m->k);
+  END LOOP;
   IF m ? 'post_logout_redirect_uris' AND jsonb_typeof(m->'post_logout_redirect_uris') <> 'null' THEN
-    IF jsonb_typeof(m->'post_logout_redirect_uris') <> 'array' OR jsonb_array_length(m->'post_logout_redirect_uris') > 20
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(m->'post_logout_redirect_uris') g WHERE jsonb_typeof(g) <> 'string') THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'post_logout_redirect_uris must be an array of at most 20 URIs');
+    IF NOT oauth._string_array(m->'post_logout_redirect_uris') OR jsonb_array_length(m->'post_logout_redirect_uris') > b.uris_max THEN
+      RETURN oauth._metadata_error(format('post_logout_redirect_uris must be an array of at most %s URIs', b.uris_max));
     END IF;
-    FOR u IN SELECT jsonb_array_elements_text(m->'post_logout_redirect_uris') LOOP
-      p := oauth._redirect_uri_problem(u);
-      IF p IS NOT NULL AND (method = 'none' OR m->>'application_type' = 'native') AND oauth._private_use_redirect_ok(u) THEN
-        p := NULL;
-      END IF;
-      IF p IS NOT NULL THEN
-        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'post_logout_redirect_uris: ' || p);
-      END IF;
-    END LOOP;
+    p := oauth._uris_problem(m->'post_logout_redirect_uris', private_ok);
+    IF p IS NOT NULL THEN
+      RETURN oauth._metadata_error('post_logout_redirect_uris: ' || p);
+    END IF;
     r := r || jsonb_build_object('post_logout_redirect_uris',
                                  (SELECT coalesce(jsonb_agg(DISTINCT x), '[]') FROM jsonb_array_elements_text(m->'post_logout_redirect_uris') x));
   END IF;
   IF 'authorization_code' = ANY (grants) AND cardinality(uris) = 0 THEN
-    RETURN jsonb_build_object('error', 'invalid_redirect_uri', 'error_description',
-      'the authorization_code grant needs at least one redirect URI in redirect_uris');
+    RETURN oauth._metadata_error('the authorization_code grant needs at least one redirect URI in redirect_uris',
+                                 'invalid_redirect_uri');
   END IF;
   -- scope
   IF m ? 'scope' AND jsonb_typeof(m->'scope') <> 'null' THEN
     scopes := CASE WHEN jsonb_typeof(m->'scope') = 'string' THEN oauth._scopes(m->>'scope') END;
     IF scopes IS NULL OR cardinality(scopes) = 0 THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-        'scope must list one or more of openid, email, profile, read, write, admin, separated by spaces');
+      RETURN oauth._metadata_error(
+        'scope must list one or more of ' || array_to_string(oauth.scopes_supported(), ', ') || ', separated by spaces');
     END IF;
   ELSE
-    scopes := '{email,openid,profile,read,write}';
+    scopes := array_remove(oauth._all_scopes(), 'admin');  -- every scope a plain user may have
   END IF;
   IF mode = 'open' AND 'admin' = ANY (scopes) THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-      'clients registered without an access token cannot have the admin scope');
+    RETURN oauth._metadata_error('clients registered without an access token cannot have the admin scope');
   END IF;
   -- Informational metadata, kept as given.
   FOR k, v IN SELECT * FROM jsonb_each(m) WHERE key IN ('client_uri', 'logo_uri', 'tos_uri', 'policy_uri',
                                                          'software_id', 'software_version', 'contacts') LOOP
     CONTINUE WHEN jsonb_typeof(v) = 'null';
     IF k = 'contacts' THEN
-      IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > 10
-         OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) c WHERE jsonb_typeof(c) <> 'string' OR length(c #>> '{}') > 254) THEN
-        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'contacts must be an array of at most 10 e-mail addresses');
+      IF NOT oauth._string_array(v) OR jsonb_array_length(v) > b.contacts_max
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(v) c WHERE length(c) > b.email_max) THEN
+        RETURN oauth._metadata_error(format('contacts must be an array of at most %s e-mail addresses', b.contacts_max));
       END IF;
-    ELSIF jsonb_typeof(v) <> 'string' OR length(v #>> '{}') > 2000 OR (v #>> '{}') ~ '[[:cntrl:]]' THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', format('%s must be a text', k));
+    ELSIF jsonb_typeof(v) <> 'string' OR length(v #>> '{}') > b.uri_max OR (v #>> '{}') ~ '[[:cntrl:]]' THEN
+      RETURN oauth._metadata_error(format('%s must be a text', k));
     ELSIF k LIKE '%\_uri' AND (v #>> '{}') !~* '^https?://[^[:space:]]+$' THEN
-      RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', format('%s must be an http or https URL', k));
+      RETURN oauth._metadata_error(format('%s must be an http or https URL', k));
     END IF;
     extra := extra || jsonb_build_object(k, v);
   END LOOP;
@@ -1101,38 +1270,36 @@ BEGIN
   IF mode = 'admin' THEN
     IF m ? 'resource_server' AND jsonb_typeof(m->'resource_server') <> 'null' THEN
       IF jsonb_typeof(m->'resource_server') <> 'boolean' THEN
-        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description', 'resource_server must be true or false');
+        RETURN oauth._metadata_error('resource_server must be true or false');
       END IF;
       r := r || jsonb_build_object('resource_server', m->'resource_server');
     END IF;
     IF m ? 'client_id' AND jsonb_typeof(m->'client_id') <> 'null' THEN
-      IF jsonb_typeof(m->'client_id') <> 'string' OR (m->>'client_id') !~ '^[A-Za-z0-9._~-]{3,100}$' THEN
-        RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-          'client_id must have 3 to 100 letters, digits or . _ ~ -');
+      IF jsonb_typeof(m->'client_id') <> 'string' OR NOT oauth._client_id_ok(m->>'client_id') THEN
+        RETURN oauth._metadata_error(format('client_id must have %s to %s letters, digits or . _ ~ -',
+                                            b.client_id_min, b.client_id_max));
       END IF;
       r := r || jsonb_build_object('client_id', m->'client_id');
     END IF;
     FOREACH ttl IN ARRAY ARRAY['access_token_ttl', 'refresh_token_ttl'] LOOP
       IF m ? ttl AND jsonb_typeof(m->ttl) <> 'null' THEN
-        IF jsonb_typeof(m->ttl) <> 'number' OR (m->>ttl) !~ '^[0-9]{1,9}$' OR (m->>ttl)::integer NOT BETWEEN 10 AND 31536000 THEN
-          RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-            format('%s must be a number of seconds between 10 and 31536000', ttl));
+        p := tenancy._seconds_problem(ttl, m->ttl, l.ttl_min, l.ttl_max);
+        IF p IS NOT NULL THEN
+          RETURN oauth._metadata_error(p);
         END IF;
         r := r || jsonb_build_object(ttl, m->ttl);
       END IF;
     END LOOP;
   ELSIF m ? 'client_id' THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-      'client_id is assigned by the server and cannot be chosen');
+    RETURN oauth._metadata_error('client_id is assigned by the server and cannot be chosen');
   ELSIF coalesce(m->'resource_server', 'false') NOT IN ('false', 'null') THEN
-    RETURN jsonb_build_object('error', 'invalid_client_metadata', 'error_description',
-      'only an admin can make a client a resource server (POST or PATCH /api/v1/clients)');
+    RETURN oauth._metadata_error('only an admin can make a client a resource server (POST or PATCH /api/v1/clients)');
   END IF;
   RETURN r;
 END $$;
 
 CREATE OR REPLACE FUNCTION oauth._client_json(c jsonb, with_admin_fields boolean DEFAULT false) RETURNS jsonb
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object(
            'client_id', c->'client_id',
            'client_name', c->'client_name',
@@ -1147,7 +1314,8 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
            'refresh_token_ttl', c->'refresh_token_ttl',
            -- OpenID Connect and RFC 9068 metadata, when not the default.
            'application_type', CASE WHEN c->>'application_type' = 'native' THEN c->'application_type' END,
-           'id_token_signed_response_alg', CASE WHEN c->>'id_token_signed_response_alg' = 'ES256' THEN c->'id_token_signed_response_alg' END,
+           'id_token_signed_response_alg', CASE WHEN c->>'id_token_signed_response_alg' <> (oauth.signing_algs())[1]
+                                                THEN c->'id_token_signed_response_alg' END,
            'access_token_format', CASE WHEN c->>'access_token_format' = 'jwt' THEN c->'access_token_format' END,
            'post_logout_redirect_uris', CASE WHEN jsonb_array_length(coalesce(c->'post_logout_redirect_uris', '[]')) > 0
                                              THEN c->'post_logout_redirect_uris' END))
@@ -1191,7 +1359,7 @@ BEGIN
           ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
           v->>'scope', v->'extra', (v->>'access_token_ttl')::integer, (v->>'refresh_token_ttl')::integer,
           coalesce((v->>'resource_server')::boolean, false), coalesce(v->>'access_token_format', 'opaque'),
-          coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+          coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
           ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
           coalesce(v->>'application_type', 'web'));
   RETURN oauth._client_json(oauth._client_row(cid))
@@ -1257,7 +1425,7 @@ BEGIN
     access_token_ttl = (v->>'access_token_ttl')::integer, refresh_token_ttl = (v->>'refresh_token_ttl')::integer,
     resource_server = coalesce((v->>'resource_server')::boolean, false),
     access_token_format = coalesce(v->>'access_token_format', 'opaque'),
-    id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+    id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
     post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
     application_type = coalesce(v->>'application_type', 'web')
   WHERE c.tenant_id = t AND c.client_id = update_client.client_id;
@@ -1280,19 +1448,20 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   v jsonb := CASE WHEN jsonb_array_length(p_redirect_uris) > 0 THEN oauth._client_metadata(jsonb_build_object(
                'client_name', 'Console', 'redirect_uris', p_redirect_uris, 'token_endpoint_auth_method', 'none',
-               'grant_types', '["authorization_code", "refresh_token"]'::jsonb, 'scope', 'read write profile admin'), 'admin') END;
+               'grant_types', '["authorization_code", "refresh_token"]'::jsonb, 'scope', oauth._scope_text(oauth.api_scopes())),
+               'admin') END;
   cid text;
 BEGIN
   IF v IS NOT NULL THEN PERFORM oauth._raise_metadata(v); END IF;
   INSERT INTO oauth.clients AS c (tenant_id, client_id, client_name, token_endpoint_auth_method, redirect_uris,
                                   grant_types, response_types, scope, builtin)
   VALUES (p_tenant, 'console', 'Console', 'none', ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'redirect_uris', '[]'))),
-          '{authorization_code,refresh_token}', '{code}', 'admin profile read write', true)
+          '{authorization_code,refresh_token}', '{code}', oauth._scope_text(oauth.api_scopes()), true)
   ON CONFLICT (tenant_id) WHERE builtin DO UPDATE SET redirect_uris = excluded.redirect_uris
   RETURNING c.client_id INTO cid;
   RETURN cid;
 END $$;
-COMMENT ON FUNCTION oauth._console_client(uuid, jsonb) IS 'Internal: creates or updates the console client (client_id console, public, code + refresh, all scopes) of a tenant with its own redirect URIs (may be none).';
+COMMENT ON FUNCTION oauth._console_client(uuid, jsonb) IS 'Internal: creates or updates the console client (client_id console, public, code + refresh, the API scopes) of a tenant with its own redirect URIs (may be none).';
 
 CREATE OR REPLACE FUNCTION oauth.ensure_console_client(redirect_uris jsonb) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -1327,7 +1496,7 @@ BEGIN
   ELSE
     r := oauth._scopes(requested);
     IF r IS NULL THEN
-      err := 'unknown scope: the scopes are openid, email, profile, read, write and admin';
+      err := oauth._unknown_scope();
       RETURN;
     END IF;
     scopes := oauth._scope_and(r, ceiling);
@@ -1352,7 +1521,7 @@ DECLARE
 BEGIN
   IF coalesce(p_format, (SELECT c.access_token_format FROM oauth.clients c WHERE c.tenant_id = p_tenant AND c.client_id = p_client)) = 'jwt' THEN
     iss := coalesce(p_issuer, oauth._default_issuer(p_tenant));
-    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, 'RS256', 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
+    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, (oauth.signing_algs())[1], 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
       'iss', iss,
       'sub', coalesce(p_user::text, p_client),
       'aud', coalesce(p_audience, iss),
@@ -1382,9 +1551,10 @@ REVOKE ALL ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integ
 CREATE OR REPLACE FUNCTION oauth._family_expires(p_tenant uuid) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
   SELECT now() + make_interval(secs => coalesce((SELECT (n.settings->>'refresh_token_max_lifetime')::integer
-                                                   FROM tenancy.tenants n WHERE n.id = p_tenant), 7776000))
+                                                   FROM tenancy.tenants n WHERE n.id = p_tenant),
+                                                (oauth.lifetimes()).refresh_family))
 $$;
-COMMENT ON FUNCTION oauth._family_expires(uuid) IS 'Internal: when a grant started now ends at the latest (tenant setting refresh_token_max_lifetime, default 7776000 s = 90 days); refresh rotation never goes beyond.';
+COMMENT ON FUNCTION oauth._family_expires(uuid) IS 'Internal: when a grant started now ends at the latest (tenant setting refresh_token_max_lifetime, default oauth.lifetimes().refresh_family); refresh rotation never goes beyond.';
 REVOKE ALL ON FUNCTION oauth._family_expires(uuid) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION oauth._audience(p_issuer text, p_resource text) RETURNS text
@@ -1519,8 +1689,8 @@ BEGIN
     err := 'invalid_request'; err_description := 'prompt=none cannot be combined with other values';
   ELSIF params->>'max_age' IS NOT NULL AND params->>'max_age' !~ '^[0-9]{1,9}$' THEN
     err := 'invalid_request'; err_description := 'max_age must be a number of seconds';
-  ELSIF length(params->>'nonce') > 512 THEN
-    err := 'invalid_request'; err_description := 'nonce is too long (at most 512 characters)';
+  ELSIF length(params->>'nonce') > (tenancy.bounds()).nonce_max THEN
+    err := 'invalid_request'; err_description := format('nonce is too long (at most %s characters)', (tenancy.bounds()).nonce_max);
   ELSIF params->>'request' IS NOT NULL THEN
     err := 'request_not_supported'; err_description := 'request objects are not supported';
   ELSIF params->>'request_uri' IS NOT NULL THEN
@@ -1564,7 +1734,7 @@ BEGIN
   ELSE
     req := oauth._scopes(params->>'scope');
     IF req IS NULL THEN
-      err := 'invalid_scope'; err_description := 'unknown scope: the scopes are openid, email, profile, read, write and admin';
+      err := 'invalid_scope'; err_description := oauth._unknown_scope();
       RETURN;
     END IF;
     scopes := oauth._scope_and(req, oauth._scopes(c.scope));
@@ -1656,10 +1826,10 @@ BEGIN
         END IF;
         sess := oauth.random_token('session');
         INSERT INTO oauth.login_sessions (tenant_id, session_hash, user_id, client_addr, expires_at)
-        VALUES (t, oauth.token_digest(sess), uid, client_addr, now() + interval '8 hours')
+        VALUES (t, oauth.token_digest(sess), uid, client_addr, now() + make_interval(secs => (oauth.lifetimes()).session))
         RETURNING id INTO sid;
         auth_time := now();
-        set_cookies := set_cookies || jsonb_build_array(jsonb_build_object('name', 'bf_session', 'value', sess, 'max_age', 28800));
+        set_cookies := set_cookies || jsonb_build_array(jsonb_build_object('name', 'bf_session', 'value', sess, 'max_age', (oauth.lifetimes()).session));
       END IF;
     END IF;
   ELSIF sess IS NOT NULL AND NOT (is_request AND r.prompt_login) THEN
@@ -1829,7 +1999,7 @@ BEGIN
             ARRAY(SELECT jsonb_array_elements_text(v->'grant_types')),
             ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
             v->>'scope', v->'extra', mode, coalesce(v->>'access_token_format', 'opaque'),
-            coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+            coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
             ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
             coalesce(v->>'application_type', 'web'));
     RETURN oauth._client_json(oauth._client_row_of(t, cid))
@@ -1894,7 +2064,7 @@ BEGIN
       response_types = ARRAY(SELECT jsonb_array_elements_text(v->'response_types')),
       scope = v->>'scope', extra = v->'extra',
       access_token_format = coalesce(v->>'access_token_format', 'opaque'),
-      id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', 'RS256'),
+      id_token_signed_response_alg = coalesce(v->>'id_token_signed_response_alg', (oauth.signing_algs())[1]),
       post_logout_redirect_uris = ARRAY(SELECT jsonb_array_elements_text(coalesce(v->'post_logout_redirect_uris', '[]'))),
       application_type = coalesce(v->>'application_type', 'web')
     WHERE x.tenant_id = t AND x.client_id = register_endpoint.client_id;
@@ -1967,9 +2137,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     'token_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
     'revocation_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post", "none"]'::jsonb,
     'introspection_endpoint_auth_methods_supported', '["client_secret_basic", "client_secret_post"]'::jsonb,
-    'scopes_supported', '["openid", "email", "profile", "read", "write", "admin"]'::jsonb,
+    'scopes_supported', to_jsonb(oauth.scopes_supported()),
     'subject_types_supported', '["public"]'::jsonb,
-    'id_token_signing_alg_values_supported', '["RS256", "ES256"]'::jsonb,
+    'id_token_signing_alg_values_supported', to_jsonb(oauth.signing_algs()),
     'claims_supported', '["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "name", "updated_at", "email", "email_verified"]'::jsonb,
     'prompt_values_supported', '["none", "login", "consent", "select_account"]'::jsonb,
     'claims_parameter_supported', false,
@@ -1990,7 +2160,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     'resource', issuer,
     'authorization_servers', jsonb_build_array(issuer),
     'jwks_uri', issuer || '/oauth/jwks',
-    'scopes_supported', '["openid", "email", "profile", "read", "write", "admin"]'::jsonb,
+    'scopes_supported', to_jsonb(oauth.scopes_supported()),
     'bearer_methods_supported', '["header"]'::jsonb,
     'resource_documentation', issuer || '/api/v1/openapi.json')
 $$;
@@ -2101,7 +2271,7 @@ COMMENT ON FUNCTION tenancy.reset_password(uuid) IS 'Admins and owners (scope ad
 REVOKE ALL ON FUNCTION tenancy.reset_password(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.reset_password(uuid) TO backend_gateway, backend_app, backend_admin;
 
-CREATE OR REPLACE FUNCTION tenancy.take_password_reset_mail(p_limit integer DEFAULT 100)
+CREATE OR REPLACE FUNCTION tenancy.take_password_reset_mail(p_limit integer DEFAULT NULL)
 RETURNS TABLE (tenant_id uuid, tenant_slug text, user_id uuid, email text, reset_token text, expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
@@ -2115,19 +2285,21 @@ BEGIN
              JOIN tenancy.tenants n ON n.id = p.tenant_id
             WHERE p.delivered_at IS NULL AND p.closed_at IS NULL AND u.status = 'active'
             ORDER BY p.requested_at
-            LIMIT greatest(1, least(coalesce(p_limit, 100), 1000))
+            LIMIT greatest(1, least(coalesce(p_limit, (tenancy.bounds()).mail_batch), (tenancy.bounds()).mail_batch_max))
               FOR UPDATE OF p SKIP LOCKED
   LOOP
     tok := oauth.random_token('reset');
     UPDATE tenancy.password_resets x
-       SET token_hash = oauth.token_digest(tok), delivered_at = now(), expires_at = now() + interval '1 day'
-     WHERE x.tenant_id = r.tid AND x.id = r.rid;
+       SET token_hash = oauth.token_digest(tok), delivered_at = now(),
+           expires_at = now() + make_interval(secs => (oauth.lifetimes()).password_reset)
+     WHERE x.tenant_id = r.tid AND x.id = r.rid
+    RETURNING x.expires_at INTO expires_at;
     tenant_id := r.tid; tenant_slug := r.slug; user_id := r.uid; email := r.mail;
-    reset_token := tok; expires_at := now() + interval '1 day';
+    reset_token := tok;
     RETURN NEXT;
   END LOOP;
 END $$;
-COMMENT ON FUNCTION tenancy.take_password_reset_mail(integer) IS 'backend_admin only (the platform''s mail sender): takes up to p_limit pending password resets of all tenants and returns, once, each user''s e-mail and a new one-time secret (valid one day) to send them; only its digest is kept. The user redeems it with POST /api/v1/password-reset (tenancy.redeem_password_reset).';
+COMMENT ON FUNCTION tenancy.take_password_reset_mail(integer) IS 'backend_admin only (the platform''s mail sender): takes up to p_limit (default and largest: tenancy.bounds().mail_batch, mail_batch_max) pending password resets of all tenants and returns, once, each user''s e-mail and a new one-time secret (valid for oauth.lifetimes().password_reset seconds) to send them; only its digest is kept. The user redeems it with POST /api/v1/password-reset (tenancy.redeem_password_reset).';
 REVOKE ALL ON FUNCTION tenancy.take_password_reset_mail(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.take_password_reset_mail(integer) TO backend_admin;
 
@@ -2176,10 +2348,6 @@ CREATE OR REPLACE FUNCTION oauth._jws_verify(token text, public_der bytea, alg t
 COMMENT ON FUNCTION oauth._jws_verify(text, bytea, text) IS 'Internal: whether a compact JWS carries a valid alg signature of this public key (DER SubjectPublicKeyInfo).';
 REVOKE ALL ON FUNCTION oauth._jws_verify(text, bytea, text) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION oauth._id_token_ttl() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 3600 $$;
-COMMENT ON FUNCTION oauth._id_token_ttl() IS 'Internal: lifetime of an id_token in seconds (3600).';
-
 CREATE OR REPLACE FUNCTION oauth._new_signing_key(p_tenant uuid, p_alg text, p_state text) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE k record;
@@ -2197,11 +2365,12 @@ CREATE OR REPLACE FUNCTION oauth._ensure_signing_keys(p_tenant uuid) RETURNS voi
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE a text;
 BEGIN
-  IF (SELECT count(*) FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.state IN ('active', 'next')) = 4 THEN
+  IF (SELECT count(*) FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.state IN ('active', 'next'))
+     = 2 * cardinality(oauth.signing_algs()) THEN
     RETURN;
   END IF;
   PERFORM pg_advisory_xact_lock(hashtextextended('backend_framework.signing_keys:' || p_tenant::text, 0));
-  FOREACH a IN ARRAY ARRAY['RS256', 'ES256'] LOOP
+  FOREACH a IN ARRAY oauth.signing_algs() LOOP
     IF NOT EXISTS (SELECT 1 FROM oauth.signing_keys k WHERE k.tenant_id = p_tenant AND k.alg = a AND k.state = 'active') THEN
       PERFORM oauth._new_signing_key(p_tenant, a, 'active');
     END IF;
@@ -2261,7 +2430,7 @@ BEGIN
   EXCEPTION WHEN OTHERS THEN
     RETURN NULL;
   END;
-  IF jsonb_typeof(h) <> 'object' OR h ? 'crit' OR h->>'alg' NOT IN ('RS256', 'ES256') THEN RETURN NULL; END IF;
+  IF jsonb_typeof(h) <> 'object' OR h ? 'crit' OR NOT h->>'alg' = ANY (oauth.signing_algs()) THEN RETURN NULL; END IF;
   SELECT s.public_der, s.alg INTO k FROM oauth.signing_keys s
    WHERE s.tenant_id = p_tenant AND s.kid = h->>'kid' AND s.alg = h->>'alg'
      AND (s.state <> 'retired' OR s.published_until > now());
@@ -2278,7 +2447,7 @@ REVOKE ALL ON FUNCTION oauth._verify_jwt(uuid, text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION oauth._key_publish_until(p_tenant uuid, p_kid text) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
-  SELECT greatest(now() + make_interval(secs => oauth._id_token_ttl()),
+  SELECT greatest(now() + make_interval(secs => (oauth.lifetimes()).id_token),
                   (SELECT max(t.expires_at) FROM oauth.tokens t WHERE t.tenant_id = p_tenant AND t.kid = p_kid))
 $$;
 COMMENT ON FUNCTION oauth._key_publish_until(uuid, text) IS 'Internal: when a key retired now may leave JWKS: the expiry of the last token it signed.';
@@ -2379,12 +2548,12 @@ BEGIN
     'aud', p_client,
     'azp', p_client,
     'iat', floor(extract(epoch FROM now()))::bigint,
-    'exp', floor(extract(epoch FROM now()))::bigint + oauth._id_token_ttl(),
+    'exp', floor(extract(epoch FROM now()))::bigint + (oauth.lifetimes()).id_token,
     'auth_time', floor(extract(epoch FROM p_auth_time))::bigint,
     'nonce', p_nonce,
     'at_hash', CASE WHEN p_access_token IS NOT NULL THEN oauth._at_hash(p_access_token) END,
     'sid', p_sid));
-  RETURN (oauth._sign_jwt(p_tenant, coalesce(alg, 'RS256'), 'JWT', claims)).jwt;
+  RETURN (oauth._sign_jwt(p_tenant, coalesce(alg, (oauth.signing_algs())[1]), 'JWT', claims)).jwt;
 END $$;
 COMMENT ON FUNCTION oauth._id_token(uuid, text, text, uuid, text[], text, timestamptz, text, uuid) IS 'Internal: a signed id_token (iss, sub, aud, azp, iat, exp, auth_time, nonce, at_hash, sid, and the claims the scopes allow) with the client''s id_token_signed_response_alg.';
 REVOKE ALL ON FUNCTION oauth._id_token(uuid, text, text, uuid, text[], text, timestamptz, text, uuid) FROM PUBLIC;
@@ -2633,14 +2802,13 @@ BEGIN
     RETURN u.url;
   END IF;
   SELECT pu.url INTO u FROM tenancy.public_urls() pu WHERE pu.host = p_host
-   ORDER BY pu.port IS DISTINCT FROM coalesce(p_port, CASE pu.scheme WHEN 'https' THEN 443 ELSE 80 END), pu.ord LIMIT 1;
+   ORDER BY pu.port IS DISTINCT FROM coalesce(p_port, tenancy._default_port(pu.scheme)), pu.ord LIMIT 1;
   IF FOUND THEN RETURN u.url; END IF;
   IF p_tenant_host THEN
     SELECT pu.scheme, pu.port INTO u FROM tenancy.public_urls() pu
      ORDER BY pu.host IS DISTINCT FROM base,
-              pu.port IS DISTINCT FROM coalesce(p_port, CASE pu.scheme WHEN 'https' THEN 443 ELSE 80 END), pu.ord LIMIT 1;
-    RETURN u.scheme || '://' || p_host
-           || CASE WHEN u.port = CASE u.scheme WHEN 'https' THEN 443 ELSE 80 END THEN '' ELSE ':' || u.port END;
+              pu.port IS DISTINCT FROM coalesce(p_port, tenancy._default_port(pu.scheme)), pu.ord LIMIT 1;
+    RETURN tenancy._origin(u.scheme, p_host, u.port);
   END IF;
   IF p_any_host THEN RETURN NULL; END IF;
   RAISE EXCEPTION 'this server does not serve the host named in the request' USING ERRCODE = 'TB421',
@@ -2769,12 +2937,9 @@ END $$;
 COMMENT ON FUNCTION api.h_userinfo(api.request) IS 'GET/POST /oauth/userinfo (scope openid or profile).';
 
 CREATE OR REPLACE FUNCTION api.h_metadata(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  -- The issuer depends on the Host and on X-Tenant: shared caches must key on both.
-  RETURN api.json(200, oauth.metadata_document(r.issuer),
-                  '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host, X-Tenant"}');
-END $$;
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, oauth.metadata_document(r.issuer), api.public_headers())
+$$;
 COMMENT ON FUNCTION api.h_metadata(api.request) IS 'GET /.well-known/oauth-authorization-server (RFC 8414) and /.well-known/openid-configuration (OpenID Connect Discovery): one document.';
 
 CREATE OR REPLACE FUNCTION api.h_client_update(r api.request) RETURNS api.response
@@ -2786,8 +2951,8 @@ END $$;
 COMMENT ON FUNCTION api.h_client_update(api.request) IS 'PATCH /api/v1/clients/{id} (admins): fields present replace the stored ones, e.g. resource_server.';
 
 CREATE OR REPLACE FUNCTION api.openapi_schemas() RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-SELECT $json${
+LANGUAGE sql STABLE AS $$
+SELECT format($json${
   "Error": {"type": "object", "required": ["error", "error_description"],
             "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}},
   "Health": {"type": "object", "required": ["status", "database"],
@@ -2807,8 +2972,8 @@ SELECT $json${
                             "limits": {"$ref": "#/components/schemas/Limits"},
                             "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
   "TenantRegistration": {"type": "object", "required": ["slug", "name", "owner_email", "owner_password"], "additionalProperties": false,
-             "properties": {"slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"}, "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                            "owner_email": {"type": "string", "format": "email"}, "owner_password": {"type": "string", "minLength": 8},
+             "properties": {"slug": {"type": "string", "pattern": %10$s}, "name": {"type": "string", "minLength": 1, "maxLength": %2$s},
+                            "owner_email": {"type": "string", "format": "email"}, "owner_password": {"type": "string", "minLength": %1$s},
                             "plan": {"type": "string", "description": "Only the deployment's default plan is accepted (platform operators choose others in SQL)."},
                             "invitation": {"type": "string", "description": "A platform operator's invitation code, when sign-up is by invitation."}}},
   "TenantRegistered": {"type": "object", "required": ["tenant", "owner", "access_token", "token_type", "expires_in", "scope"],
@@ -2825,7 +2990,12 @@ SELECT $json${
   "Settings": {"type": "object", "additionalProperties": false,
              "properties": {"allowed_origins": {"type": "array", "items": {"type": "string"}}, "brand_color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
                             "open_registration": {"type": "boolean"}, "allow_plain_pkce": {"type": "boolean"},
-                            "access_token_ttl": {"type": "integer"}, "refresh_token_ttl": {"type": "integer"}, "code_ttl": {"type": "integer"}}},
+                            "password_grant": {"type": "boolean"}, "pkce_optional_for_confidential_clients": {"type": "boolean"},
+                            "access_token_ttl": {"type": "integer", "minimum": %3$s, "maximum": %4$s},
+                            "refresh_token_ttl": {"type": "integer", "minimum": %3$s, "maximum": %4$s},
+                            "code_ttl": {"type": "integer", "minimum": %3$s, "maximum": %4$s},
+                            "refresh_token_max_lifetime": {"type": "integer", "minimum": %5$s, "maximum": %6$s},
+                            "resource_indicators": {"type": "array", "maxItems": %7$s, "items": {"type": "string", "maxLength": %8$s}}}},
   "User": {"type": "object", "required": ["id", "email", "role", "status"],
            "properties": {"id": {"type": "string", "format": "uuid"}, "email": {"type": "string"}, "display_name": {"type": ["string", "null"]},
                           "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "status": {"type": "string", "enum": ["active", "disabled"]},
@@ -2838,19 +3008,19 @@ SELECT $json${
                  "properties": {"display_name": {"type": ["string", "null"]}, "role": {"type": "string", "enum": ["user", "admin", "owner"]}, "status": {"type": "string", "enum": ["active", "disabled"]}}},
   "MeUpdate": {"type": "object", "additionalProperties": false,
                "description": "email and password need current_password; a wrong one answers 403 invalid_password (and counts toward throttling: 429 with Retry-After).",
-               "properties": {"display_name": {"type": ["string", "null"]}, "email": {"type": "string", "format": "email"}, "password": {"type": "string", "minLength": 8},
+               "properties": {"display_name": {"type": ["string", "null"]}, "email": {"type": "string", "format": "email"}, "password": {"type": "string", "minLength": %1$s},
                               "current_password": {"type": "string"}}},
   "PasswordResetQueued": {"type": "object", "required": ["id", "password_reset"],
                "properties": {"id": {"type": "string", "format": "uuid"}, "password_reset": {"type": "string", "const": "pending_delivery"}, "reset_id": {"type": "string", "format": "uuid"}}},
   "PasswordReset": {"type": "object", "required": ["token", "password"], "additionalProperties": false,
-               "properties": {"token": {"type": "string", "description": "The one-time secret (bfpr_...) the user received."}, "password": {"type": "string", "minLength": 8}}},
+               "properties": {"token": {"type": "string", "description": "The one-time secret (bfpr_...) the user received."}, "password": {"type": "string", "minLength": %1$s}}},
   "Me": {"type": "object", "required": ["user", "tenant", "scope"],
          "properties": {"user": {"oneOf": [{"$ref": "#/components/schemas/User"}, {"type": "null"}]}, "tenant": {"type": "object"},
                         "role": {"type": ["string", "null"]}, "scope": {"type": "string"}, "client_id": {"type": ["string", "null"]}}},
   "ClientMetadata": {"type": "object",
         "properties": {"client_name": {"type": "string"}, "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
                        "grant_types": {"type": "array", "items": {"type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials", "password"]}},
-                       "response_types": {"type": "array", "items": {"type": "string", "enum": ["code"]}}, "scope": {"type": "string"},
+                       "response_types": {"type": "array", "items": {"type": "string", "enum": ["code"]}}, "scope": {"type": "string", "pattern": %9$s},
                        "token_endpoint_auth_method": {"type": "string", "enum": ["client_secret_basic", "client_secret_post", "none"]},
                        "resource_server": {"type": "boolean", "description": "Admins only (/api/v1/clients): the client may introspect every token of the tenant; other clients only their own. Refused in dynamic registration."}}},
   "Client": {"allOf": [{"$ref": "#/components/schemas/ClientMetadata"}, {"type": "object", "required": ["client_id"], "properties": {"client_id": {"type": "string"}}}]},
@@ -2879,12 +3049,16 @@ SELECT $json${
         "properties": {"sub": {"type": "string"}, "email": {"type": "string"}, "name": {"type": ["string", "null"]}, "tenant": {"type": "string"}, "tenant_id": {"type": "string"}, "role": {"type": "string"}}},
   "ServerMetadata": {"type": "object", "required": ["issuer", "token_endpoint"], "additionalProperties": true,
         "properties": {"issuer": {"type": "string"}, "authorization_endpoint": {"type": "string"}, "token_endpoint": {"type": "string"}}}
-}$json$::jsonb
+}$json$, current_setting('backend_framework.password_min_length'), b.name_max, l.ttl_min, l.ttl_max, l.family_min, l.family_max,
+  b.resources_max, b.uri_max,
+  to_jsonb(format('^(%1$s)( (%1$s))*$', array_to_string(oauth.scopes_supported(), '|'))), to_jsonb((tenancy.patterns()).slug))::jsonb
+  FROM tenancy.bounds() b, oauth.lifetimes() l
 $$;
+COMMENT ON FUNCTION api.openapi_schemas() IS 'Component schemas of the OpenAPI document (with the password setting, bounds, lifetimes and scopes of the deployment).';
 
 CREATE OR REPLACE FUNCTION api.h_openapi(r api.request) RETURNS api.response
 LANGUAGE sql STABLE AS $$
-  SELECT api.json(200, api.openapi(r.base_url), '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host"}')
+  SELECT api.json(200, api.openapi(r.base_url), api.public_headers('Host'))
 $$;
 
 CREATE OR REPLACE FUNCTION api.h_me_update(r api.request) RETURNS api.response
@@ -2936,7 +3110,7 @@ DECLARE doc jsonb := api.json_body(r);
 BEGIN
   PERFORM api.only_fields(doc, '{token,password}');
   PERFORM tenancy.redeem_password_reset(api.text_field(doc, 'token', true), api.text_field(doc, 'password', true));
-  RETURN ROW(204, '{"Cache-Control": "no-store"}'::jsonb, NULL)::api.response;
+  RETURN api.no_content('{"Cache-Control": "no-store"}');
 END $$;
 COMMENT ON FUNCTION api.h_password_reset(api.request) IS 'POST /api/v1/password-reset (anonymous): {"token", "password"} sets a new password with a reset secret; 204, or 400.';
 
@@ -2967,8 +3141,8 @@ BEGIN
   IF auth IS NULL OR auth NOT IN ('bearer', 'optional', 'none') THEN
     RAISE EXCEPTION 'auth must be bearer, optional or none' USING ERRCODE = '22023';
   END IF;
-  IF scope IS NOT NULL AND scope NOT IN ('read', 'write', 'profile', 'admin') THEN
-    RAISE EXCEPTION 'scope must be read, write, profile or admin' USING ERRCODE = '22023';
+  IF scope IS NOT NULL AND NOT scope = ANY (oauth.api_scopes()) THEN
+    RAISE EXCEPTION 'scope must be %', tenancy._words(oauth.api_scopes(), 'or') USING ERRCODE = '22023';
   END IF;
   IF scope IS NOT NULL AND auth <> 'bearer' THEN
     RAISE EXCEPTION 'a scope needs auth bearer' USING ERRCODE = '22023';
@@ -3088,7 +3262,7 @@ CREATE OR REPLACE FUNCTION tenancy._find_tenant(p_key text, p_by_id_too boolean,
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE st text;
 BEGIN
-  IF p_by_id_too AND p_key ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+  IF p_by_id_too AND p_key ~* (tenancy.patterns()).uuid THEN
     SELECT t.id, t.slug, t.status INTO id, slug, st FROM tenancy.tenants t WHERE t.id = p_key::uuid;
   ELSE
     SELECT t.id, t.slug, t.status INTO id, slug, st FROM tenancy.tenants t WHERE t.slug = lower(p_key);
@@ -3164,18 +3338,15 @@ LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   -- Short cache: a key published at a rotation reaches relying parties
   -- before it signs (they refetch on an unknown kid anyway).
-  RETURN ROW(200, jsonb_build_object('Content-Type', 'application/jwk-set+json', 'Cache-Control', 'public, max-age=300',
-                                     'Access-Control-Allow-Origin', '*', 'Vary', 'Host, X-Tenant'),
+  RETURN ROW(200, api.public_headers() || '{"Content-Type": "application/jwk-set+json"}',
              oauth.jwks_document(r.tenant_id)::text)::api.response;
 END $$;
 COMMENT ON FUNCTION api.h_jwks(api.request) IS 'GET /oauth/jwks: the tenant''s public signing keys (RFC 7517).';
 
 CREATE OR REPLACE FUNCTION api.h_protected_resource(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  RETURN api.json(200, oauth.protected_resource_document(r.issuer),
-                  '{"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*", "Vary": "Host, X-Tenant"}');
-END $$;
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, oauth.protected_resource_document(r.issuer), api.public_headers())
+$$;
 COMMENT ON FUNCTION api.h_protected_resource(api.request) IS 'GET /.well-known/oauth-protected-resource (RFC 9728).';
 
 CREATE OR REPLACE FUNCTION api.h_logout(r api.request) RETURNS api.response
@@ -3189,35 +3360,30 @@ END $$;
 COMMENT ON FUNCTION api.h_logout(api.request) IS 'GET/POST /oauth/logout: OpenID Connect RP-initiated logout (end_session_endpoint).';
 
 CREATE OR REPLACE FUNCTION api.h_my_sessions(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  RETURN api.json(200, jsonb_build_object('sessions', oauth.my_sessions()));
-END $$;
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, jsonb_build_object('sessions', oauth.my_sessions()))
+$$;
 COMMENT ON FUNCTION api.h_my_sessions(api.request) IS 'GET /api/v1/me/sessions: your browser sign-in sessions.';
 
 CREATE OR REPLACE FUNCTION api.h_my_session_delete(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-  IF r.id !~ '^[0-9a-fA-F-]{36}$' THEN
-    RAISE EXCEPTION 'session not found' USING ERRCODE = 'P0002';
-  END IF;
-  PERFORM oauth.revoke_my_session(r.id::uuid);
-  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+  PERFORM oauth.revoke_my_session(api.uuid_param(r, 'session'));
+  RETURN api.no_content();
 END $$;
-COMMENT ON FUNCTION api.h_my_session_delete(api.request) IS 'DELETE /api/v1/me/sessions/{id}: sign one of your browser sessions out.';
+COMMENT ON FUNCTION api.h_my_session_delete(api.request) IS 'DELETE /api/v1/me/sessions/{id}: sign one of your browser sessions out (404 unless it is one).';
 
 CREATE OR REPLACE FUNCTION api.h_my_consents(r api.request) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  RETURN api.json(200, jsonb_build_object('consents', oauth.my_consents()));
-END $$;
+LANGUAGE sql STABLE AS $$
+  SELECT api.json(200, jsonb_build_object('consents', oauth.my_consents()))
+$$;
 COMMENT ON FUNCTION api.h_my_consents(api.request) IS 'GET /api/v1/me/consents: the applications you allowed.';
 
 CREATE OR REPLACE FUNCTION api.h_my_consent_delete(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM oauth.revoke_my_consent(r.id);
-  RETURN ROW(204, '{}'::jsonb, NULL)::api.response;
+  RETURN api.no_content();
 END $$;
 COMMENT ON FUNCTION api.h_my_consent_delete(api.request) IS 'DELETE /api/v1/me/consents/{client_id}: withdraw consent; the client''s tokens for you are revoked.';
 
@@ -3307,7 +3473,7 @@ BEGIN
     RETURN oauth._error('invalid_request', 'username and password are required');
   END IF;
   IF params->>'scope' IS NOT NULL AND oauth._scopes(params->>'scope') IS NULL THEN
-    RETURN oauth._error('invalid_scope', 'unknown scope: the scopes are openid, email, profile, read, write and admin');
+    RETURN oauth._error('invalid_scope', oauth._unknown_scope());
   END IF;
   SELECT * INTO uid, wait FROM oauth._check_password(p_tenant, params->>'username', params->>'password', p_client_addr);
   IF wait > 0 THEN
@@ -3439,7 +3605,7 @@ BEGIN
   END IF;
   -- May only narrow (RFC 6749 section 6), within what client and role allow now.
   ceiling := oauth._scope_and(oauth._scope_and(oauth._scopes(tok.scope), oauth._scopes(c.scope)),
-                              CASE WHEN tok.user_id IS NULL THEN '{admin,email,openid,profile,read,write}' ELSE oauth._role_scopes(tok.role) END);
+                              CASE WHEN tok.user_id IS NULL THEN oauth._all_scopes() ELSE oauth._role_scopes(tok.role) END);
   IF params->>'scope' IS NOT NULL AND btrim(params->>'scope') <> ''
      AND NOT coalesce(oauth._scopes(params->>'scope') <@ oauth._scopes(tok.scope), false) THEN
     RETURN oauth._error('invalid_scope', 'the requested scope exceeds the scope originally granted');
@@ -3710,7 +3876,7 @@ COMMENT ON FUNCTION api.hidden_fields(jsonb) IS 'Hidden inputs for the authoriza
 CREATE OR REPLACE FUNCTION api.scope_list(scopes text[], tenant_name text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT '<ul class="scopes">' || string_agg('<li>' || oauth.html_escape(api.scope_words(s, tenant_name)) || '</li>', ''
-           ORDER BY array_position(ARRAY['openid', 'profile', 'email', 'read', 'write', 'admin'], s)) || '</ul>'
+           ORDER BY array_position(oauth.scopes_supported(), s)) || '</ul>'
     FROM unnest(scopes) s
 $$;
 COMMENT ON FUNCTION api.scope_list(text[], text) IS 'The scopes asked for, in words, as an HTML list.';
@@ -3939,6 +4105,288 @@ COMMENT ON FUNCTION api.h_health(api.request) IS 'GET /health.';
 CREATE OR REPLACE FUNCTION api.h_me(r api.request) RETURNS api.response
 LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_h_me';
 COMMENT ON FUNCTION api.h_me(api.request) IS 'GET /api/v1/me: the token''s user (null for client credentials), tenant, role, scope and client.';
+
+CREATE OR REPLACE FUNCTION tenancy.check_password_policy(password text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  min_len integer := current_setting('backend_framework.password_min_length')::integer;
+  max_bytes integer := (tenancy.bounds()).password_max_bytes;
+BEGIN
+  IF password IS NULL OR char_length(password) < min_len THEN
+    RAISE EXCEPTION 'password is too short' USING ERRCODE = '22023',
+      DETAIL = format('A password needs at least %s characters.', min_len);
+  END IF;
+  IF octet_length(password) > max_bytes THEN
+    -- bcrypt reads only so many bytes; refuse rather than silently truncate.
+    RAISE EXCEPTION 'password is too long' USING ERRCODE = '22023',
+      DETAIL = format('A password may have at most %s bytes (bcrypt''s limit).', max_bytes);
+  END IF;
+  IF password ~ '[[:cntrl:]]' THEN
+    RAISE EXCEPTION 'password contains control characters' USING ERRCODE = '22023';
+  END IF;
+END $$;
+COMMENT ON FUNCTION tenancy.check_password_policy(text) IS 'Raises 22023 unless the password has backend_framework.password_min_length characters and at most tenancy.bounds().password_max_bytes bytes (bcrypt''s limit), and no control characters.';
+
+CREATE OR REPLACE FUNCTION tenancy._password_matches(password text, hash text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF password IS NULL OR hash IS NULL OR octet_length(password) > (tenancy.bounds()).password_max_bytes THEN
+    PERFORM tenancy._bcrypt('x', tenancy._bcrypt_salt(current_setting('backend_framework.bcrypt_cost')::integer));
+    RETURN false;
+  END IF;
+  RETURN oauth.ct_equal(convert_to(tenancy._bcrypt(password, hash), 'UTF8'), convert_to(hash, 'UTF8'));
+END $$;
+COMMENT ON FUNCTION tenancy._password_matches(text, text) IS 'Internal: bcrypt check with a constant-time comparison; the same work when hash is NULL.';
+REVOKE ALL ON FUNCTION tenancy._password_matches(text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION tenancy._check_slug(p_slug text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE s text := lower(btrim(p_slug));
+BEGIN
+  IF s IS NULL OR s !~ (tenancy.patterns()).slug THEN
+    RAISE EXCEPTION 'invalid slug' USING ERRCODE = '22023',
+      DETAIL = 'A slug has 3 to 63 lower-case letters, digits or hyphens, and starts and ends with a letter or digit.';
+  END IF;
+  IF tenancy.is_reserved_slug(s) THEN
+    RAISE EXCEPTION 'slug "%" is reserved', s USING ERRCODE = '22023', DETAIL = 'Choose another slug.';
+  END IF;
+  RETURN s;
+END $$;
+COMMENT ON FUNCTION tenancy._check_slug(text) IS 'Internal: normalises a slug (trim, lower case) and raises 22023 with a clear message when invalid or reserved.';
+
+CREATE OR REPLACE FUNCTION tenancy._check_name(p_name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  n text := btrim(p_name);
+  lim integer := (tenancy.bounds()).name_max;
+BEGIN
+  IF n IS NULL OR length(n) NOT BETWEEN 1 AND lim THEN
+    RAISE EXCEPTION 'invalid tenant name' USING ERRCODE = '22023', DETAIL = format('A name has 1 to %s characters.', lim);
+  END IF;
+  RETURN n;
+END $$;
+COMMENT ON FUNCTION tenancy._check_name(text) IS 'Internal: a tenant name trimmed; 22023 unless it has 1 to tenancy.bounds().name_max characters.';
+
+CREATE OR REPLACE FUNCTION tenancy._seconds_problem(k text, v jsonb, lo integer, hi integer) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN NOT x.ok THEN format('%s must be a number of seconds between %s and %s', k, lo, hi) END
+    FROM (SELECT CASE WHEN jsonb_typeof(v) = 'number' AND v::text ~ '^[0-9]{1,9}$'
+                      THEN v::text::integer BETWEEN lo AND hi ELSE false END AS ok) x
+$$;
+COMMENT ON FUNCTION tenancy._seconds_problem(text, jsonb, integer, integer) IS 'Internal: NULL when a JSON value is a whole number of seconds from lo to hi, else the message saying what k must be.';
+
+CREATE OR REPLACE FUNCTION tenancy._check_email(p_email text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE e text := btrim(p_email);
+BEGIN
+  IF e IS NULL OR length(e) > (tenancy.bounds()).email_max OR e !~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+\.[^@[:space:][:cntrl:]]+$' THEN
+    RAISE EXCEPTION 'invalid email address' USING ERRCODE = '22023', DETAIL = 'Give an address such as ada@example.com.';
+  END IF;
+  RETURN e;
+END $$;
+COMMENT ON FUNCTION tenancy._check_email(text) IS 'Internal: trims an email address and raises 22023 unless it looks like one.';
+
+CREATE OR REPLACE FUNCTION tenancy.list_users(p_limit integer DEFAULT NULL, p_after text DEFAULT NULL)
+RETURNS SETOF tenancy.user_info
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT u.tenant_id, u.id, u.email, u.display_name, u.role, u.status, u.created_at, u.updated_at
+    FROM tenancy.users u
+   WHERE u.tenant_id = tenancy.current_tenant_id()
+     AND (p_after IS NULL OR lower(u.email) > lower(p_after))
+   ORDER BY lower(u.email)
+   LIMIT greatest(1, least(coalesce(p_limit, (tenancy.bounds()).page_size), (tenancy.bounds()).page_max))
+$$;
+COMMENT ON FUNCTION tenancy.list_users(integer, text) IS 'Users of the current tenant visible to the caller, in email order; p_after = last email of the previous page; p_limit per page (default and largest: tenancy.bounds().page_size, page_max).';
+
+CREATE OR REPLACE FUNCTION tenancy.enter_tenant(slug_or_id text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t uuid;
+BEGIN
+  IF slug_or_id ~* (tenancy.patterns()).uuid THEN
+    SELECT id INTO t FROM tenancy.tenants WHERE id = slug_or_id::uuid;
+  ELSE
+    SELECT id INTO t FROM tenancy.tenants WHERE slug = lower(slug_or_id);
+  END IF;
+  IF t IS NULL THEN
+    RAISE EXCEPTION 'tenant not found' USING ERRCODE = 'P0002';
+  END IF;
+  PERFORM tenancy._set_context(t, NULL, 'owner', oauth._scope_text(oauth.api_scopes()), NULL);
+  RETURN t;
+END $$;
+COMMENT ON FUNCTION tenancy.enter_tenant(text) IS 'backend_admin only: act as an owner of the tenant (slug or id) for the rest of the transaction.';
+REVOKE ALL ON FUNCTION tenancy.enter_tenant(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenancy.enter_tenant(text) TO backend_admin;
+
+CREATE OR REPLACE FUNCTION oauth._redirect_uri_problem(u text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE
+    WHEN u IS NULL OR u = '' THEN 'a redirect URI is empty'
+    WHEN length(u) > b.uri_max THEN format('a redirect URI is longer than %s characters', b.uri_max)
+    WHEN u ~ '[[:space:][:cntrl:]]' THEN 'a redirect URI contains white space or control characters'
+    WHEN strpos(u, '#') > 0 THEN format('redirect URI %s has a fragment (#), which is not allowed', u)
+    WHEN u !~* '^[a-z][a-z0-9+.-]*://' THEN format('redirect URI %s is not an absolute URI', u)
+    WHEN u ~* '^http://' THEN
+      CASE WHEN u ~* '^http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?([/?].*)?$' THEN NULL
+           ELSE format('redirect URI %s uses http, which is allowed only for localhost, 127.0.0.1 and [::1]; use https', u) END
+    WHEN u ~* '^https://' THEN
+      CASE WHEN u ~* '^https://([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?([/?].*)?$' THEN NULL
+           ELSE format('redirect URI %s has an invalid host', u) END
+    ELSE format('redirect URI %s must use https (or http on a loopback host)', u) END
+    FROM tenancy.bounds() b
+$$;
+COMMENT ON FUNCTION oauth._redirect_uri_problem(text) IS 'Internal: why a redirect URI cannot be registered (https; http only on localhost, 127.0.0.1, [::1]; no fragment), or NULL when it can.';
+
+CREATE OR REPLACE FUNCTION oauth._uris_problem(uris jsonb, private_use_ok boolean) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT y.p FROM jsonb_array_elements_text(uris) WITH ORDINALITY x(u, i),
+         LATERAL (SELECT CASE WHEN private_use_ok AND oauth._private_use_redirect_ok(x.u) THEN NULL
+                              ELSE oauth._redirect_uri_problem(x.u) END AS p) y
+   WHERE y.p IS NOT NULL
+   ORDER BY x.i LIMIT 1
+$$;
+COMMENT ON FUNCTION oauth._uris_problem(jsonb, boolean) IS 'Internal: why the first URI of a list a client cannot register (oauth._redirect_uri_problem; private-use schemes too when private_use_ok), or NULL.';
+
+CREATE OR REPLACE FUNCTION oauth._string_array(v jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN jsonb_typeof(v) = 'array'
+              THEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v) g WHERE jsonb_typeof(g) <> 'string') ELSE false END
+$$;
+COMMENT ON FUNCTION oauth._string_array(jsonb) IS 'Internal: true when a JSON value is an array of strings.';
+
+CREATE OR REPLACE FUNCTION oauth._metadata_error(description text, error text DEFAULT 'invalid_client_metadata') RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_build_object('error', error, 'error_description', description)
+$$;
+COMMENT ON FUNCTION oauth._metadata_error(text, text) IS 'Internal: {"error", "error_description"} of invalid client metadata (RFC 7591 section 3.2.2).';
+
+CREATE OR REPLACE FUNCTION oauth._ttl(kind text, client_ttl integer, settings jsonb) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT coalesce(client_ttl, (settings->>(kind || '_ttl'))::integer,
+                  CASE kind WHEN 'access_token' THEN (oauth.lifetimes()).access_token
+                            WHEN 'refresh_token' THEN (oauth.lifetimes()).refresh_token
+                            WHEN 'code' THEN (oauth.lifetimes()).code END)
+$$;
+COMMENT ON FUNCTION oauth._ttl(text, integer, jsonb) IS 'Internal: lifetime in seconds of an access_token, refresh_token or code: the client''s, else the tenant setting <kind>_ttl, else the default of oauth.lifetimes().';
+
+CREATE OR REPLACE FUNCTION oauth._throttle_wait(p_tenant uuid, p_email text, p_addr text) RETURNS integer
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  -- The exponent stops at 30: 2^30 s is past any cap, and the power stays in range.
+  SELECT coalesce(max(greatest(0, ceil(extract(epoch FROM
+           a.last_failure_at + make_interval(secs => least(w.login_max_wait, 2 ^ least(a.failures - th.n, 30))) - now())))),
+           0)::integer
+    FROM tenancy.throttling() w
+    CROSS JOIN LATERAL (VALUES ('email', lower(btrim(p_email)), w.login_per_email),
+                               ('addr', p_addr, w.login_per_address)) th(kind, key, n)
+    JOIN oauth.login_attempts a ON a.kind = th.kind AND a.key = th.key
+   WHERE a.tenant_id = p_tenant AND a.failures >= th.n
+     AND a.last_failure_at > now() - make_interval(secs => w.login_memory)
+$$;
+COMMENT ON FUNCTION oauth._throttle_wait(uuid, text, text) IS 'Internal: seconds to wait before the next password check for this e-mail or client address (0: go ahead). Back-off 2^(n-threshold) s from the thresholds of tenancy.throttling(), at most its login_max_wait.';
+REVOKE ALL ON FUNCTION oauth._throttle_wait(uuid, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth._record_login(p_tenant uuid, p_email text, p_addr text, p_success boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  IF p_success THEN
+    DELETE FROM oauth.login_attempts
+     WHERE tenant_id = p_tenant AND ((kind = 'email' AND key = lower(btrim(p_email))) OR (kind = 'addr' AND key = p_addr));
+    RETURN;
+  END IF;
+  INSERT INTO oauth.login_attempts AS a (tenant_id, kind, key, failures)
+  SELECT p_tenant, k.kind, k.key, 1
+    FROM (VALUES ('email', lower(btrim(p_email))), ('addr', p_addr)) k(kind, key) WHERE k.key IS NOT NULL
+  ON CONFLICT (tenant_id, kind, key) DO UPDATE
+    SET failures = CASE WHEN a.last_failure_at < now() - make_interval(secs => (tenancy.throttling()).login_memory)
+                        THEN 1 ELSE a.failures + 1 END,
+        first_failure_at = CASE WHEN a.last_failure_at < now() - make_interval(secs => (tenancy.throttling()).login_memory)
+                                THEN now() ELSE a.first_failure_at END,
+        last_failure_at = now();
+END $$;
+COMMENT ON FUNCTION oauth._record_login(uuid, text, text, boolean) IS 'Internal: counts a failed password check for the e-mail and the client address, or clears both counters after a success.';
+REVOKE ALL ON FUNCTION oauth._record_login(uuid, text, text, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION oauth.purge_expired(batch integer DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  b integer := greatest(1, least(coalesce(batch, (tenancy.bounds()).purge_batch), (tenancy.bounds()).purge_batch_max));
+  t record;
+  n bigint;
+  total bigint := 0;
+BEGIN
+  -- Per table, what has expired by which column: tokens past their expiry
+  -- (revoked and rotated ones too: expired is expired); codes code_kept
+  -- after expiry (until then a replay is still recognised and revokes what
+  -- the code issued); login sessions past expiry; failure counters when
+  -- forgotten (oauth._throttle_wait). Each lookup walks the column's index.
+  FOR t IN SELECT * FROM (VALUES
+             ('oauth.tokens'::regclass, 'expires_at', now()),
+             ('oauth.authorization_codes', 'expires_at', now() - make_interval(secs => (oauth.lifetimes()).code_kept)),
+             ('oauth.login_sessions', 'expires_at', now()),
+             ('oauth.login_attempts', 'last_failure_at', now() - make_interval(secs => (tenancy.throttling()).login_memory))
+           ) x(tbl, col, cutoff) LOOP
+    EXECUTE format('WITH d AS (DELETE FROM %1$s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %1$s WHERE %2$I < $1 ORDER BY %2$I LIMIT $2)) RETURNING 1)
+                    SELECT count(*) FROM d', t.tbl, t.col)
+      INTO n USING t.cutoff, b;
+    total := total + n;
+  END LOOP;
+  RETURN total;
+END $$;
+COMMENT ON FUNCTION oauth.purge_expired(integer) IS 'Deletes expired OAuth rows, at most batch rows per table per call (default and largest: tenancy.bounds().purge_batch, purge_batch_max) (each lookup uses the expiry index): tokens past expires_at, authorization codes oauth.lifetimes().code_kept after expiry (replays are still detected until then), login sessions past expiry, failed-login counters when forgotten (tenancy.throttling().login_memory after the last failure). Returns the number of rows deleted; call again while it returns a lot. The extension''s background worker runs it every backend_framework.purge_interval seconds (0 = never); it can also be called by hand, as a superuser or a member of backend_admin.';
+REVOKE ALL ON FUNCTION oauth.purge_expired(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth.purge_expired(integer) TO backend_admin;
+
+CREATE OR REPLACE FUNCTION api.page_limit(r api.request) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  v text := r.query->>'limit';
+  b record := tenancy.bounds();
+BEGIN
+  IF v IS NULL THEN RETURN b.page_size; END IF;
+  IF v !~ '^[0-9]{1,4}$' OR v::int NOT BETWEEN 1 AND b.page_max THEN
+    RAISE EXCEPTION 'limit must be a number from 1 to %', b.page_max USING ERRCODE = '22023';
+  END IF;
+  RETURN v::int;
+END $$;
+COMMENT ON FUNCTION api.page_limit(api.request) IS 'The limit query parameter (1 to tenancy.bounds().page_max, default its page_size).';
+
+CREATE OR REPLACE FUNCTION api.h_tenant_delete(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM api.own_tenant(r);
+  IF tenancy.current_user_role() IS DISTINCT FROM 'owner' THEN
+    RAISE EXCEPTION 'only owners delete a tenant' USING ERRCODE = '42501';
+  END IF;
+  PERFORM tenancy.delete_tenant(r.id::uuid);
+  RETURN api.no_content();
+END $$;
+COMMENT ON FUNCTION api.h_tenant_delete(api.request) IS 'DELETE /api/v1/tenants/{id} (owners).';
+
+CREATE OR REPLACE FUNCTION api.h_user_delete(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM tenancy.delete_user(api.uuid_param(r, 'user'));
+  RETURN api.no_content();
+END $$;
+COMMENT ON FUNCTION api.h_user_delete(api.request) IS 'DELETE /api/v1/users/{id} (admins).';
+
+CREATE OR REPLACE FUNCTION api.h_client_delete(r api.request) RETURNS api.response
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM api.require_admin();
+  PERFORM oauth.delete_client(r.id);
+  RETURN api.no_content();
+END $$;
+COMMENT ON FUNCTION api.h_client_delete(api.request) IS 'DELETE /api/v1/clients/{id} (admins; not the console client).';
+
+CREATE OR REPLACE FUNCTION api.uuid_param(r api.request, what text) RETURNS uuid
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF r.id ~* (tenancy.patterns()).uuid THEN
+    RETURN r.id::uuid;
+  END IF;
+  RAISE EXCEPTION '% not found', what USING ERRCODE = 'P0002';
+END $$;
+COMMENT ON FUNCTION api.uuid_param(api.request, text) IS 'The {id} path parameter as a uuid; 404 when it is not one.';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
