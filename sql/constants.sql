@@ -17,7 +17,7 @@ SELECT oauth.metadata_document('https://x.example')->'scopes_supported' = to_jso
 SELECT oauth._scopes('write openid  read write'), oauth._scopes('read bogus') IS NULL AS unknown_is_null,
        oauth.api_scopes() <@ oauth.scopes_supported() AS api_scopes_known;
 -- The consent page lists scopes in the published order.
-SELECT oauth._scope_list('{admin,email,openid,profile,read,write}', 'Acme');
+SELECT api.scope_list('{admin,email,openid,profile,read,write}', 'Acme');
 -- Messages name the scopes from the list.
 SELECT oauth._unknown_scope();
 SELECT (oauth._client_metadata('{"grant_types": ["client_credentials"], "scope": "bogus"}', 'admin'))->>'error_description'

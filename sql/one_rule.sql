@@ -62,8 +62,8 @@ SELECT c.relname, p.polname
 -- 4.1.2.1, take none).
 -- The codes the C decisions make (client_auth.c, introspect.c) are listed here.
 SELECT DISTINCT e AS error, api.error_status(e) AS status
-  FROM (SELECT coalesce(m[1], m[2])
-          FROM pg_proc p, regexp_matches(p.prosrc, '(?:_error\(|''error'', )''([a-z_]+)''|"error": "([a-z_]+)"', 'g') m
+  FROM (SELECT coalesce(m[1], m[2], m[3])
+          FROM pg_proc p, regexp_matches(p.prosrc, '(?:_error\(|''error'', )''([a-z_]+)''|"error": "([a-z_]+)"|_metadata_error\([^;]*?, ''(invalid_[a-z_]+)''\)', 'g') m
          WHERE p.pronamespace = 'oauth'::regnamespace
         UNION ALL VALUES ('invalid_client'), ('invalid_request')) x(e)
  WHERE e NOT IN ('access_denied', 'login_required', 'consent_required')

@@ -29,9 +29,10 @@ END $$;
 COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes (oauth.scopes_supported()); NULL when any value is unknown or malformed.';
 
 CREATE FUNCTION oauth._scope_text(a text[]) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT array_to_string(a, ' ')
-$$;
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN array_to_string(a, ' ');
+END $$;
 COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: a sorted scope array as a space-separated string.';
 
 -- The message for a scope that is not one of ours.

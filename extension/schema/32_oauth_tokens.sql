@@ -19,22 +19,27 @@
 -- which the token path, run thousands of times a second, cannot afford.
 
 -- Lifetimes: the client's, else the tenant's setting, else the default
--- (oauth.lifetimes()).
+-- (oauth.lifetimes()). The small helpers of the token path are PL/pgSQL,
+-- not SQL: every function gets a pinned search_path (98_privileges.sql),
+-- so none can be inlined, and PostgreSQL plans a SQL function again on
+-- every call where PL/pgSQL keeps its plans.
 CREATE FUNCTION oauth._ttl(kind text, client_ttl integer, settings jsonb) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT coalesce(client_ttl, (settings->>(kind || '_ttl'))::integer,
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN coalesce(client_ttl, (settings->>(kind || '_ttl'))::integer,
                   CASE kind WHEN 'access_token' THEN (oauth.lifetimes()).access_token
                             WHEN 'refresh_token' THEN (oauth.lifetimes()).refresh_token
-                            WHEN 'code' THEN (oauth.lifetimes()).code END)
-$$;
+                            WHEN 'code' THEN (oauth.lifetimes()).code END);
+END $$;
 COMMENT ON FUNCTION oauth._ttl(text, integer, jsonb) IS 'Internal: lifetime in seconds of an access_token, refresh_token or code: the client''s, else the tenant setting <kind>_ttl, else the default of oauth.lifetimes().';
 
 -- A decision of an OAuth endpoint that refuses: the RFC 6749 section 5.2
 -- error body. Its HTTP status is api.error_status's (the one table).
 CREATE FUNCTION oauth._error(error text, description text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT jsonb_build_object('error', error, 'error_description', description)
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RETURN jsonb_build_object('error', error, 'error_description', description);
+END $$;
 COMMENT ON FUNCTION oauth._error(text, text) IS 'Internal: an OAuth error decision {"error", "error_description"} (RFC 6749 section 5.2); api.error_status gives its HTTP status.';
 
 -- Client authentication ---------------------------------------------------------
@@ -246,9 +251,10 @@ REVOKE ALL ON FUNCTION oauth._family_expires(uuid) FROM PUBLIC;
 -- The audience a resource indicator names (RFC 8707): NULL for the
 -- tenant's own API (no resource, or the issuer URL), else the resource.
 CREATE FUNCTION oauth._audience(p_issuer text, p_resource text) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN p_resource IS NULL OR p_resource IN (p_issuer, p_issuer || '/') THEN NULL ELSE p_resource END
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RETURN CASE WHEN p_resource IS NULL OR p_resource IN (p_issuer, p_issuer || '/') THEN NULL ELSE p_resource END;
+END $$;
 COMMENT ON FUNCTION oauth._audience(text, text) IS 'Internal: NULL when a resource indicator is absent or names the tenant''s own API (its issuer), else the resource URI.';
 
 -- Revokes every live token of a family (code replay, refresh token reuse,

@@ -1558,9 +1558,10 @@ COMMENT ON FUNCTION oauth._family_expires(uuid) IS 'Internal: when a grant start
 REVOKE ALL ON FUNCTION oauth._family_expires(uuid) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION oauth._audience(p_issuer text, p_resource text) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN p_resource IS NULL OR p_resource IN (p_issuer, p_issuer || '/') THEN NULL ELSE p_resource END
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RETURN CASE WHEN p_resource IS NULL OR p_resource IN (p_issuer, p_issuer || '/') THEN NULL ELSE p_resource END;
+END $$;
 COMMENT ON FUNCTION oauth._audience(text, text) IS 'Internal: NULL when a resource indicator is absent or names the tenant''s own API (its issuer), else the resource URI.';
 
 CREATE OR REPLACE FUNCTION oauth.token_endpoint(params jsonb, authorization text, client_addr text, issuer text DEFAULT NULL)
@@ -3418,9 +3419,10 @@ END $$;
 COMMENT ON FUNCTION oauth._require_client_admin() IS 'Internal: the current tenant, or 42501 unless the context is an admin or owner with scope admin.';
 
 CREATE OR REPLACE FUNCTION oauth._error(error text, description text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT jsonb_build_object('error', error, 'error_description', description)
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RETURN jsonb_build_object('error', error, 'error_description', description);
+END $$;
 COMMENT ON FUNCTION oauth._error(text, text) IS 'Internal: an OAuth error decision {"error", "error_description"} (RFC 6749 section 5.2); api.error_status gives its HTTP status.';
 
 CREATE OR REPLACE FUNCTION oauth._token_client_credentials(p_tenant uuid, c oauth.client_authentication, params jsonb,
@@ -4260,12 +4262,13 @@ $$;
 COMMENT ON FUNCTION oauth._metadata_error(text, text) IS 'Internal: {"error", "error_description"} of invalid client metadata (RFC 7591 section 3.2.2).';
 
 CREATE OR REPLACE FUNCTION oauth._ttl(kind text, client_ttl integer, settings jsonb) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT coalesce(client_ttl, (settings->>(kind || '_ttl'))::integer,
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN coalesce(client_ttl, (settings->>(kind || '_ttl'))::integer,
                   CASE kind WHEN 'access_token' THEN (oauth.lifetimes()).access_token
                             WHEN 'refresh_token' THEN (oauth.lifetimes()).refresh_token
-                            WHEN 'code' THEN (oauth.lifetimes()).code END)
-$$;
+                            WHEN 'code' THEN (oauth.lifetimes()).code END);
+END $$;
 COMMENT ON FUNCTION oauth._ttl(text, integer, jsonb) IS 'Internal: lifetime in seconds of an access_token, refresh_token or code: the client''s, else the tenant setting <kind>_ttl, else the default of oauth.lifetimes().';
 
 CREATE OR REPLACE FUNCTION oauth._throttle_wait(p_tenant uuid, p_email text, p_addr text) RETURNS integer
@@ -4387,6 +4390,13 @@ BEGIN
   RAISE EXCEPTION '% not found', what USING ERRCODE = 'P0002';
 END $$;
 COMMENT ON FUNCTION api.uuid_param(api.request, text) IS 'The {id} path parameter as a uuid; 404 when it is not one.';
+
+CREATE OR REPLACE FUNCTION oauth._scope_text(a text[]) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN array_to_string(a, ' ');
+END $$;
+COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: a sorted scope array as a space-separated string.';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
