@@ -20,13 +20,11 @@ COMMENT ON TYPE api.request IS 'An HTTP request as the route handlers see it.';
 CREATE TYPE api.response AS (status integer, headers jsonb, body text);
 COMMENT ON TYPE api.response IS 'An HTTP answer: status, headers (name → value or array of values), body.';
 
--- Hot-path helpers are PL/pgSQL: their plans are cached per session, where
--- a SQL function that is not inlined is planned again on every call.
+-- Hot-path helpers are C or PL/pgSQL: PL/pgSQL plans are cached per
+-- session, where a SQL function that is not inlined is planned again on
+-- every call. api.json is C (extension/src/handlers.c): every JSON answer.
 CREATE FUNCTION api.json(p_status integer, p_body jsonb, p_headers jsonb DEFAULT '{}')
-RETURNS api.response LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  RETURN ROW(p_status, '{"Content-Type": "application/json"}'::jsonb || coalesce(p_headers, '{}'), p_body::text);
-END $$;
+RETURNS api.response LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_api_json';
 COMMENT ON FUNCTION api.json(integer, jsonb, jsonb) IS 'A JSON answer.';
 
 -- 204 No Content (a DELETE, or a POST that answers nothing).
@@ -180,16 +178,9 @@ END $$;
 COMMENT ON FUNCTION api.json_body(api.request) IS 'The request body as a JSON object; 400 when malformed, 415 when not application/json.';
 
 -- Form bodies of the OAuth endpoints (application/x-www-form-urlencoded).
+-- In C (extension/src/handlers.c), shared with the introspection handler.
 CREATE FUNCTION api.form_body(r api.request) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE ct text := btrim(lower(split_part(coalesce(r.headers->>'content-type', ''), ';', 1)));
-BEGIN
-  IF ct <> 'application/x-www-form-urlencoded' THEN
-    RAISE EXCEPTION 'unsupported content type' USING ERRCODE = '22023',
-      DETAIL = 'Send Content-Type: application/x-www-form-urlencoded.';
-  END IF;
-  RETURN oauth.form_decode(coalesce(r.body, ''::bytea));
-END $$;
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'bf_api_form_body';
 COMMENT ON FUNCTION api.form_body(api.request) IS 'The request body decoded as application/x-www-form-urlencoded (strict).';
 
 -- A string field of a JSON body: NULL when absent, 400 when of another type.

@@ -53,12 +53,10 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.h_revoke(api.request) IS 'POST /oauth/revoke (RFC 7009).';
 
+-- In C (extension/src/handlers.c): api.form_body, oauth.introspect_endpoint,
+-- api.oauth_answer, as the others here, without the PL/pgSQL calls between.
 CREATE FUNCTION api.h_introspect(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  RETURN api.oauth_answer(oauth.introspect_endpoint(api.form_body(r), r.headers->>'authorization', r.issuer),
-                          r.headers->>'authorization');
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_h_introspect';
 COMMENT ON FUNCTION api.h_introspect(api.request) IS 'POST /oauth/introspect (RFC 7662).';
 
 -- Registration answers: 201 with Location for a new client (RFC 7591), 204

@@ -163,6 +163,10 @@ typedef struct bf_client_auth
 bool		bf_authenticate_client(Datum tenant, Jsonb *params, const char *authorization, bf_client_auth *a);
 bool		bf_form_client(Jsonb *params, const char *authorization, Datum *tenant, bf_client_auth *a);
 
+/* introspect.c: the decision on an introspection request (jsonb). */
+Datum		bf_introspect(Jsonb *params, const char *authorization, const char *issuer);
+extern Datum oauth_form_decode_bytea(PG_FUNCTION_ARGS);
+
 /* token.c: the one access-token check. */
 void		bf_authenticate_token(const char *token);
 bool		bf_request_authenticate(Datum headers, Datum query, bool required);

@@ -28,6 +28,7 @@
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/json.h"
+#include "utils/regproc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -43,6 +44,7 @@ static MemoryContext cache_cxt = NULL;
 static bool cache_valid = false;
 static TupleDesc response_desc = NULL;	/* api.response, blessed */
 static char *ext_version = NULL;		/* backend_framework's installed version */
+static FmgrInfo oauth_answer;			/* api.oauth_answer(jsonb, text, integer, text) */
 
 static void
 handlers_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
@@ -72,15 +74,36 @@ bf_response(int status, Datum headers, Datum body, bool body_null)
 	return HeapTupleGetDatum(heap_form_tuple(response_desc, v, n));
 }
 
-/* The api.response of a JSON body with Content-Type application/json. */
+/*
+ * A JSON answer: Content-Type application/json, then the given headers
+ * (they win), the body as text (no body for NULL).
+ */
+static Datum
+json_answer(int status, Jsonb *body, Datum headers, bool headers_null)
+{
+	const char *kv[] = {"Content-Type", "application/json"};
+	Datum		h = bf_headers_object(1, kv);
+
+	if (!headers_null)
+		h = DirectFunctionCall2(jsonb_concat, h, headers);
+	return bf_response(status, h,
+					   body ? CStringGetTextDatum(JsonbToCString(NULL, &body->root, VARSIZE(body))) : (Datum) 0,
+					   body == NULL);
+}
+
 static Datum
 json_response(int status, JsonbValue *body)
 {
-	Jsonb	   *jb = JsonbValueToJsonb(body);
-	const char *kv[] = {"Content-Type", "application/json"};
+	return json_answer(status, JsonbValueToJsonb(body), (Datum) 0, true);
+}
 
-	return bf_response(status, bf_headers_object(1, kv),
-					   CStringGetTextDatum(JsonbToCString(NULL, &jb->root, VARSIZE(jb))), false);
+/* api.json(status, body jsonb, headers jsonb DEFAULT '{}'): a JSON answer. */
+PG_FUNCTION_INFO_V1(bf_api_json);
+Datum
+bf_api_json(PG_FUNCTION_ARGS)
+{
+	return json_answer(PG_GETARG_INT32(0), PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+					   PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2));
 }
 
 /* Object members, pushed in any order (jsonb sorts them as jsonb_build_object does). */
@@ -214,6 +237,9 @@ load_cache(void)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	fmgr_info_cxt(DatumGetObjectId(DirectFunctionCall1(regprocedurein,
+													   CStringGetDatum("api.oauth_answer(pg_catalog.jsonb, pg_catalog.text, pg_catalog.int4, pg_catalog.text)"))),
+				  &oauth_answer, cache_cxt);
 	MemoryContextSwitchTo(old);
 	cache_valid = true;
 }
@@ -321,4 +347,92 @@ bf_h_me(PG_FUNCTION_ARGS)
 	push_string(&st, "scope", scope ? scope : "");
 	push_string(&st, "client_id", bf_setting("backend_framework.client_id"));
 	PG_RETURN_DATUM(json_response(200, pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+}
+
+/* A string member of a jsonb object, or NULL. */
+static char *
+member_text(Datum doc, const char *key)
+{
+	Jsonb	   *jb = DatumGetJsonbP(doc);
+	JsonbValue	v;
+
+	if (!JB_ROOT_IS_OBJECT(jb) ||
+		getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v) == NULL || v.type != jbvString)
+		return NULL;
+	return pnstrdup(v.val.string.val, v.val.string.len);
+}
+
+/* The body of a request decoded as a form (strict); 22023 for another content type. */
+static Datum
+form_body(HeapTupleHeader r)
+{
+	bool		isnull;
+	Datum		headers = GetAttributeByName(r, "headers", &isnull);
+	char	   *ct = isnull ? NULL : member_text(headers, "content-type");
+	const char *p = ct ? ct : "";
+	size_t		len;
+	Datum		body;
+
+	/* btrim(lower(split_part(content-type, ';', 1))) */
+	while (*p == ' ')
+		p++;
+	len = strcspn(p, ";");
+	while (len > 0 && p[len - 1] == ' ')
+		len--;
+	if (len != strlen("application/x-www-form-urlencoded") ||
+		pg_strncasecmp(p, "application/x-www-form-urlencoded", len) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unsupported content type"),
+				 errdetail("Send Content-Type: application/x-www-form-urlencoded.")));
+	body = GetAttributeByName(r, "body", &isnull);
+	if (isnull)
+		body = PointerGetDatum(DatumGetByteaPP(DirectFunctionCall1(byteain, CStringGetDatum(""))));
+	return DirectFunctionCall1(oauth_form_decode_bytea, body);
+}
+
+/* api.form_body(r api.request) → jsonb. */
+PG_FUNCTION_INFO_V1(bf_api_form_body);
+Datum
+bf_api_form_body(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(form_body(PG_GETARG_HEAPTUPLEHEADER(0)));
+}
+
+/*
+ * POST /oauth/introspect (RFC 7662): the form, the decision
+ * (oauth.introspect_endpoint, introspect.c), the answer of api.oauth_answer.
+ */
+PG_FUNCTION_INFO_V1(bf_h_introspect);
+Datum
+bf_h_introspect(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader r = PG_GETARG_HEAPTUPLEHEADER(0);
+	bool		isnull;
+	Datum		headers = GetAttributeByName(r, "headers", &isnull);
+	char	   *authorization = isnull ? NULL : member_text(headers, "authorization");
+	Datum		issuer = GetAttributeByName(r, "issuer", &isnull);
+	Datum		decision = bf_introspect(DatumGetJsonbP(form_body(r)), authorization,
+										 isnull ? NULL : TextDatumGetCString(issuer));
+
+	if (!cache_valid)
+		load_cache();
+	{
+		LOCAL_FCINFO(call, 4);
+		Datum		resp;
+
+		InitFunctionCallInfoData(*call, &oauth_answer, 4, InvalidOid, NULL, NULL);
+		call->args[0].value = decision;
+		call->args[0].isnull = false;
+		call->args[1].value = authorization ? CStringGetTextDatum(authorization) : (Datum) 0;
+		call->args[1].isnull = authorization == NULL;
+		call->args[2].value = Int32GetDatum(200);
+		call->args[2].isnull = false;
+		call->args[3].value = (Datum) 0;
+		call->args[3].isnull = true;
+		resp = FunctionCallInvoke(call);
+		if (call->isnull)
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(resp);
+	}
 }

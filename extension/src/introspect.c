@@ -82,14 +82,10 @@ epoch_seconds(TimestampTz t)
 	return us >= 0 ? us / USECS_PER_SEC : -((-us + USECS_PER_SEC - 1) / USECS_PER_SEC);
 }
 
-/* SQL: oauth.introspect_endpoint(params jsonb, authorization text, issuer text) → jsonb. */
-PG_FUNCTION_INFO_V1(bf_introspect_endpoint);
+/* The decision (jsonb) on an introspection request of the current tenant. */
 Datum
-bf_introspect_endpoint(PG_FUNCTION_ARGS)
+bf_introspect(Jsonb *params, const char *authorization, const char *issuer)
 {
-	Jsonb	   *params = PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0);
-	const char *authorization = PG_ARGISNULL(1) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(1));
-	const char *issuer = PG_ARGISNULL(2) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(2));
 	bf_client_auth c;
 	Datum		tenant;
 	JsonbValue	tv;
@@ -112,11 +108,11 @@ bf_introspect_endpoint(PG_FUNCTION_ARGS)
 	JsonbParseState *st = NULL;
 
 	if (!bf_form_client(params, authorization, &tenant, &c))
-		PG_RETURN_DATUM(error_decision(c.error, c.error_description));
+		return (error_decision(c.error, c.error_description));
 	if (strcmp(c.auth_method, "none") == 0)
-		PG_RETURN_DATUM(error_decision("invalid_client", "introspection needs an authenticated (confidential) client"));
+		return (error_decision("invalid_client", "introspection needs an authenticated (confidential) client"));
 	if (getKeyJsonValueFromContainer(&params->root, "token", 5, &tv) == NULL || tv.type != jbvString)
-		PG_RETURN_DATUM(error_decision("invalid_request", "token is missing"));
+		return (error_decision("invalid_request", "token is missing"));
 	token = pnstrdup(tv.val.string.val, tv.val.string.len);
 	{
 		size_t		len;
@@ -211,5 +207,15 @@ bf_introspect_endpoint(PG_FUNCTION_ARGS)
 		push_str(&st, "tenant", slug);
 		push_str(&st, "tenant_id", DatumGetCString(DirectFunctionCall1(uuid_out, tenant)));
 	}
-	PG_RETURN_DATUM(JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL))));
+	return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+}
+
+/* SQL: oauth.introspect_endpoint(params jsonb, authorization text, issuer text) → jsonb. */
+PG_FUNCTION_INFO_V1(bf_introspect_endpoint);
+Datum
+bf_introspect_endpoint(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(bf_introspect(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0),
+								  PG_ARGISNULL(1) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(1)),
+								  PG_ARGISNULL(2) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(2))));
 }

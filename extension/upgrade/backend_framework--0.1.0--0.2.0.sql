@@ -4019,11 +4019,7 @@ END $$;
 COMMENT ON FUNCTION api.h_revoke(api.request) IS 'POST /oauth/revoke (RFC 7009).';
 
 CREATE OR REPLACE FUNCTION api.h_introspect(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  RETURN api.oauth_answer(oauth.introspect_endpoint(api.form_body(r), r.headers->>'authorization', r.issuer),
-                          r.headers->>'authorization');
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_h_introspect';
 COMMENT ON FUNCTION api.h_introspect(api.request) IS 'POST /oauth/introspect (RFC 7662).';
 
 CREATE OR REPLACE FUNCTION api.register_answer(p_method text, p_decision jsonb, p_authorization text) RETURNS api.response
@@ -4397,6 +4393,14 @@ BEGIN
   RETURN array_to_string(a, ' ');
 END $$;
 COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: a sorted scope array as a space-separated string.';
+
+CREATE OR REPLACE FUNCTION api.json(p_status integer, p_body jsonb, p_headers jsonb DEFAULT '{}')
+RETURNS api.response LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_api_json';
+COMMENT ON FUNCTION api.json(integer, jsonb, jsonb) IS 'A JSON answer.';
+
+CREATE OR REPLACE FUNCTION api.form_body(r api.request) RETURNS jsonb
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'bf_api_form_body';
+COMMENT ON FUNCTION api.form_body(api.request) IS 'The request body decoded as application/x-www-form-urlencoded (strict).';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
