@@ -91,12 +91,15 @@ void		bf_tenant_init(void);
 /* lookup.c: direct index lookups (equality keys on index columns 1..n). */
 #include "access/genam.h"
 #include "executor/tuptable.h"
+#include "access/skey.h"
 typedef struct bf_scan
 {
 	Relation	heap;
 	Relation	index;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
+	int			nkeys;
+	ScanKeyData keys[2];
 } bf_scan;
 enum
 {
@@ -137,6 +140,7 @@ void		bf_relations_load(void);
 Oid			bf_relation_oid(const char *nsp, const char *name);
 AttrNumber	bf_column(Oid relid, const char *name);
 void		bf_scan_begin(bf_scan *s, Oid heap, Oid index, Snapshot snap, int n, const RegProcedure *eq, const Datum *vals);
+bool		bf_scan_next(bf_scan *s);
 void		bf_scan_end(bf_scan *s);
 char	   *bf_slot_text(TupleTableSlot *slot, AttrNumber a);
 

@@ -122,7 +122,7 @@ bf_authenticate_client(Datum tenant, Jsonb *params, const char *authorization, b
 
 		bf_scan_begin(&s, bf_rel.clients, bf_rel.clients_pkey, snap, 2, (RegProcedure[]) {F_UUID_EQ, F_TEXTEQ}, keys);
 	}
-	if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+	if (bf_scan_next(&s))
 	{
 		bool		isnull;
 		Datum		d;
@@ -147,7 +147,7 @@ bf_authenticate_client(Datum tenant, Jsonb *params, const char *authorization, b
 	if (found)
 	{
 		bf_scan_begin(&s, bf_rel.tenants, bf_rel.tenants_pkey, snap, 1, (RegProcedure[]) {F_UUID_EQ}, &tenant);
-		if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+		if (bf_scan_next(&s))
 		{
 			Datum		d = slot_getattr(s.slot, bf_rel.tenant_settings, &a->settings_null);
 

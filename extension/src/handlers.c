@@ -312,7 +312,7 @@ bf_h_me(PG_FUNCTION_ARGS)
 		Datum		keys[2] = {tid, DirectFunctionCall1(uuid_in, CStringGetDatum(user))};
 
 		bf_scan_begin(&s, bf_rel.users, bf_rel.users_pkey, snap, 2, (RegProcedure[]) {F_UUID_EQ, F_UUID_EQ}, keys);
-		if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+		if (bf_scan_next(&s))
 		{
 			/* A composite datum (heap tuples on disk carry no row type). */
 			push_user(&st, DatumGetHeapTupleHeader(ExecFetchSlotHeapTupleDatum(s.slot)));
@@ -327,7 +327,7 @@ bf_h_me(PG_FUNCTION_ARGS)
 	if (tenant)
 	{
 		bf_scan_begin(&s, bf_rel.tenants, bf_rel.tenants_pkey, snap, 1, (RegProcedure[]) {F_UUID_EQ}, &tid);
-		if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+		if (bf_scan_next(&s))
 		{
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 			push_string(&st, "id", tenant);

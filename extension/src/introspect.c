@@ -131,7 +131,7 @@ bf_introspect(Jsonb *params, const char *authorization, const char *issuer)
 
 		bf_scan_begin(&s, bf_rel.tokens, bf_rel.tokens_pkey, snap, 2, (RegProcedure[]) {F_UUID_EQ, F_BYTEAEQ}, keys);
 	}
-	if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+	if (bf_scan_next(&s))
 	{
 		bool		isnull,
 					not_revoked,
@@ -165,7 +165,7 @@ bf_introspect(Jsonb *params, const char *authorization, const char *issuer)
 	{
 		/* The tenant must be active. */
 		bf_scan_begin(&s, bf_rel.tenants, bf_rel.tenants_pkey, snap, 1, (RegProcedure[]) {F_UUID_EQ}, &tenant);
-		active = index_getnext_slot(s.scan, ForwardScanDirection, s.slot) &&
+		active = bf_scan_next(&s) &&
 			strcmp(bf_slot_text(s.slot, bf_rel.tenant_status), "active") == 0;
 		if (active)
 			slug = bf_slot_text(s.slot, bf_rel.tenant_slug);
@@ -177,7 +177,7 @@ bf_introspect(Jsonb *params, const char *authorization, const char *issuer)
 		Datum		keys[2] = {tenant, user};
 
 		bf_scan_begin(&s, bf_rel.users, bf_rel.users_pkey, snap, 2, (RegProcedure[]) {F_UUID_EQ, F_UUID_EQ}, keys);
-		active = index_getnext_slot(s.scan, ForwardScanDirection, s.slot) &&
+		active = bf_scan_next(&s) &&
 			strcmp(bf_slot_text(s.slot, bf_rel.user_status), "active") == 0;
 		if (active)
 			email = bf_slot_text(s.slot, bf_rel.user_email);

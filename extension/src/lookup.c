@@ -71,20 +71,49 @@ bf_column(Oid relid, const char *name)
 void
 bf_scan_begin(bf_scan *s, Oid heap, Oid index, Snapshot snap, int n, const RegProcedure *eq, const Datum *vals)
 {
-	ScanKeyData keys[2];
 	int			i;
 
-	if (n > lengthof(keys))
+	if (n > lengthof(s->keys))
 		elog(ERROR, "bf_scan_begin: %d keys", n);
 	s->heap = table_open(heap, AccessShareLock);
 	s->index = index_open(index, AccessShareLock);
+	s->nkeys = n;
 	/* Each key compares with its index column's collation (text needs one). */
 	for (i = 0; i < n; i++)
-		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
+		ScanKeyEntryInitialize(&s->keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
 							   s->index->rd_indcollation[i], eq[i], vals[i]);
 	s->slot = table_slot_create(s->heap, NULL);
 	s->scan = index_beginscan(s->heap, s->index, snap, n, 0);
-	index_rescan(s->scan, keys, n, NULL, 0);
+	index_rescan(s->scan, s->keys, n, NULL, 0);
+}
+
+/*
+ * The next row whose columns equal the keys. A lossy index (a hash index
+ * keeps only a 32-bit hash of the value) asks for a recheck: then the row's
+ * own columns are compared, or two different tokens whose digests share a
+ * hash would be taken for each other.
+ */
+bool
+bf_scan_next(bf_scan *s)
+{
+	while (index_getnext_slot(s->scan, ForwardScanDirection, s->slot))
+	{
+		bool		match = true;
+		int			i;
+
+		for (i = 0; match && s->scan->xs_recheck && i < s->nkeys; i++)
+		{
+			bool		isnull;
+			Datum		d = slot_getattr(s->slot, s->index->rd_index->indkey.values[i], &isnull);
+
+			match = !isnull &&
+				DatumGetBool(FunctionCall2Coll(&s->keys[i].sk_func, s->keys[i].sk_collation,
+											   d, s->keys[i].sk_argument));
+		}
+		if (match)
+			return true;
+	}
+	return false;
 }
 
 void

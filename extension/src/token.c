@@ -161,7 +161,7 @@ bf_authenticate_token(const char *token)
 
 	/* The token, by digest (any tenant's: a match elsewhere is its own refusal). */
 	bf_scan_begin(&s, bf_rel.tokens, bf_rel.tokens_digest, snap, 1, (RegProcedure[]) {F_BYTEAEQ}, &digest);
-	while (!found && index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+	while (!found && bf_scan_next(&s))
 	{
 		char	   *kind = bf_slot_text(s.slot, bf_rel.tok[BF_TOK_KIND]);
 		bool		isnull;
@@ -198,7 +198,7 @@ bf_authenticate_token(const char *token)
 	{
 		/* The tenant's status, and the user's role and status, as they are now. */
 		bf_scan_begin(&s, bf_rel.tenants, bf_rel.tenants_pkey, snap, 1, (RegProcedure[]) {F_UUID_EQ}, &tenant_id);
-		if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+		if (bf_scan_next(&s))
 			tenant_status = bf_slot_text(s.slot, bf_rel.tenant_status);
 		bf_scan_end(&s);
 		if (user != NULL)
@@ -206,7 +206,7 @@ bf_authenticate_token(const char *token)
 			Datum		keys[2] = {tenant_id, DirectFunctionCall1(uuid_in, CStringGetDatum(user))};
 
 			bf_scan_begin(&s, bf_rel.users, bf_rel.users_pkey, snap, 2, (RegProcedure[]) {F_UUID_EQ, F_UUID_EQ}, keys);
-			if (index_getnext_slot(s.scan, ForwardScanDirection, s.slot))
+			if (bf_scan_next(&s))
 			{
 				role = bf_slot_text(s.slot, bf_rel.user_role);
 				user_status = bf_slot_text(s.slot, bf_rel.user_status);
