@@ -27,6 +27,7 @@ void		_PG_init(void);
 /* tenant.c: a plan prepared once per backend (executor/spi.h's SPIPlanPtr). */
 struct _SPI_plan;
 extern struct _SPI_plan *bf_kept_plan(struct _SPI_plan **plan, const char *sql, int nargs, Oid *types);
+void		bf_run_as_definer(void (*fn) (void *arg), void *arg);
 
 /* crypto.c: text in UTF-8 and back (converted if the database is not UTF-8). */
 const char *bf_text_utf8(text *t, size_t *len);
@@ -64,10 +65,14 @@ Oid			bf_definer_oid(void);
 /* request.c */
 void		bf_request_init(void);
 Datum		bf_headers_object(int n, const char *const *kv);
+char	   *bf_json_text(Datum doc, const char *key, bool strings_only);
 
-/* handlers.c: the hot handlers in C. */
+/* handlers.c: the hot handlers in C, and the jsonb members they build. */
+#include "utils/jsonb.h"
 void		bf_handlers_init(void);
 Datum		bf_response(int status, Datum headers, Datum body, bool body_null);
+void		bf_push_key(JsonbParseState **st, const char *key);
+void		bf_push_string(JsonbParseState **st, const char *key, const char *val);
 
 /* hosts.c, tenant.c: Host, public URLs and the tenant of a request. */
 char	   *bf_lower(const char *s);
@@ -145,7 +150,6 @@ void		bf_scan_end(bf_scan *s);
 char	   *bf_slot_text(TupleTableSlot *slot, AttrNumber a);
 
 /* client_auth.c: the one client authentication (oauth.authenticate_client). */
-#include "utils/jsonb.h"
 typedef struct bf_client_auth
 {
 	const char *error;			/* NULL when authenticated */

@@ -34,19 +34,6 @@ enum
 	CA_ACCESS_TTL, CA_REFRESH_TTL, CA_RESOURCE_SERVER, CA_FORMAT, CA_SETTINGS, CA__N
 };
 
-/* A string member of a jsonb object, or NULL (absent, or not a string). */
-static char *
-form_value(Jsonb *params, const char *key)
-{
-	JsonbValue	v;
-
-	if (params == NULL || !JB_ROOT_IS_OBJECT(params) ||
-		getKeyJsonValueFromContainer(&params->root, key, strlen(key), &v) == NULL ||
-		v.type != jbvString)
-		return NULL;
-	return pnstrdup(v.val.string.val, v.val.string.len);
-}
-
 static bool
 refused(bf_client_auth *a, const char *error, const char *description)
 {
@@ -62,8 +49,9 @@ refused(bf_client_auth *a, const char *error, const char *description)
 bool
 bf_authenticate_client(Datum tenant, Jsonb *params, const char *authorization, bf_client_auth *a)
 {
-	char	   *body_id = form_value(params, "client_id");
-	char	   *body_secret = form_value(params, "client_secret");
+	/* params->>'client_id', params->>'client_secret' */
+	char	   *body_id = params ? bf_json_text(JsonbPGetDatum(params), "client_id", false) : NULL;
+	char	   *body_secret = params ? bf_json_text(JsonbPGetDatum(params), "client_secret", false) : NULL;
 	const char *cid = NULL;
 	const char *presented = NULL;
 	size_t		presented_len = 0;

@@ -107,8 +107,8 @@ bf_api_json(PG_FUNCTION_ARGS)
 }
 
 /* Object members, pushed in any order (jsonb sorts them as jsonb_build_object does). */
-static void
-push_key(JsonbParseState **st, const char *key)
+void
+bf_push_key(JsonbParseState **st, const char *key)
 {
 	JsonbValue	k;
 
@@ -118,12 +118,12 @@ push_key(JsonbParseState **st, const char *key)
 	pushJsonbValue(st, WJB_KEY, &k);
 }
 
-static void
-push_string(JsonbParseState **st, const char *key, const char *val)
+void
+bf_push_string(JsonbParseState **st, const char *key, const char *val)
 {
 	JsonbValue	v;
 
-	push_key(st, key);
+	bf_push_key(st, key);
 	if (val == NULL)
 		v.type = jbvNull;
 	else
@@ -139,7 +139,7 @@ push_string(JsonbParseState **st, const char *key, const char *val)
 static void
 push_time(JsonbParseState **st, const char *key, Datum ts, bool isnull)
 {
-	push_string(st, key, isnull ? NULL : JsonEncodeDateTime(NULL, ts, TIMESTAMPTZOID, NULL));
+	bf_push_string(st, key, isnull ? NULL : JsonEncodeDateTime(NULL, ts, TIMESTAMPTZOID, NULL));
 }
 
 /*
@@ -170,7 +170,7 @@ push_user(JsonbParseState **st, HeapTupleHeader u)
 		typ = TupleDescAttr(td, att)->atttypid;
 		d = GetAttributeByNum(u, att + 1, &isnull);
 		if (isnull)
-			push_string(st, cols[i], NULL);
+			bf_push_string(st, cols[i], NULL);
 		else if (typ == TIMESTAMPTZOID)
 			push_time(st, cols[i], d, false);
 		else
@@ -179,7 +179,7 @@ push_user(JsonbParseState **st, HeapTupleHeader u)
 			bool		varlena;
 
 			getTypeOutputInfo(typ, &out, &varlena);
-			push_string(st, cols[i], OidOutputFunctionCall(out, d));
+			bf_push_string(st, cols[i], OidOutputFunctionCall(out, d));
 		}
 	}
 	res = pushJsonbValue(st, WJB_END_OBJECT, NULL);
@@ -265,11 +265,11 @@ bf_h_health(PG_FUNCTION_ARGS)
 	JsonbValue *v;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_string(&st, "status", "ok");
-	push_string(&st, "database", "up");
+	bf_push_string(&st, "status", "ok");
+	bf_push_string(&st, "database", "up");
 	if (!cache_valid)
 		load_cache();
-	push_string(&st, "version", ext_version);
+	bf_push_string(&st, "version", ext_version);
 	push_time(&st, "time", TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
 	v = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	PG_RETURN_DATUM(json_response(200, v));
@@ -306,7 +306,7 @@ bf_h_me(PG_FUNCTION_ARGS)
 	bf_relations_load();
 	snap = RegisterSnapshot(GetTransactionSnapshot());
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_key(&st, "user");
+	bf_push_key(&st, "user");
 	if (tenant && user)
 	{
 		Datum		keys[2] = {tid, DirectFunctionCall1(uuid_in, CStringGetDatum(user))};
@@ -323,17 +323,17 @@ bf_h_me(PG_FUNCTION_ARGS)
 	}
 	else
 		push_null(&st);
-	push_key(&st, "tenant");
+	bf_push_key(&st, "tenant");
 	if (tenant)
 	{
 		bf_scan_begin(&s, bf_rel.tenants, bf_rel.tenants_pkey, snap, 1, (RegProcedure[]) {F_UUID_EQ}, &tid);
 		if (bf_scan_next(&s))
 		{
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-			push_string(&st, "id", tenant);
-			push_string(&st, "slug", bf_slot_text(s.slot, bf_rel.tenant_slug));
-			push_string(&st, "name", bf_slot_text(s.slot, bf_rel.tenant_name));
-			push_string(&st, "plan", bf_slot_text(s.slot, bf_rel.tenant_plan));
+			bf_push_string(&st, "id", tenant);
+			bf_push_string(&st, "slug", bf_slot_text(s.slot, bf_rel.tenant_slug));
+			bf_push_string(&st, "name", bf_slot_text(s.slot, bf_rel.tenant_name));
+			bf_push_string(&st, "plan", bf_slot_text(s.slot, bf_rel.tenant_plan));
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
 		else
@@ -343,23 +343,10 @@ bf_h_me(PG_FUNCTION_ARGS)
 	else
 		push_null(&st);
 	UnregisterSnapshot(snap);
-	push_string(&st, "role", bf_setting("backend_framework.user_role"));
-	push_string(&st, "scope", scope ? scope : "");
-	push_string(&st, "client_id", bf_setting("backend_framework.client_id"));
+	bf_push_string(&st, "role", bf_setting("backend_framework.user_role"));
+	bf_push_string(&st, "scope", scope ? scope : "");
+	bf_push_string(&st, "client_id", bf_setting("backend_framework.client_id"));
 	PG_RETURN_DATUM(json_response(200, pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
-}
-
-/* A string member of a jsonb object, or NULL. */
-static char *
-member_text(Datum doc, const char *key)
-{
-	Jsonb	   *jb = DatumGetJsonbP(doc);
-	JsonbValue	v;
-
-	if (!JB_ROOT_IS_OBJECT(jb) ||
-		getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v) == NULL || v.type != jbvString)
-		return NULL;
-	return pnstrdup(v.val.string.val, v.val.string.len);
 }
 
 /* The body of a request decoded as a form (strict); 22023 for another content type. */
@@ -368,7 +355,7 @@ form_body(HeapTupleHeader r)
 {
 	bool		isnull;
 	Datum		headers = GetAttributeByName(r, "headers", &isnull);
-	char	   *ct = isnull ? NULL : member_text(headers, "content-type");
+	char	   *ct = isnull ? NULL : bf_json_text(headers, "content-type", false);
 	const char *p = ct ? ct : "";
 	size_t		len;
 	Datum		body;
@@ -410,7 +397,7 @@ bf_h_introspect(PG_FUNCTION_ARGS)
 	HeapTupleHeader r = PG_GETARG_HEAPTUPLEHEADER(0);
 	bool		isnull;
 	Datum		headers = GetAttributeByName(r, "headers", &isnull);
-	char	   *authorization = isnull ? NULL : member_text(headers, "authorization");
+	char	   *authorization = isnull ? NULL : bf_json_text(headers, "authorization", false);
 	Datum		issuer = GetAttributeByName(r, "issuer", &isnull);
 	Datum		decision = bf_introspect(DatumGetJsonbP(form_body(r)), authorization,
 										 isnull ? NULL : TextDatumGetCString(issuer));

@@ -114,27 +114,15 @@ parse_host_port(const char *s, bool strict, char **host, int *port, int *port_di
 void
 bf_request_host(Datum headers, char **host, int *port)
 {
-	Jsonb	   *jb = DatumGetJsonbP(headers);
-	JsonbValue	v;
-	char	   *h;
+	/* The text of ->> for every kind of value, as the SQL version reads it. */
+	char	   *h = bf_json_text(headers, "host", false);
 	const char *end;
 	int			digits;
 
 	*host = NULL;
 	*port = -1;
-	if (!JB_ROOT_IS_OBJECT(jb) ||
-		getKeyJsonValueFromContainer(&jb->root, "host", 4, &v) == NULL ||
-		v.type == jbvNull)
+	if (h == NULL)
 		return;
-	/* The text of ->> for every kind of value, as the SQL version reads it. */
-	if (v.type == jbvString)
-		h = pnstrdup(v.val.string.val, v.val.string.len);
-	else if (v.type == jbvNumeric)
-		h = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-	else if (v.type == jbvBool)
-		h = pstrdup(v.val.boolean ? "true" : "false");
-	else
-		h = JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
 	h = bf_lower(trim_spaces(h));
 	if (h[0] == '\0')
 		return;

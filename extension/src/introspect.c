@@ -28,36 +28,20 @@
 #include "backend_framework.h"
 #include "primitives.h"
 
+/* A string member, left out when NULL (as jsonb_strip_nulls does). */
 static void
 push_str(JsonbParseState **st, const char *key, const char *val)
 {
-	JsonbValue	k,
-				v;
-
-	if (val == NULL)
-		return;					/* jsonb_strip_nulls */
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v.type = jbvString;
-	v.val.string.val = (char *) val;
-	v.val.string.len = strlen(val);
-	pushJsonbValue(st, WJB_KEY, &k);
-	pushJsonbValue(st, WJB_VALUE, &v);
+	if (val != NULL)
+		bf_push_string(st, key, val);
 }
 
 static void
 push_int(JsonbParseState **st, const char *key, int64 n)
 {
-	JsonbValue	k,
-				v;
+	JsonbValue	v = {.type = jbvNumeric, .val.numeric = int64_to_numeric(n)};
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(n);
-	pushJsonbValue(st, WJB_KEY, &k);
+	bf_push_key(st, key);
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
@@ -88,7 +72,6 @@ bf_introspect(Jsonb *params, const char *authorization, const char *issuer)
 {
 	bf_client_auth c;
 	Datum		tenant;
-	JsonbValue	tv;
 	char	   *token;
 	unsigned char digest[BF_SHA256_LEN];
 	bytea	   *dg;
@@ -108,12 +91,12 @@ bf_introspect(Jsonb *params, const char *authorization, const char *issuer)
 	JsonbParseState *st = NULL;
 
 	if (!bf_form_client(params, authorization, &tenant, &c))
-		return (error_decision(c.error, c.error_description));
+		return error_decision(c.error, c.error_description);
 	if (strcmp(c.auth_method, "none") == 0)
-		return (error_decision("invalid_client", "introspection needs an authenticated (confidential) client"));
-	if (getKeyJsonValueFromContainer(&params->root, "token", 5, &tv) == NULL || tv.type != jbvString)
-		return (error_decision("invalid_request", "token is missing"));
-	token = pnstrdup(tv.val.string.val, tv.val.string.len);
+		return error_decision("invalid_client", "introspection needs an authenticated (confidential) client");
+	token = bf_json_text(JsonbPGetDatum(params), "token", false);
+	if (token == NULL)
+		return error_decision("invalid_request", "token is missing");
 	{
 		size_t		len;
 		const char *p = bf_text_utf8(cstring_to_text(token), &len);
@@ -187,10 +170,9 @@ bf_introspect(Jsonb *params, const char *authorization, const char *issuer)
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	{
-		JsonbValue	k = {.type = jbvString, .val.string = {.val = "active", .len = 6}};
 		JsonbValue	b = {.type = jbvBool, .val.boolean = active};
 
-		pushJsonbValue(&st, WJB_KEY, &k);
+		bf_push_key(&st, "active");
 		pushJsonbValue(&st, WJB_VALUE, &b);
 	}
 	if (active)

@@ -347,6 +347,35 @@ limit_reached(int64 lim)
 			 errhint("Upgrade the plan or wait for next month.")));
 }
 
+/* The charge's reading and check, as backend_definer (bf_run_as_definer). */
+typedef struct charge_args
+{
+	Datum		tenant;
+	int32		month;
+	int64		shm_used;
+	bool		write;			/* no worker: write the call at once */
+	bool		has_limit;
+	int64		lim;
+	int64		flushed;
+} charge_args;
+
+static void
+charge_run(void *p)
+{
+	charge_args *a = p;
+
+	if (!read_limit(a->tenant, a->month, &a->has_limit, &a->lim, &a->flushed))
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("tenant %s does not exist",
+						DatumGetCString(DirectFunctionCall1(uuid_out, a->tenant)))));
+	if (a->has_limit && a->flushed + a->shm_used >= a->lim)
+		limit_reached(a->lim);
+	if (a->write)
+		bf_meter_write(one_array(a->tenant, UUIDOID), one_array(Int32GetDatum(a->month), INT4OID),
+					   one_array(Int64GetDatum(1), INT8OID), MyProcPid % BF_USAGE_SHARDS);
+}
+
 /*
  * Counts one API call of a tenant in the current transaction and returns
  * the month's calls including it; TB002 when the month's limit is reached.
@@ -365,8 +394,6 @@ bf_meter_charge(Datum tenant)
 	int64		lim = 0,
 				flushed = 0;
 	bool		found;
-	Oid			save_user;
-	int			save_sec;
 	uint64		seq;
 	LimitReading *kept;
 
@@ -400,32 +427,14 @@ bf_meter_charge(Datum tenant)
 		return kept->flushed + shm_used + 1;
 	}
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(bf_definer_oid(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		found = read_limit(tenant, month, &has_limit, &lim, &flushed);
-		if (!found)
-			ereport(ERROR,
-					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-					 errmsg("tenant %s does not exist",
-							DatumGetCString(DirectFunctionCall1(uuid_out, tenant)))));
-		if (has_limit && flushed + shm_used >= lim)
-			limit_reached(lim);
-		if (e == NULL)
-			bf_meter_write(one_array(tenant, UUIDOID), one_array(Int32GetDatum(month), INT4OID),
-						   one_array(Int64GetDatum(1), INT8OID), MyProcPid % BF_USAGE_SHARDS);
-		SPI_finish();
+		charge_args a = {tenant, month, shm_used, e == NULL};
+
+		bf_run_as_definer(charge_run, &a);
+		has_limit = a.has_limit;
+		lim = a.lim;
+		flushed = a.flushed;
 	}
-	PG_CATCH();
-	{
-		SetUserIdAndSecContext(save_user, save_sec);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	SetUserIdAndSecContext(save_user, save_sec);
 	/* Kept when no flush ran during the read (and none was running before it). */
 	if (e != NULL && seq % 2 == 0)
 	{
@@ -448,6 +457,50 @@ bf_meter_charge(Datum tenant)
 	return flushed + shm_used + 1;
 }
 
+/* meter_used's reading, as backend_definer (bf_run_as_definer). */
+typedef struct used_args
+{
+	Datum		tenant;
+	int32		month;
+	MeterKey	key;
+	int64		used;
+} used_args;
+
+static void
+used_run(void *p)
+{
+	used_args  *a = p;
+	int			tries;
+
+	for (tries = 0; tries < 1000; tries++)
+	{
+		uint64		seq1,
+					seq2;
+		int64		shm = 0,
+					lim,
+					flushed = 0;
+		bool		has_limit;
+		MeterEntry *e;
+
+		LWLockAcquire(bf_shared->lock, LW_SHARED);
+		seq1 = bf_shared->flush_seq;
+		e = hash_search(meter_hash, &a->key, HASH_FIND, NULL);
+		if (e)
+			shm = e->pending + e->inflight;
+		LWLockRelease(bf_shared->lock);
+		if (!read_limit(a->tenant, a->month, &has_limit, &lim, &flushed))
+			flushed = 0;
+		LWLockAcquire(bf_shared->lock, LW_SHARED);
+		seq2 = bf_shared->flush_seq;
+		LWLockRelease(bf_shared->lock);
+		a->used = flushed + shm;
+		if (seq1 == seq2 && seq1 % 2 == 0)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(1000L);
+	}
+}
+
 /*
  * The month's calls of a tenant: written plus committed plus those of the
  * current transaction (as a transaction sees its own writes), exactly. The
@@ -457,63 +510,17 @@ bf_meter_charge(Datum tenant)
 static int64
 meter_used(Datum tenant)
 {
-	int32		month = bf_month_start();
-	MeterKey	k;
-	int			tries;
-	int64		used = 0;
-	Oid			save_user;
-	int			save_sec;
+	used_args a = {tenant, bf_month_start(), {0}, 0};
 
-	make_key(&k, MyDatabaseId, DatumGetUUIDP(tenant), month);
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(bf_definer_oid(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		for (tries = 0; tries < 1000; tries++)
-		{
-			uint64		seq1,
-						seq2;
-			int64		shm = 0,
-						lim,
-						flushed = 0;
-			bool		has_limit;
-			MeterEntry *e;
-
-			LWLockAcquire(bf_shared->lock, LW_SHARED);
-			seq1 = bf_shared->flush_seq;
-			e = hash_search(meter_hash, &k, HASH_FIND, NULL);
-			if (e)
-				shm = e->pending + e->inflight;
-			LWLockRelease(bf_shared->lock);
-			if (!read_limit(tenant, month, &has_limit, &lim, &flushed))
-				flushed = 0;
-			LWLockAcquire(bf_shared->lock, LW_SHARED);
-			seq2 = bf_shared->flush_seq;
-			LWLockRelease(bf_shared->lock);
-			used = flushed + shm;
-			if (seq1 == seq2 && seq1 % 2 == 0)
-				break;
-			CHECK_FOR_INTERRUPTS();
-			pg_usleep(1000L);
-		}
-		SPI_finish();
-	}
-	PG_CATCH();
-	{
-		SetUserIdAndSecContext(save_user, save_sec);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	SetUserIdAndSecContext(save_user, save_sec);
+	make_key(&a.key, MyDatabaseId, DatumGetUUIDP(tenant), a.month);
+	bf_run_as_definer(used_run, &a);
 	/* The transaction sees its own calls, as it saw its own row updates before. */
 	{
-		int64		total = used;
+		int64		total = a.used;
 		int			j;
 
 		for (j = 0; j < ncharges; j++)
-			if (memcmp(&charges[j].key, &k, sizeof(k)) == 0)
+			if (memcmp(&charges[j].key, &a.key, sizeof(a.key)) == 0)
 				total++;
 		return total;
 	}

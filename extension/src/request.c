@@ -186,19 +186,29 @@ attr(Datum composite, int attno, bool *isnull)
 	return GetAttributeByNum(DatumGetHeapTupleHeader(composite), attno, isnull);
 }
 
-/* A string member of a jsonb object, or NULL. */
-static char *
-json_string(Datum doc, const char *key)
+/*
+ * A member of a jsonb object as the ->> operator reads it: NULL when absent
+ * or JSON null, else its text (a string's value, a number's or boolean's
+ * text, an array's or object's JSON). With strings_only, NULL for anything
+ * but a string. The one reader of request and header members.
+ */
+char *
+bf_json_text(Datum doc, const char *key, bool strings_only)
 {
 	Jsonb	   *jb = DatumGetJsonbP(doc);
 	JsonbValue	v;
 
-	if (!JB_ROOT_IS_OBJECT(jb))
+	if (!JB_ROOT_IS_OBJECT(jb) ||
+		getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v) == NULL ||
+		v.type == jbvNull || (strings_only && v.type != jbvString))
 		return NULL;
-	if (getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v) == NULL ||
-		v.type != jbvString)
-		return NULL;
-	return pnstrdup(v.val.string.val, v.val.string.len);
+	if (v.type == jbvString)
+		return pnstrdup(v.val.string.val, v.val.string.len);
+	if (v.type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+	if (v.type == jbvBool)
+		return pstrdup(v.val.boolean ? "true" : "false");
+	return JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
 }
 
 /* A jsonb object of string members from key, value pairs (NULL values skipped). */
@@ -211,21 +221,8 @@ bf_headers_object(int n, const char *const *kv)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	for (i = 0; i < n; i++)
-	{
-		JsonbValue	k,
-					v;
-
-		if (kv[2 * i + 1] == NULL)
-			continue;
-		k.type = jbvString;
-		k.val.string.val = (char *) kv[2 * i];
-		k.val.string.len = strlen(kv[2 * i]);
-		v.type = jbvString;
-		v.val.string.val = (char *) kv[2 * i + 1];
-		v.val.string.len = strlen(kv[2 * i + 1]);
-		pushJsonbValue(&state, WJB_KEY, &k);
-		pushJsonbValue(&state, WJB_VALUE, &v);
-	}
+		if (kv[2 * i + 1] != NULL)
+			bf_push_string(&state, kv[2 * i], kv[2 * i + 1]);
 	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(res));
 }
@@ -525,12 +522,12 @@ static void
 add_headers(bf_request *r)
 {
 	Datum		resp_headers = r->headers_null ? bf_headers_object(0, NULL) : r->headers;
-	char	   *ct = json_string(resp_headers, "Content-Type");
+	char	   *ct = bf_json_text(resp_headers, "Content-Type", true);
 	const char *csp = "default-src 'none'; frame-ancestors 'none'";
 
 	if (ct && strncmp(ct, "text/html", 9) == 0)
 	{
-		char	   *ru = json_string(r->v[RQ_QUERY], "redirect_uri");
+		char	   *ru = bf_json_text(r->v[RQ_QUERY], "redirect_uri", true);
 		Datum		a[1] = {ru ? CStringGetTextDatum(ru) : (Datum) 0};
 		bool		n[1] = {ru == NULL};
 		bool		isnull;
@@ -552,7 +549,7 @@ add_headers(bf_request *r)
 	}
 	if (r->cors)
 	{
-		char	   *vary = json_string(r->headers, "Vary");
+		char	   *vary = bf_json_text(r->headers, "Vary", true);
 		const char *kv[] = {
 			"Access-Control-Allow-Origin", r->origin,
 			"Vary", vary ? psprintf("%s, Origin", vary) : "Origin",
@@ -610,7 +607,7 @@ bf_handle_request(PG_FUNCTION_ARGS)
 	r.v[RQ_CLIENT_ADDR] = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
 	r.n[RQ_CLIENT_ADDR] = PG_ARGISNULL(5);
 	r.n[RQ_QUERY] = r.n[RQ_TENANT_ID] = r.n[RQ_SLUG] = r.n[RQ_BASE_URL] = r.n[RQ_ISSUER] = r.n[RQ_ID] = true;
-	r.origin = json_string(r.v[RQ_HEADERS], "origin");
+	r.origin = bf_json_text(r.v[RQ_HEADERS], "origin", true);
 
 	/*
 	 * Reads need no synchronous commit: they write nothing, unless no

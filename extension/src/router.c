@@ -49,19 +49,24 @@ static MemoryContext route_cxt = NULL;
 static bf_route *routes = NULL;
 static int	nroutes = 0;
 static bool routes_valid = false;
+static uint64 routes_generation = 0;	/* moved by every invalidation */
 static Oid	routes_relid = InvalidOid;
 
 static void
 routes_relcache_cb(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == routes_relid)
+	{
 		routes_valid = false;
+		routes_generation++;
+	}
 }
 
 static void
 routes_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
 {
 	routes_valid = false;
+	routes_generation++;
 }
 
 void
@@ -103,13 +108,50 @@ split_path(const char *path, char ***out)
 	return n;
 }
 
+/* Reads api.routes into route_cxt (as backend_definer: bf_run_as_definer). */
+static void
+load_run(void *unused)
+{
+	MemoryContext old;
+	uint64		i;
+
+	if (SPI_execute("SELECT method, pattern, handler::pg_catalog.oid, tenant, auth, scope "
+					"FROM api.routes ORDER BY pattern, method", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading api.routes failed");
+	old = MemoryContextSwitchTo(route_cxt);
+	routes = palloc0(sizeof(bf_route) * (SPI_processed + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bf_route   *r = &routes[i];
+		bool		isnull;
+		char	   *auth;
+		int			j;
+
+		strlcpy(r->method, SPI_getvalue(tup, td, 1), sizeof(r->method));
+		r->pattern = SPI_getvalue(tup, td, 2);
+		r->handler = DatumGetObjectId(SPI_getbinval(tup, td, 3, &isnull));
+		r->tenant = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
+		auth = SPI_getvalue(tup, td, 5);
+		r->auth = auth[0];
+		r->scope = SPI_getvalue(tup, td, 6);
+		r->api = strncmp(r->pattern, "/api/", 5) == 0;
+		r->nseg = split_path(r->pattern, &r->seg);
+		r->idseg = -1;
+		for (j = 0; j < r->nseg; j++)
+			if (strcmp(r->seg[j], "{id}") == 0)
+				r->idseg = j;
+	}
+	nroutes = (int) SPI_processed;
+	MemoryContextSwitchTo(old);
+	routes_relid = get_relname_relid("routes", get_namespace_oid("api", false));
+}
+
 static void
 load_routes(void)
 {
-	Oid			save_user;
-	int			save_sec;
-	MemoryContext old;
-	uint64		i;
+	uint64		generation = routes_generation;
 
 	if (route_cxt == NULL)
 		route_cxt = AllocSetContextCreate(CacheMemoryContext, "backend_framework routes",
@@ -118,56 +160,9 @@ load_routes(void)
 		MemoryContextReset(route_cxt);
 	routes = NULL;
 	nroutes = 0;
-	/* Valid from now: an invalidation arriving while we read wins. */
-	routes_valid = true;
-
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(bf_definer_oid(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute("SELECT method, pattern, handler::pg_catalog.oid, tenant, auth, scope "
-						"FROM api.routes ORDER BY pattern, method", true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "reading api.routes failed");
-		old = MemoryContextSwitchTo(route_cxt);
-		routes = palloc0(sizeof(bf_route) * (SPI_processed + 1));
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	td = SPI_tuptable->tupdesc;
-			bf_route   *r = &routes[i];
-			bool		isnull;
-			char	   *auth;
-			int			j;
-
-			strlcpy(r->method, SPI_getvalue(tup, td, 1), sizeof(r->method));
-			r->pattern = SPI_getvalue(tup, td, 2);
-			r->handler = DatumGetObjectId(SPI_getbinval(tup, td, 3, &isnull));
-			r->tenant = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
-			auth = SPI_getvalue(tup, td, 5);
-			r->auth = auth[0];
-			r->scope = SPI_getvalue(tup, td, 6);
-			r->api = strncmp(r->pattern, "/api/", 5) == 0;
-			r->nseg = split_path(r->pattern, &r->seg);
-			r->idseg = -1;
-			for (j = 0; j < r->nseg; j++)
-				if (strcmp(r->seg[j], "{id}") == 0)
-					r->idseg = j;
-		}
-		nroutes = (int) SPI_processed;
-		MemoryContextSwitchTo(old);
-		routes_relid = get_relname_relid("routes", get_namespace_oid("api", false));
-		SPI_finish();
-	}
-	PG_CATCH();
-	{
-		routes_valid = false;
-		SetUserIdAndSecContext(save_user, save_sec);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	SetUserIdAndSecContext(save_user, save_sec);
+	bf_run_as_definer(load_run, NULL);
+	/* An invalidation that arrived while we read wins: read again next time. */
+	routes_valid = (generation == routes_generation);
 }
 
 /*

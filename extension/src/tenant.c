@@ -86,14 +86,16 @@ bf_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 	return *plan;
 }
 
-/* Runs a one-parameter lookup as backend_definer; the first row's columns as text. */
-static bool
-lookup(SPIPlanPtr *plan, const char *sql, Oid type, Datum arg, char **c1, char **c2, char **c3)
+/*
+ * Runs fn(arg) as backend_definer, the way SECURITY DEFINER switches user,
+ * between SPI_connect and SPI_finish; the caller's user comes back on error
+ * too. What fn keeps must be copied out of SPI's memory.
+ */
+void
+bf_run_as_definer(void (*fn) (void *arg), void *arg)
 {
 	Oid			save_user;
 	int			save_sec;
-	volatile bool found = false;
-	MemoryContext caller = CurrentMemoryContext;
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(bf_definer_oid(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -101,23 +103,7 @@ lookup(SPIPlanPtr *plan, const char *sql, Oid type, Datum arg, char **c1, char *
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_plan(bf_kept_plan(plan, sql, 1, &type), &arg, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "reading tenancy.tenants failed");
-		if (SPI_processed > 0)
-		{
-			HeapTuple	row = SPI_tuptable->vals[0];
-			TupleDesc	td = SPI_tuptable->tupdesc;
-			/* Copied into the caller's memory: SPI_finish frees SPI's. */
-			MemoryContext spi = MemoryContextSwitchTo(caller);
-
-			found = true;
-			*c1 = SPI_getvalue(row, td, 1);
-			if (c2)
-				*c2 = td->natts >= 2 ? SPI_getvalue(row, td, 2) : NULL;
-			if (c3)
-				*c3 = td->natts >= 3 ? SPI_getvalue(row, td, 3) : NULL;
-			MemoryContextSwitchTo(spi);
-		}
+		fn(arg);
 		SPI_finish();
 	}
 	PG_CATCH();
@@ -127,7 +113,54 @@ lookup(SPIPlanPtr *plan, const char *sql, Oid type, Datum arg, char **c1, char *
 	}
 	PG_END_TRY();
 	SetUserIdAndSecContext(save_user, save_sec);
-	return found;
+}
+
+/* A one-parameter lookup: the first row's columns as text, in the caller's memory. */
+typedef struct lookup_args
+{
+	SPIPlanPtr *plan;
+	const char *sql;
+	Oid			type;
+	Datum		arg;
+	char	  **c1,
+			  **c2,
+			  **c3;
+	MemoryContext caller;
+	bool		found;
+} lookup_args;
+
+static void
+lookup_run(void *p)
+{
+	lookup_args *a = p;
+
+	if (SPI_execute_plan(bf_kept_plan(a->plan, a->sql, 1, &a->type), &a->arg, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading tenancy.tenants failed");
+	if (SPI_processed > 0)
+	{
+		HeapTuple	row = SPI_tuptable->vals[0];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		/* Copied into the caller's memory: SPI_finish frees SPI's. */
+		MemoryContext spi = MemoryContextSwitchTo(a->caller);
+
+		a->found = true;
+		*a->c1 = SPI_getvalue(row, td, 1);
+		if (a->c2)
+			*a->c2 = td->natts >= 2 ? SPI_getvalue(row, td, 2) : NULL;
+		if (a->c3)
+			*a->c3 = td->natts >= 3 ? SPI_getvalue(row, td, 3) : NULL;
+		MemoryContextSwitchTo(spi);
+	}
+}
+
+/* Runs a one-parameter lookup as backend_definer; the first row's columns as text. */
+static bool
+lookup(SPIPlanPtr *plan, const char *sql, Oid type, Datum arg, char **c1, char **c2, char **c3)
+{
+	lookup_args a = {plan, sql, type, arg, c1, c2, c3, CurrentMemoryContext, false};
+
+	bf_run_as_definer(lookup_run, &a);
+	return a.found;
 }
 
 /* lookup() through the cache; keys too long to cache are looked up each time. */
@@ -266,23 +299,11 @@ ends_with_dot(const char *h, const char *base)
 static char *
 header_key(Datum headers, const char *name)
 {
-	Jsonb	   *jb = DatumGetJsonbP(headers);
-	JsonbValue	v;
-	const char *s;
+	const char *s = bf_json_text(headers, name, false);
 	const char *e;
 
-	if (!JB_ROOT_IS_OBJECT(jb) ||
-		getKeyJsonValueFromContainer(&jb->root, name, strlen(name), &v) == NULL ||
-		v.type == jbvNull)
+	if (s == NULL)
 		return NULL;
-	if (v.type == jbvString)
-		s = pnstrdup(v.val.string.val, v.val.string.len);
-	else if (v.type == jbvNumeric)
-		s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-	else if (v.type == jbvBool)
-		s = v.val.boolean ? "true" : "false";
-	else
-		s = JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
 	while (*s == ' ')
 		s++;
 	e = s + strlen(s);

@@ -280,21 +280,6 @@ bearer_token(const char *h)
 	return pnstrdup(t, e - t);
 }
 
-/* A string member of a jsonb object, or NULL. */
-static char *
-member(Datum doc, const char *key, bool *present)
-{
-	Jsonb	   *jb = DatumGetJsonbP(doc);
-	JsonbValue	v;
-
-	*present = false;
-	if (!JB_ROOT_IS_OBJECT(jb) ||
-		getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v) == NULL)
-		return NULL;
-	*present = (v.type != jbvNull);	/* as ->> reads it: JSON null is no value */
-	return v.type == jbvString ? pnstrdup(v.val.string.val, v.val.string.len) : NULL;
-}
-
 /*
  * Bearer authentication of a request (RFC 6750 §2.1: header only, a token in
  * the query string is refused). False when there is no Authorization header
@@ -303,18 +288,17 @@ member(Datum doc, const char *key, bool *present)
 bool
 bf_request_authenticate(Datum headers, Datum query, bool required)
 {
-	bool		present;
 	char	   *h;
 	char	   *token;
 
-	(void) member(query, "access_token", &present);
-	if (present)
+	/* As the SQL reads it: r.query ? 'access_token' (form values are strings), r.headers->>'authorization'. */
+	if (bf_json_text(query, "access_token", false) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("access tokens are not accepted in the query string"),
 				 errdetail("Send Authorization: Bearer <token>.")));
-	h = member(headers, "authorization", &present);
-	if (!present)
+	h = bf_json_text(headers, "authorization", false);
+	if (h == NULL)
 	{
 		if (required)
 			ereport(ERROR,
@@ -373,11 +357,10 @@ bf_api_bearer_token(PG_FUNCTION_ARGS)
 {
 	Datum		headers,
 				query;
-	bool		present;
 	char	   *t;
 
 	request_parts(fcinfo, &headers, &query);
-	t = bearer_token(member(headers, "authorization", &present));
+	t = bearer_token(bf_json_text(headers, "authorization", false));
 	if (t == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(t));
