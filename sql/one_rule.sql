@@ -60,12 +60,13 @@ SELECT c.relname, p.polname
 -- Errors: every code an OAuth endpoint decides has its status in the one
 -- table (codes that only travel in a redirect URI, RFC 6749 section
 -- 4.1.2.1, take none).
--- The codes the C decisions make (client_auth.c, introspect.c) are listed here.
+-- The codes the C decisions make (client_auth.c, introspect.c, token_endpoint.c) are listed here.
 SELECT DISTINCT e AS error, api.error_status(e) AS status
   FROM (SELECT coalesce(m[1], m[2], m[3])
           FROM pg_proc p, regexp_matches(p.prosrc, '(?:_error\(|''error'', )''([a-z_]+)''|"error": "([a-z_]+)"|_metadata_error\([^;]*?, ''(invalid_[a-z_]+)''\)', 'g') m
          WHERE p.pronamespace = 'oauth'::regnamespace
-        UNION ALL VALUES ('invalid_client'), ('invalid_request')) x(e)
+        UNION ALL VALUES ('invalid_client'), ('invalid_request'), ('unsupported_grant_type'), ('unauthorized_client'),
+                         ('invalid_scope'), ('invalid_target')) x(e)
  WHERE e NOT IN ('access_denied', 'login_required', 'consent_required')
  ORDER BY 2, 1;
 -- An SQLSTATE's answer takes the status of its error code from the same table.

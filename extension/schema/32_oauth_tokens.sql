@@ -187,53 +187,47 @@ END $$;
 COMMENT ON FUNCTION oauth._check_password(uuid, text, text, text) IS 'Internal: throttled password check of a user of the current tenant (tenancy.verify_password); records the outcome.';
 REVOKE ALL ON FUNCTION oauth._check_password(uuid, text, text, text) FROM PUBLIC;
 
+-- An RFC 9068 access token signed with the tenant's key (the client asked
+-- for access_token_format jwt) and the key's id; oauth._issue stores its
+-- digest like an opaque token's, so it is revocable.
+CREATE FUNCTION oauth._access_jwt(p_tenant uuid, p_client text, p_user uuid, p_scope text, access_ttl integer,
+                                  p_issuer text, p_audience text, p_auth_time timestamptz,
+                                  OUT jwt text, OUT kid text)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  iss text := coalesce(p_issuer, oauth._default_issuer(p_tenant));
+BEGIN
+  SELECT j.jwt, j.kid INTO jwt, kid FROM oauth._sign_jwt(p_tenant, (oauth.signing_algs())[1], 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
+    'iss', iss,
+    'sub', coalesce(p_user::text, p_client),
+    'aud', coalesce(p_audience, iss),
+    'client_id', p_client,
+    'scope', p_scope,
+    'iat', floor(extract(epoch FROM now()))::bigint,
+    'exp', floor(extract(epoch FROM now()))::bigint + access_ttl,
+    'jti', gen_random_uuid(),
+    'auth_time', floor(extract(epoch FROM p_auth_time))::bigint))) j;
+END $$;
+COMMENT ON FUNCTION oauth._access_jwt(uuid, text, uuid, text, integer, text, text, timestamptz) IS 'Internal: an RFC 9068 access token (typ at+jwt, the first of oauth.signing_algs()) for a client (and user), with its key id; iss is p_issuer or the tenant''s default issuer, aud the resource indicator or iss.';
+REVOKE ALL ON FUNCTION oauth._access_jwt(uuid, text, uuid, text, integer, text, text, timestamptz) FROM PUBLIC;
+
 -- Issues an access token and, when refresh_ttl is not NULL, a refresh token
--- of the same family, in one INSERT. Returns the RFC 6749 section 5.1 body.
--- The access token is opaque (bfat_...) or, when the client asks for it
--- (access_token_format jwt), an RFC 9068 JWT signed with the tenant's RS256
--- key; both are stored as digests, so both are revocable. p_audience: the
--- resource indicator (RFC 8707), NULL for the tenant's own API. The refresh
--- token never outlives p_family_expires (the grant's absolute lifetime).
+-- of the same family, and returns the RFC 6749 section 5.1 body: the one
+-- place that stores what the grants issue, in C (token_endpoint.c). The
+-- access token is opaque (bfat_...) or, when the client asks for it
+-- (access_token_format jwt), an RFC 9068 JWT (oauth._access_jwt); both are
+-- stored as digests, so both are revocable. p_audience: the resource
+-- indicator (RFC 8707), NULL for the tenant's own API. The refresh token
+-- never outlives p_family_expires (the grant's absolute lifetime).
 -- p_format: the client's access_token_format when the caller knows it.
+-- Runs as its caller (the grants run as backend_definer).
 CREATE FUNCTION oauth._issue(p_tenant uuid, p_client text, p_user uuid, p_scope text, p_family uuid,
                              access_ttl integer, refresh_ttl integer, refresh_scope text DEFAULT NULL,
                              p_issuer text DEFAULT NULL, p_audience text DEFAULT NULL,
                              p_auth_time timestamptz DEFAULT NULL, p_family_expires timestamptz DEFAULT NULL,
                              p_format text DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  at text;
-  kid text;
-  iss text;
-  rt text := CASE WHEN refresh_ttl IS NOT NULL THEN oauth.random_token('refresh') END;
-BEGIN
-  IF coalesce(p_format, (SELECT c.access_token_format FROM oauth.clients c WHERE c.tenant_id = p_tenant AND c.client_id = p_client)) = 'jwt' THEN
-    iss := coalesce(p_issuer, oauth._default_issuer(p_tenant));
-    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, (oauth.signing_algs())[1], 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
-      'iss', iss,
-      'sub', coalesce(p_user::text, p_client),
-      'aud', coalesce(p_audience, iss),
-      'client_id', p_client,
-      'scope', p_scope,
-      'iat', floor(extract(epoch FROM now()))::bigint,
-      'exp', floor(extract(epoch FROM now()))::bigint + access_ttl,
-      'jti', gen_random_uuid(),
-      'auth_time', floor(extract(epoch FROM p_auth_time))::bigint))) j;
-  ELSE
-    at := oauth.random_token('access');
-  END IF;
-  INSERT INTO oauth.tokens (tenant_id, token_hash, kind, client_id, user_id, scope, family_id, expires_at,
-                            auth_time, audience, family_expires_at, kid)
-  SELECT p_tenant, oauth.token_digest(v.tok), v.kind, p_client, p_user, v.scope, p_family,
-         least(now() + make_interval(secs => v.ttl), CASE WHEN v.kind = 'refresh' THEN p_family_expires END),
-         p_auth_time, p_audience, p_family_expires, v.kid
-    FROM (VALUES (at, 'access', p_scope, access_ttl, kid),
-                 (rt, 'refresh', coalesce(refresh_scope, p_scope), refresh_ttl, NULL)) v(tok, kind, scope, ttl, kid)
-   WHERE v.tok IS NOT NULL;
-  RETURN jsonb_strip_nulls(jsonb_build_object('access_token', at, 'token_type', 'Bearer', 'expires_in', access_ttl,
-                                              'scope', p_scope, 'refresh_token', rt));
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_issue';
 COMMENT ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz, text) IS 'Internal: stores the digests of a new access token (opaque, or an RFC 9068 JWT when the client''s access_token_format is jwt) and of a refresh token when refresh_ttl is given (its scope is refresh_scope, default the same; it never outlives p_family_expires), and returns the RFC 6749 section 5.1 body.';
 REVOKE ALL ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz, text) FROM PUBLIC;
 
@@ -274,37 +268,14 @@ REVOKE ALL ON FUNCTION oauth._revoke_family(uuid, uuid) FROM PUBLIC;
 -- the RFC 6749 section 5.1 body or an error decision (oauth._error).
 -- p_audience: the resource indicator already checked (RFC 8707), or NULL.
 
--- RFC 6749 section 4.4: confidential clients only, no refresh token, no user.
+-- RFC 6749 section 4.4: confidential clients only, no refresh token, no
+-- user; in C (token_endpoint.c), the busiest grant. Its commit does not wait
+-- for the WAL flush: after a crash of PostgreSQL, tokens issued in the last
+-- few hundred milliseconds may be gone (their clients get 401 and ask
+-- again); never used for tenants, users, clients, codes or refresh rotation.
 CREATE FUNCTION oauth._token_client_credentials(p_tenant uuid, c oauth.client_authentication, params jsonb,
                                                 p_issuer text, p_audience text) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  g record;
-  sc text;
-BEGIN
-  IF c.auth_method = 'none' THEN
-    RETURN oauth._error('unauthorized_client', 'public clients cannot use the client_credentials grant');
-  END IF;
-  IF params->>'scope' IS NULL THEN
-    sc := c.scope;  -- the client's registered scope, stored canonical
-  ELSE
-    SELECT * INTO g FROM oauth._grant_scope(params->>'scope', oauth._scopes(c.scope));
-    IF g.err IS NOT NULL THEN
-      RETURN oauth._error('invalid_scope', g.err);
-    END IF;
-    sc := oauth._scope_text(g.scopes);
-  END IF;
-  -- Speed: this path writes one token row and nothing else that matters
-  -- (the HTTP layer's API call counter at most), so its commit does not
-  -- wait for the WAL flush. Trade-off: after a crash of PostgreSQL (not
-  -- of a client), tokens issued in the last few hundred milliseconds
-  -- (3 x wal_writer_delay at most) may be gone; their clients get 401 and
-  -- ask again. Nothing else is affected: never used for tenants, users,
-  -- clients, codes or refresh rotation.
-  SET LOCAL synchronous_commit = off;
-  RETURN oauth._issue(p_tenant, c.client_id, NULL, sc, NULL, oauth._ttl('access_token', c.access_token_ttl, c.tenant_settings),
-                      NULL, NULL, p_issuer, p_audience, NULL, NULL, c.access_token_format);
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_token_client_credentials';
 COMMENT ON FUNCTION oauth._token_client_credentials(uuid, oauth.client_authentication, jsonb, text, text) IS 'Internal: the client_credentials grant (RFC 6749 section 4.4) for an authenticated confidential client: an access token of the requested scope (default: the client''s), no refresh token; commits without waiting for the WAL flush.';
 REVOKE ALL ON FUNCTION oauth._token_client_credentials(uuid, oauth.client_authentication, jsonb, text, text) FROM PUBLIC;
 
@@ -494,45 +465,12 @@ END $$;
 COMMENT ON FUNCTION oauth._token_refresh_token(uuid, oauth.client_authentication, jsonb, text, text) IS 'Internal: the refresh_token grant (RFC 6749 section 6): rotation on every use, reuse of a rotated token revokes the family (RFC 9700 section 4.14.2); scope may only narrow, within client and role now; the family never outlives its absolute lifetime; an id_token with openid.';
 REVOKE ALL ON FUNCTION oauth._token_refresh_token(uuid, oauth.client_authentication, jsonb, text, text) FROM PUBLIC;
 
--- The dispatcher: form, client, grant type, resource; then the grant's function.
+-- The dispatcher: form, client, grant type, resource; then the grant's
+-- function. In C (token_endpoint.c); it runs as backend_definer, as a
+-- SECURITY DEFINER function would, and names every schema and operator.
 CREATE FUNCTION oauth.token_endpoint(params jsonb, authorization text, client_addr text, issuer text DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  t uuid := tenancy.current_tenant_id();
-  c oauth.client_authentication := oauth._form_client(params, token_endpoint.authorization);
-  gt text := params->>'grant_type';
-  iss text;
-  aud text;
-BEGIN
-  IF c.error IS NOT NULL THEN
-    RETURN oauth._error(c.error, c.error_description);
-  END IF;
-  IF gt IS NULL OR gt = '' THEN
-    RETURN oauth._error('invalid_request', 'grant_type is missing');
-  END IF;
-  IF gt NOT IN ('authorization_code', 'refresh_token', 'client_credentials', 'password') THEN
-    RETURN oauth._error('unsupported_grant_type', 'grant_type must be authorization_code, refresh_token, client_credentials or password');
-  END IF;
-  IF NOT gt = ANY (c.grant_types) THEN
-    RETURN oauth._error('unauthorized_client', format('this client is not allowed to use the %s grant', gt));
-  END IF;
-  iss := coalesce(token_endpoint.issuer, oauth._default_issuer(t));
-  -- RFC 8707: a resource must be one of the tenant's.
-  -- (Checked only when given: these helpers are not inlined, and most requests have none.)
-  IF params ? 'resource' THEN
-    IF NOT oauth._resource_known(t, iss, params->>'resource') THEN
-      RETURN oauth._error('invalid_target', 'the resource is not known to this authorization server');
-    END IF;
-    aud := oauth._audience(iss, params->>'resource');
-  END IF;
-  RETURN CASE gt
-    WHEN 'client_credentials' THEN oauth._token_client_credentials(t, c, params, iss, aud)
-    WHEN 'password' THEN oauth._token_password(t, c, params, token_endpoint.client_addr, iss, aud)
-    WHEN 'authorization_code' THEN oauth._token_authorization_code(t, c, params, iss, aud)
-    ELSE oauth._token_refresh_token(t, c, params, iss, aud)
-  END;
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_token_endpoint_sql';
 COMMENT ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) IS 'POST /oauth/token of the current tenant (RFC 6749), as a decision: params = the decoded form body, authorization = the Authorization header (or NULL), client_addr for throttling, issuer = the tenant''s issuer URL (default: by configuration). Authenticates the client (oauth.authenticate_client), checks the grant type and resource (RFC 8707: unknown is invalid_target), then decides with the grant''s function: oauth._token_authorization_code (PKCE, RFC 7636; id_token with openid), _token_refresh_token (rotation, reuse revokes the family, which ends after the tenant''s refresh_token_max_lifetime), _token_client_credentials, _token_password (throttled). Returns the RFC 6749 section 5.1 body, or the section 5.2 error {"error", "error_description"}; never raises for a client error (so a failed password count or a revoked family is committed). api.oauth_answer makes the HTTP answer (status from api.error_status, no-store, the Basic challenge).';
 REVOKE ALL ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) TO backend_gateway, backend_admin;

@@ -38,13 +38,10 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.oauth_answer(jsonb, text, integer, text) IS 'The HTTP answer of an OAuth endpoint''s decision: no-store; an error decision with the status of api.error_status and on 401 a WWW-Authenticate challenge of the scheme the client used (Basic after HTTP Basic, none after client_secret_post/none, Bearer without error code when no token was sent), on 403 insufficient_scope the Bearer challenge with p_scope; otherwise the decision as the body of a p_success answer (204: no body).';
 
+-- In C (handlers.c): the form, oauth.token_endpoint, api.oauth_answer.
 CREATE FUNCTION api.h_token(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  RETURN api.oauth_answer(oauth.token_endpoint(api.form_body(r), r.headers->>'authorization', r.client_addr, r.issuer),
-                          r.headers->>'authorization');
-END $$;
-COMMENT ON FUNCTION api.h_token(api.request) IS 'POST /oauth/token.';
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_h_token';
+COMMENT ON FUNCTION api.h_token(api.request) IS 'POST /oauth/token: the form, the decision of oauth.token_endpoint, the answer of api.oauth_answer.';
 
 CREATE FUNCTION api.h_revoke(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$

@@ -170,6 +170,11 @@ typedef struct bf_client_auth
 } bf_client_auth;
 bool		bf_authenticate_client(Datum tenant, Jsonb *params, const char *authorization, bf_client_auth *a);
 bool		bf_form_client(Jsonb *params, const char *authorization, Datum *tenant, bf_client_auth *a);
+Datum		bf_client_auth_datum(TupleDesc td, bool ok, const bf_client_auth *a);
+void		bf_client_auth_from_datum(HeapTupleHeader t, bf_client_auth *a);
+
+/* token_endpoint.c: the decision on a token request (jsonb). */
+Datum		bf_token_endpoint(Jsonb *params, const char *authorization, const char *client_addr, const char *issuer);
 
 /* introspect.c: the decision on an introspection request (jsonb). */
 Datum		bf_introspect(Jsonb *params, const char *authorization, const char *issuer);

@@ -221,17 +221,16 @@ bf_form_client(Jsonb *params, const char *authorization, Datum *tenant, bf_clien
 	return bf_authenticate_client(*tenant, params, authorization, a);
 }
 
-/* The oauth.client_authentication of a decision, for SQL. */
-static Datum
-client_authentication(FunctionCallInfo fcinfo, bool ok, bf_client_auth *ap)
+/* The oauth.client_authentication of a decision (td: that type, blessed). */
+Datum
+bf_client_auth_datum(TupleDesc td, bool ok, const bf_client_auth *ap)
 {
 	bf_client_auth a = *ap;
-	TupleDesc	td;
 	Datum		v[CA__N];
 	bool		n[CA__N];
 
-	if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE || td->natts != CA__N)
-		elog(ERROR, "the result must be oauth.client_authentication (%d attributes)", CA__N);
+	if (td->natts != CA__N)
+		elog(ERROR, "oauth.client_authentication must have %d attributes", CA__N);
 	memset(n, true, sizeof(n));
 	if (!ok)
 	{
@@ -258,7 +257,49 @@ client_authentication(FunctionCallInfo fcinfo, bool ok, bf_client_auth *ap)
 		n[CA_FORMAT] = a.access_token_format == NULL;
 		n[CA_SETTINGS] = a.settings_null;
 	}
-	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(td), v, n));
+	return HeapTupleGetDatum(heap_form_tuple(td, v, n));
+}
+
+/* The client of an oauth.client_authentication (the decision of a SQL caller). */
+void
+bf_client_auth_from_datum(HeapTupleHeader t, bf_client_auth *a)
+{
+	bool		isnull;
+	Datum		d;
+
+#define TEXT_AT(i) ((d = GetAttributeByNum(t, (i) + 1, &isnull)), isnull ? NULL : TextDatumGetCString(d))
+	memset(a, 0, sizeof(*a));
+	a->error = TEXT_AT(CA_ERROR);
+	a->error_description = TEXT_AT(CA_DESCRIPTION);
+	a->client_id = TEXT_AT(CA_CLIENT_ID);
+	a->auth_method = TEXT_AT(CA_AUTH_METHOD);
+	a->scope = TEXT_AT(CA_SCOPE);
+	a->access_token_format = TEXT_AT(CA_FORMAT);
+#undef TEXT_AT
+	a->grant_types = GetAttributeByNum(t, CA_GRANT_TYPES + 1, &a->grant_types_null);
+	d = GetAttributeByNum(t, CA_ACCESS_TTL + 1, &a->access_ttl_null);
+	a->access_ttl = a->access_ttl_null ? 0 : DatumGetInt32(d);
+	d = GetAttributeByNum(t, CA_REFRESH_TTL + 1, &a->refresh_ttl_null);
+	a->refresh_ttl = a->refresh_ttl_null ? 0 : DatumGetInt32(d);
+	d = GetAttributeByNum(t, CA_RESOURCE_SERVER + 1, &isnull);
+	a->resource_server = !isnull && DatumGetBool(d);
+	a->settings = GetAttributeByNum(t, CA_SETTINGS + 1, &a->settings_null);
+	if (a->error == NULL && (a->client_id == NULL || a->auth_method == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("not an authenticated client"),
+				 errdetail("Pass the decision of oauth.authenticate_client.")));
+}
+
+/* The same, as the result of a SQL function returning that type. */
+static Datum
+client_authentication(FunctionCallInfo fcinfo, bool ok, bf_client_auth *a)
+{
+	TupleDesc	td;
+
+	if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "the result must be oauth.client_authentication");
+	return bf_client_auth_datum(BlessTupleDesc(td), ok, a);
 }
 
 /* SQL: oauth.authenticate_client(p_tenant uuid, params jsonb, authorization text). */

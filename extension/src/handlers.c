@@ -386,6 +386,48 @@ bf_api_form_body(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(form_body(PG_GETARG_HEAPTUPLEHEADER(0)));
 }
 
+/* api.oauth_answer(decision, authorization): an OAuth decision as HTTP. */
+static Datum
+oauth_answer_of(Datum decision, const char *authorization, bool *isnull)
+{
+	LOCAL_FCINFO(call, 4);
+	Datum		resp;
+
+	if (!cache_valid)
+		load_cache();
+	InitFunctionCallInfoData(*call, &oauth_answer, 4, InvalidOid, NULL, NULL);
+	call->args[0].value = decision;
+	call->args[0].isnull = false;
+	call->args[1].value = authorization ? CStringGetTextDatum(authorization) : (Datum) 0;
+	call->args[1].isnull = authorization == NULL;
+	call->args[2].value = Int32GetDatum(200);
+	call->args[2].isnull = false;
+	call->args[3].value = (Datum) 0;
+	call->args[3].isnull = true;
+	resp = FunctionCallInvoke(call);
+	*isnull = call->isnull;
+	return resp;
+}
+
+/* The request's Authorization header and the named text attribute of r. */
+static char *
+request_text(HeapTupleHeader r, const char *attr)
+{
+	bool		isnull;
+	Datum		d = GetAttributeByName(r, attr, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static char *
+request_authorization(HeapTupleHeader r)
+{
+	bool		isnull;
+	Datum		headers = GetAttributeByName(r, "headers", &isnull);
+
+	return isnull ? NULL : bf_json_text(headers, "authorization", false);
+}
+
 /*
  * POST /oauth/introspect (RFC 7662): the form, the decision
  * (oauth.introspect_endpoint, introspect.c), the answer of api.oauth_answer.
@@ -395,31 +437,32 @@ Datum
 bf_h_introspect(PG_FUNCTION_ARGS)
 {
 	HeapTupleHeader r = PG_GETARG_HEAPTUPLEHEADER(0);
+	char	   *authorization = request_authorization(r);
+	Datum		decision = bf_introspect(DatumGetJsonbP(form_body(r)), authorization, request_text(r, "issuer"));
 	bool		isnull;
-	Datum		headers = GetAttributeByName(r, "headers", &isnull);
-	char	   *authorization = isnull ? NULL : bf_json_text(headers, "authorization", false);
-	Datum		issuer = GetAttributeByName(r, "issuer", &isnull);
-	Datum		decision = bf_introspect(DatumGetJsonbP(form_body(r)), authorization,
-										 isnull ? NULL : TextDatumGetCString(issuer));
+	Datum		resp = oauth_answer_of(decision, authorization, &isnull);
 
-	if (!cache_valid)
-		load_cache();
-	{
-		LOCAL_FCINFO(call, 4);
-		Datum		resp;
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(resp);
+}
 
-		InitFunctionCallInfoData(*call, &oauth_answer, 4, InvalidOid, NULL, NULL);
-		call->args[0].value = decision;
-		call->args[0].isnull = false;
-		call->args[1].value = authorization ? CStringGetTextDatum(authorization) : (Datum) 0;
-		call->args[1].isnull = authorization == NULL;
-		call->args[2].value = Int32GetDatum(200);
-		call->args[2].isnull = false;
-		call->args[3].value = (Datum) 0;
-		call->args[3].isnull = true;
-		resp = FunctionCallInvoke(call);
-		if (call->isnull)
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(resp);
-	}
+/*
+ * POST /oauth/token (RFC 6749): the form, the decision
+ * (oauth.token_endpoint, token_endpoint.c), the answer of api.oauth_answer.
+ */
+PG_FUNCTION_INFO_V1(bf_h_token);
+Datum
+bf_h_token(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader r = PG_GETARG_HEAPTUPLEHEADER(0);
+	char	   *authorization = request_authorization(r);
+	Datum		decision = bf_token_endpoint(DatumGetJsonbP(form_body(r)), authorization,
+											 request_text(r, "client_addr"), request_text(r, "issuer"));
+	bool		isnull;
+	Datum		resp = oauth_answer_of(decision, authorization, &isnull);
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(resp);
 }

@@ -1512,39 +1512,7 @@ CREATE OR REPLACE FUNCTION oauth._issue(p_tenant uuid, p_client text, p_user uui
                              p_auth_time timestamptz DEFAULT NULL, p_family_expires timestamptz DEFAULT NULL,
                              p_format text DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  at text;
-  kid text;
-  iss text;
-  rt text := CASE WHEN refresh_ttl IS NOT NULL THEN oauth.random_token('refresh') END;
-BEGIN
-  IF coalesce(p_format, (SELECT c.access_token_format FROM oauth.clients c WHERE c.tenant_id = p_tenant AND c.client_id = p_client)) = 'jwt' THEN
-    iss := coalesce(p_issuer, oauth._default_issuer(p_tenant));
-    SELECT j.jwt, j.kid INTO at, kid FROM oauth._sign_jwt(p_tenant, (oauth.signing_algs())[1], 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
-      'iss', iss,
-      'sub', coalesce(p_user::text, p_client),
-      'aud', coalesce(p_audience, iss),
-      'client_id', p_client,
-      'scope', p_scope,
-      'iat', floor(extract(epoch FROM now()))::bigint,
-      'exp', floor(extract(epoch FROM now()))::bigint + access_ttl,
-      'jti', gen_random_uuid(),
-      'auth_time', floor(extract(epoch FROM p_auth_time))::bigint))) j;
-  ELSE
-    at := oauth.random_token('access');
-  END IF;
-  INSERT INTO oauth.tokens (tenant_id, token_hash, kind, client_id, user_id, scope, family_id, expires_at,
-                            auth_time, audience, family_expires_at, kid)
-  SELECT p_tenant, oauth.token_digest(v.tok), v.kind, p_client, p_user, v.scope, p_family,
-         least(now() + make_interval(secs => v.ttl), CASE WHEN v.kind = 'refresh' THEN p_family_expires END),
-         p_auth_time, p_audience, p_family_expires, v.kid
-    FROM (VALUES (at, 'access', p_scope, access_ttl, kid),
-                 (rt, 'refresh', coalesce(refresh_scope, p_scope), refresh_ttl, NULL)) v(tok, kind, scope, ttl, kid)
-   WHERE v.tok IS NOT NULL;
-  RETURN jsonb_strip_nulls(jsonb_build_object('access_token', at, 'token_type', 'Bearer', 'expires_in', access_ttl,
-                                              'scope', p_scope, 'refresh_token', rt));
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_issue';
 COMMENT ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz, text) IS 'Internal: stores the digests of a new access token (opaque, or an RFC 9068 JWT when the client''s access_token_format is jwt) and of a refresh token when refresh_ttl is given (its scope is refresh_scope, default the same; it never outlives p_family_expires), and returns the RFC 6749 section 5.1 body.';
 REVOKE ALL ON FUNCTION oauth._issue(uuid, text, uuid, text, uuid, integer, integer, text, text, text, timestamptz, timestamptz, text) FROM PUBLIC;
 
@@ -1566,42 +1534,7 @@ COMMENT ON FUNCTION oauth._audience(text, text) IS 'Internal: NULL when a resour
 
 CREATE OR REPLACE FUNCTION oauth.token_endpoint(params jsonb, authorization text, client_addr text, issuer text DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  t uuid := tenancy.current_tenant_id();
-  c oauth.client_authentication := oauth._form_client(params, token_endpoint.authorization);
-  gt text := params->>'grant_type';
-  iss text;
-  aud text;
-BEGIN
-  IF c.error IS NOT NULL THEN
-    RETURN oauth._error(c.error, c.error_description);
-  END IF;
-  IF gt IS NULL OR gt = '' THEN
-    RETURN oauth._error('invalid_request', 'grant_type is missing');
-  END IF;
-  IF gt NOT IN ('authorization_code', 'refresh_token', 'client_credentials', 'password') THEN
-    RETURN oauth._error('unsupported_grant_type', 'grant_type must be authorization_code, refresh_token, client_credentials or password');
-  END IF;
-  IF NOT gt = ANY (c.grant_types) THEN
-    RETURN oauth._error('unauthorized_client', format('this client is not allowed to use the %s grant', gt));
-  END IF;
-  iss := coalesce(token_endpoint.issuer, oauth._default_issuer(t));
-  -- RFC 8707: a resource must be one of the tenant's.
-  -- (Checked only when given: these helpers are not inlined, and most requests have none.)
-  IF params ? 'resource' THEN
-    IF NOT oauth._resource_known(t, iss, params->>'resource') THEN
-      RETURN oauth._error('invalid_target', 'the resource is not known to this authorization server');
-    END IF;
-    aud := oauth._audience(iss, params->>'resource');
-  END IF;
-  RETURN CASE gt
-    WHEN 'client_credentials' THEN oauth._token_client_credentials(t, c, params, iss, aud)
-    WHEN 'password' THEN oauth._token_password(t, c, params, token_endpoint.client_addr, iss, aud)
-    WHEN 'authorization_code' THEN oauth._token_authorization_code(t, c, params, iss, aud)
-    ELSE oauth._token_refresh_token(t, c, params, iss, aud)
-  END;
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_token_endpoint_sql';
 COMMENT ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) IS 'POST /oauth/token of the current tenant (RFC 6749), as a decision: params = the decoded form body, authorization = the Authorization header (or NULL), client_addr for throttling, issuer = the tenant''s issuer URL (default: by configuration). Authenticates the client (oauth.authenticate_client), checks the grant type and resource (RFC 8707: unknown is invalid_target), then decides with the grant''s function: oauth._token_authorization_code (PKCE, RFC 7636; id_token with openid), _token_refresh_token (rotation, reuse revokes the family, which ends after the tenant''s refresh_token_max_lifetime), _token_client_credentials, _token_password (throttled). Returns the RFC 6749 section 5.1 body, or the section 5.2 error {"error", "error_description"}; never raises for a client error (so a failed password count or a revoked family is committed). api.oauth_answer makes the HTTP answer (status from api.error_status, no-store, the Basic challenge).';
 REVOKE ALL ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION oauth.token_endpoint(jsonb, text, text, text) TO backend_gateway, backend_admin;
@@ -2929,11 +2862,7 @@ END $$;
 COMMENT ON FUNCTION api.oauth_answer(jsonb, text, integer, text) IS 'The HTTP answer of an OAuth endpoint''s decision: no-store; an error decision with the status of api.error_status and on 401 a WWW-Authenticate challenge of the scheme the client used (Basic after HTTP Basic, none after client_secret_post/none, Bearer without error code when no token was sent), on 403 insufficient_scope the Bearer challenge with p_scope; otherwise the decision as the body of a p_success answer (204: no body).';
 
 CREATE OR REPLACE FUNCTION api.h_token(r api.request) RETURNS api.response
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  RETURN api.oauth_answer(oauth.token_endpoint(api.form_body(r), r.headers->>'authorization', r.client_addr, r.issuer),
-                          r.headers->>'authorization');
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_h_token';
 
 COMMENT ON FUNCTION api.h_userinfo(api.request) IS 'GET/POST /oauth/userinfo (scope openid or profile).';
 
@@ -3427,34 +3356,7 @@ COMMENT ON FUNCTION oauth._error(text, text) IS 'Internal: an OAuth error decisi
 
 CREATE OR REPLACE FUNCTION oauth._token_client_credentials(p_tenant uuid, c oauth.client_authentication, params jsonb,
                                                 p_issuer text, p_audience text) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  g record;
-  sc text;
-BEGIN
-  IF c.auth_method = 'none' THEN
-    RETURN oauth._error('unauthorized_client', 'public clients cannot use the client_credentials grant');
-  END IF;
-  IF params->>'scope' IS NULL THEN
-    sc := c.scope;  -- the client's registered scope, stored canonical
-  ELSE
-    SELECT * INTO g FROM oauth._grant_scope(params->>'scope', oauth._scopes(c.scope));
-    IF g.err IS NOT NULL THEN
-      RETURN oauth._error('invalid_scope', g.err);
-    END IF;
-    sc := oauth._scope_text(g.scopes);
-  END IF;
-  -- Speed: this path writes one token row and nothing else that matters
-  -- (the HTTP layer's API call counter at most), so its commit does not
-  -- wait for the WAL flush. Trade-off: after a crash of PostgreSQL (not
-  -- of a client), tokens issued in the last few hundred milliseconds
-  -- (3 x wal_writer_delay at most) may be gone; their clients get 401 and
-  -- ask again. Nothing else is affected: never used for tenants, users,
-  -- clients, codes or refresh rotation.
-  SET LOCAL synchronous_commit = off;
-  RETURN oauth._issue(p_tenant, c.client_id, NULL, sc, NULL, oauth._ttl('access_token', c.access_token_ttl, c.tenant_settings),
-                      NULL, NULL, p_issuer, p_audience, NULL, NULL, c.access_token_format);
-END $$;
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_token_client_credentials';
 COMMENT ON FUNCTION oauth._token_client_credentials(uuid, oauth.client_authentication, jsonb, text, text) IS 'Internal: the client_credentials grant (RFC 6749 section 4.4) for an authenticated confidential client: an access token of the requested scope (default: the client''s), no refresh token; commits without waiting for the WAL flush.';
 REVOKE ALL ON FUNCTION oauth._token_client_credentials(uuid, oauth.client_authentication, jsonb, text, text) FROM PUBLIC;
 
@@ -4401,6 +4303,27 @@ COMMENT ON FUNCTION api.json(integer, jsonb, jsonb) IS 'A JSON answer.';
 CREATE OR REPLACE FUNCTION api.form_body(r api.request) RETURNS jsonb
 LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'bf_api_form_body';
 COMMENT ON FUNCTION api.form_body(api.request) IS 'The request body decoded as application/x-www-form-urlencoded (strict).';
+
+CREATE OR REPLACE FUNCTION oauth._access_jwt(p_tenant uuid, p_client text, p_user uuid, p_scope text, access_ttl integer,
+                                  p_issuer text, p_audience text, p_auth_time timestamptz,
+                                  OUT jwt text, OUT kid text)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  iss text := coalesce(p_issuer, oauth._default_issuer(p_tenant));
+BEGIN
+  SELECT j.jwt, j.kid INTO jwt, kid FROM oauth._sign_jwt(p_tenant, (oauth.signing_algs())[1], 'at+jwt', jsonb_strip_nulls(jsonb_build_object(
+    'iss', iss,
+    'sub', coalesce(p_user::text, p_client),
+    'aud', coalesce(p_audience, iss),
+    'client_id', p_client,
+    'scope', p_scope,
+    'iat', floor(extract(epoch FROM now()))::bigint,
+    'exp', floor(extract(epoch FROM now()))::bigint + access_ttl,
+    'jti', gen_random_uuid(),
+    'auth_time', floor(extract(epoch FROM p_auth_time))::bigint))) j;
+END $$;
+COMMENT ON FUNCTION oauth._access_jwt(uuid, text, uuid, text, integer, text, text, timestamptz) IS 'Internal: an RFC 9068 access token (typ at+jwt, the first of oauth.signing_algs()) for a client (and user), with its key id; iss is p_issuer or the tenant''s default issuer, aud the resource indicator or iss.';
+REVOKE ALL ON FUNCTION oauth._access_jwt(uuid, text, uuid, text, integer, text, text, timestamptz) FROM PUBLIC;
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
