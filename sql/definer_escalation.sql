@@ -21,6 +21,17 @@ CREATE ROLE esc_app LOGIN IN ROLE backend_app;
 CREATE ROLE esc_gateway LOGIN IN ROLE backend_gateway;
 CREATE ROLE esc_admin LOGIN IN ROLE backend_admin;
 GRANT EXECUTE ON FUNCTION public.esc_sign_in() TO esc_app;
+-- A confidential client of the tenant, for the token endpoint (C, run as backend_definer).
+BEGIN;
+SELECT public.esc_sign_in();
+SELECT oauth.create_client('{"client_id": "esc-svc", "client_name": "Esc", "grant_types": ["client_credentials"], "scope": "read"}')->>'client_secret' AS esc_secret \gset
+COMMIT;
+CREATE FUNCTION public.esc_token(p_secret text) RETURNS integer LANGUAGE sql AS $$
+  SELECT h.status FROM api.handle_request('POST', '/oauth/token', '',
+    jsonb_build_object('host', 'localhost:8080', 'x-tenant', 'escalate', 'content-type', 'application/x-www-form-urlencoded',
+                       'authorization', 'Basic ' || encode(convert_to('esc-svc:' || p_secret, 'UTF8'), 'base64')),
+    convert_to('grant_type=client_credentials&scope=read', 'UTF8'), '192.0.2.1') h $$;
+GRANT EXECUTE ON FUNCTION public.esc_token(text) TO esc_gateway;
 
 -- The attacker's kit, planted in its own temporary schema.
 CREATE FUNCTION public.esc_plant() RETURNS void LANGUAGE plpgsql AS $plant$
@@ -63,6 +74,11 @@ BEGIN;
 SELECT owner_id IS NOT NULL AS registered FROM tenancy.register_tenant('escalate-gw', 'Gw', 'o@gw.test', 'password123');
 SELECT oauth.issue_first_token() ? 'access_token' AS issued;
 ROLLBACK;
+-- The token endpoint (C) with the kit planted and pg_temp searched first.
+SELECT public.esc_token(:'esc_secret') AS token_status;
+SET search_path = pg_temp, public, pg_catalog;
+SELECT public.esc_token(:'esc_secret') AS token_status;
+RESET search_path;
 RESET SESSION AUTHORIZATION;
 SELECT rolname, rolsuper FROM pg_roles WHERE rolname = 'esc_gateway';
 
@@ -106,6 +122,6 @@ SELECT DISTINCT pg_get_userbyid(p.proowner) AS definer_owner, r.rolsuper, r.rolc
  WHERE n.nspname IN ('tenancy', 'oauth', 'api', 'app') AND p.prosecdef;
 
 DROP TABLE public.esc_docs;
-DROP FUNCTION public.esc_sign_in(), public.esc_plant();
+DROP FUNCTION public.esc_sign_in(), public.esc_plant(), public.esc_token(text);
 DELETE FROM tenancy.tenants WHERE slug = 'escalate';
 DROP ROLE esc_app, esc_gateway, esc_admin;
