@@ -13,16 +13,21 @@
 -- none was sent (RFC 6750 section 3.1, registration); on 403
 -- insufficient_scope the Bearer challenge naming p_scope. Any other
 -- decision is the body of a p_success answer (no body for 204).
+-- In C (handlers.c): a success is the decision as a JSON body; an error
+-- decision is answered by api._oauth_error_answer.
 CREATE FUNCTION api.oauth_answer(p_decision jsonb, p_authorization text, p_success integer DEFAULT 200,
                                  p_scope text DEFAULT NULL) RETURNS api.response
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_oauth_answer';
+COMMENT ON FUNCTION api.oauth_answer(jsonb, text, integer, text) IS 'The HTTP answer of an OAuth endpoint''s decision: no-store; an error decision with the status of api.error_status and on 401 a WWW-Authenticate challenge of the scheme the client used (Basic after HTTP Basic, none after client_secret_post/none, Bearer without error code when no token was sent), on 403 insufficient_scope the Bearer challenge with p_scope; otherwise the decision as the body of a p_success answer (204: no body).';
+
+-- The answer of an error decision for api.oauth_answer (h: its no-store
+-- headers): the status of the one table, and the challenge.
+CREATE FUNCTION api._oauth_error_answer(p_decision jsonb, p_authorization text, p_scope text, h jsonb)
+RETURNS api.response
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-  h jsonb := '{"Cache-Control": "no-store", "Pragma": "no-cache"}';
   e text := p_decision->>'error';
 BEGIN
-  IF e IS NULL THEN
-    RETURN api.json(p_success, CASE WHEN p_success = 204 THEN NULL ELSE p_decision END, h);
-  END IF;
   IF api.error_status(e) = 401 THEN
     IF p_authorization ~* '^basic ' THEN
       h := h || api.www_authenticate('Basic');
@@ -36,7 +41,7 @@ BEGIN
   END IF;
   RETURN api.error_answer(e, p_decision->>'error_description', h);
 END $$;
-COMMENT ON FUNCTION api.oauth_answer(jsonb, text, integer, text) IS 'The HTTP answer of an OAuth endpoint''s decision: no-store; an error decision with the status of api.error_status and on 401 a WWW-Authenticate challenge of the scheme the client used (Basic after HTTP Basic, none after client_secret_post/none, Bearer without error code when no token was sent), on 403 insufficient_scope the Bearer challenge with p_scope; otherwise the decision as the body of a p_success answer (204: no body).';
+COMMENT ON FUNCTION api._oauth_error_answer(jsonb, text, text, jsonb) IS 'Internal: the HTTP answer of an OAuth error decision (api.oauth_answer): the status of api.error_status, the headers h and on 401 the challenge of the scheme the client used, on 403 insufficient_scope the Bearer challenge with p_scope.';
 
 -- In C (handlers.c): the form, oauth.token_endpoint, api.oauth_answer.
 CREATE FUNCTION api.h_token(r api.request) RETURNS api.response

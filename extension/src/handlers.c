@@ -44,7 +44,7 @@ static MemoryContext cache_cxt = NULL;
 static bool cache_valid = false;
 static TupleDesc response_desc = NULL;	/* api.response, blessed */
 static char *ext_version = NULL;		/* backend_framework's installed version */
-static FmgrInfo oauth_answer;			/* api.oauth_answer(jsonb, text, integer, text) */
+static FmgrInfo oauth_error_answer;	/* api._oauth_error_answer(jsonb, text, text, jsonb) */
 
 static void
 handlers_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
@@ -237,9 +237,7 @@ load_cache(void)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	fmgr_info_cxt(DatumGetObjectId(DirectFunctionCall1(regprocedurein,
-													   CStringGetDatum("api.oauth_answer(pg_catalog.jsonb, pg_catalog.text, pg_catalog.int4, pg_catalog.text)"))),
-				  &oauth_answer, cache_cxt);
+	oauth_error_answer.fn_oid = InvalidOid;	/* looked up when first needed */
 	MemoryContextSwitchTo(old);
 	cache_valid = true;
 }
@@ -386,27 +384,52 @@ bf_api_form_body(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(form_body(PG_GETARG_HEAPTUPLEHEADER(0)));
 }
 
-/* api.oauth_answer(decision, authorization): an OAuth decision as HTTP. */
+/*
+ * The HTTP answer of an OAuth decision (api.oauth_answer): no-store; a
+ * decision without "error" is the body of a success answer (none for 204);
+ * an error decision's status and challenge come from
+ * api._oauth_error_answer (the one table, the one realm).
+ */
 static Datum
-oauth_answer_of(Datum decision, const char *authorization, bool *isnull)
+oauth_answer(Datum decision, bool decision_null, const char *authorization, int success, const char *scope)
 {
+	const char *kv[] = {"Cache-Control", "no-store", "Pragma", "no-cache"};
+	Datum		h = bf_headers_object(2, kv);
 	LOCAL_FCINFO(call, 4);
 	Datum		resp;
 
+	if (decision_null || bf_json_text(decision, "error", false) == NULL)
+		return json_answer(success, decision_null || success == 204 ? NULL : DatumGetJsonbP(decision), h, false);
 	if (!cache_valid)
 		load_cache();
-	InitFunctionCallInfoData(*call, &oauth_answer, 4, InvalidOid, NULL, NULL);
+	if (!OidIsValid(oauth_error_answer.fn_oid))
+		fmgr_info_cxt(DatumGetObjectId(DirectFunctionCall1(regprocedurein,
+														   CStringGetDatum("api._oauth_error_answer(pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.jsonb)"))),
+					  &oauth_error_answer, cache_cxt);
+	InitFunctionCallInfoData(*call, &oauth_error_answer, 4, InvalidOid, NULL, NULL);
 	call->args[0].value = decision;
 	call->args[0].isnull = false;
 	call->args[1].value = authorization ? CStringGetTextDatum(authorization) : (Datum) 0;
 	call->args[1].isnull = authorization == NULL;
-	call->args[2].value = Int32GetDatum(200);
-	call->args[2].isnull = false;
-	call->args[3].value = (Datum) 0;
-	call->args[3].isnull = true;
+	call->args[2].value = scope ? CStringGetTextDatum(scope) : (Datum) 0;
+	call->args[2].isnull = scope == NULL;
+	call->args[3].value = h;
+	call->args[3].isnull = false;
 	resp = FunctionCallInvoke(call);
-	*isnull = call->isnull;
+	if (call->isnull)
+		elog(ERROR, "api._oauth_error_answer answered nothing");
 	return resp;
+}
+
+/* api.oauth_answer(p_decision jsonb, p_authorization text, p_success integer DEFAULT 200, p_scope text DEFAULT NULL). */
+PG_FUNCTION_INFO_V1(bf_oauth_answer);
+Datum
+bf_oauth_answer(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(oauth_answer(PG_GETARG_DATUM(0), PG_ARGISNULL(0),
+								 PG_ARGISNULL(1) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(1)),
+								 PG_ARGISNULL(2) ? 200 : PG_GETARG_INT32(2),
+								 PG_ARGISNULL(3) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(3))));
 }
 
 /* The request's Authorization header and the named text attribute of r. */
@@ -439,12 +462,7 @@ bf_h_introspect(PG_FUNCTION_ARGS)
 	HeapTupleHeader r = PG_GETARG_HEAPTUPLEHEADER(0);
 	char	   *authorization = request_authorization(r);
 	Datum		decision = bf_introspect(DatumGetJsonbP(form_body(r)), authorization, request_text(r, "issuer"));
-	bool		isnull;
-	Datum		resp = oauth_answer_of(decision, authorization, &isnull);
-
-	if (isnull)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(resp);
+	PG_RETURN_DATUM(oauth_answer(decision, false, authorization, 200, NULL));
 }
 
 /*
@@ -459,10 +477,5 @@ bf_h_token(PG_FUNCTION_ARGS)
 	char	   *authorization = request_authorization(r);
 	Datum		decision = bf_token_endpoint(DatumGetJsonbP(form_body(r)), authorization,
 											 request_text(r, "client_addr"), request_text(r, "issuer"));
-	bool		isnull;
-	Datum		resp = oauth_answer_of(decision, authorization, &isnull);
-
-	if (isnull)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(resp);
+	PG_RETURN_DATUM(oauth_answer(decision, false, authorization, 200, NULL));
 }

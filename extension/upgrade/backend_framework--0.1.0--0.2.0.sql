@@ -2838,27 +2838,7 @@ COMMENT ON FUNCTION api.h_tenant_create(api.request) IS 'POST /api/v1/tenants: s
 
 CREATE OR REPLACE FUNCTION api.oauth_answer(p_decision jsonb, p_authorization text, p_success integer DEFAULT 200,
                                  p_scope text DEFAULT NULL) RETURNS api.response
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-  h jsonb := '{"Cache-Control": "no-store", "Pragma": "no-cache"}';
-  e text := p_decision->>'error';
-BEGIN
-  IF e IS NULL THEN
-    RETURN api.json(p_success, CASE WHEN p_success = 204 THEN NULL ELSE p_decision END, h);
-  END IF;
-  IF api.error_status(e) = 401 THEN
-    IF p_authorization ~* '^basic ' THEN
-      h := h || api.www_authenticate('Basic');
-    ELSIF p_authorization IS NOT NULL THEN
-      h := h || api.www_authenticate('Bearer', 'invalid_token');
-    ELSIF e = 'invalid_token' THEN
-      h := h || api.www_authenticate('Bearer');
-    END IF;
-  ELSIF e = 'insufficient_scope' THEN
-    h := h || api.www_authenticate('Bearer', e, NULL, p_scope);
-  END IF;
-  RETURN api.error_answer(e, p_decision->>'error_description', h);
-END $$;
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bf_oauth_answer';
 COMMENT ON FUNCTION api.oauth_answer(jsonb, text, integer, text) IS 'The HTTP answer of an OAuth endpoint''s decision: no-store; an error decision with the status of api.error_status and on 401 a WWW-Authenticate challenge of the scheme the client used (Basic after HTTP Basic, none after client_secret_post/none, Bearer without error code when no token was sent), on 403 insufficient_scope the Bearer challenge with p_scope; otherwise the decision as the body of a p_success answer (204: no body).';
 
 CREATE OR REPLACE FUNCTION api.h_token(r api.request) RETURNS api.response
@@ -4324,6 +4304,27 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION oauth._access_jwt(uuid, text, uuid, text, integer, text, text, timestamptz) IS 'Internal: an RFC 9068 access token (typ at+jwt, the first of oauth.signing_algs()) for a client (and user), with its key id; iss is p_issuer or the tenant''s default issuer, aud the resource indicator or iss.';
 REVOKE ALL ON FUNCTION oauth._access_jwt(uuid, text, uuid, text, integer, text, text, timestamptz) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION api._oauth_error_answer(p_decision jsonb, p_authorization text, p_scope text, h jsonb)
+RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  e text := p_decision->>'error';
+BEGIN
+  IF api.error_status(e) = 401 THEN
+    IF p_authorization ~* '^basic ' THEN
+      h := h || api.www_authenticate('Basic');
+    ELSIF p_authorization IS NOT NULL THEN
+      h := h || api.www_authenticate('Bearer', 'invalid_token');
+    ELSIF e = 'invalid_token' THEN
+      h := h || api.www_authenticate('Bearer');
+    END IF;
+  ELSIF e = 'insufficient_scope' THEN
+    h := h || api.www_authenticate('Bearer', e, NULL, p_scope);
+  END IF;
+  RETURN api.error_answer(e, p_decision->>'error_description', h);
+END $$;
+COMMENT ON FUNCTION api._oauth_error_answer(jsonb, text, text, jsonb) IS 'Internal: the HTTP answer of an OAuth error decision (api.oauth_answer): the status of api.error_status, the headers h and on 401 the challenge of the scheme the client used, on 403 insufficient_scope the Bearer challenge with p_scope.';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
