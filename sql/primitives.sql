@@ -243,3 +243,15 @@ SELECT oauth.html_escape($$<script>alert("x&'y")</script>$$) AS script,
        oauth.html_escape('plain text é') AS untouched,
        oauth.html_escape('') AS empty,
        oauth.html_escape(NULL) IS NULL AS strict;
+
+-- The scope rules (C, scopes.c): sorted and distinct, unknown or malformed
+-- values refused, blank gives none; intersection in the first's order;
+-- NULL elements left out of the text; what a request may get within a ceiling.
+SELECT s AS given, oauth._scopes(s) AS scopes
+  FROM unnest(ARRAY['write read read', 'admin openid', '', '   ', NULL, 'read	write', 'read bogus', 'READ', ' read  write ']) s;
+SELECT oauth._scope_and('{read,write,admin}', '{admin,read}') AS both_, oauth._scope_and('{read}', NULL) AS none_,
+       oauth._scope_and(NULL, '{read}') AS none2, oauth._scope_text('{read,NULL,write}') AS text_,
+       oauth._scope_text('{}') AS empty_text, oauth._scope_text(NULL) AS null_text;
+SELECT r AS requested, g.scopes, g.err
+  FROM unnest(ARRAY[NULL, '  ', 'read', 'admin', 'read admin', 'bogus']) r,
+       LATERAL oauth._grant_scope(r, '{profile,read}') g;

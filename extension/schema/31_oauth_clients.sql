@@ -16,23 +16,15 @@ COMMENT ON FUNCTION oauth._all_scopes() IS 'Internal: every scope as a sorted ar
 
 -- The scopes of a space-separated string as a sorted, distinct array; NULL
 -- when a value is not a known scope (tabs, control characters and the like
--- make a value unknown). A blank string gives '{}'.
--- PL/pgSQL, not SQL: a sub-select keeps a SQL function from being inlined,
--- and a SQL function that is not inlined is planned again on every call.
+-- make a value unknown). A blank string or NULL gives '{}'. The scope rules
+-- here and oauth._grant_scope are C (scopes.c): every token request runs
+-- them.
 CREATE FUNCTION oauth._scopes(s text) RETURNS text[]
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
-BEGIN
-  IF NOT given <@ oauth.scopes_supported() THEN RETURN NULL; END IF;
-  RETURN ARRAY(SELECT k FROM unnest(oauth._all_scopes()) k WHERE k = ANY (given));
-END $$;
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_scopes_sql';
 COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes (oauth.scopes_supported()); NULL when any value is unknown or malformed.';
 
 CREATE FUNCTION oauth._scope_text(a text[]) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-BEGIN
-  RETURN array_to_string(a, ' ');
-END $$;
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_scope_text_sql';
 COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: a sorted scope array as a space-separated string.';
 
 -- The message for a scope that is not one of ours.
@@ -53,10 +45,7 @@ COMMENT ON FUNCTION oauth._role_scopes(text) IS 'Internal: scopes a role may be 
 
 -- Intersection of two scope arrays, in the order of the first (sorted).
 CREATE FUNCTION oauth._scope_and(a text[], b text[]) RETURNS text[]
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-BEGIN
-  RETURN ARRAY(SELECT x FROM unnest(a) x WHERE x = ANY (b));
-END $$;
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_scope_and_sql';
 COMMENT ON FUNCTION oauth._scope_and(text[], text[]) IS 'Internal: intersection of two scope arrays, sorted.';
 
 -- Client metadata --------------------------------------------------------

@@ -98,23 +98,7 @@ COMMENT ON FUNCTION oauth._basic_authorization(text, text) IS 'Internal: the Aut
 -- intersected with the ceiling (client's ∩ what the user's role allows).
 -- err is invalid_scope when a value is unknown or nothing remains.
 CREATE FUNCTION oauth._grant_scope(requested text, ceiling text[], OUT scopes text[], OUT err text)
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE r text[];
-BEGIN
-  IF requested IS NULL OR btrim(requested) = '' THEN
-    scopes := ceiling;
-  ELSE
-    r := oauth._scopes(requested);
-    IF r IS NULL THEN
-      err := oauth._unknown_scope();
-      RETURN;
-    END IF;
-    scopes := oauth._scope_and(r, ceiling);
-  END IF;
-  IF cardinality(scopes) = 0 THEN
-    err := 'none of the requested scopes can be granted';
-  END IF;
-END $$;
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'bf_grant_scope_sql';
 COMMENT ON FUNCTION oauth._grant_scope(text, text[]) IS 'Internal: requested scope (default: the ceiling) intersected with the ceiling; err when unknown or empty.';
 
 -- "1 second", "2 seconds": a wait in words.

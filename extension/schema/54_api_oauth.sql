@@ -46,7 +46,7 @@ COMMENT ON FUNCTION api._oauth_error_answer(jsonb, text, text, jsonb) IS 'Intern
 -- In C (handlers.c): the form, oauth.token_endpoint, api.oauth_answer.
 CREATE FUNCTION api.h_token(r api.request) RETURNS api.response
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'bf_h_token';
-COMMENT ON FUNCTION api.h_token(api.request) IS 'POST /oauth/token: the form, the decision of oauth.token_endpoint, the answer of api.oauth_answer.';
+COMMENT ON FUNCTION api.h_token(api.request) IS 'POST /oauth/token.';
 
 CREATE FUNCTION api.h_revoke(r api.request) RETURNS api.response
 LANGUAGE plpgsql VOLATILE AS $$

@@ -173,6 +173,12 @@ bool		bf_form_client(Jsonb *params, const char *authorization, Datum *tenant, bf
 Datum		bf_client_auth_datum(TupleDesc td, bool ok, const bf_client_auth *a);
 void		bf_client_auth_from_datum(HeapTupleHeader t, bf_client_auth *a);
 
+/* scopes.c: the scope rules (oauth._scopes, _scope_text, _grant_scope). */
+struct ArrayType;
+struct ArrayType *bf_scopes(const char *s);
+char	   *bf_scope_text(struct ArrayType *a);
+void		bf_grant_scope(const char *requested, struct ArrayType *ceiling, struct ArrayType **scopes, char **err);
+
 /* token_endpoint.c: the decision on a token request (jsonb). */
 Datum		bf_token_endpoint(Jsonb *params, const char *authorization, const char *client_addr, const char *issuer);
 

@@ -40,8 +40,7 @@ extern Datum oauth_random_token(PG_FUNCTION_ARGS);
 /* SQL functions the dispatcher calls, looked up once per backend. */
 enum
 {
-	F_PASSWORD, F_AUTH_CODE, F_REFRESH, F_RESOURCE_KNOWN, F_AUDIENCE, F_DEFAULT_ISSUER,
-	F_GRANT_SCOPE, F_SCOPES, F_SCOPE_TEXT, F_TTL, F__N
+	F_PASSWORD, F_AUTH_CODE, F_REFRESH, F_RESOURCE_KNOWN, F_AUDIENCE, F_DEFAULT_ISSUER, F_TTL, F__N
 };
 static const char *const fn_names[F__N] = {
 	"oauth._token_password(pg_catalog.uuid, oauth.client_authentication, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.text)",
@@ -50,9 +49,6 @@ static const char *const fn_names[F__N] = {
 	"oauth._resource_known(pg_catalog.uuid, pg_catalog.text, pg_catalog.text)",
 	"oauth._audience(pg_catalog.text, pg_catalog.text)",
 	"oauth._default_issuer(pg_catalog.uuid)",
-	"oauth._grant_scope(pg_catalog.text, pg_catalog.text[])",
-	"oauth._scopes(pg_catalog.text)",
-	"oauth._scope_text(pg_catalog.text[])",
 	"oauth._ttl(pg_catalog.text, pg_catalog.int4, pg_catalog.jsonb)",
 };
 
@@ -380,22 +376,14 @@ client_credentials(Datum tenant, const bf_client_auth *c, Jsonb *params, const c
 		a.scope = c->scope;		/* the client's registered scope, stored canonical */
 	else
 	{
-		Datum		args[2];
-		bool		nulls[2] = {false, false};
-		HeapTupleHeader g;
-		Datum		scopes;
+		ArrayType  *scopes;
+		char	   *err;
 
-		args[0] = CStringGetTextDatum(requested);
-		args[1] = call(F_SCOPES, 1, (Datum[]) {CStringGetTextDatum(c->scope)}, (bool[]) {false}, &nulls[1]);
-		g = DatumGetHeapTupleHeader(call(F_GRANT_SCOPE, 2, args, nulls, &isnull));
-		{
-			Datum		err = GetAttributeByNum(g, 2, &isnull);
-
-			if (!isnull)
-				return error_decision("invalid_scope", TextDatumGetCString(err));
-		}
-		scopes = GetAttributeByNum(g, 1, &nulls[0]);
-		a.scope = call_text(F_SCOPE_TEXT, 1, &scopes, &nulls[0]);
+		/* the client's scope is stored canonical: its array is the ceiling */
+		bf_grant_scope(requested, bf_scopes(c->scope), &scopes, &err);
+		if (err != NULL)
+			return error_decision("invalid_scope", err);
+		a.scope = bf_scope_text(scopes);
 	}
 
 	/*

@@ -1083,12 +1083,7 @@ COMMENT ON FUNCTION oauth.random_token(text) IS
 'New secret from pg_strong_random: 256 bits as unpadded base64url (43 characters) after a prefix naming its kind, so secret scanners can find leaked ones: access bfat_, refresh bfrt_, code bfac_, client_secret bfcs_, registration bfrg_, session bfss_, csrf bfcf_, sign-up invitation bfiv_, password reset bfpr_; client_id bfci_ with 128 bits (22 characters). Unknown kind: ERROR 22023. Store only oauth.token_digest() of it.';
 
 CREATE OR REPLACE FUNCTION oauth._scopes(s text) RETURNS text[]
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE given text[] := array_remove(string_to_array(s, ' '), '');
-BEGIN
-  IF NOT given <@ oauth.scopes_supported() THEN RETURN NULL; END IF;
-  RETURN ARRAY(SELECT k FROM unnest(oauth._all_scopes()) k WHERE k = ANY (given));
-END $$;
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_scopes_sql';
 COMMENT ON FUNCTION oauth._scopes(text) IS 'Internal: scope string (RFC 6749 section 3.3) as a sorted distinct array of known scopes (oauth.scopes_supported()); NULL when any value is unknown or malformed.';
 
 CREATE OR REPLACE FUNCTION oauth._role_scopes(role text) RETURNS text[]
@@ -1488,23 +1483,7 @@ END $$;
 COMMENT ON FUNCTION oauth._tenant_console_client() IS 'Trigger: creates the console client of a new tenant (redirect URIs: the deployment''s console URLs only).';
 
 CREATE OR REPLACE FUNCTION oauth._grant_scope(requested text, ceiling text[], OUT scopes text[], OUT err text)
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE r text[];
-BEGIN
-  IF requested IS NULL OR btrim(requested) = '' THEN
-    scopes := ceiling;
-  ELSE
-    r := oauth._scopes(requested);
-    IF r IS NULL THEN
-      err := oauth._unknown_scope();
-      RETURN;
-    END IF;
-    scopes := oauth._scope_and(r, ceiling);
-  END IF;
-  IF cardinality(scopes) = 0 THEN
-    err := 'none of the requested scopes can be granted';
-  END IF;
-END $$;
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'bf_grant_scope_sql';
 
 CREATE OR REPLACE FUNCTION oauth._issue(p_tenant uuid, p_client text, p_user uuid, p_scope text, p_family uuid,
                              access_ttl integer, refresh_ttl integer, refresh_scope text DEFAULT NULL,
@@ -4270,10 +4249,7 @@ END $$;
 COMMENT ON FUNCTION api.uuid_param(api.request, text) IS 'The {id} path parameter as a uuid; 404 when it is not one.';
 
 CREATE OR REPLACE FUNCTION oauth._scope_text(a text[]) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-BEGIN
-  RETURN array_to_string(a, ' ');
-END $$;
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_scope_text_sql';
 COMMENT ON FUNCTION oauth._scope_text(text[]) IS 'Internal: a sorted scope array as a space-separated string.';
 
 CREATE OR REPLACE FUNCTION api.json(p_status integer, p_body jsonb, p_headers jsonb DEFAULT '{}')
@@ -4325,6 +4301,10 @@ BEGIN
   RETURN api.error_answer(e, p_decision->>'error_description', h);
 END $$;
 COMMENT ON FUNCTION api._oauth_error_answer(jsonb, text, text, jsonb) IS 'Internal: the HTTP answer of an OAuth error decision (api.oauth_answer): the status of api.error_status, the headers h and on 401 the challenge of the scheme the client used, on 403 insufficient_scope the Bearer challenge with p_scope.';
+
+CREATE OR REPLACE FUNCTION oauth._scope_and(a text[], b text[]) RETURNS text[]
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_scope_and_sql';
+COMMENT ON FUNCTION oauth._scope_and(text[], text[]) IS 'Internal: intersection of two scope arrays, sorted.';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
