@@ -51,6 +51,24 @@ SELECT email FROM tenancy.list_users(2);
 SELECT email FROM tenancy.list_users(2, 'gavin@hooli.test');
 SELECT email FROM tenancy.list_users(2, 'jared@hooli.test');
 COMMIT;
+-- The largest page (page_max = 200) still says whether another follows:
+-- GET /api/v1/users asks for one more row than its page.
+\c - postgres
+\set VERBOSITY terse
+BEGIN;
+SELECT tenancy.enter_tenant('hooli') IS NOT NULL;
+INSERT INTO tenancy.users (tenant_id, email, password_hash)
+SELECT tenancy.current_tenant_id(), format('bulk%s@hooli.test', lpad(g::text, 3, '0')),
+       (SELECT password_hash FROM tenancy.users WHERE tenant_id = tenancy.current_tenant_id() LIMIT 1)
+  FROM generate_series(1, 200) g;
+SELECT count(*) AS capped FROM tenancy.list_users(500);
+SELECT jsonb_array_length(b->'users') AS page, b->>'next_cursor' IS NOT NULL AS has_next,
+       jsonb_array_length(b2->'users') AS rest, b2->>'next_cursor' IS NULL AS last
+  FROM (SELECT (api.h_users_list(ROW('GET', '/api/v1/users', '{"limit": "200"}', '{}', NULL, NULL, tenancy.current_tenant_id(),
+                                    'hooli', NULL, NULL, NULL)::api.request)).body::jsonb AS b) p,
+       LATERAL (SELECT (api.h_users_list(ROW('GET', '/api/v1/users', jsonb_build_object('limit', '200', 'cursor', p.b->>'next_cursor'), '{}',
+                                             NULL, NULL, tenancy.current_tenant_id(), 'hooli', NULL, NULL, NULL)::api.request)).body::jsonb AS b2) q;
+ROLLBACK;
 -- Password verification: the right password, a wrong one, an unknown email,
 -- another tenant's user; case-insensitive email.
 \c - bf_test_gw

@@ -164,7 +164,10 @@ END $$;
 COMMENT ON FUNCTION tenancy.delete_user(uuid) IS 'Deletes a user of the current tenant (admins and owners; owners: owners, never the last one).';
 
 -- Keyset paging in email order: pass the last email of a page as p_after.
-CREATE FUNCTION tenancy.list_users(p_limit integer DEFAULT NULL, p_after text DEFAULT NULL)
+-- One page of users after an e-mail, any size: the query of list_users
+-- (which caps the size) and of GET /api/v1/users (which asks for one more
+-- than its page, to know whether another follows).
+CREATE FUNCTION tenancy._users_after(p_after text, p_limit integer)
 RETURNS SETOF tenancy.user_info
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT u.tenant_id, u.id, u.email, u.display_name, u.role, u.status, u.created_at, u.updated_at
@@ -172,6 +175,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
    WHERE u.tenant_id = tenancy.current_tenant_id()
      AND (p_after IS NULL OR lower(u.email) > lower(p_after))
    ORDER BY lower(u.email)
-   LIMIT greatest(1, least(coalesce(p_limit, (tenancy.bounds()).page_size), (tenancy.bounds()).page_max))
+   LIMIT p_limit
+$$;
+COMMENT ON FUNCTION tenancy._users_after(text, integer) IS 'Internal: at most p_limit users of the current tenant visible to the caller, in email order, after the e-mail p_after (NULL: from the start).';
+
+CREATE FUNCTION tenancy.list_users(p_limit integer DEFAULT NULL, p_after text DEFAULT NULL)
+RETURNS SETOF tenancy.user_info
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT * FROM tenancy._users_after(p_after,
+    greatest(1, least(coalesce(p_limit, (tenancy.bounds()).page_size), (tenancy.bounds()).page_max)))
 $$;
 COMMENT ON FUNCTION tenancy.list_users(integer, text) IS 'Users of the current tenant visible to the caller, in email order; p_after = last email of the previous page; p_limit per page (default and largest: tenancy.bounds().page_size, page_max).';

@@ -140,7 +140,7 @@ DECLARE
   keys text[];
 BEGIN
   SELECT array_agg(api.user_json(u) ORDER BY lower(u.email)), array_agg(u.email ORDER BY lower(u.email))
-    INTO items, keys FROM tenancy.list_users(lim + 1, api.cursor_decode(r.query->>'cursor')) u;
+    INTO items, keys FROM tenancy._users_after(api.cursor_decode(r.query->>'cursor'), lim + 1) u;
   RETURN api.page('users', items, keys, lim);
 END $$;
 COMMENT ON FUNCTION api.h_users_list(api.request) IS 'GET /api/v1/users?limit=&cursor= (admins: every user; users: themselves).';

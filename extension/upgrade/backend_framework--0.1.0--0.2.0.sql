@@ -4048,12 +4048,8 @@ COMMENT ON FUNCTION tenancy._check_email(text) IS 'Internal: trims an email addr
 CREATE OR REPLACE FUNCTION tenancy.list_users(p_limit integer DEFAULT NULL, p_after text DEFAULT NULL)
 RETURNS SETOF tenancy.user_info
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT u.tenant_id, u.id, u.email, u.display_name, u.role, u.status, u.created_at, u.updated_at
-    FROM tenancy.users u
-   WHERE u.tenant_id = tenancy.current_tenant_id()
-     AND (p_after IS NULL OR lower(u.email) > lower(p_after))
-   ORDER BY lower(u.email)
-   LIMIT greatest(1, least(coalesce(p_limit, (tenancy.bounds()).page_size), (tenancy.bounds()).page_max))
+  SELECT * FROM tenancy._users_after(p_after,
+    greatest(1, least(coalesce(p_limit, (tenancy.bounds()).page_size), (tenancy.bounds()).page_max)))
 $$;
 COMMENT ON FUNCTION tenancy.list_users(integer, text) IS 'Users of the current tenant visible to the caller, in email order; p_after = last email of the previous page; p_limit per page (default and largest: tenancy.bounds().page_size, page_max).';
 
@@ -4305,6 +4301,31 @@ COMMENT ON FUNCTION api._oauth_error_answer(jsonb, text, text, jsonb) IS 'Intern
 CREATE OR REPLACE FUNCTION oauth._scope_and(a text[], b text[]) RETURNS text[]
 LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bf_scope_and_sql';
 COMMENT ON FUNCTION oauth._scope_and(text[], text[]) IS 'Internal: intersection of two scope arrays, sorted.';
+
+CREATE OR REPLACE FUNCTION tenancy._users_after(p_after text, p_limit integer)
+RETURNS SETOF tenancy.user_info
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT u.tenant_id, u.id, u.email, u.display_name, u.role, u.status, u.created_at, u.updated_at
+    FROM tenancy.users u
+   WHERE u.tenant_id = tenancy.current_tenant_id()
+     AND (p_after IS NULL OR lower(u.email) > lower(p_after))
+   ORDER BY lower(u.email)
+   LIMIT p_limit
+$$;
+COMMENT ON FUNCTION tenancy._users_after(text, integer) IS 'Internal: at most p_limit users of the current tenant visible to the caller, in email order, after the e-mail p_after (NULL: from the start).';
+
+CREATE OR REPLACE FUNCTION api.h_users_list(r api.request) RETURNS api.response
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  lim integer := api.page_limit(r);
+  items jsonb[];
+  keys text[];
+BEGIN
+  SELECT array_agg(api.user_json(u) ORDER BY lower(u.email)), array_agg(u.email ORDER BY lower(u.email))
+    INTO items, keys FROM tenancy._users_after(api.cursor_decode(r.query->>'cursor'), lim + 1) u;
+  RETURN api.page('users', items, keys, lim);
+END $$;
+COMMENT ON FUNCTION api.h_users_list(api.request) IS 'GET /api/v1/users?limit=&cursor= (admins: every user; users: themselves).';
 
 -- Triggers --------------------------------------------------------------------------
 CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api.routes
