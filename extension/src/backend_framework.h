@@ -73,6 +73,7 @@ void		bf_handlers_init(void);
 Datum		bf_response(int status, Datum headers, Datum body, bool body_null);
 void		bf_push_key(JsonbParseState **st, const char *key);
 void		bf_push_string(JsonbParseState **st, const char *key, const char *val);
+Datum		bf_error_decision(const char *error, const char *description);
 
 /* hosts.c, tenant.c: Host, public URLs and the tenant of a request. */
 char	   *bf_lower(const char *s);

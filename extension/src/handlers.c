@@ -135,6 +135,19 @@ bf_push_string(JsonbParseState **st, const char *key, const char *val)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
+/* {"error", "error_description"}: an OAuth error decision, as oauth._error. */
+Datum
+bf_error_decision(const char *error, const char *description)
+{
+	JsonbParseState *st = NULL;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	bf_push_string(&st, "error", error);
+	if (description != NULL)
+		bf_push_string(&st, "error_description", description);
+	return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+}
+
 /* A timestamptz as jsonb_build_object writes it (ISO 8601, JSON's form). */
 static void
 push_time(JsonbParseState **st, const char *key, Datum ts, bool isnull)

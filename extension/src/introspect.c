@@ -45,18 +45,6 @@ push_int(JsonbParseState **st, const char *key, int64 n)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
-/* {"error", "error_description"}: an OAuth error decision, as oauth._error. */
-static Datum
-error_decision(const char *error, const char *description)
-{
-	JsonbParseState *st = NULL;
-
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_str(&st, "error", error);
-	push_str(&st, "error_description", description);
-	return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
-}
-
 /* Seconds since 1970 of a timestamptz, rounded down (floor(extract(epoch ...))). */
 static int64
 epoch_seconds(TimestampTz t)
@@ -91,12 +79,12 @@ bf_introspect(Jsonb *params, const char *authorization, const char *issuer)
 	JsonbParseState *st = NULL;
 
 	if (!bf_form_client(params, authorization, &tenant, &c))
-		return error_decision(c.error, c.error_description);
+		return bf_error_decision(c.error, c.error_description);
 	if (strcmp(c.auth_method, "none") == 0)
-		return error_decision("invalid_client", "introspection needs an authenticated (confidential) client");
+		return bf_error_decision("invalid_client", "introspection needs an authenticated (confidential) client");
 	token = bf_json_text(JsonbPGetDatum(params), "token", false);
 	if (token == NULL)
-		return error_decision("invalid_request", "token is missing");
+		return bf_error_decision("invalid_request", "token is missing");
 	{
 		size_t		len;
 		const char *p = bf_text_utf8(cstring_to_text(token), &len);

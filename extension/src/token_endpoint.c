@@ -134,18 +134,6 @@ call_text(int f, int n, const Datum *args, const bool *nulls)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-/* {"error", "error_description"}: an OAuth error decision, as oauth._error. */
-static Datum
-error_decision(const char *error, const char *description)
-{
-	JsonbParseState *st = NULL;
-
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	bf_push_string(&st, "error", error);
-	bf_push_string(&st, "error_description", description);
-	return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
-}
-
 /* ---------- oauth._issue: the tokens of a grant, stored as digests ---------- */
 
 typedef struct issue_args
@@ -371,7 +359,7 @@ client_credentials(Datum tenant, const bf_client_auth *c, Jsonb *params, const c
 	bool		isnull;
 
 	if (strcmp(c->auth_method, "none") == 0)
-		return error_decision("unauthorized_client", "public clients cannot use the client_credentials grant");
+		return bf_error_decision("unauthorized_client", "public clients cannot use the client_credentials grant");
 	if (requested == NULL)
 		a.scope = c->scope;		/* the client's registered scope, stored canonical */
 	else
@@ -382,7 +370,7 @@ client_credentials(Datum tenant, const bf_client_auth *c, Jsonb *params, const c
 		/* the client's scope is stored canonical: its array is the ceiling */
 		bf_grant_scope(requested, bf_scopes(c->scope), &scopes, &err);
 		if (err != NULL)
-			return error_decision("invalid_scope", err);
+			return bf_error_decision("invalid_scope", err);
 		a.scope = bf_scope_text(scopes);
 	}
 
@@ -434,7 +422,7 @@ bf_token_client_credentials(PG_FUNCTION_ARGS)
 				 errmsg("tenant, client and parameters are required")));
 	bf_client_auth_from_datum(PG_GETARG_HEAPTUPLEHEADER(1), &c);
 	if (c.error != NULL)
-		PG_RETURN_DATUM(error_decision(c.error, c.error_description));
+		PG_RETURN_DATUM(bf_error_decision(c.error, c.error_description));
 	if (!cache_valid)
 		load_cache();
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -496,17 +484,17 @@ decide(endpoint_args *e)
 	int			i;
 
 	if (!bf_form_client(e->params, e->authorization, &tenant, &c))
-		return error_decision(c.error, c.error_description);
+		return bf_error_decision(c.error, c.error_description);
 	gt = bf_json_text(JsonbPGetDatum(e->params), "grant_type", false);
 	if (gt == NULL || gt[0] == '\0')
-		return error_decision("invalid_request", "grant_type is missing");
+		return bf_error_decision("invalid_request", "grant_type is missing");
 	for (i = 0; i < lengthof(grants); i++)
 		known = known || strcmp(gt, grants[i]) == 0;
 	if (!known)
-		return error_decision("unsupported_grant_type",
+		return bf_error_decision("unsupported_grant_type",
 							  "grant_type must be authorization_code, refresh_token, client_credentials or password");
 	if (!allowed(&c, gt))
-		return error_decision("unauthorized_client", psprintf("this client is not allowed to use the %s grant", gt));
+		return bf_error_decision("unauthorized_client", psprintf("this client is not allowed to use the %s grant", gt));
 	if (iss == NULL)
 		iss = call_text(F_DEFAULT_ISSUER, 1, &tenant, (bool[]) {false});
 	/* RFC 8707: a resource must be one of the tenant's. */
@@ -518,7 +506,7 @@ decide(endpoint_args *e)
 		Datum		ok = call(F_RESOURCE_KNOWN, 3, a3, n3, &isnull);
 
 		if (isnull || !DatumGetBool(ok))
-			return error_decision("invalid_target", "the resource is not known to this authorization server");
+			return bf_error_decision("invalid_target", "the resource is not known to this authorization server");
 		aud = call_text(F_AUDIENCE, 2, &a3[1], &n3[1]);
 	}
 	if (strcmp(gt, "client_credentials") == 0)
