@@ -15,6 +15,7 @@ cleanup() {
   scripts/cluster.sh stop
 }
 trap cleanup EXIT
+bf_reserve_ports "$PGPORT" "$GATEWAY_PORT" $((GATEWAY_PORT + 1))
 scripts/cluster.sh install >/dev/null
 scripts/cluster.sh destroy
 scripts/cluster.sh start

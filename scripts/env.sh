@@ -29,3 +29,15 @@ bf_initdb() {
   as_pg "$BINDIR/initdb" -D "$1" -U postgres --auth-local=trust --auth-host=scram-sha-256 --no-sync >/dev/null
 }
 export PGHOST=$PGSOCK PGPORT PGUSER=postgres PGDATABASE
+# The fixed ports the scripts bind again and again (a restarted cluster or
+# gateway) lie in the kernel's ephemeral range (32768-60999): a client
+# socket that happened to take one as its local port (a libpq or test
+# connection) would make the next bind fail with EADDRINUSE. As root, add
+# them to net.ipv4.ip_local_reserved_ports, so the kernel no longer hands
+# them out as local ports; nothing else changes. Others: nothing to do.
+bf_reserve_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur
+  [ "$(id -u)" -eq 0 ] && [ -w "$f" ] || return 0
+  cur=$(cat "$f")
+  echo "${cur:+$cur,}$(IFS=,; echo "$*")" > "$f" 2>/dev/null || true
+}

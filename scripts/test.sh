@@ -15,6 +15,7 @@ cleanup() {
   scripts/cluster.sh stop
 }
 trap cleanup EXIT
+bf_reserve_ports "$PGPORT" "$GATEWAY_PORT" "$FRONTEND_PORT" $((PGPORT + 7)) $((PGPORT + 8)) $((PGPORT + 9)) $((PGPORT + 1009))
 
 scripts/cluster.sh install || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 scripts/cluster.sh destroy
