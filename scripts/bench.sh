@@ -102,4 +102,28 @@ for n in health me introspection client_credentials app_notes password; do
   awk -v n="$n" -v a="$(cat "$BUILD/bench-$n.rps")" -v h="$h" -v c="$c" \
     'BEGIN { printf "%-34s %10.1f%% of /health  %6.1f%% of the ceiling\n", n, 100 * a / h, 100 * a / c }'
 done
+# One client, no gateway: the SQL call the gateway makes for each scenario,
+# prepared, over TCP; its mean latency less SELECT 1's is what the request
+# costs the backend (steadier than wrk on a shared machine).
+pgb1() { # name, SQL
+  echo "$2" > "$BUILD/bench-1-$1.sql"
+  local st; st=$(PGPASSFILE=$GATEWAY_PASSFILE psql -qXAt -h 127.0.0.1 -U backend_gateway_login -d "$PGDATABASE" -f "$BUILD/bench-1-$1.sql" | cut -d'|' -f1)
+  case $st in 1|2??) ;; *) echo "bench: $1 answered $st, not 2xx" >&2;; esac
+  PGPASSFILE=$GATEWAY_PASSFILE "$BINDIR/pgbench" -n -M prepared -c 1 -j 1 -T "${BENCH_ONE_SECONDS:-3}" -f "$BUILD/bench-1-$1.sql" \
+    -h 127.0.0.1 -U backend_gateway_login "$PGDATABASE" 2>&1 | awk '/latency average/ {print $4 * 1000}'
+}
+hr() { # method, path, query, extra headers (JSON members), body
+  echo "SELECT status, headers, body FROM api.handle_request('$1', '$2', '$3', '{\"host\": \"127.0.0.1\", \"x-tenant\": \"demo\"$4}', convert_to('$5', 'UTF8'), '127.0.0.1');"
+}
+FORM=', "content-type": "application/x-www-form-urlencoded", "authorization": "'$BASIC'"'
+base=$(pgb1 select1 "SELECT 1;")
+printf '%-34s %8s µs per call (pgbench, one client)\n' "SELECT 1" "$base"
+for sc in "health|$(hr GET /health '' '' '')" \
+          "me|$(hr GET /api/v1/me '' ", \"authorization\": \"Bearer $TOKEN\"" '')" \
+          "introspection|$(hr POST /oauth/introspect '' "$FORM" "token=$CC_TOKEN")" \
+          "client_credentials|$(hr POST /oauth/token '' "$FORM" 'grant_type=client_credentials&scope=read')" \
+          "app_notes|$(hr GET /api/v1/notes 'limit=20' ", \"authorization\": \"Bearer $TOKEN\"" '')"; do
+  n=${sc%%|*}; t=$(pgb1 "$n" "${sc#*|}")
+  awk -v n="$n" -v t="$t" -v b="$base" 'BEGIN { printf "%-34s %8.0f µs per call, %6.0f µs beyond SELECT 1\n", n, t, t - b }'
+done
 node test/bench/idle.mjs "$GATEWAY_PORT" 1000 "$gw_pid"
