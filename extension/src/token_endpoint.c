@@ -15,6 +15,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -98,7 +99,11 @@ load_cache(void)
 	cache_valid = true;
 }
 
-/* Calls fns[f] with n arguments (NULL where isnull); *isnull gets the result's. */
+/*
+ * Calls fns[f] with n arguments (NULL where nulls[i]) as the executor would
+ * (the default collation; a strict function answers NULL to a NULL
+ * argument); *isnull gets the result's.
+ */
 static Datum
 call(int f, int n, const Datum *args, const bool *nulls, bool *isnull)
 {
@@ -106,9 +111,14 @@ call(int f, int n, const Datum *args, const bool *nulls, bool *isnull)
 	Datum		r;
 	int			i;
 
-	InitFunctionCallInfoData(*fc, &fns[f], n, InvalidOid, NULL, NULL);
+	InitFunctionCallInfoData(*fc, &fns[f], n, DEFAULT_COLLATION_OID, NULL, NULL);
 	for (i = 0; i < n; i++)
 	{
+		if (nulls[i] && fns[f].fn_strict)
+		{
+			*isnull = true;
+			return (Datum) 0;
+		}
 		fc->args[i].value = args[i];
 		fc->args[i].isnull = nulls[i];
 	}
