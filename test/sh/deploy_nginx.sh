@@ -245,6 +245,10 @@ check "frontend: security headers on static files" \
   is "$(header "$tmp/fe_html.h" X-Content-Type-Options)|$(header "$tmp/fe_html.h" X-Frame-Options)|$(header "$tmp/fe_html.h" Referrer-Policy)" "nosniff|DENY|no-referrer"
 get fe_clean "$F/__deploy_test__/page"
 check "frontend: clean URLs (/page serves page.html)" is "$(status "$tmp/fe_clean.h")" 200
+get fe_404 "$F/console/no-such-page"
+ct=$(header "$tmp/fe_404.h" Content-Type)
+check "frontend: a mistyped page -> 404 with the console's 404 page, not nginx's" \
+  is "$(status "$tmp/fe_404.h")|${ct%%;*}|$(grep -q 'Page not found' "$tmp/fe_404.b" && echo ours)|$(grep -qi '<center>nginx' "$tmp/fe_404.b" && echo nginx)" "404|text/html|ours|"
 get fe_dot "$F/__deploy_test__/.hidden"
 check "frontend: dot files are not served" is "$(status "$tmp/fe_dot.h")" 404
 
