@@ -28,6 +28,7 @@ void		_PG_init(void);
 struct _SPI_plan;
 extern struct _SPI_plan *bf_kept_plan(struct _SPI_plan **plan, const char *sql, int nargs, Oid *types);
 void		bf_run_as_definer(void (*fn) (void *arg), void *arg);
+MemoryContext bf_cache_context(MemoryContext *cxt, const char *name);
 
 /* crypto.c: text in UTF-8 and back (converted if the database is not UTF-8). */
 const char *bf_text_utf8(text *t, size_t *len);

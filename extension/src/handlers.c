@@ -226,12 +226,7 @@ load_cache(void)
 	HeapTuple	tup;
 	MemoryContext old;
 
-	if (cache_cxt == NULL)
-		cache_cxt = AllocSetContextCreate(CacheMemoryContext, "backend_framework handlers",
-										  ALLOCSET_SMALL_SIZES);
-	else
-		MemoryContextReset(cache_cxt);
-	old = MemoryContextSwitchTo(cache_cxt);
+	old = MemoryContextSwitchTo(bf_cache_context(&cache_cxt, "backend_framework handlers"));
 	response_desc = BlessTupleDesc(CreateTupleDescCopy(td));
 	ReleaseTupleDesc(td);
 	ext_version = NULL;

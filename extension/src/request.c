@@ -117,11 +117,7 @@ load_fns(void)
 	TupleDesc	td;
 	int			i;
 
-	if (fn_cxt == NULL)
-		fn_cxt = AllocSetContextCreate(CacheMemoryContext, "backend_framework request",
-									   ALLOCSET_SMALL_SIZES);
-	else
-		MemoryContextReset(fn_cxt);
+	(void) bf_cache_context(&fn_cxt, "backend_framework request");
 	request_desc = NULL;
 	fns_valid = true;
 	for (i = 0; i < FN__COUNT; i++)

@@ -153,11 +153,7 @@ load_routes(void)
 {
 	uint64		generation = routes_generation;
 
-	if (route_cxt == NULL)
-		route_cxt = AllocSetContextCreate(CacheMemoryContext, "backend_framework routes",
-										  ALLOCSET_SMALL_SIZES);
-	else
-		MemoryContextReset(route_cxt);
+	(void) bf_cache_context(&route_cxt, "backend_framework routes");
 	routes = NULL;
 	nroutes = 0;
 	bf_run_as_definer(load_run, NULL);

@@ -61,12 +61,8 @@ load_cache(void)
 	MemoryContext old;
 
 	if (cache_cxt == NULL)
-	{
-		cache_cxt = AllocSetContextCreate(CacheMemoryContext, "backend_framework scopes", ALLOCSET_SMALL_SIZES);
 		CacheRegisterSyscacheCallback(PROCOID, cache_cb, (Datum) 0);
-	}
-	else
-		MemoryContextReset(cache_cxt);
+	(void) bf_cache_context(&cache_cxt, "backend_framework scopes");
 	f = DatumGetObjectId(DirectFunctionCall1(regprocedurein, CStringGetDatum("oauth.scopes_supported()")));
 	old = MemoryContextSwitchTo(cache_cxt);
 	supported = texts_of(DatumGetArrayTypeP(OidFunctionCall0(f)), &n_supported);

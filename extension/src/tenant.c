@@ -87,6 +87,21 @@ bf_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 }
 
 /*
+ * The memory context of a per-backend cache (*cxt): made under
+ * CacheMemoryContext on first use, emptied when the cache is read again.
+ * name: a string literal (it is kept, not copied).
+ */
+MemoryContext
+bf_cache_context(MemoryContext *cxt, const char *name)
+{
+	if (*cxt == NULL)
+		*cxt = AllocSetContextCreateInternal(CacheMemoryContext, name, ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(*cxt);
+	return *cxt;
+}
+
+/*
  * Runs fn(arg) as backend_definer, the way SECURITY DEFINER switches user,
  * between SPI_connect and SPI_finish; the caller's user comes back on error
  * too. What fn keeps must be copied out of SPI's memory.

@@ -79,14 +79,10 @@ load_cache(void)
 
 	if (cache_cxt == NULL)
 	{
-		cache_cxt = AllocSetContextCreate(CacheMemoryContext, "backend_framework token endpoint",
-										  ALLOCSET_SMALL_SIZES);
 		CacheRegisterSyscacheCallback(PROCOID, cache_cb, (Datum) 0);
 		CacheRegisterSyscacheCallback(TYPEOID, cache_cb, (Datum) 0);
 	}
-	else
-		MemoryContextReset(cache_cxt);
-	old = MemoryContextSwitchTo(cache_cxt);
+	old = MemoryContextSwitchTo(bf_cache_context(&cache_cxt, "backend_framework token endpoint"));
 	for (i = 0; i < F__N; i++)
 		fmgr_info_cxt(DatumGetObjectId(DirectFunctionCall1(regprocedurein, CStringGetDatum(fn_names[i]))),
 					  &fns[i], cache_cxt);
