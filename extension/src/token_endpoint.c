@@ -173,6 +173,21 @@ digest(const char *token)
 	return d;
 }
 
+/* SPI argument i: d, or NULL when isnull. */
+static void
+arg(Datum *v, char *n, int i, Datum d, bool isnull)
+{
+	v[i] = isnull ? (Datum) 0 : d;
+	n[i] = isnull ? 'n' : ' ';
+}
+
+/* SPI argument i: the text s, or NULL. */
+static void
+text_arg(Datum *v, char *n, int i, const char *s)
+{
+	arg(v, n, i, s ? CStringGetTextDatum(s) : (Datum) 0, s == NULL);
+}
+
 /* Stores one token's digest (SPI connected). */
 static void
 store(const issue_args *a, const char *token, const char *kind, const char *scope,
@@ -183,25 +198,18 @@ store(const issue_args *a, const char *token, const char *kind, const char *scop
 	Datum		v[12];
 	char		n[12];
 
-	memset(n, ' ', sizeof(n));
-	v[0] = a->tenant;
-	v[1] = PointerGetDatum(digest(token));
-	v[2] = CStringGetTextDatum(kind);
-	v[3] = CStringGetTextDatum(a->client);
-	v[4] = a->user;
-	n[4] = a->user ? ' ' : 'n';
-	v[5] = CStringGetTextDatum(scope);
-	v[6] = a->family;
-	n[6] = a->family ? ' ' : 'n';
-	v[7] = TimestampTzGetDatum(expires);
-	v[8] = a->auth_time;
-	n[8] = a->auth_time_null ? 'n' : ' ';
-	v[9] = a->audience ? CStringGetTextDatum(a->audience) : (Datum) 0;
-	n[9] = a->audience ? ' ' : 'n';
-	v[10] = a->family_expires;
-	n[10] = a->family_expires_null ? 'n' : ' ';
-	v[11] = kid ? CStringGetTextDatum(kid) : (Datum) 0;
-	n[11] = kid ? ' ' : 'n';
+	arg(v, n, 0, a->tenant, false);
+	arg(v, n, 1, PointerGetDatum(digest(token)), false);
+	text_arg(v, n, 2, kind);
+	text_arg(v, n, 3, a->client);
+	arg(v, n, 4, a->user, a->user == (Datum) 0);
+	text_arg(v, n, 5, scope);
+	arg(v, n, 6, a->family, a->family == (Datum) 0);
+	arg(v, n, 7, TimestampTzGetDatum(expires), false);
+	arg(v, n, 8, a->auth_time, a->auth_time_null);
+	text_arg(v, n, 9, a->audience);
+	arg(v, n, 10, a->family_expires, a->family_expires_null);
+	text_arg(v, n, 11, kid);
 	if (SPI_execute_plan(bf_kept_plan(&insert_plan,
 									  "INSERT INTO oauth.tokens (tenant_id, token_hash, kind, client_id, user_id, scope, "
 									  "family_id, expires_at, auth_time, audience, family_expires_at, kid) "
@@ -236,19 +244,14 @@ access_jwt(const issue_args *a, char **kid)
 	Datum		v[8];
 	char		n[8];
 
-	memset(n, ' ', sizeof(n));
-	v[0] = a->tenant;
-	v[1] = CStringGetTextDatum(a->client);
-	v[2] = a->user;
-	n[2] = a->user ? ' ' : 'n';
-	v[3] = CStringGetTextDatum(a->scope);
-	v[4] = Int32GetDatum(a->access_ttl);
-	v[5] = a->issuer ? CStringGetTextDatum(a->issuer) : (Datum) 0;
-	n[5] = a->issuer ? ' ' : 'n';
-	v[6] = a->audience ? CStringGetTextDatum(a->audience) : (Datum) 0;
-	n[6] = a->audience ? ' ' : 'n';
-	v[7] = a->auth_time;
-	n[7] = a->auth_time_null ? 'n' : ' ';
+	arg(v, n, 0, a->tenant, false);
+	text_arg(v, n, 1, a->client);
+	arg(v, n, 2, a->user, a->user == (Datum) 0);
+	text_arg(v, n, 3, a->scope);
+	arg(v, n, 4, Int32GetDatum(a->access_ttl), false);
+	text_arg(v, n, 5, a->issuer);
+	text_arg(v, n, 6, a->audience);
+	arg(v, n, 7, a->auth_time, a->auth_time_null);
 	if (SPI_execute_plan(bf_kept_plan(&jwt_plan,
 									  "SELECT j.jwt, j.kid FROM oauth._access_jwt($1, $2, $3, $4, $5, $6, $7, $8) j",
 									  8, types),
